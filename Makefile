@@ -1,0 +1,36 @@
+# The two commands: `make run` (build everything on the shipped data) and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+# Stages call `python -m mindshare.stages.*`: put the project's venv first on PATH.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install run repro test leaderboard clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	dvc repro
+	@mindshare leaderboard
+	@echo
+	@echo "Open the MLflow UI on this store with:"
+	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000"
+
+repro: install
+	dvc repro
+
+test: install
+	python -m pytest -q
+
+leaderboard: install
+	@mindshare leaderboard
+
+clean:
+	rm -rf data/interim data/processed models reports mlflow.db mlruns .dvc/cache .dvc/tmp

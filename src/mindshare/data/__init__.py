@@ -1,0 +1,1 @@
+"""Data: the canonical schema, sources, pseudonymisation, splits and the Interactions matrix."""

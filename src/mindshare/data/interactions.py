@@ -1,0 +1,73 @@
+"""The Interactions object: id <-> index maps and the user x item CSR matrix, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+
+@dataclass
+class Interactions:
+    """Users and items as contiguous int32 indices and the train matrix as CSR.
+
+    `matrix[u, i]` is the user's latest rating where the data has ratings, else the number of
+    interactions. Index order is first appearance in the data, so it never depends on the
+    pseudonymisation key.
+    """
+
+    user_ids: np.ndarray
+    item_ids: np.ndarray
+    matrix: sp.csr_matrix
+    _user_lookup: pd.Index = field(init=False, repr=False)
+    _item_lookup: pd.Index = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._user_lookup = pd.Index(self.user_ids)
+        self._item_lookup = pd.Index(self.item_ids)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> "Interactions":
+        users, user_ids = pd.factorize(frame["user_id"], sort=False)
+        items, item_ids = pd.factorize(frame["item_id"], sort=False)
+        shape = (len(user_ids), len(item_ids))
+        if "rating" in frame.columns:
+            latest = (
+                pd.DataFrame({"u": users, "i": items, "r": frame["rating"].to_numpy(), "t": frame["timestamp"].to_numpy()})
+                .sort_values("t", kind="stable")
+                .drop_duplicates(["u", "i"], keep="last")
+            )
+            rows, cols, values = latest["u"].to_numpy(), latest["i"].to_numpy(), latest["r"].to_numpy()
+        else:
+            rows, cols, values = users, items, np.ones(len(users))
+        matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
+        matrix.sum_duplicates()
+        return cls(np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), matrix)
+
+    @property
+    def n_users(self) -> int:
+        return self.matrix.shape[0]
+
+    @property
+    def n_items(self) -> int:
+        return self.matrix.shape[1]
+
+    def user_index(self, ids: pd.Series | np.ndarray | list[str]) -> np.ndarray:
+        """Indices of user ids; -1 for a user not seen in training."""
+        return self._user_lookup.get_indexer(pd.Index(ids)).astype(np.int64)
+
+    def item_index(self, ids: pd.Series | np.ndarray | list[str]) -> np.ndarray:
+        """Indices of item ids; -1 for an item not seen in training."""
+        return self._item_lookup.get_indexer(pd.Index(ids)).astype(np.int64)
+
+    def item_popularity(self) -> np.ndarray:
+        """Number of distinct users per item."""
+        return np.diff(self.matrix.tocsc().indptr).astype(np.int64)
+
+    def __getstate__(self) -> dict:
+        return {"user_ids": self.user_ids, "item_ids": self.item_ids, "matrix": self.matrix}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["user_ids"], state["item_ids"], state["matrix"])

@@ -1,0 +1,165 @@
+"""The canonical schema, and the checks that bring a raw table to it.
+
+interactions: `user_id` (str), `item_id` (str), `timestamp` (int64 seconds) and any of
+`rating` (float), `event` (str), `quantity`, `price`, `value` (float).
+items: `item_id` (str), optional `title` (str), `categories` (list of str), `price` (float).
+Every check fails with one line naming the file, the column, the line and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mindshare.errors import MindshareError
+
+REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
+NUMERIC_INTERACTION_COLUMNS = ("rating", "quantity", "price", "value")
+TEXT_INTERACTION_COLUMNS = ("event",)
+INTERACTION_COLUMNS = REQUIRED_INTERACTION_COLUMNS + NUMERIC_INTERACTION_COLUMNS + TEXT_INTERACTION_COLUMNS
+ITEM_COLUMNS = ("item_id", "title", "categories", "price")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A table as read from a file, with what is needed to point at its lines.
+
+    `first_line` is the file line of the table's first row (2 for a CSV with a header,
+    1 without one); `unit` is "line" for text files and "row" for Parquet.
+    """
+
+    frame: pd.DataFrame
+    source: str
+    first_line: int = 2
+    unit: str = "line"
+
+    def where(self, position: int) -> str:
+        return f"{self.source}, {self.unit} {self.first_line + int(position)}"
+
+
+def _first_bad(mask: np.ndarray | pd.Series) -> int:
+    return int(np.flatnonzero(np.asarray(mask))[0])
+
+
+def _require_rows(table: RawTable) -> None:
+    frame = table.frame
+    if frame.shape[1] == 0:
+        raise MindshareError(f"{table.source}: the file is empty; give a file with a header and at least one row")
+    if len(frame) == 0:
+        raise MindshareError(f"{table.source}: the file has a header but no rows; give at least one row")
+
+
+def _ids(table: RawTable, column: str) -> pd.Series:
+    values = table.frame[column]
+    missing = values.isna().to_numpy()
+    if missing.any():
+        raise MindshareError(f"{table.where(_first_bad(missing))}: column '{column}' is empty; every row needs a {column}")
+    return values.astype(str).str.strip()
+
+
+def _numbers(table: RawTable, column: str) -> pd.Series:
+    raw = table.frame[column]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    bad = numbers.isna().to_numpy()
+    if bad.any():
+        pos = _first_bad(bad)
+        value = raw.iloc[pos]
+        raise MindshareError(
+            f"{table.where(pos)}: column '{column}' has {value!r}, not a number; fix or remove that row"
+        )
+    return numbers.astype("float64")
+
+
+def _timestamps(table: RawTable, timestamp_format: str | None) -> pd.Series:
+    raw = table.frame["timestamp"]
+    numbers = pd.to_numeric(raw, errors="coerce")
+    if not numbers.isna().any():
+        return numbers.astype("int64")
+    parsed = pd.to_datetime(raw, format=timestamp_format, errors="coerce", utc=True)
+    bad = parsed.isna().to_numpy()
+    if bad.any():
+        pos = _first_bad(bad)
+        hint = f"format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO date"
+        raise MindshareError(
+            f"{table.where(pos)}: column 'timestamp' has {raw.iloc[pos]!r}, which is not {hint}; fix the value "
+            "or set ingest.timestamp_format in params.yaml"
+        )
+    return ((parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+
+
+def canonical_interactions(
+    table: RawTable,
+    rating_scale: tuple[float, float] | None = None,
+    timestamp_format: str | None = None,
+) -> pd.DataFrame:
+    """Check a raw interactions table and return it in the canonical schema (same rows, same order)."""
+    _require_rows(table)
+    missing = [c for c in REQUIRED_INTERACTION_COLUMNS if c not in table.frame.columns]
+    if missing:
+        found = ", ".join(map(str, table.frame.columns))
+        raise MindshareError(
+            f"{table.source}: required column '{missing[0]}' is missing (found: {found}); "
+            "rename the column or map it in params.yaml"
+        )
+    out = pd.DataFrame(
+        {
+            "user_id": _ids(table, "user_id"),
+            "item_id": _ids(table, "item_id"),
+            "timestamp": _timestamps(table, timestamp_format),
+        }
+    )
+    for column in NUMERIC_INTERACTION_COLUMNS:
+        if column in table.frame.columns:
+            out[column] = _numbers(table, column)
+    if "rating" in out and rating_scale is not None:
+        low, high = rating_scale
+        outside = ((out["rating"] < low) | (out["rating"] > high)).to_numpy()
+        if outside.any():
+            pos = _first_bad(outside)
+            raise MindshareError(
+                f"{table.where(pos)}: column 'rating' has {out['rating'].iloc[pos]:g}, outside the scale "
+                f"[{low:g}, {high:g}]; fix the row or set ingest.rating_scale in params.yaml"
+            )
+    for column in TEXT_INTERACTION_COLUMNS:
+        if column in table.frame.columns:
+            out[column] = table.frame[column].astype(str)
+    return out.reset_index(drop=True)
+
+
+def canonical_items(table: RawTable) -> pd.DataFrame:
+    """Check a raw items table (`item_id`, optional `title`, `categories` as list, `price`)."""
+    _require_rows(table)
+    if "item_id" not in table.frame.columns:
+        raise MindshareError(f"{table.source}: required column 'item_id' is missing; rename or map it")
+    out = pd.DataFrame({"item_id": _ids(table, "item_id")})
+    frame = table.frame
+    out["title"] = frame["title"].fillna("").astype(str) if "title" in frame else out["item_id"]
+    if "categories" in frame:
+        out["categories"] = frame["categories"].map(_category_list)
+    else:
+        out["categories"] = [[] for _ in range(len(out))]
+    if "price" in frame:
+        out["price"] = _numbers(table, "price")
+    duplicated = out["item_id"].duplicated().to_numpy()
+    if duplicated.any():
+        pos = _first_bad(duplicated)
+        raise MindshareError(f"{table.where(pos)}: item_id {out['item_id'].iloc[pos]!r} appears twice; keep one row per item")
+    return out.reset_index(drop=True)
+
+
+def _category_list(value: object) -> list[str]:
+    """A list stays a list; text 'A|B' becomes ['A', 'B']; anything missing becomes []."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [str(c) for c in value]
+    if isinstance(value, str):
+        return [c for c in value.split("|") if c]
+    return []
+
+
+def split_categories(text: pd.Series, separator: str = "|", none_marker: str = "(no genres listed)") -> pd.Series:
+    """'Action|Comedy' -> ['Action', 'Comedy']; empty or the none marker -> []."""
+    return text.fillna("").astype(str).map(
+        lambda s: [c for c in s.split(separator) if c and c != none_marker]
+    )

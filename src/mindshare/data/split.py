@@ -1,0 +1,127 @@
+"""De-duplication, k-core filtering and the three split protocols, all vectorised.
+
+Every function returns what it kept and how many rows it dropped, so nothing is lost silently.
+Assignments depend on row order and the seed, never on the pseudonymised id values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from mindshare.errors import MindshareError
+
+PROTOCOLS = ("random_per_user", "leave_last_n", "global_time")
+
+
+@dataclass
+class Split:
+    train: pd.DataFrame
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+
+def drop_exact_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    kept = frame.drop_duplicates(ignore_index=True)
+    return kept, len(frame) - len(kept)
+
+
+def k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> tuple[pd.DataFrame, int]:
+    """Repeatedly drop users with < min_user and items with < min_item interactions."""
+    kept = frame
+    while True:
+        user_counts = kept.groupby("user_id", sort=False)["user_id"].transform("size")
+        item_counts = kept.groupby("item_id", sort=False)["item_id"].transform("size")
+        keep = (user_counts >= min_user) & (item_counts >= min_item)
+        if keep.all():
+            return kept.reset_index(drop=True), len(frame) - len(kept)
+        kept = kept[keep.to_numpy()]
+
+
+def _rank_within_user(codes: np.ndarray, sort_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rank of each row within its user by `sort_key` (ties by row order), and the user's row count."""
+    order = np.lexsort((np.arange(len(codes)), sort_key, codes))
+    counts = np.bincount(codes)
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(len(codes), dtype=np.int64)
+    rank[order] = np.arange(len(codes)) - starts[codes[order]]
+    return rank, counts[codes]
+
+
+def check_ratios(test_ratio: float, valid_ratio: float) -> None:
+    if not 0 < test_ratio < 1:
+        raise MindshareError(f"params.yaml: prepare.split.test_ratio is {test_ratio}; it must be inside (0, 1)")
+    if not 0 <= valid_ratio < 1 or test_ratio + valid_ratio >= 1:
+        raise MindshareError(
+            f"params.yaml: prepare.split.valid_ratio is {valid_ratio}; it must be in [0, 1) and leave room for train "
+            f"(test_ratio + valid_ratio < 1)"
+        )
+
+
+def split_random_per_user(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int) -> Split:
+    """Per-user stratified random split (as Microsoft Recommenders' python_stratified_split).
+
+    Each user's rows are shuffled; the first round(n * train_ratio) (at least 1) go to train, the
+    next round(n * valid_ratio) to valid, the rest to test.
+    """
+    check_ratios(test_ratio, valid_ratio)
+    codes = pd.factorize(frame["user_id"], sort=False)[0]
+    noise = np.random.default_rng(seed).random(len(frame))
+    rank, n = _rank_within_user(codes, noise)
+    train_end = np.maximum(np.round(n * (1 - test_ratio - valid_ratio)), 1)
+    valid_end = np.maximum(np.round(n * (1 - test_ratio)), train_end)
+    return _assign(frame, rank < train_end, (rank >= train_end) & (rank < valid_end))
+
+
+def split_leave_last_n(frame: pd.DataFrame, n_test: int, n_valid: int) -> Split:
+    """Per user by time: the last `n_test` rows to test, the `n_valid` before them to valid.
+
+    Users with no more than n_test + n_valid rows keep everything in train.
+    """
+    if n_test < 1 or n_valid < 0:
+        raise MindshareError("params.yaml: prepare.split.leave_last_n must be >= 1 (and valid_last_n >= 0)")
+    codes = pd.factorize(frame["user_id"], sort=False)[0]
+    rank, n = _rank_within_user(codes, frame["timestamp"].to_numpy())
+    from_end = n - 1 - rank
+    eligible = n > n_test + n_valid
+    test = eligible & (from_end < n_test)
+    valid = eligible & (from_end >= n_test) & (from_end < n_test + n_valid)
+    return _assign(frame, ~(test | valid), valid)
+
+
+def split_global_time(frame: pd.DataFrame, test_ratio: float, valid_ratio: float) -> Split:
+    """One cut-off time: the latest `test_ratio` of rows to test, the `valid_ratio` before to valid."""
+    check_ratios(test_ratio, valid_ratio)
+    ts = frame["timestamp"].to_numpy()
+    test_cut = np.quantile(ts, 1 - test_ratio, method="higher")
+    valid_cut = np.quantile(ts, 1 - test_ratio - valid_ratio, method="higher") if valid_ratio > 0 else test_cut
+    return _assign(frame, ts < valid_cut, (ts >= valid_cut) & (ts < test_cut))
+
+
+def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
+    test = ~(train | valid)
+    return Split(
+        train=frame[train].reset_index(drop=True),
+        valid=frame[valid].reset_index(drop=True),
+        test=frame[test].reset_index(drop=True),
+    )
+
+
+def split_interactions(frame: pd.DataFrame, protocol: str, *, test_ratio: float, valid_ratio: float, seed: int,
+                       leave_last_n: int, valid_last_n: int) -> Split:
+    if protocol == "random_per_user":
+        return split_random_per_user(frame, test_ratio, valid_ratio, seed)
+    if protocol == "leave_last_n":
+        return split_leave_last_n(frame, leave_last_n, valid_last_n)
+    if protocol == "global_time":
+        return split_global_time(frame, test_ratio, valid_ratio)
+    raise MindshareError(f"params.yaml: prepare.split.protocol is '{protocol}'; use one of {', '.join(PROTOCOLS)}")
+
+
+def relevant_mask(test: pd.DataFrame, min_rating: float | None) -> np.ndarray:
+    """Which test rows count as relevant: all, or those rated at least `min_rating`."""
+    if min_rating is None or "rating" not in test.columns:
+        return np.ones(len(test), dtype=bool)
+    return (test["rating"] >= min_rating).to_numpy()

@@ -1,0 +1,20 @@
+"""The exception types for people's mistakes and for refusals by policy.
+
+`MindshareError` is bad input or config (exit code 2); `PolicyRefusal` is a deliberate
+"no", such as a promotion gate or nothing to roll back to (exit code 1). Both carry one
+line that names the file, column or row and the fix; the CLI and stages print just that.
+"""
+
+from __future__ import annotations
+
+
+class MindshareError(Exception):
+    """Bad data, config or command-line input. Exit code 2."""
+
+    exit_code = 2
+
+
+class PolicyRefusal(MindshareError):
+    """A refusal by policy (quality gate, nothing to roll back to). Exit code 1."""
+
+    exit_code = 1

@@ -1,0 +1,124 @@
+"""Evaluate any model on a test split with the same code: the full catalogue minus seen items.
+
+Relevant items of a user are their test interactions marked `relevant` that were not already
+in train. Users not in train (cold users) are counted and left to the cold-start breakdown;
+relevant items unknown to train stay in the denominator (no model here can recommend them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from mindshare import metrics
+from mindshare.data.interactions import Interactions
+from mindshare.models.base import Recommender
+
+
+@dataclass
+class TestSet:
+    users: np.ndarray  # train indices of the evaluated users
+    relevant: sp.csr_matrix  # (len(users), n_items) relevant known items
+    n_relevant: np.ndarray  # relevant items per user, unknown items included
+    counts: dict[str, int]
+
+
+def build_test_set(train: Interactions, test: pd.DataFrame) -> TestSet:
+    users = train.user_index(test["user_id"])
+    items = train.item_index(test["item_id"])
+    relevant = test["relevant"].to_numpy(dtype=bool) if "relevant" in test else np.ones(len(test), dtype=bool)
+    known_user = users >= 0
+    seen = np.zeros(len(test), dtype=bool)
+    both = known_user & (items >= 0)
+    seen[both] = np.asarray(train.matrix[users[both], items[both]]).ravel() != 0
+    use = relevant & known_user & ~seen
+    pairs = pd.DataFrame({"u": users[use], "i": items[use]}).drop_duplicates()
+    eval_users, rows = np.unique(pairs["u"].to_numpy(), return_inverse=True)
+    n_relevant = np.bincount(rows, minlength=len(eval_users))
+    known = pairs["i"].to_numpy() >= 0
+    matrix = sp.csr_matrix(
+        (np.ones(known.sum(), dtype=bool), (rows[known], pairs["i"].to_numpy()[known])),
+        shape=(len(eval_users), train.n_items),
+    )
+    counts = {
+        "test_rows": int(len(test)),
+        "test_rows_relevant": int(relevant.sum()),
+        "test_rows_cold_user": int((~known_user).sum()),
+        "test_rows_unknown_item": int((known_user & (items < 0)).sum()),
+        "test_rows_seen_in_train": int(seen.sum()),
+        "test_users_cold": int(test.loc[~known_user, "user_id"].nunique()),
+        "users_evaluated": int(len(eval_users)),
+    }
+    return TestSet(users=eval_users, relevant=matrix, n_relevant=n_relevant, counts=counts)
+
+
+def hit_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
+    """hits[u, j] = item recommended[u, j] is relevant for row u (-1 never hits)."""
+    n_rows, k = recommended.shape
+    rows = np.repeat(np.arange(n_rows), k)
+    cols = recommended.ravel()
+    hits = np.zeros(n_rows * k, dtype=bool)
+    ok = cols >= 0
+    hits[ok] = np.asarray(relevant[rows[ok], cols[ok]]).ravel()
+    return hits.reshape(n_rows, k)
+
+
+def item_feature_matrix(train: Interactions, items: pd.DataFrame | None) -> sp.csr_matrix:
+    """Item features for diversity: one-hot categories where items have them, else user columns."""
+    if items is not None and "categories" in items and items["categories"].map(len).sum() > 0:
+        frame = items[["item_id", "categories"]].explode("categories").dropna()
+        rows = train.item_index(frame["item_id"])
+        cats, _ = pd.factorize(frame["categories"])
+        ok = rows >= 0
+        return sp.csr_matrix((np.ones(ok.sum()), (rows[ok], cats[ok])), shape=(train.n_items, cats.max() + 1))
+    return train.matrix.T.tocsr()
+
+
+@dataclass
+class Evaluation:
+    metrics: dict[str, float]
+    curves: pd.DataFrame  # k, precision, recall
+
+
+def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k: int,
+                   item_features: sp.csr_matrix, test: pd.DataFrame | None = None) -> Evaluation:
+    """Ranking metrics at each k in `ks`, precision/recall curves for k = 1..curve_k, beyond-accuracy at max(ks)."""
+    train = model.train_
+    max_k = max(max(ks), curve_k)
+    recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=True)
+    hits = hit_matrix(recommended, test_set.relevant)
+    n_rel = test_set.n_relevant
+    out: dict[str, float] = {}
+    for k in ks:
+        out[f"precision_at_{k}"] = metrics.precision_at_k(hits, k)
+        out[f"recall_at_{k}"] = metrics.recall_at_k(hits, n_rel, k)
+        out[f"ndcg_at_{k}"] = metrics.ndcg_at_k(hits, n_rel, k)
+        out[f"map_at_{k}"] = metrics.map_at_k(hits, n_rel, k)
+        out[f"hit_rate_at_{k}"] = metrics.hit_rate_at_k(hits, k)
+        out[f"mrr_at_{k}"] = metrics.mrr_at_k(hits, k)
+    main_k = max(ks)
+    out["map"] = metrics.map_at_k_over_relevant(hits, n_rel, main_k)
+    top = recommended[:, :main_k]
+    popularity = train.item_popularity()
+    out[f"coverage_at_{main_k}"] = metrics.catalogue_coverage(top, train.n_items)
+    out[f"novelty_at_{main_k}"] = metrics.novelty(top, popularity, train.n_users)
+    out[f"diversity_at_{main_k}"] = metrics.intra_list_diversity(top, item_features)
+    out[f"mean_popularity_at_{main_k}"] = metrics.mean_popularity(top, popularity)
+    if model.predicts_ratings and test is not None and "rating" in test:
+        users, items = train.user_index(test["user_id"]), train.item_index(test["item_id"])
+        known = (users >= 0) & (items >= 0)
+        predicted = model.predict_ratings(users[known], items[known])
+        out["rmse"] = metrics.rmse(test["rating"].to_numpy()[known], predicted)
+        out["mae"] = metrics.mae(test["rating"].to_numpy()[known], predicted)
+    curve_ks = np.arange(1, curve_k + 1)
+    curves = pd.DataFrame(
+        {
+            "k": curve_ks,
+            "precision": [metrics.precision_at_k(hits, int(k)) for k in curve_ks],
+            "recall": [metrics.recall_at_k(hits, n_rel, int(k)) for k in curve_ks],
+        }
+    )
+    return Evaluation(metrics=out, curves=curves)

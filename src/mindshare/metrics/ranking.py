@@ -1,0 +1,78 @@
+"""Top-k ranking metrics over a (users x k) hit matrix, averaged over users.
+
+Worked example used in the docstrings and tests: one user, 4 relevant items, list of 3 with
+hits [1, 0, 1].
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _top(hits: np.ndarray, k: int) -> np.ndarray:
+    hits = np.asarray(hits, dtype=bool)
+    if k < 1 or k > hits.shape[1]:
+        raise ValueError(f"k={k} must be between 1 and the list length {hits.shape[1]}")
+    return hits[:, :k]
+
+
+def precision_at_k(hits: np.ndarray, k: int) -> float:
+    """mean_u |hits in top k| / k. Example: 2 / 3 = 0.6667."""
+    return float(_top(hits, k).sum(axis=1).mean() / k)
+
+
+def recall_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """mean_u |hits in top k| / |rel_u|. Example: 2 / 4 = 0.5."""
+    return float(np.mean(_top(hits, k).sum(axis=1) / np.asarray(n_relevant, dtype=np.float64)))
+
+
+def _discounts(k: int) -> np.ndarray:
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """mean_u DCG/IDCG, DCG = sum_j hit_j / log2(j + 1) (j from 1), IDCG over min(k, |rel_u|) hits.
+
+    Example: DCG = 1 + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3) + 1/2 = 2.1309; NDCG = 0.7039.
+    """
+    top = _top(hits, k)
+    discounts = _discounts(k)
+    dcg = top @ discounts
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(np.asarray(n_relevant), k)]
+    return float(np.mean(dcg / ideal))
+
+
+def _precision_at_hits(top: np.ndarray) -> np.ndarray:
+    """sum_j P@j * hit_j for each user."""
+    ranks = np.arange(1, top.shape[1] + 1)
+    return (np.cumsum(top, axis=1) / ranks * top).sum(axis=1)
+
+
+def map_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """mean_u (sum_j P@j * hit_j) / min(k, |rel_u|).
+
+    Example: (1/1 + 2/3) / min(3, 4) = 0.5556.
+    """
+    top = _top(hits, k)
+    return float(np.mean(_precision_at_hits(top) / np.minimum(np.asarray(n_relevant), k)))
+
+
+def map_at_k_over_relevant(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
+    """Microsoft Recommenders' `map`: mean_u (sum_j P@j * hit_j) / |rel_u| over the top k.
+
+    Example: (1/1 + 2/3) / 4 = 0.4167. Reported as `map`.
+    """
+    top = _top(hits, k)
+    return float(np.mean(_precision_at_hits(top) / np.asarray(n_relevant, dtype=np.float64)))
+
+
+def hit_rate_at_k(hits: np.ndarray, k: int) -> float:
+    """Share of users with at least one hit in the top k. Example: 1.0."""
+    return float(_top(hits, k).any(axis=1).mean())
+
+
+def mrr_at_k(hits: np.ndarray, k: int) -> float:
+    """mean_u 1 / rank of the first hit in the top k (0 if none). Example: 1 / 1 = 1.0."""
+    top = _top(hits, k)
+    first = np.argmax(top, axis=1)
+    return float(np.mean(np.where(top.any(axis=1), 1.0 / (first + 1), 0.0)))

@@ -1,0 +1,100 @@
+"""The one model contract every family honours (scikit-learn / implicit style).
+
+Hyper-parameters go in `__init__` and nothing else happens there; `fit(train)` returns self;
+learned state ends in `_`. `recommend(users, k, exclude_seen=True)` takes a batch of user
+indices and returns `(items, scores)` arrays of shape (len(users), k); `score(users, items)`
+scores pairs. A family implements `_fit` and `_score_block` (dense scores of a block of users
+over the whole catalogue) and may override `score` with something cheaper.
+"""
+
+from __future__ import annotations
+
+import inspect
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mindshare.atomic_files import atomic_path
+from mindshare.data.interactions import Interactions
+
+# Dense score blocks are at most this many floats (users x items): 32 M floats = 128 MB.
+SCORE_BLOCK_FLOATS = 32_000_000
+
+
+class Recommender:
+    """Base class: batched top-k with `argpartition`, seen-item exclusion, save / load."""
+
+    name = "base"
+    predicts_ratings = False
+
+    def get_params(self) -> dict[str, Any]:
+        names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
+        return {name: getattr(self, name) for name in names}
+
+    def fit(self, train: Interactions) -> "Recommender":
+        self.train_ = train
+        self._fit(train)
+        return self
+
+    def _fit(self, train: Interactions) -> None:
+        raise NotImplementedError
+
+    def _score_block(self, users: np.ndarray) -> np.ndarray:
+        """Dense float32 scores (len(users), n_items) for a block of user indices."""
+        raise NotImplementedError
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Scores of (user, item) index pairs."""
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        out = np.empty(len(users), dtype=np.float32)
+        unique_users, inverse = np.unique(users, return_inverse=True)
+        block = self._block_size()
+        for start in range(0, len(unique_users), block):
+            chunk = unique_users[start : start + block]
+            in_chunk = (inverse >= start) & (inverse < start + len(chunk))
+            scores = self._score_block(chunk)
+            out[in_chunk] = scores[inverse[in_chunk] - start, items[in_chunk]]
+        return out
+
+    def _block_size(self) -> int:
+        return max(1, SCORE_BLOCK_FLOATS // max(1, self.train_.n_items))
+
+    def recommend(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """Top-k items per user, best first. Where fewer than k unseen items exist, item -1, score -inf."""
+        users = np.asarray(users, dtype=np.int64)
+        n_items = self.train_.n_items
+        k = int(k)
+        take = min(k, n_items)
+        items_out = np.full((len(users), k), -1, dtype=np.int64)
+        scores_out = np.full((len(users), k), -np.inf, dtype=np.float32)
+        seen = self.train_.matrix
+        block = self._block_size()
+        for start in range(0, len(users), block):
+            chunk = users[start : start + block]
+            scores = self._score_block(chunk).astype(np.float32, copy=False)
+            if exclude_seen:
+                rows, cols = seen[chunk].nonzero()
+                scores[rows, cols] = -np.inf
+            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            order = np.lexsort((top, -top_scores), axis=1)  # best first, ties by item index
+            top = np.take_along_axis(top, order, axis=1)
+            top_scores = np.take_along_axis(top_scores, order, axis=1)
+            top[~np.isfinite(top_scores)] = -1
+            items_out[start : start + len(chunk), :take] = top
+            scores_out[start : start + len(chunk), :take] = top_scores
+        return items_out, scores_out
+
+    def save(self, path: str | Path) -> None:
+        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def load(path: str | Path) -> "Recommender":
+        with open(path, "rb") as handle:
+            model = pickle.load(handle)
+        if not isinstance(model, Recommender):
+            raise TypeError(f"{path} does not hold a mindshare model")
+        return model

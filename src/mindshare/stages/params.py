@@ -1,0 +1,74 @@
+"""Read and check params.yaml; every stage calls `load_params` first, so a bad config fails early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mindshare.errors import MindshareError
+from mindshare.models import make_model
+
+PARAMS_FILE = Path("params.yaml")
+SOURCES = ("movielens", "events", "synthetic")
+
+
+def load_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise MindshareError(f"{path}: not found; run from the project folder")
+    try:
+        params = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise MindshareError(f"{path}{where}: not valid YAML; fix the syntax") from None
+    check_params(params)
+    return params
+
+
+def _get(params: dict, dotted: str) -> Any:
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise MindshareError(f"params.yaml: '{dotted}' is missing; add it (see the README's params section)")
+        node = node[part]
+    return node
+
+
+def check_params(params: dict) -> None:
+    source = _get(params, "ingest.source")
+    if source not in SOURCES:
+        raise MindshareError(f"params.yaml: ingest.source is '{source}'; use one of {', '.join(SOURCES)}")
+    split = _get(params, "prepare.split")
+    for key in ("test_ratio", "valid_ratio"):
+        value = split.get(key)
+        if not isinstance(value, (int, float)) or not 0 <= value < 1 or (key == "test_ratio" and value == 0):
+            raise MindshareError(f"params.yaml: prepare.split.{key} is {value!r}; it must be inside (0, 1)")
+    models = _get(params, "models")
+    if not isinstance(models, list) or not models:
+        raise MindshareError("params.yaml: 'models' must be a non-empty list of model families")
+    for name in models:
+        make_model(name, (params.get("model_params") or {}).get(name))
+    ks = _get(params, "evaluate.ks")
+    if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
+        raise MindshareError(f"params.yaml: evaluate.ks is {ks!r}; give positive whole numbers, e.g. [10]")
+    _get(params, "register.model_name")
+    _get(params, "register.primary_metric")
+
+
+def dataset_name(params: dict) -> str:
+    ingest = params["ingest"]
+    if ingest.get("dataset_name"):
+        return str(ingest["dataset_name"])
+    if ingest["source"] == "synthetic":
+        return f"synthetic-{ingest['synthetic']['n_interactions']}"
+    stem = Path(str(ingest["path"])).name
+    for suffix in (".zip", ".csv", ".parquet", ".tsv"):
+        stem = stem.removesuffix(suffix)
+    return stem
+
+
+def experiment_name(params: dict) -> str:
+    return (params.get("mlflow") or {}).get("experiment") or f"mindshare-{dataset_name(params)}"

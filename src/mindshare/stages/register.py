@@ -1,0 +1,48 @@
+"""register: every evaluated model becomes a version of the registered model, with lineage tags;
+the best by the primary metric gets the `challenger` alias. Writes reports/registry.json.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from mlflow import MlflowClient
+
+from mindshare.atomic_files import write_json
+from mindshare.stages.evaluate import EVALUATION
+from mindshare.stages.params import load_params
+from mindshare.stages.runner import run_stage
+from mindshare.tracking.registry import Candidate, register_candidates
+from mindshare.tracking.store import (
+    DATA_FINGERPRINT_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking,
+)
+
+log = logging.getLogger(__name__)
+REGISTRY_REPORT = Path("reports/registry.json")
+
+
+def main() -> None:
+    params = load_params()
+    evaluation = json.loads(EVALUATION.read_text())
+    configure_tracking()
+    client = MlflowClient()
+    lineage = {tag: evaluation[tag] for tag in (DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, GIT_COMMIT_TAG)}
+    lineage["mindshare.pipeline_run_id"] = evaluation["pipeline_run_id"]
+    candidates = [
+        Candidate(family=name, model_uri=entry["model_uri"], run_id=entry["run_id"], metrics=entry["metrics"],
+                  params=entry["params"], tags=lineage)
+        for name, entry in evaluation["models"].items()
+    ]
+    result = register_candidates(client, params["register"]["model_name"], candidates, params["register"]["primary_metric"])
+    for family, version in result["versions"].items():
+        client.set_tag(evaluation["models"][family]["run_id"], "mindshare.registered_version", version)
+    client.set_tag(evaluation["pipeline_run_id"], "mindshare.challenger_version", result["challenger"])
+    write_json(result, REGISTRY_REPORT)
+    log.info("registered %s; challenger: version %s (%s)", result["versions"], result["challenger"],
+             result["challenger_family"])
+
+
+if __name__ == "__main__":
+    run_stage("register", main)

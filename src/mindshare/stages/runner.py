@@ -1,0 +1,21 @@
+"""Run a stage's main function: logging on, one clear line and an exit code for people's mistakes."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable
+
+from mindshare.errors import MindshareError
+
+
+def run_stage(name: str, main: Callable[[], None]) -> None:
+    logging.basicConfig(level=logging.INFO, format=f"%(asctime)s {name}: %(message)s", datefmt="%H:%M:%S")
+    try:
+        main()
+    except MindshareError as error:
+        print(f"mindshare {name}: error: {error}", file=sys.stderr)
+        sys.exit(error.exit_code)
+    except KeyboardInterrupt:
+        print(f"mindshare {name}: interrupted", file=sys.stderr)
+        sys.exit(130)

@@ -1,0 +1,238 @@
+"""The model registry: versions with lineage, the `challenger` alias, promotion and rollback.
+
+Promotion moves the `production` alias (MLflow's replacement for the deprecated stages). Every
+promotion and rollback is an event stored as a registered-model tag `mindshare.history.NNNNNN`
+(who, when, why, from, to), so the history lives in the registry itself. Rollback replays the
+events as a stack: each promotion pushes the version it replaced, each rollback pops one.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from mindshare.errors import MindshareError, PolicyRefusal
+from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
+
+CHALLENGER = "challenger"
+PRODUCTION = "production"
+HISTORY_PREFIX = "mindshare.history."
+PRIMARY_METRIC_TAG = "mindshare.primary_metric"
+PRIMARY_VALUE_TAG = "mindshare.primary_metric_value"
+PARAMS_TAG = "mindshare.params"
+METRICS_TAG = "mindshare.metrics"
+LOWER_IS_BETTER = ("rmse", "mae")
+
+
+def greater_is_better(metric: str) -> bool:
+    return not metric.startswith(LOWER_IS_BETTER)
+
+
+@dataclass
+class Candidate:
+    """One evaluated model to register."""
+
+    family: str
+    model_uri: str
+    run_id: str
+    metrics: dict[str, float]
+    params: dict
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+def register_candidates(client: MlflowClient, name: str, candidates: list[Candidate], primary_metric: str) -> dict:
+    """Register every candidate as a new version; the best by `primary_metric` gets `challenger`."""
+    if not candidates:
+        raise MindshareError("register: no evaluated models to register; run the evaluate stage first")
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name, description="mindshare recommender (one version per evaluated model)")
+    versions = {}
+    for candidate in candidates:
+        if primary_metric not in candidate.metrics:
+            raise MindshareError(
+                f"params.yaml: register.primary_metric '{primary_metric}' is not among the evaluated metrics; "
+                f"use one of {', '.join(sorted(candidate.metrics))}"
+            )
+        tags = {
+            FAMILY_TAG: candidate.family,
+            PRIMARY_METRIC_TAG: primary_metric,
+            PRIMARY_VALUE_TAG: repr(float(candidate.metrics[primary_metric])),
+            PARAMS_TAG: json.dumps(candidate.params, sort_keys=True)[:4000],
+            METRICS_TAG: json.dumps({k: round(v, 6) for k, v in candidate.metrics.items()}, sort_keys=True)[:4000],
+            **candidate.tags,
+        }
+        version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags)
+        versions[candidate.family] = version.version
+    sign = 1.0 if greater_is_better(primary_metric) else -1.0
+    best = max(candidates, key=lambda c: sign * c.metrics[primary_metric])
+    client.set_registered_model_alias(name, CHALLENGER, versions[best.family])
+    return {"registered_model": name, "versions": versions, "challenger": versions[best.family],
+            "challenger_family": best.family, "primary_metric": primary_metric}
+
+
+def _version_by_alias(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _get_version(client: MlflowClient, name: str, version: str):
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        raise MindshareError(f"registered model '{name}' has no version {version}; see `mindshare models`") from None
+
+
+def _require_model(client: MlflowClient, name: str) -> None:
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise MindshareError(f"no registered model '{name}' in this store; run `dvc repro` first") from None
+
+
+def history(client: MlflowClient, name: str) -> list[dict]:
+    """Promotion and rollback events, oldest first."""
+    _require_model(client, name)
+    tags = client.get_registered_model(name).tags
+    return [json.loads(tags[key]) for key in sorted(k for k in tags if k.startswith(HISTORY_PREFIX))]
+
+
+def _record(client: MlflowClient, name: str, event: dict) -> dict:
+    seq = len(history(client, name)) + 1
+    event = {"seq": seq, "who": os.environ.get("MINDSHARE_USER") or getpass.getuser(),
+             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), **event}
+    client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(event))
+    return event
+
+
+def _primary(version) -> tuple[str | None, float | None]:
+    metric = version.tags.get(PRIMARY_METRIC_TAG)
+    value = version.tags.get(PRIMARY_VALUE_TAG)
+    return metric, (float(value) if value is not None else None)
+
+
+@dataclass
+class GateResult:
+    allowed: bool
+    message: str
+
+
+def quality_gate(candidate, production, tolerance: float,
+                 reevaluate: Callable[[object, object], float | None] | None) -> GateResult:
+    """May `candidate` replace `production`? Worse by more than `tolerance` on the primary metric is refused.
+
+    Both must be measured on the same data and split; if they were not, `reevaluate(production,
+    candidate)` scores production on the candidate's test split (None: it cannot).
+    """
+    metric, candidate_value = _primary(candidate)
+    prod_metric, prod_value = _primary(production)
+    if metric is None or candidate_value is None:
+        return GateResult(False, f"version {candidate.version} has no primary metric tag; register it through the pipeline")
+    same_split = (
+        prod_metric == metric
+        and candidate.tags.get(DATA_FINGERPRINT_TAG) == production.tags.get(DATA_FINGERPRINT_TAG)
+        and candidate.tags.get(SPLIT_FINGERPRINT_TAG) == production.tags.get(SPLIT_FINGERPRINT_TAG)
+    )
+    if not same_split:
+        prod_value = reevaluate(production, candidate) if reevaluate else None
+        if prod_value is None:
+            return GateResult(
+                False,
+                f"versions {candidate.version} and {production.version} were measured on different data or splits and "
+                "production cannot be re-evaluated on the candidate's test split here; run `dvc repro` on the "
+                "candidate's data, or use --force",
+            )
+    sign = 1.0 if greater_is_better(metric) else -1.0
+    shortfall = sign * (prod_value - candidate_value)
+    if shortfall > tolerance:
+        return GateResult(
+            False,
+            f"version {candidate.version} has {metric}={candidate_value:.4f}, worse than production version "
+            f"{production.version} ({prod_value:.4f}) by {shortfall:.4f} > tolerance {tolerance}; use --force to override",
+        )
+    return GateResult(True, f"{metric}: candidate {candidate_value:.4f} vs production {prod_value:.4f}")
+
+
+def promote(client: MlflowClient, name: str, reason: str, version: str | None = None, force: bool = False,
+            tolerance: float = 0.0, reevaluate: Callable | None = None) -> dict:
+    """Move `production` to `version` (default: the challenger) if the gate allows; record the event."""
+    _require_model(client, name)
+    if not reason.strip():
+        raise MindshareError("promote: --reason must say why")
+    if version is None:
+        candidate = _version_by_alias(client, name, CHALLENGER)
+        if candidate is None:
+            raise MindshareError(f"registered model '{name}' has no challenger; run `dvc repro` or pass --version")
+    else:
+        candidate = _get_version(client, name, version)
+    production = _version_by_alias(client, name, PRODUCTION)
+    if production is not None and production.version == candidate.version:
+        raise PolicyRefusal(f"version {candidate.version} is already in production; nothing to promote")
+    gate = GateResult(True, "no production version yet")
+    if production is not None:
+        gate = quality_gate(candidate, production, tolerance, reevaluate)
+        if not gate.allowed and not force:
+            raise PolicyRefusal(f"promotion refused: {gate.message}")
+    client.set_registered_model_alias(name, PRODUCTION, candidate.version)
+    return _record(client, name, {"action": "promote", "from": production.version if production else None,
+                                  "to": candidate.version, "why": reason, "forced": bool(force and not gate.allowed),
+                                  "gate": gate.message})
+
+
+def rollback_target(events: list[dict]) -> str | None:
+    """Replay events as a stack; the version a rollback would restore, or None."""
+    stack: list[str] = []
+    for event in events:
+        if event["action"] == "promote" and event.get("from") is not None:
+            stack.append(event["from"])
+        elif event["action"] == "rollback" and stack:
+            stack.pop()
+    return stack[-1] if stack else None
+
+
+def rollback(client: MlflowClient, name: str, reason: str) -> dict:
+    """Move `production` back to the version the last unreverted promotion replaced."""
+    if not reason.strip():
+        raise MindshareError("rollback: --reason must say why")
+    target = rollback_target(history(client, name))
+    production = _version_by_alias(client, name, PRODUCTION)
+    if target is None or production is None:
+        raise PolicyRefusal("nothing to roll back to: production has no earlier version in the promotion history")
+    client.set_registered_model_alias(name, PRODUCTION, target)
+    return _record(client, name, {"action": "rollback", "from": production.version, "to": target, "why": reason})
+
+
+def describe_versions(client: MlflowClient, name: str) -> list[dict]:
+    """Each version with its aliases, primary metric and lineage, newest first."""
+    _require_model(client, name)
+    model = client.get_registered_model(name)
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (model.aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    rows = []
+    for version in client.search_model_versions(f"name='{name}'"):
+        metric, value = _primary(version)
+        rows.append(
+            {
+                "version": int(version.version),
+                "aliases": ",".join(sorted(aliases.get(str(version.version), []))),
+                "family": version.tags.get(FAMILY_TAG, ""),
+                "primary_metric": metric or "",
+                "value": value,
+                "created": datetime.fromtimestamp(version.creation_timestamp / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                "git_commit": version.tags.get(GIT_COMMIT_TAG, "")[:12],
+                "data_fingerprint": version.tags.get(DATA_FINGERPRINT_TAG, ""),
+                "run_id": version.run_id,
+            }
+        )
+    return sorted(rows, key=lambda r: -r["version"])
