@@ -73,20 +73,24 @@ def _numbers(table: RawTable, column: str) -> pd.Series:
 
 
 def _timestamps(table: RawTable, timestamp_format: str | None) -> pd.Series:
+    """Seconds since 1970: numbers as they are; text as dates (ISO 8601 unless a format is given)."""
     raw = table.frame["timestamp"]
     numbers = pd.to_numeric(raw, errors="coerce")
-    if not numbers.isna().any():
-        return numbers.astype("int64")
-    parsed = pd.to_datetime(raw, format=timestamp_format, errors="coerce", utc=True)
-    bad = parsed.isna().to_numpy()
+    if timestamp_format is None and numbers.notna().mean() >= 0.5:
+        bad = numbers.isna().to_numpy()
+        parsed_seconds = numbers
+    else:
+        parsed = pd.to_datetime(raw, format=timestamp_format or "ISO8601", errors="coerce", utc=True)
+        bad = parsed.isna().to_numpy()
+        parsed_seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     if bad.any():
         pos = _first_bad(bad)
-        hint = f"format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO date"
+        hint = f"a date in format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO 8601 date"
         raise MindshareError(
             f"{table.where(pos)}: column 'timestamp' has {raw.iloc[pos]!r}, which is not {hint}; fix the value "
             "or set ingest.timestamp_format in params.yaml"
         )
-    return ((parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)).astype("int64")
+    return parsed_seconds.astype("int64")
 
 
 def canonical_interactions(

@@ -1,0 +1,190 @@
+"""The `mindshare` command: parses, calls the library, prints. Exit 0 done, 1 refused, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from mindshare.errors import MindshareError
+
+EXAMPLES = """\
+examples:
+  mindshare leaderboard                         the last evaluation, best model first
+  mindshare models                              registered versions, aliases, metric, lineage
+  mindshare models --history                    every promotion and rollback
+  mindshare promote --reason "beats popularity" challenger -> production, through the quality gate
+  mindshare promote --version 3 --reason "hotfix" --force
+  mindshare rollback --reason "CTR dropped"     production back one step
+  mindshare recommend --user 1 -k 10 --json     top-10 for raw user id 1 from @production
+
+exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad input or config.
+"""
+
+
+def _settings(args: argparse.Namespace) -> tuple[str, float]:
+    """Registered model name and promotion tolerance: the flags, else params.yaml, else defaults."""
+    name, tolerance = "mindshare", 0.0
+    if Path("params.yaml").exists():
+        from mindshare.stages.params import load_params
+
+        params = load_params()
+        name = params["register"]["model_name"]
+        tolerance = float((params.get("promotion") or {}).get("tolerance", 0.0))
+    return args.model_name or name, tolerance
+
+
+def _client():
+    from mlflow import MlflowClient
+
+    from mindshare.tracking.store import configure_tracking
+
+    configure_tracking()
+    return MlflowClient()
+
+
+def cmd_models(args: argparse.Namespace) -> None:
+    from mindshare.tracking.registry import describe_versions, history
+
+    name, _ = _settings(args)
+    client = _client()
+    if args.history:
+        events = history(client, name)
+        if not events:
+            print(f"{name}: no promotions yet")
+        for e in events:
+            print(f"{e['seq']:>3}  {e['when']}  {e['action']:<8}  {e['from'] or '-':>4} -> {e['to']:<4}  "
+                  f"by {e['who']}: {e['why']}{'  (forced)' if e.get('forced') else ''}")
+        return
+    rows = describe_versions(client, name)
+    header = f"{'version':>7}  {'aliases':<22}  {'family':<12}  {'metric':<12}  {'value':>8}  {'created':<16}  {'git':<12}  data"
+    print(header)
+    for r in rows:
+        value = f"{r['value']:.4f}" if r["value"] is not None else "-"
+        print(f"{r['version']:>7}  {r['aliases'] or '-':<22}  {r['family']:<12}  {r['primary_metric']:<12}  {value:>8}  "
+              f"{r['created']:<16}  {r['git_commit'] or '-':<12}  {r['data_fingerprint']}")
+
+
+def cmd_promote(args: argparse.Namespace) -> None:
+    from mindshare.tracking.registry import promote
+    from mindshare.tracking.store import SPLIT_FINGERPRINT_TAG
+
+    name, tolerance = _settings(args)
+    client = _client()
+
+    def reevaluate(production, candidate) -> float | None:
+        import mlflow
+
+        from mindshare.stages.evaluate import primary_metric_on_current_test
+        from mindshare.tracking.registry import PRIMARY_METRIC_TAG
+
+        model = mlflow.pyfunc.load_model(f"models:/{name}/{production.version}").unwrap_python_model().recommender
+        return primary_metric_on_current_test(model, candidate.tags[PRIMARY_METRIC_TAG],
+                                              candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""))
+
+    event = promote(client, name, args.reason, version=args.version, force=args.force, tolerance=tolerance,
+                    reevaluate=reevaluate)
+    print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'}); {event['gate']}"
+          f"{' [forced]' if event['forced'] else ''}")
+
+
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from mindshare.tracking.registry import rollback
+
+    name, _ = _settings(args)
+    event = rollback(_client(), name, args.reason)
+    print(f"{name}: production rolled back to version {event['to']} (was {event['from']})")
+
+
+def cmd_recommend(args: argparse.Namespace) -> None:
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    from mindshare.tracking.registry import PRODUCTION
+
+    if args.k < 1:
+        raise MindshareError(f"-k is {args.k}; give a whole number of at least 1")
+    name, _ = _settings(args)
+    client = _client()
+    try:
+        version = client.get_model_version_by_alias(name, PRODUCTION)
+    except MlflowException:
+        raise MindshareError(f"'{name}' has no production version yet; run `mindshare promote --reason TEXT` first") from None
+    model = mlflow.pyfunc.load_model(f"models:/{name}@{PRODUCTION}")
+    result = model.predict(pd.DataFrame({"user_id": [args.user], "k": [args.k]}))
+    cold = bool(result["cold_start"].any()) if len(result) else True
+    payload = {
+        "user_id": args.user,
+        "model": {"name": name, "version": int(version.version), "alias": PRODUCTION},
+        "cold_start": cold,
+        "items": [{"item_id": r.item_id, "title": r.title, "score": float(r.score)} for r in result.itertuples()],
+    }
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return
+    note = " (unknown user: most popular items)" if cold else ""
+    print(f"top {args.k} for user {args.user} from {name} version {version.version} @{PRODUCTION}{note}")
+    for rank, item in enumerate(payload["items"], start=1):
+        print(f"{rank:>3}. {item['title']}  [{item['item_id']}]  {item['score']:.4f}")
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> None:
+    path = Path("reports/leaderboard.md")
+    if not path.exists():
+        raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first")
+    print(path.read_text().rstrip())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mindshare",
+        description="Recommendations and campaign audiences from an experiment-tracked pipeline. "
+        "Run `dvc repro` to build; these commands use its MLflow store and registry.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--model-name", help="registered model name (default: register.model_name in params.yaml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("models", help="list registered versions with aliases, metric and lineage")
+    p.add_argument("--history", action="store_true", help="print the promotion and rollback history instead")
+    p.set_defaults(func=cmd_models)
+
+    p = sub.add_parser("promote", help="move alias 'production' to the challenger (or --version), through the gate")
+    p.add_argument("--version", help="the version to promote (default: the one with alias 'challenger')")
+    p.add_argument("--reason", required=True, help="why; kept in the history")
+    p.add_argument("--force", action="store_true", help="promote even if the quality gate refuses")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("rollback", help="move 'production' back to the version it replaced (one step per call)")
+    p.add_argument("--reason", required=True, help="why; kept in the history")
+    p.set_defaults(func=cmd_rollback)
+
+    p = sub.add_parser("recommend", help="top-k items for a user from the production model")
+    p.add_argument("--user", required=True, help="the raw user id (hashed inside with the local key)")
+    p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
+    p.set_defaults(func=cmd_leaderboard)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from mindshare.tracking.store import quiet_mlflow
+
+    quiet_mlflow()
+    try:
+        args.func(args)
+    except MindshareError as error:
+        print(f"mindshare {args.command}: {'refused' if error.exit_code == 1 else 'error'}: {error}", file=sys.stderr)
+        return error.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

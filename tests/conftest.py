@@ -1,0 +1,26 @@
+"""Shared fixtures: tiny hand-made data with known answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from mindshare.data.interactions import Interactions
+
+
+@pytest.fixture
+def tiny_frame() -> pd.DataFrame:
+    """4 users x 5 items.
+
+    u1: a b c    u2: a b    u3: b c d    u4: e
+    """
+    rows = [("u1", "a"), ("u1", "b"), ("u1", "c"), ("u2", "a"), ("u2", "b"), ("u3", "b"), ("u3", "c"), ("u3", "d"),
+            ("u4", "e")]
+    return pd.DataFrame(
+        {"user_id": [u for u, _ in rows], "item_id": [i for _, i in rows], "timestamp": range(len(rows))}
+    )
+
+
+@pytest.fixture
+def tiny(tiny_frame: pd.DataFrame) -> Interactions:
+    return Interactions.from_frame(tiny_frame)
