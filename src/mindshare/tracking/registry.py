@@ -71,7 +71,7 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
             **candidate.tags,
         }
         version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags)
-        versions[candidate.family] = version.version
+        versions[candidate.family] = str(version.version)
     sign = 1.0 if greater_is_better(primary_metric) else -1.0
     best = max(candidates, key=lambda c: sign * c.metrics[primary_metric])
     client.set_registered_model_alias(name, CHALLENGER, versions[best.family])
@@ -176,7 +176,7 @@ def promote(client: MlflowClient, name: str, reason: str, version: str | None = 
     else:
         candidate = _get_version(client, name, version)
     production = _version_by_alias(client, name, PRODUCTION)
-    if production is not None and production.version == candidate.version:
+    if production is not None and str(production.version) == str(candidate.version):
         raise PolicyRefusal(f"version {candidate.version} is already in production; nothing to promote")
     gate = GateResult(True, "no production version yet")
     if production is not None:
@@ -184,8 +184,8 @@ def promote(client: MlflowClient, name: str, reason: str, version: str | None = 
         if not gate.allowed and not force:
             raise PolicyRefusal(f"promotion refused: {gate.message}")
     client.set_registered_model_alias(name, PRODUCTION, candidate.version)
-    return _record(client, name, {"action": "promote", "from": production.version if production else None,
-                                  "to": candidate.version, "why": reason, "forced": bool(force and not gate.allowed),
+    return _record(client, name, {"action": "promote", "from": str(production.version) if production else None,
+                                  "to": str(candidate.version), "why": reason, "forced": bool(force and not gate.allowed),
                                   "gate": gate.message})
 
 
@@ -209,7 +209,7 @@ def rollback(client: MlflowClient, name: str, reason: str) -> dict:
     if target is None or production is None:
         raise PolicyRefusal("nothing to roll back to: production has no earlier version in the promotion history")
     client.set_registered_model_alias(name, PRODUCTION, target)
-    return _record(client, name, {"action": "rollback", "from": production.version, "to": target, "why": reason})
+    return _record(client, name, {"action": "rollback", "from": str(production.version), "to": target, "why": reason})
 
 
 def describe_versions(client: MlflowClient, name: str) -> list[dict]:

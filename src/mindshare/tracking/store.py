@@ -42,7 +42,6 @@ def configure_tracking(project_root: str | Path = ".") -> str:
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root))
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI") or uri)
     return uri
 
 

@@ -1,0 +1,112 @@
+"""Registry, promotion gate, rollback stack and the pyfunc, on a real SQLite MLflow store."""
+
+from __future__ import annotations
+
+import mlflow
+import pandas as pd
+import pytest
+from mlflow import MlflowClient
+
+from mindshare.data.interactions import Interactions
+from mindshare.data.pseudonymise import pseudonymise
+from mindshare.errors import MindshareError, PolicyRefusal
+from mindshare.models.popularity import Popularity
+from mindshare.tracking import registry
+from mindshare.tracking.pyfunc import log_recommender
+from mindshare.tracking.store import DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking, use_experiment
+
+KEY = "registry-test-key"
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("MINDSHARE_PSEUDONYM_KEY", KEY)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("MINDSHARE_USER", "tester")
+    configure_tracking(tmp_path)
+    use_experiment("registry-test", tmp_path)
+    raw_users = ["alice", "alice", "bob", "carol", "carol", "carol"]
+    frame = pd.DataFrame({"user_id": pseudonymise(raw_users, KEY.encode()), "item_id": list("abacbd"),
+                          "timestamp": range(6)})
+    model = Popularity().fit(Interactions.from_frame(frame))
+    model.save(tmp_path / "model.pkl")
+    items = pd.DataFrame({"item_id": list("abcd"), "title": ["A", "B", "C", "D"], "categories": [[]] * 4})
+    items.to_parquet(tmp_path / "items.parquet")
+    uris = []
+    for _ in range(3):
+        with mlflow.start_run() as run:
+            uris.append((run.info.run_id, log_recommender(tmp_path / "model.pkl", tmp_path / "items.parquet")))
+    client = MlflowClient()
+    yield client, uris
+
+
+def _candidates(uris, values, data="d1", split="s1"):
+    return [
+        registry.Candidate(family=f"family{i}", model_uri=uri, run_id=run_id, metrics={"ndcg_at_10": value},
+                           params={"n": i}, tags={DATA_FINGERPRINT_TAG: data, SPLIT_FINGERPRINT_TAG: split})
+        for i, ((run_id, uri), value) in enumerate(zip(uris, values))
+    ]
+
+
+def test_register_gate_promote_rollback(store):
+    client, uris = store
+    result = registry.register_candidates(client, "m", _candidates(uris, [0.30, 0.20, 0.25]), "ndcg_at_10")
+    assert result["versions"] == {"family0": "1", "family1": "2", "family2": "3"}
+    assert str(client.get_model_version_by_alias("m", "challenger").version) == "1"
+
+    first = registry.promote(client, "m", "first", tolerance=0.01)
+    assert (first["from"], first["to"], first["who"]) == (None, "1", "tester")
+    with pytest.raises(PolicyRefusal, match="already in production"):
+        registry.promote(client, "m", "again")
+    with pytest.raises(PolicyRefusal, match="worse than production"):
+        registry.promote(client, "m", "worse", version="2", tolerance=0.01)
+    assert str(client.get_model_version_by_alias("m", "production").version) == "1"
+    registry.promote(client, "m", "close enough", version="3", tolerance=0.06)
+    forced = registry.promote(client, "m", "forced", version="2", force=True, tolerance=0.0)
+    assert forced["forced"] is True
+
+    assert registry.rollback(client, "m", "bad")["to"] == "3"
+    assert registry.rollback(client, "m", "worse still")["to"] == "1"
+    with pytest.raises(PolicyRefusal, match="nothing to roll back"):
+        registry.rollback(client, "m", "again")
+    actions = [(e["action"], e["from"], e["to"]) for e in registry.history(client, "m")]
+    assert actions == [("promote", None, "1"), ("promote", "1", "3"), ("promote", "3", "2"),
+                       ("rollback", "2", "3"), ("rollback", "3", "1")]
+    listed = {r["version"]: r["aliases"] for r in registry.describe_versions(client, "m")}
+    assert listed[1] == "challenger,production"
+
+
+def test_gate_needs_same_split_or_reevaluation(store):
+    client, uris = store
+    registry.register_candidates(client, "m", _candidates(uris[:1], [0.30]), "ndcg_at_10")
+    registry.promote(client, "m", "first")
+    registry.register_candidates(client, "m", _candidates(uris[1:2], [0.31], split="s2"), "ndcg_at_10")
+    with pytest.raises(PolicyRefusal, match="different data or splits"):
+        registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: None)
+    with pytest.raises(PolicyRefusal, match="worse than production"):
+        registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: 0.50)
+    event = registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: 0.305)
+    assert event["to"] == "2"
+
+
+def test_missing_model_and_version_are_input_errors(store):
+    client, _ = store
+    with pytest.raises(MindshareError, match="no registered model"):
+        registry.promote(client, "absent", "x")
+    registry.register_candidates(client, "m", _candidates(store[1][:1], [0.3]), "ndcg_at_10")
+    with pytest.raises(MindshareError, match="no version 9"):
+        registry.promote(client, "m", "x", version="9")
+
+
+def test_pyfunc_hashes_raw_ids_and_flags_cold_users(store):
+    client, uris = store
+    registry.register_candidates(client, "m", _candidates(uris[:1], [0.3]), "ndcg_at_10")
+    registry.promote(client, "m", "serve")
+    served = mlflow.pyfunc.load_model("models:/m@production")
+    out = served.predict(pd.DataFrame({"user_id": ["alice", "stranger"], "k": [2, 2]}))
+    alice = out[out["user_id"] == "alice"]
+    assert alice["item_id"].tolist() == ["c", "d"]  # a, b seen; c (1 user) then d
+    assert not alice["cold_start"].any()
+    stranger = out[out["user_id"] == "stranger"]
+    assert stranger["item_id"].tolist() == ["a", "b"] and stranger["cold_start"].all()
+    assert stranger["title"].tolist() == ["A", "B"]
