@@ -20,7 +20,8 @@ class SyntheticSpec:
     n_interactions: int = 20_000
     n_categories: int = 12
     n_factors: int = 8
-    candidates_per_draw: int = 16
+    candidates_per_draw: int = 32
+    taste_strength: float = 3.0  # how much taste beats popularity when a user picks an item
     start_timestamp: int = 1_600_000_000
     span_days: int = 365
     seed: int = 0
@@ -41,7 +42,7 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
     users = rng.choice(spec.n_users, size=n, p=user_weight)
     candidates = rng.choice(spec.n_items, size=(n, spec.candidates_per_draw), p=item_weight)
     affinity = np.einsum("nf,ncf->nc", user_taste[users], item_factors[candidates]) / np.sqrt(spec.n_factors)
-    chosen = np.argmax(affinity + rng.gumbel(size=affinity.shape), axis=1)
+    chosen = np.argmax(spec.taste_strength * affinity + rng.gumbel(size=affinity.shape), axis=1)
     items = candidates[np.arange(n), chosen]
     best = affinity[np.arange(n), chosen]
     rating = np.clip(np.round((3.0 + 1.2 * best + rng.normal(scale=0.5, size=n)) * 2) / 2, 0.5, 5.0)

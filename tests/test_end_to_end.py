@@ -1,0 +1,143 @@
+"""One real end-to-end run: a copy of the repo, the real `dvc repro` on small synthetic data, the
+real MLflow store and registry, then promote / recommend / rollback through the CLI, the
+quickstart notebook, and a `dvc exp run` with a changed seed."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+from stage_project import REPO, project_env, run, write_params
+
+pytestmark = pytest.mark.e2e
+SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 6000, "n_categories": 8, "seed": 7}
+
+
+def _copy_repo(target: Path) -> None:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(command, cwd=target, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("project")
+    _copy_repo(folder)
+    write_params(folder, ingest={"source": "synthetic", "synthetic": SYNTHETIC})
+    env = project_env(folder)
+    env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
+    env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use
+    subprocess.run(["git", "commit", "-qam", "synthetic"], cwd=folder, check=True, capture_output=True)
+    result = run(folder, "dvc", "repro", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return folder, env
+
+
+def _client(folder: Path) -> MlflowClient:
+    return MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+
+
+def test_pipeline_outputs_and_mlflow_layout(project):
+    folder, _ = project
+    metrics = json.loads((folder / "reports/metrics.json").read_text())
+    assert set(metrics) == {"popularity", "item_knn"}
+    assert metrics["item_knn"]["ndcg_at_10"] > metrics["popularity"]["ndcg_at_10"]
+    assert (folder / ".mindshare/pseudonym.key").exists()
+    client = _client(folder)
+    experiment = client.get_experiment_by_name("mindshare-synthetic-6000")
+    runs = client.search_runs([experiment.experiment_id])
+    parents = [r for r in runs if r.info.run_name == "pipeline"]
+    assert len(parents) == 1
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
+    assert sorted(r.info.run_name for r in children) == ["item_knn", "popularity"]
+    for child in children:
+        assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(child.data.metrics)
+        assert child.data.tags["mindshare.git_commit"] != "unknown"
+    stages = {r.data.tags.get("mindshare.stage") for r in runs}
+    assert {"ingest", "prepare", "train@popularity", "train@item_knn", "evaluate"} <= stages
+    challenger = client.get_model_version_by_alias("mindshare", "challenger")
+    assert challenger.tags["mindshare.model_family"] == "item_knn"
+    assert challenger.tags["mindshare.data_fingerprint"] == json.loads((folder / "reports/ingest.json").read_text())[
+        "data_fingerprint"]
+
+
+def test_raw_user_ids_never_leave_ingest(project):
+    import pandas as pd
+
+    folder, _ = project
+    users = pd.read_parquet(folder / "data/interim/interactions.parquet")["user_id"]
+    assert users.str.fullmatch(r"[0-9a-f]{20}").all()
+    assert not set(users) & {str(i) for i in range(1, 301)}
+
+
+def test_second_repro_is_a_no_op(project):
+    folder, env = project
+    started = time.perf_counter()
+    result = run(folder, "dvc", "repro", env=env)
+    print(f"no-op dvc repro: {time.perf_counter() - started:.2f} s")
+    assert result.returncode == 0
+    assert "Running stage" not in result.stdout
+
+
+def test_promote_recommend_rollback_through_the_cli(project):
+    folder, env = project
+    cli = [sys.executable, "-m", "mindshare.cli"]
+    no_production = run(folder, *cli, "recommend", "--user", "1", env=env)
+    assert no_production.returncode == 2 and "no production version" in no_production.stderr
+    assert run(folder, *cli, "promote", "--reason", "first", env=env).returncode == 0
+    result = run(folder, *cli, "recommend", "--user", "1", "-k", "10", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["user_id"] == "1" and answer["cold_start"] is False
+    assert answer["model"]["alias"] == "production" and len(answer["items"]) == 10
+    assert all(item["title"].startswith("Item ") for item in answer["items"])
+    cold = json.loads(run(folder, *cli, "recommend", "--user", "no-such-user", "--json", env=env).stdout)
+    assert cold["cold_start"] is True and len(cold["items"]) == 10
+    bad_k = run(folder, *cli, "recommend", "--user", "1", "-k", "0", env=env)
+    assert bad_k.returncode == 2 and len(bad_k.stderr.strip().splitlines()) == 1
+    nothing = run(folder, *cli, "rollback", "--reason", "x", env=env)
+    assert nothing.returncode == 1 and "nothing to roll back" in nothing.stderr
+    refused = run(folder, *cli, "promote", "--version", "1", "--reason", "popularity?", env=env)
+    assert refused.returncode == 1 and "worse than production" in refused.stderr
+    assert run(folder, *cli, "promote", "--version", "1", "--reason", "test", "--force", env=env).returncode == 0
+    assert run(folder, *cli, "rollback", "--reason", "undo", env=env).returncode == 0
+    assert str(_client(folder).get_model_version_by_alias("mindshare", "production").version) == "2"
+    history = run(folder, *cli, "models", "--history", env=env).stdout
+    assert history.count("promote") == 2 and "rollback" in history
+
+
+def test_quickstart_notebook_runs(project):
+    import nbformat
+    from nbclient import NotebookClient
+
+    folder, env = project
+    if not _client(folder).get_registered_model("mindshare").aliases.get("production"):
+        assert run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "nb", env=env).returncode == 0
+    notebook = nbformat.read(folder / "notebooks/01_quickstart.ipynb", as_version=4)
+    NotebookClient(notebook, timeout=300, kernel_name="python3",
+                   resources={"metadata": {"path": str(folder)}}).execute()
+    outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+    assert not [o for o in outputs if o.get("output_type") == "error"]
+
+
+def test_dvc_experiment_with_another_seed(project):
+    folder, env = project
+    result = run(folder, "dvc", "exp", "run", "-S", "prepare.split.seed=1", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Running stage 'prepare'" in result.stdout
+    shown = run(folder, "dvc", "exp", "show", "--csv", env=env)
+    assert shown.returncode == 0 and "prepare.split.seed" in shown.stdout
