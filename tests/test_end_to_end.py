@@ -136,8 +136,16 @@ def test_quickstart_notebook_runs(project):
 
 def test_dvc_experiment_with_another_seed(project):
     folder, env = project
+    if not _client(folder).get_registered_model("mindshare").aliases.get("production"):
+        assert run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "x", env=env).returncode == 0
     result = run(folder, "dvc", "exp", "run", "-S", "prepare.split.seed=1", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Running stage 'prepare'" in result.stdout
     shown = run(folder, "dvc", "exp", "show", "--csv", env=env)
     assert shown.returncode == 0 and "prepare.split.seed" in shown.stdout
+    # The experiment registered new versions measured on another split: the gate re-evaluates
+    # production on the workspace's (the candidate's) test split instead of comparing apples to pears.
+    promoted = run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "new split", env=env)
+    assert promoted.returncode in (0, 1), promoted.stderr
+    said = promoted.stdout if promoted.returncode == 0 else promoted.stderr
+    assert ("vs production" in said) if promoted.returncode == 0 else ("worse than production" in said)
