@@ -68,7 +68,7 @@ def test_pipeline_outputs_and_mlflow_layout(project):
         assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(child.data.metrics)
         assert child.data.tags["mindshare.git_commit"] != "unknown"
     stages = {r.data.tags.get("mindshare.stage") for r in runs}
-    assert {"ingest", "prepare", "train@popularity", "train@item_knn", "evaluate"} <= stages
+    assert {"ingest", "prepare", "train@popularity", "train@item_knn", "evaluate", "register"} <= stages
     challenger = client.get_model_version_by_alias("mindshare", "challenger")
     assert challenger.tags["mindshare.model_family"] == "item_knn"
     assert challenger.tags["mindshare.data_fingerprint"] == json.loads((folder / "reports/ingest.json").read_text())[

@@ -12,9 +12,10 @@ from mlflow import MlflowClient
 
 from mindshare.atomic_files import write_json
 from mindshare.stages.evaluate import EVALUATION
-from mindshare.stages.params import load_params
+from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.registry import Candidate, register_candidates
+from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import (
     DATA_FINGERPRINT_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking,
 )
@@ -40,6 +41,9 @@ def main() -> None:
         client.set_tag(evaluation["models"][family]["run_id"], "mindshare.registered_version", version)
     client.set_tag(evaluation["pipeline_run_id"], "mindshare.challenger_version", result["challenger"])
     write_json(result, REGISTRY_REPORT)
+    log_stage_run("register", experiment_name(params), {"register": params["register"]},
+                  {"versions_registered": len(result["versions"]), "challenger_version": int(result["challenger"])},
+                  {**lineage, "mindshare.challenger_family": result["challenger_family"]})
     log.info("registered %s; challenger: version %s (%s)", result["versions"], result["challenger"],
              result["challenger_family"])
 
