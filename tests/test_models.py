@@ -57,7 +57,7 @@ def test_contract_batched_equals_one_by_one_and_save_load(name, tiny, tmp_path):
         assert (one_items[0] == items[u]).all()
     finite = items >= 0
     pair_scores = model.score(np.repeat(users, 3)[finite.ravel()], items[finite])
-    assert pair_scores == pytest.approx(scores[finite], rel=1e-5)
+    assert pair_scores == pytest.approx(scores[finite], rel=1e-4, abs=1e-6)
     seen = tiny.matrix.toarray() > 0
     assert not seen[np.repeat(users, 3)[finite.ravel()], items[finite]].any()
     model.save(tmp_path / "m.pkl")
@@ -73,5 +73,5 @@ def test_k_larger_than_unseen_pads_with_minus_one(tiny):
 def test_unknown_model_and_param_are_refused():
     with pytest.raises(MindshareError, match="unknown model 'nope'"):
         make_model("nope")
-    with pytest.raises(MindshareError, match="model_params.item_knn"):
+    with pytest.raises(MindshareError, match="model_params.item_knn.neighbourz"):
         make_model("item_knn", {"neighbourz": 3})

@@ -21,6 +21,7 @@ class Interactions:
     user_ids: np.ndarray
     item_ids: np.ndarray
     matrix: sp.csr_matrix
+    has_ratings: bool = False
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
 
@@ -44,7 +45,8 @@ class Interactions:
             rows, cols, values = users, items, np.ones(len(users))
         matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
         matrix.sum_duplicates()
-        return cls(np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), matrix)
+        return cls(np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), matrix,
+                   has_ratings="rating" in frame.columns)
 
     @property
     def n_users(self) -> int:
@@ -66,8 +68,15 @@ class Interactions:
         """Number of distinct users per item."""
         return np.diff(self.matrix.tocsc().indptr).astype(np.int64)
 
+    def binary(self) -> sp.csr_matrix:
+        """The matrix with every stored value set to 1 (who interacted with what)."""
+        out = self.matrix.astype(np.float32, copy=True)
+        out.data[:] = 1.0
+        return out
+
     def __getstate__(self) -> dict:
-        return {"user_ids": self.user_ids, "item_ids": self.item_ids, "matrix": self.matrix}
+        return {"user_ids": self.user_ids, "item_ids": self.item_ids, "matrix": self.matrix,
+                "has_ratings": self.has_ratings}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["user_ids"], state["item_ids"], state["matrix"])
+        self.__init__(state["user_ids"], state["item_ids"], state["matrix"], state.get("has_ratings", False))

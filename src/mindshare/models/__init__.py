@@ -6,27 +6,37 @@ from typing import Any
 
 from mindshare.errors import MindshareError
 from mindshare.models.base import Recommender
+from mindshare.models.baseline import Baseline
+from mindshare.models.ease import EASE
 from mindshare.models.item_knn import ItemKNN
 from mindshare.models.popularity import Popularity
+from mindshare.models.svd import SVD
+from mindshare.models.user_knn import UserKNN
 
 MODEL_FAMILIES: dict[str, type[Recommender]] = {
-    Popularity.name: Popularity,
-    ItemKNN.name: ItemKNN,
+    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD)
 }
+FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
-    """Instantiate a family by name with its hyper-parameters, refusing unknown names and keys."""
-    if name not in MODEL_FAMILIES:
-        raise MindshareError(
-            f"params.yaml: unknown model '{name}' in models; known: {', '.join(sorted(MODEL_FAMILIES))}"
-        )
-    family = MODEL_FAMILIES[name]
+    """Instantiate a model by name with its hyper-parameters, refusing unknown names and keys.
+
+    `params` may name the family (`family: svd`) so that variants get names of their own.
+    """
     params = dict(params or {})
-    try:
-        return family(**params)
-    except TypeError:
-        allowed = ", ".join(family().get_params()) or "none"
+    family_name = params.pop(FAMILY_KEY, name)
+    if family_name not in MODEL_FAMILIES:
         raise MindshareError(
-            f"params.yaml: model_params.{name} has a key the model does not take; allowed: {allowed}"
-        ) from None
+            f"params.yaml: unknown model '{family_name}' in models; known: {', '.join(sorted(MODEL_FAMILIES))} "
+            f"(or give model_params.{name}.family)"
+        )
+    family = MODEL_FAMILIES[family_name]
+    allowed = family().get_params()
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise MindshareError(
+            f"params.yaml: model_params.{name}.{unknown[0]} is not a parameter of {family_name}; "
+            f"allowed: {', '.join(allowed) or 'none'}"
+        )
+    return family(**params)

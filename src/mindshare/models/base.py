@@ -27,7 +27,11 @@ class Recommender:
     """Base class: batched top-k with `argpartition`, seen-item exclusion, save / load."""
 
     name = "base"
-    predicts_ratings = False
+    supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
+
+    @property
+    def predicts_ratings(self) -> bool:
+        return self.supports_ratings and getattr(self, "train_", None) is not None and self.train_.has_ratings
 
     def get_params(self) -> dict[str, Any]:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
@@ -86,6 +90,20 @@ class Recommender:
             items_out[start : start + len(chunk), :take] = top
             scores_out[start : start + len(chunk), :take] = top_scores
         return items_out, scores_out
+
+    def predict_ratings(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Predicted ratings of (user, item) index pairs; index -1 (unknown) falls back to the baseline."""
+        if not self.predicts_ratings:
+            raise TypeError(f"{self.name} does not predict ratings (fitted on ratings: {self.train_.has_ratings})")
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        out = self.baseline_.predict_ratings(users, items).astype(np.float64)
+        known = (users >= 0) & (items >= 0)
+        if known.any():
+            out[known] = self._predict_known(users[known], items[known])
+        return out
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def save(self, path: str | Path) -> None:
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:

@@ -1,0 +1,23 @@
+"""Benchmarks on the field's published protocols: `mindshare bench ranking` and `bench rating`.
+
+Each bench key maps to a family and the parameters that pick a variant; everything else is the
+family's library default (the same values params.yaml ships).
+"""
+
+from __future__ import annotations
+
+RANKING_MODELS: dict[str, dict] = {
+    "popularity": {"family": "popularity"},
+    "user_knn": {"family": "user_knn"},
+    "item_knn": {"family": "item_knn"},
+    "item_knn_ease": {"family": "item_knn_ease"},
+    "svd": {"family": "svd"},  # implicit ALS: the family's ranking default
+    "svd_truncated": {"family": "svd", "algorithm": "truncated"},
+    "svd_bpr": {"family": "svd", "algorithm": "bpr"},
+}
+RATING_MODELS: dict[str, dict] = {
+    "baseline": {"family": "baseline"},
+    "user_knn": {"family": "user_knn"},
+    "item_knn": {"family": "item_knn"},
+    "svd": {"family": "svd", "algorithm": "biased_als"},  # the family's rating algorithm
+}

@@ -1,0 +1,80 @@
+"""Top-k neighbour similarities between the rows of a sparse matrix, built block-wise.
+
+Similarities (a, b are two rows; shrinkage s damps pairs with little support):
+- cosine:  a.b / (|a| |b| + s) on binarised rows
+- pearson: cosine of the rows centred on each row's mean over its stored values
+- jaccard: |a & b| / (|a| + |b| - |a & b| + s) on binarised rows
+Only a block of rows x all rows is ever dense (at most `max_dense_floats` floats); each row
+keeps its `k` largest positive similarities, never itself.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.sparse as sp
+
+from mindshare.errors import MindshareError
+
+SIMILARITIES = ("cosine", "pearson", "jaccard")
+
+
+def _centred(rows: sp.csr_matrix) -> sp.csr_matrix:
+    counts = np.diff(rows.indptr)
+    sums = np.asarray(rows.sum(axis=1)).ravel()
+    means = np.divide(sums, counts, out=np.zeros_like(sums, dtype=np.float64), where=counts > 0)
+    out = rows.astype(np.float64, copy=True)
+    out.data -= np.repeat(means, counts)
+    return out
+
+
+def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
+    out = rows.astype(np.float32, copy=True)
+    out.data[:] = 1.0
+    return out
+
+
+def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: float,
+                       max_dense_floats: int) -> sp.csr_matrix:
+    """(n x n) CSR: row a holds the k rows most similar to a, with their similarity."""
+    if similarity not in SIMILARITIES:
+        raise MindshareError(f"params.yaml: similarity '{similarity}' is unknown; use one of {', '.join(SIMILARITIES)}")
+    vectors = _centred(rows) if similarity == "pearson" else _binary(rows)
+    vectors = vectors.astype(np.float32).tocsr()
+    n = vectors.shape[0]
+    norms_sq = np.asarray(vectors.multiply(vectors).sum(axis=1), dtype=np.float32).ravel()
+    norms = np.sqrt(norms_sq)
+    keep = min(k, n - 1)
+    if keep < 1:
+        return sp.csr_matrix((n, n), dtype=np.float32)
+    transposed = vectors.T.tocsc()
+    block = max(1, max_dense_floats // max(1, n))
+    rows_out, cols_out, vals_out = [], [], []
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        dots = (vectors[start:stop] @ transposed).toarray()
+        if similarity == "jaccard":
+            sim = dots / (norms_sq[start:stop, None] + norms_sq[None, :] - dots + shrinkage + 1e-12)
+        else:
+            sim = dots / (norms[start:stop, None] * norms[None, :] + shrinkage + 1e-12)
+        sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
+        top = np.argpartition(-sim, keep - 1, axis=1)[:, :keep]
+        values = np.take_along_axis(sim, top, axis=1)
+        positive = values > 0
+        rows_out.append(np.repeat(np.arange(start, stop), keep)[positive.ravel()])
+        cols_out.append(top[positive])
+        vals_out.append(values[positive].astype(np.float32))
+    return sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
+                         shape=(n, n), dtype=np.float32)
+
+
+def weighted_residual_average(weights: sp.csr_matrix, residuals_t: sp.csr_matrix, rated_t: sp.csr_matrix,
+                              damping: float) -> np.ndarray:
+    """Row-wise sum(w * r) / (sum(|w| * rated) + damping) for aligned pair rows; 0 where no neighbour rated.
+
+    `damping` shrinks the correction towards 0 (the baseline) when little neighbour weight supports it.
+    Each row of `weights` (pairs x n) holds the neighbour similarities of the pair's anchor, each row
+    of `residuals_t` the neighbours' residuals for the pair's target, `rated_t` where they exist.
+    """
+    numerator = np.asarray(weights.multiply(residuals_t).sum(axis=1)).ravel()
+    denominator = np.asarray(abs(weights).multiply(rated_t).sum(axis=1)).ravel()
+    return np.divide(numerator, denominator + damping, out=np.zeros_like(numerator), where=denominator > 0)

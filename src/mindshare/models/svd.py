@@ -1,0 +1,103 @@
+"""The SVD / matrix-factorisation family, one contract over four algorithms.
+
+- `implicit_als` (default, for ranking): confidence-weighted implicit factorisation (Hu, Koren,
+  Volinsky 2008), c_ui = 1 + alpha * x_ui, by the `implicit` library's CPU solver.
+- `bpr`: Bayesian personalised ranking, also from `implicit`.
+- `truncated`: PureSVD, a randomised truncated SVD of the binarised matrix (scikit-learn);
+  users are folded in: score(u) = x_u V V^T.
+- `biased_als`: biased MF for explicit ratings (see `biased_mf.py`); ranks by predicted rating.
+Ranking scores are user-factor . item-factor products, batched over users.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.extmath import randomized_svd
+from threadpoolctl import threadpool_limits
+
+from mindshare.data.interactions import Interactions
+from mindshare.errors import MindshareError
+from mindshare.models.base import Recommender
+from mindshare.models.baseline import Baseline
+from mindshare.models.biased_mf import fit_biased_als
+
+# Each algorithm's defaults, used where a hyper-parameter is left at None.
+DEFAULTS = {
+    "implicit_als": {"factors": 64, "regularization": 0.05, "iterations": 15},
+    "bpr": {"factors": 64, "regularization": 0.01, "iterations": 100},
+    "truncated": {"factors": 64, "regularization": 0.0, "iterations": 5},
+    "biased_als": {"factors": 20, "regularization": 0.12, "iterations": 8},
+}
+ALGORITHMS = tuple(DEFAULTS)
+
+
+class SVD(Recommender):
+    name = "svd"
+
+    def __init__(self, algorithm: str = "implicit_als", factors: int | None = None, regularization: float | None = None,
+                 iterations: int | None = None, alpha: float = 2.0, learning_rate: float = 0.01, seed: int = 0) -> None:
+        self.algorithm = algorithm
+        self.factors = factors
+        self.regularization = regularization
+        self.iterations = iterations
+        self.alpha = alpha
+        self.learning_rate = learning_rate
+        self.seed = seed
+
+    @property
+    def supports_ratings(self) -> bool:  # type: ignore[override]
+        return self.algorithm == "biased_als"
+
+    def _setting(self, key: str):
+        value = getattr(self, key)
+        return DEFAULTS[self.algorithm][key] if value is None else value
+
+    def _fit(self, train: Interactions) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise MindshareError(f"params.yaml: svd algorithm '{self.algorithm}' is unknown; use one of {', '.join(ALGORITHMS)}")
+        self.factors_ = int(self._setting("factors"))
+        self.regularization_ = float(self._setting("regularization"))
+        self.iterations_ = int(self._setting("iterations"))
+        binary = train.binary()
+        if self.algorithm == "truncated":
+            factors = min(self.factors_, min(binary.shape) - 1)
+            _, _, vt = randomized_svd(binary, n_components=factors, n_iter=self.iterations_, random_state=self.seed)
+            self.item_factors_ = vt.T.astype(np.float32)
+            self.user_factors_ = np.asarray(binary @ self.item_factors_, dtype=np.float32)
+        elif self.algorithm == "biased_als":
+            if not train.has_ratings:
+                raise MindshareError("svd algorithm 'biased_als' needs ratings; the data has none: use implicit_als")
+            fitted = fit_biased_als(train.matrix, self.factors_, self.regularization_, self.iterations_, self.seed)
+            self.rating_factors_ = fitted
+            self.baseline_ = Baseline().fit(train)  # for users or items unknown at prediction time
+            self.user_factors_ = np.hstack([fitted.user_factors, fitted.user_bias[:, None], np.ones((train.n_users, 1))]).astype(np.float32)
+            self.item_factors_ = np.hstack([fitted.item_factors, np.ones((train.n_items, 1)), fitted.item_bias[:, None]]).astype(np.float32)
+        else:
+            self.user_factors_, self.item_factors_ = self._fit_implicit(binary)
+
+    def _fit_implicit(self, binary):
+        with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only contend
+            model = self._implicit_model()
+            model.fit(binary.tocsr(), show_progress=False)
+        return np.asarray(model.user_factors, dtype=np.float32), np.asarray(model.item_factors, dtype=np.float32)
+
+    def _implicit_model(self):
+        from implicit.cpu.als import AlternatingLeastSquares
+        from implicit.cpu.bpr import BayesianPersonalizedRanking
+
+        if self.algorithm == "implicit_als":
+            return AlternatingLeastSquares(factors=self.factors_, regularization=self.regularization_,
+                                           alpha=self.alpha, iterations=self.iterations_, random_state=self.seed)
+        return BayesianPersonalizedRanking(factors=self.factors_, learning_rate=self.learning_rate,
+                                           regularization=self.regularization_, iterations=self.iterations_,
+                                           random_state=self.seed)
+
+    def _score_block(self, users: np.ndarray) -> np.ndarray:
+        return self.user_factors_[users] @ self.item_factors_.T
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        return np.einsum("nk,nk->n", self.user_factors_[users], self.item_factors_[items])
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        return self.rating_factors_.predict(users, items)

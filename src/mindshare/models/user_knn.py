@@ -1,0 +1,53 @@
+"""User-based k-nearest-neighbour collaborative filtering.
+
+Ranking: score(u, i) = sum_{v in N(u)} sim(u, v) x_vi, a sparse product of u's pruned neighbour
+row with the binarised interaction matrix (similarities as in `neighbours.py`).
+Ratings (KNNBaseline, user-based): r_hat(u, i) = b_ui + sum_{v in N(u) & U_i} sim(u, v) (r_vi - b_vi)
+/ (sum_{v in N(u) & U_i} |sim(u, v)| + rating_shrinkage), N(u) being u's k most similar users overall.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mindshare.data.interactions import Interactions
+from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender
+from mindshare.models.baseline import Baseline
+from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
+
+
+class UserKNN(Recommender):
+    name = "user_knn"
+    supports_ratings = True
+
+    def __init__(self, n_neighbours: int = 50, similarity: str = "cosine", shrinkage: float = 10.0,
+                 rating_shrinkage: float = 1.0, max_dense_floats: int = SCORE_BLOCK_FLOATS) -> None:
+        self.n_neighbours = n_neighbours
+        self.similarity = similarity
+        self.shrinkage = shrinkage
+        self.rating_shrinkage = rating_shrinkage
+        self.max_dense_floats = max_dense_floats
+
+    def _fit(self, train: Interactions) -> None:
+        self.neighbours_ = top_k_similarities(train.matrix.tocsr(), self.similarity, self.n_neighbours,
+                                              self.shrinkage, self.max_dense_floats)
+        binary = train.binary()
+        self.item_vectors_ = binary.T.tocsr()  # row i: the users who interacted with i
+        self.binary_ = binary
+        if train.has_ratings:
+            self.baseline_ = Baseline().fit(train)
+            self.residuals_t_ = self.baseline_.residuals(train).T.tocsr()
+
+    def _score_block(self, users: np.ndarray) -> np.ndarray:
+        return (self.neighbours_[users] @ self.binary_).toarray()
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        left = self.neighbours_[users]
+        right = self.item_vectors_[items]
+        return np.asarray(left.multiply(right).sum(axis=1), dtype=np.float32).ravel()
+
+    def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        correction = weighted_residual_average(self.neighbours_[users], self.residuals_t_[items],
+                                               self.item_vectors_[items], self.rating_shrinkage)
+        return self.baseline_.predict_ratings(users, items) + correction
