@@ -18,6 +18,8 @@ examples:
   mindshare promote --version 3 --reason "hotfix" --force
   mindshare rollback --reason "CTR dropped"     production back one step
   mindshare recommend --user 1 -k 10 --json     top-10 for raw user id 1 from @production
+  mindshare bench ranking --data data/sample/ml-latest-small --seeds 0,1,2,3,4 --json ranking.json
+  mindshare bench rating --data data/sample/ml-latest-small --folds 5 --compare-surprise
 
 exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad input or config.
 """
@@ -137,6 +139,12 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     print(path.read_text().rstrip())
 
 
+def cmd_bench(args: argparse.Namespace) -> None:
+    from mindshare.bench.command import run_bench
+
+    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mindshare",
@@ -167,6 +175,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_recommend)
+
+    p = sub.add_parser("bench", help="benchmark the families on the field's published protocols",
+                       description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
+                       "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0).")
+    p.add_argument("protocol", choices=("ranking", "rating"))
+    p.add_argument("--data", required=True, help="a MovieLens folder or zip (u.data, ratings.dat or ratings.csv layout)")
+    p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
+    p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
+    p.add_argument("--json", help="also write the results as JSON to this file")
+    p.add_argument("--compare-surprise", action="store_true",
+                   help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
+    p.set_defaults(func=cmd_bench)
 
     p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
     p.set_defaults(func=cmd_leaderboard)

@@ -52,11 +52,11 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int],
         split = split_random_per_user(positives, test_ratio=1 - TRAIN_SHARE, valid_ratio=0.0, seed=seed)
         train = Interactions.from_frame(split.train)
         for name in models:
-            progress(f"seed {seed}: {name}")
             model = make_model(name, RANKING_MODELS[name])
             started = time.perf_counter()
             model.fit(train)
             fit_seconds = time.perf_counter() - started
             per_seed[name].append({"seed": seed, **ranking_metrics(model, split.test), "fit_seconds": fit_seconds})
+            progress(f"seed {seed}: {name}")
     return {name: {**{m: float(np.mean([r[m] for r in runs])) for m in (*METRICS, "recommend_seconds")},
                    "per_seed": runs} for name, runs in per_seed.items()}

@@ -39,7 +39,6 @@ def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int,
         users, items = train.user_index(test["user_id"]), train.item_index(test["item_id"])
         truth = test["rating"].to_numpy()
         for name in models:
-            progress(f"fold {fold}: {name}")
             model = make_model(name, RATING_MODELS[name])
             started = time.perf_counter()
             model.fit(train)
@@ -47,6 +46,7 @@ def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int,
             seconds = time.perf_counter() - started
             per_fold[name].append({"fold": fold, "rmse": metrics.rmse(truth, predicted),
                                    "mae": metrics.mae(truth, predicted), "fit_seconds": seconds})
+            progress(f"fold {fold}: {name}")
     return {name: _summary(runs) for name, runs in per_fold.items()}
 
 
@@ -71,7 +71,6 @@ def run_surprise(frame: pd.DataFrame, n_folds: int, progress: Callable[[str], No
         testset = data.construct_testset([rows[j] for j in test_rows])
         truth = np.array([r for _, _, r in testset])
         for name, factory in factories.items():
-            progress(f"fold {fold}: {name}")
             started = time.perf_counter()
             algorithm = factory()
             algorithm.fit(trainset)
@@ -79,4 +78,5 @@ def run_surprise(frame: pd.DataFrame, n_folds: int, progress: Callable[[str], No
             seconds = time.perf_counter() - started
             per_fold[name].append({"fold": fold, "rmse": metrics.rmse(truth, predicted),
                                    "mae": metrics.mae(truth, predicted), "fit_seconds": seconds})
+            progress(f"fold {fold}: {name}")
     return {name: _summary(runs) for name, runs in per_fold.items()}

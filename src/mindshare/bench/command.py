@@ -1,0 +1,101 @@
+"""`mindshare bench ranking|rating`: load a MovieLens release, run a protocol, print and save results."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from mindshare.atomic_files import write_json
+from mindshare.bench import RANKING_MODELS, RATING_MODELS
+from mindshare.data.movielens import read_movielens
+from mindshare.data.schema import canonical_interactions
+from mindshare.errors import MindshareError
+
+RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
+RATING_COLUMNS = ("rmse", "mae", "fit_seconds")
+
+
+def parse_list(text: str | None, known: dict, flag: str) -> list[str]:
+    if not text:
+        return list(known)
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise MindshareError(f"{flag}: unknown model '{unknown[0]}'; choose from {', '.join(known)}")
+    return names
+
+
+def parse_ints(text: str, flag: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise MindshareError(f"{flag}: '{text}' is not a comma-separated list of whole numbers") from None
+    if not values:
+        raise MindshareError(f"{flag}: give at least one value")
+    return values
+
+
+def load_dataset(path: str):
+    ratings, _ = read_movielens(path)
+    frame = canonical_interactions(ratings)
+    name = Path(path).name.removesuffix(".zip")
+    return frame, name
+
+
+def format_table(results: dict[str, dict], columns: tuple[str, ...]) -> str:
+    header = f"{'model':<16}" + "".join(f"{c:>17}" for c in columns)
+    lines = [header, "-" * len(header)]
+    for name, row in results.items():
+        cells = "".join(f"{row[c]:>17.4f}" if c != "fit_seconds" else f"{row[c]:>17.2f}" for c in columns)
+        lines.append(f"{name:<16}{cells}")
+    return "\n".join(lines)
+
+
+def machine() -> dict:
+    return {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "numpy": np.__version__}
+
+
+def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
+              compare_surprise: bool) -> dict:
+    frame, dataset = load_dataset(data)
+    if protocol == "ranking":
+        from mindshare.bench.ranking import run_ranking_bench
+
+        names, seed_list = parse_list(models, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
+        with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
+            results = run_ranking_bench(frame, names, seed_list, progress=lambda label: _tick(bar, label))
+        settings, columns = {"seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS
+    else:
+        from mindshare.bench.rating import run_rating_bench, run_surprise
+
+        if folds < 2:
+            raise MindshareError(f"--folds is {folds}; give at least 2")
+        names = parse_list(models, RATING_MODELS, "--models")
+        steps = folds * (len(names) + (2 if compare_surprise else 0))
+        with tqdm(total=steps, file=sys.stderr, desc="bench rating") as bar:
+            results = run_rating_bench(frame, names, folds, progress=lambda label: _tick(bar, label))
+            if compare_surprise:
+                results.update(run_surprise(frame, folds, progress=lambda label: _tick(bar, label)))
+        settings, columns = {"folds": folds, "kfold_random_state": 0}, RATING_COLUMNS
+    report = {"protocol": protocol, "dataset": dataset, "rows": len(frame), "settings": settings,
+              "machine": machine(), "results": results}
+    print(f"{protocol} protocol on {dataset} ({len(frame)} rows)")
+    print(format_table(results, columns))
+    if compare_surprise and "svd" in results and "surprise_svd" in results:
+        ratio = results["svd"]["fit_seconds"] / results["surprise_svd"]["fit_seconds"]
+        report["svd_time_ratio_to_surprise"] = ratio
+        print(f"svd time / Surprise SVD time: {ratio:.3f}")
+    if json_path:
+        write_json(report, json_path)
+    return report
+
+
+def _tick(bar, label: str) -> None:
+    bar.set_postfix_str(label)
+    bar.update(1)

@@ -1,0 +1,64 @@
+"""`mindshare bench ranking` and `bench rating` on a tiny MovieLens-layout folder the test writes."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindshare.bench import RANKING_MODELS, RATING_MODELS
+from mindshare.bench.ranking import run_ranking_bench
+from mindshare.cli import main
+
+
+@pytest.fixture
+def movielens(tmp_path):
+    rng = np.random.default_rng(0)
+    n = 1500
+    frame = pd.DataFrame({"userId": rng.integers(1, 61, n), "movieId": rng.integers(1, 81, n),
+                          "rating": rng.integers(1, 11, n) / 2, "timestamp": rng.integers(0, 10**6, n)})
+    folder = tmp_path / "ml-tiny"
+    folder.mkdir()
+    frame.to_csv(folder / "u.data", sep="\t", header=False, index=False)  # the 100k layout
+    return folder
+
+
+def test_bench_ranking_writes_every_key(movielens, tmp_path, capsys):
+    out = tmp_path / "ranking.json"
+    assert main(["bench", "ranking", "--data", str(movielens), "--seeds", "0,1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["protocol"] == "ranking" and report["dataset"] == "ml-tiny"
+    assert set(report["results"]) == set(RANKING_MODELS)
+    for result in report["results"].values():
+        assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(result)
+        assert [r["seed"] for r in result["per_seed"]] == [0, 1]
+        assert 0 <= result["ndcg_at_10"] <= 1
+    assert "item_knn_ease" in capsys.readouterr().out
+
+
+def test_bench_rating_writes_every_key(movielens, tmp_path):
+    out = tmp_path / "rating.json"
+    assert main(["bench", "rating", "--data", str(movielens), "--folds", "2", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == set(RATING_MODELS)
+    for result in report["results"].values():
+        assert {"rmse", "mae", "fit_seconds"} <= set(result) and len(result["per_fold"]) == 2
+        assert 0 < result["rmse"] < 5
+
+
+def test_ranking_protocol_merges_duplicates_and_counts_unseen_items():
+    # user a: 4 distinct items (one duplicated) -> round(0.75 * 4) = 3 in train, 1 in test
+    frame = pd.DataFrame({"user_id": ["a"] * 5 + ["b"] * 4, "item_id": ["1", "2", "3", "4", "4", "1", "2", "3", "5"],
+                          "timestamp": range(9)})
+    result = run_ranking_bench(frame, ["popularity"], [0])["popularity"]["per_seed"][0]
+    assert result["users"] == 2.0
+
+
+def test_bench_refuses_bad_arguments(movielens, capsys):
+    assert main(["bench", "ranking", "--data", str(movielens), "--models", "deep"]) == 2
+    assert main(["bench", "ranking", "--data", str(movielens), "--seeds", "x"]) == 2
+    assert main(["bench", "rating", "--data", str(movielens / "missing")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 3 and all(line.startswith("mindshare bench: error:") for line in err)

@@ -1,0 +1,148 @@
+"""Each family on tiny matrices where the right neighbours, factors or ranking are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+
+from mindshare.data.interactions import Interactions
+from mindshare.errors import MindshareError
+from mindshare.models import MODEL_FAMILIES, make_model
+from mindshare.models.baseline import Baseline
+from mindshare.models.biased_mf import fit_biased_als
+from mindshare.models.ease import EASE
+from mindshare.models.neighbours import top_k_similarities
+from mindshare.models.svd import SVD
+from mindshare.models.user_knn import UserKNN
+
+
+def _ratings(rows) -> Interactions:
+    return Interactions.from_frame(pd.DataFrame(
+        {"user_id": [u for u, _, _ in rows], "item_id": [i for _, i, _ in rows], "rating": [r for _, _, r in rows],
+         "timestamp": range(len(rows))}))
+
+
+def test_baseline_biases_by_hand():
+    data = _ratings([("u", "a", 4.0), ("u", "b", 2.0)])
+    exact = Baseline(reg_user=0, reg_item=0, iterations=1).fit(data)
+    assert exact.predict_ratings(np.array([0, 0]), np.array([0, 1])) == pytest.approx([4.0, 2.0])
+    shrunk = Baseline(reg_user=0, reg_item=1, iterations=1).fit(data)
+    assert shrunk.item_bias_ == pytest.approx([0.5, -0.5])  # (4 - 3) / (1 + 1)
+    assert shrunk.predict_ratings(np.array([-1]), np.array([-1])) == pytest.approx([3.0])  # unknown: the mean
+
+
+def test_similarities_by_hand():
+    binary = sp.csr_matrix(np.array([[1, 1, 0], [1, 0, 1]], dtype=float))
+    jaccard = top_k_similarities(binary, "jaccard", 5, 0.0, 10**6)
+    assert jaccard[0, 1] == pytest.approx(1 / 3)  # |{0}| / (2 + 2 - 1)
+    rated = sp.csr_matrix(np.array([[5, 3, 0], [4, 0, 2]], dtype=float))
+    pearson = top_k_similarities(rated, "pearson", 5, 0.0, 10**6)
+    assert pearson[0, 1] == pytest.approx(0.5)  # centred [1, -1, .], [1, ., -1]: 1 / (sqrt 2 sqrt 2)
+    cosine = top_k_similarities(binary, "cosine", 5, 0.0, 10**6)
+    assert cosine[0, 1] == pytest.approx(0.5) and cosine[0, 0] == 0
+
+
+def test_block_size_does_not_change_similarities(tiny):
+    one_block = top_k_similarities(tiny.matrix, "cosine", 2, 1.0, 10**6).toarray()
+    tiny_blocks = top_k_similarities(tiny.matrix, "cosine", 2, 1.0, 5).toarray()  # one row at a time
+    assert np.allclose(one_block, tiny_blocks)
+
+
+def test_user_knn_by_hand(tiny):
+    model = UserKNN(n_neighbours=10, shrinkage=0.0).fit(tiny)
+    u1, u2, u3 = tiny.user_index(["u1", "u2", "u3"])
+    assert model.neighbours_[u2, u1] == pytest.approx(2 / np.sqrt(6), rel=1e-6)
+    items, scores = model.recommend(np.array([u2]), k=2)
+    c, d = tiny.item_index(["c", "d"])
+    assert list(items[0]) == [c, d]
+    # score(c) = cos(u2,u1) + cos(u2,u3) = 2/sqrt(6) + 1/sqrt(6); score(d) = cos(u2,u3)
+    assert scores[0] == pytest.approx([3 / np.sqrt(6), 1 / np.sqrt(6)], rel=1e-6)
+
+
+@pytest.mark.parametrize("family", ["user_knn", "item_knn"])
+def test_knn_rating_prediction_matches_a_plain_loop(family):
+    rng = np.random.default_rng(0)
+    rows = [(f"u{u}", f"i{i}", float(rng.integers(1, 6))) for u in range(12) for i in range(10) if rng.random() < 0.5]
+    data = _ratings(rows)
+    model = make_model(family, {"n_neighbours": 3, "rating_shrinkage": 0.5}).fit(data)
+    dense = data.matrix.toarray()
+    sims = model.neighbours_.toarray()
+    users, items = np.repeat(np.arange(data.n_users), data.n_items), np.tile(np.arange(data.n_items), data.n_users)
+    got = model.predict_ratings(users, items)
+    for u, i, value in zip(users, items, got):
+        base = model.baseline_.predict_ratings(np.array([u]), np.array([i]))[0]
+        if family == "user_knn":
+            pairs = [(sims[u, v], dense[v, i] - model.baseline_.predict_ratings(np.array([v]), np.array([i]))[0])
+                     for v in range(data.n_users) if sims[u, v] != 0 and dense[v, i] != 0]
+        else:
+            pairs = [(sims[i, j], dense[u, j] - model.baseline_.predict_ratings(np.array([u]), np.array([j]))[0])
+                     for j in range(data.n_items) if sims[i, j] != 0 and dense[u, j] != 0]
+        weight = sum(abs(s) for s, _ in pairs)
+        expected = base + (sum(s * r for s, r in pairs) / (weight + 0.5) if pairs else 0.0)
+        assert value == pytest.approx(expected, rel=1e-5)
+
+
+def test_ease_matches_the_closed_form(tiny):
+    model = EASE(l2=1.0).fit(tiny)
+    x = tiny.binary().toarray().astype(np.float64)
+    inverse = np.linalg.inv(x.T @ x + np.eye(x.shape[1]))
+    expected = -inverse / np.diag(inverse)[None, :]
+    np.fill_diagonal(expected, 0.0)
+    assert np.allclose(model.weights_, expected, atol=1e-5)
+    with pytest.raises(MindshareError, match="max_items"):
+        EASE(max_items=3).fit(tiny)
+
+
+def test_truncated_svd_recovers_a_block_structure():
+    # two taste groups: users 0-2 like items 0-2, users 3-5 like items 3-5; each user misses one item
+    dense = np.zeros((6, 6))
+    dense[:3, :3] = 1
+    dense[3:, 3:] = 1
+    dense[0, 2] = dense[3, 5] = 0
+    frame = pd.DataFrame([(f"u{u}", f"i{i}", 0) for u, i in zip(*np.nonzero(dense))],
+                         columns=["user_id", "item_id", "timestamp"])
+    data = Interactions.from_frame(frame)
+    model = SVD(algorithm="truncated", factors=2).fit(data)
+    items, _ = model.recommend(data.user_index(["u0", "u3"]), k=1)
+    assert data.item_ids[items[:, 0]].tolist() == ["i2", "i5"]
+
+
+def test_biased_als_fits_a_low_rank_rating_matrix():
+    rng = np.random.default_rng(1)
+    truth = 3 + rng.normal(size=(40, 2)) @ rng.normal(size=(2, 30)) * 0.5
+    mask = rng.random(truth.shape) < 0.6
+    ratings = sp.csr_matrix(np.where(mask, truth, 0))
+    fitted = fit_biased_als(ratings, factors=2, reg=0.001, iterations=30, seed=0, cg_steps=3)
+    rows, cols = np.nonzero(mask)
+    assert np.sqrt(np.mean((fitted.predict(rows, cols) - truth[rows, cols]) ** 2)) < 0.05
+
+
+def test_svd_refusals(tiny):
+    with pytest.raises(MindshareError, match="algorithm 'magic'"):
+        SVD(algorithm="magic").fit(tiny)
+    with pytest.raises(MindshareError, match="needs ratings"):
+        SVD(algorithm="biased_als").fit(tiny)
+
+
+@pytest.mark.parametrize("name", sorted(MODEL_FAMILIES))
+def test_every_family_is_deterministic(name):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user_id": rng.integers(0, 30, 400).astype(str), "item_id": rng.integers(0, 25, 400).astype(str),
+                          "rating": rng.integers(1, 6, 400).astype(float), "timestamp": range(400)})
+    frame = frame.drop_duplicates(["user_id", "item_id"])
+    data = Interactions.from_frame(frame)
+    first = make_model(name).fit(data).recommend(np.arange(data.n_users), k=5)
+    second = make_model(name).fit(data).recommend(np.arange(data.n_users), k=5)
+    assert (first[0] == second[0]).all()
+    assert np.allclose(first[1], second[1], equal_nan=True)
+
+
+def test_svd_biased_predicts_ratings_and_ranks():
+    rows = [(f"u{u}", f"i{i}", float(1 + (u + i) % 5)) for u in range(10) for i in range(8) if (u * i) % 3]
+    model = SVD(algorithm="biased_als").fit(_ratings(rows))
+    assert model.predicts_ratings
+    assert model.predict_ratings(np.array([0, -1]), np.array([1, -1])).shape == (2,)
+    items, _ = model.recommend(np.arange(3), k=2)
+    assert items.shape == (3, 2)
