@@ -127,8 +127,9 @@ def main() -> None:
         plot_curves(curves, PLOTS / "precision_recall_at_k.png")
         with atomic_path(LEADERBOARD_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
-        write_text(f"# Leaderboard (test split, sorted by {primary})\n\n" + table.to_markdown(index=False, floatfmt=".4f", missingval="")
-                   + "\n", LEADERBOARD_MD)
+        cells = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric does not apply
+        markdown = cells.to_markdown(index=False, floatfmt=".4f", missingval="")
+        write_text(f"# Leaderboard (test split, sorted by {primary})\n\n{markdown}\n", LEADERBOARD_MD)
         write_json(results, METRICS)
         for path in (LEADERBOARD_CSV, LEADERBOARD_MD, METRICS, PLOTS / "precision_recall_at_k.png"):
             mlflow.log_artifact(str(path))
