@@ -14,10 +14,12 @@ RANKING_MODELS: dict[str, dict] = {
     "svd": {"family": "svd"},  # implicit ALS: the family's ranking default
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
+    "lightgbm": {"family": "lightgbm", "learn": "ranking"},
 }
 RATING_MODELS: dict[str, dict] = {
     "baseline": {"family": "baseline"},
     "user_knn": {"family": "user_knn"},
     "item_knn": {"family": "item_knn"},
     "svd": {"family": "svd", "algorithm": "biased_als"},  # the family's rating algorithm
+    "lightgbm": {"family": "lightgbm", "learn": "rating"},
 }

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from mindshare.atomic_files import write_json
 from mindshare.bench import RANKING_MODELS, RATING_MODELS
 from mindshare.data.movielens import read_movielens
-from mindshare.data.schema import canonical_interactions
+from mindshare.data.schema import canonical_interactions, canonical_items
 from mindshare.errors import MindshareError
 
 RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
@@ -41,10 +41,11 @@ def parse_ints(text: str, flag: str) -> list[int]:
 
 
 def load_dataset(path: str):
-    ratings, _ = read_movielens(path)
+    ratings, raw_items = read_movielens(path)
     frame = canonical_interactions(ratings)
+    items = canonical_items(raw_items) if raw_items is not None else None
     name = Path(path).name.removesuffix(".zip")
-    return frame, name
+    return frame, items, name
 
 
 def format_table(results: dict[str, dict], columns: tuple[str, ...]) -> str:
@@ -63,13 +64,13 @@ def machine() -> dict:
 
 def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
               compare_surprise: bool) -> dict:
-    frame, dataset = load_dataset(data)
+    frame, items, dataset = load_dataset(data)
     if protocol == "ranking":
         from mindshare.bench.ranking import run_ranking_bench
 
         names, seed_list = parse_list(models, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
         with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
-            results = run_ranking_bench(frame, names, seed_list, progress=lambda label: _tick(bar, label))
+            results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
         settings, columns = {"seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS
     else:
         from mindshare.bench.rating import run_rating_bench, run_surprise
@@ -79,7 +80,7 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
         names = parse_list(models, RATING_MODELS, "--models")
         steps = folds * (len(names) + (2 if compare_surprise else 0))
         with tqdm(total=steps, file=sys.stderr, desc="bench rating") as bar:
-            results = run_rating_bench(frame, names, folds, progress=lambda label: _tick(bar, label))
+            results = run_rating_bench(frame, names, folds, items, progress=lambda label: _tick(bar, label))
             if compare_surprise:
                 results.update(run_surprise(frame, folds, progress=lambda label: _tick(bar, label)))
         settings, columns = {"folds": folds, "kfold_random_state": 0}, RATING_COLUMNS

@@ -20,6 +20,7 @@ from mindshare.bench import RANKING_MODELS
 from mindshare.data.interactions import Interactions
 from mindshare.data.split import split_random_per_user
 from mindshare.evaluation import build_test_set, hit_matrix
+from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 
 TRAIN_SHARE = 0.75
@@ -44,13 +45,14 @@ def ranking_metrics(model, test: pd.DataFrame, k: int = K) -> dict[str, float]:
     }
 
 
-def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int],
+def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], items: pd.DataFrame | None = None,
                       progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+    """Feature tables (for the feature-based families) are built from each seed's train part only."""
     positives = frame[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"], ignore_index=True)
     per_seed: dict[str, list[dict]] = {name: [] for name in models}
     for seed in seeds:
         split = split_random_per_user(positives, test_ratio=1 - TRAIN_SHARE, valid_ratio=0.0, seed=seed)
-        train = Interactions.from_frame(split.train)
+        train = Interactions.from_frame(split.train).with_features(*build_feature_tables(split.train, items))
         for name in models:
             model = make_model(name, RANKING_MODELS[name])
             started = time.perf_counter()

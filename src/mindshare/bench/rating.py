@@ -18,6 +18,7 @@ from mindshare import metrics
 from mindshare.bench import RATING_MODELS
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 
 METRICS = ("rmse", "mae", "fit_seconds")
@@ -27,7 +28,7 @@ def _folds(frame: pd.DataFrame, n_folds: int):
     return list(KFold(n_splits=n_folds, shuffle=True, random_state=0).split(np.arange(len(frame))))
 
 
-def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int,
+def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int, items: pd.DataFrame | None = None,
                      progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
     if "rating" not in frame.columns:
         raise MindshareError("bench rating: the data has no ratings; use `mindshare bench ranking`")
@@ -35,7 +36,7 @@ def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int,
     per_fold: dict[str, list[dict]] = {name: [] for name in models}
     for fold, (train_rows, test_rows) in enumerate(_folds(frame, n_folds)):
         train_frame, test = frame.iloc[train_rows], frame.iloc[test_rows]
-        train = Interactions.from_frame(train_frame)
+        train = Interactions.from_frame(train_frame).with_features(*build_feature_tables(train_frame, items))
         users, items = train.user_index(test["user_id"]), train.item_index(test["item_id"])
         truth = test["rating"].to_numpy()
         for name in models:

@@ -22,6 +22,8 @@ class Interactions:
     item_ids: np.ndarray
     matrix: sp.csr_matrix
     has_ratings: bool = False
+    user_features: pd.DataFrame | None = None  # row u describes user index u (see `with_features`)
+    item_features: pd.DataFrame | None = None
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
 
@@ -68,6 +70,21 @@ class Interactions:
         """Number of distinct users per item."""
         return np.diff(self.matrix.tocsc().indptr).astype(np.int64)
 
+    def with_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> "Interactions":
+        """A copy carrying feature tables (indexed by id) aligned to index order; missing rows are 0."""
+        def align(table: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame | None:
+            if table is None:
+                return None
+            return table.reindex(pd.Index(ids)).fillna(0.0).astype(np.float32).reset_index(drop=True)
+
+        return Interactions(self.user_ids, self.item_ids, self.matrix, self.has_ratings,
+                            align(users, self.user_ids), align(items, self.item_ids))
+
+    def with_matrix(self, matrix: sp.csr_matrix) -> "Interactions":
+        """The same users, items and features with another matrix (for example a part of this one)."""
+        return Interactions(self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features,
+                            self.item_features)
+
     def binary(self) -> sp.csr_matrix:
         """The matrix with every stored value set to 1 (who interacted with what)."""
         out = self.matrix.astype(np.float32, copy=True)
@@ -76,7 +93,9 @@ class Interactions:
 
     def __getstate__(self) -> dict:
         return {"user_ids": self.user_ids, "item_ids": self.item_ids, "matrix": self.matrix,
-                "has_ratings": self.has_ratings}
+                "has_ratings": self.has_ratings, "user_features": self.user_features,
+                "item_features": self.item_features}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["user_ids"], state["item_ids"], state["matrix"], state.get("has_ratings", False))
+        self.__init__(state["user_ids"], state["item_ids"], state["matrix"], state.get("has_ratings", False),
+                      state.get("user_features"), state.get("item_features"))

@@ -9,12 +9,13 @@ from mindshare.models.base import Recommender
 from mindshare.models.baseline import Baseline
 from mindshare.models.ease import EASE
 from mindshare.models.item_knn import ItemKNN
+from mindshare.models.lightgbm_ranker import LightGBMRanker
 from mindshare.models.popularity import Popularity
 from mindshare.models.svd import SVD
 from mindshare.models.user_knn import UserKNN
 
 MODEL_FAMILIES: dict[str, type[Recommender]] = {
-    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD)
+    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD, LightGBMRanker)
 }
 FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
 

@@ -1,0 +1,38 @@
+"""Item features: popularity (overall and recent), shrunk mean rating, age, categories, price."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mindshare.features.categories import category_indicators
+
+DAY = 86_400
+
+
+def build_item_features(train: pd.DataFrame, items: pd.DataFrame | None, categories: list[str],
+                        recent_days: int, rating_prior: float) -> pd.DataFrame:
+    """One row per item_id seen in `train`.
+
+    The mean rating is shrunk towards the global mean with `rating_prior` pseudo-ratings.
+    """
+    now = int(train["timestamp"].max())
+    by_item = train.groupby("item_id", sort=False)
+    recent = train[train["timestamp"] >= now - recent_days * DAY].groupby("item_id", sort=False).size()
+    out = pd.DataFrame({
+        "item_popularity": by_item["user_id"].nunique().astype("float32"),
+        "item_age_days": ((now - by_item["timestamp"].min()) / DAY).astype("float32"),
+    })
+    out["item_recent_popularity"] = recent.reindex(out.index).fillna(0).astype("float32")
+    out["item_log_popularity"] = np.log1p(out["item_popularity"])
+    if "rating" in train:
+        mean = float(train["rating"].mean())
+        sums, counts = by_item["rating"].sum(), by_item["rating"].size()
+        out["item_rating_mean"] = ((sums + rating_prior * mean) / (counts + rating_prior)).astype("float32")
+    if items is not None and "price" in items:
+        out["item_price"] = items.set_index("item_id")["price"].reindex(out.index).astype("float32")
+    indicators = category_indicators(items, categories)
+    if len(indicators.columns):
+        out = out.join(indicators.reindex(out.index).fillna(0.0))
+    out.index.name = "item_id"
+    return out.astype(np.float32)

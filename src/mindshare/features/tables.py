@@ -1,0 +1,27 @@
+"""Build the user and item feature tables in one call (used by the features stage and the benches)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from mindshare.features.categories import top_categories
+from mindshare.features.items import build_item_features
+from mindshare.features.users import build_user_features
+
+
+@dataclass(frozen=True)
+class FeatureSettings:
+    max_categories: int = 20  # the most frequent categories become columns
+    recent_days: int = 30  # "recent popularity" window, counted back from the last training event
+    rating_prior: float = 10.0  # pseudo-ratings that shrink an item's mean rating to the global mean
+
+
+def build_feature_tables(train: pd.DataFrame, items: pd.DataFrame | None,
+                         settings: FeatureSettings = FeatureSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user features indexed by user_id, item features indexed by item_id), from `train` only."""
+    categories = top_categories(train, items, settings.max_categories)
+    users = build_user_features(train, items, categories)
+    item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior)
+    return users, item_table

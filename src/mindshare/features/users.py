@@ -1,0 +1,40 @@
+"""User features: activity, recency, rating habits, time habits and category affinity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from mindshare.features.categories import category_indicators
+
+DAY = 86_400
+
+
+def build_user_features(train: pd.DataFrame, items: pd.DataFrame | None, categories: list[str]) -> pd.DataFrame:
+    """One row per user_id. Category columns are the share of the user's interactions in each category."""
+    now = int(train["timestamp"].max())
+    by_user = train.groupby("user_id", sort=False)
+    stamps = pd.to_datetime(train["timestamp"], unit="s", utc=True)
+    habits = pd.DataFrame({"user_id": train["user_id"], "day": train["timestamp"] // DAY,
+                           "weekend": (stamps.dt.weekday >= 5).astype("float32"),
+                           "evening": (stamps.dt.hour >= 18).astype("float32")})
+    by_habit = habits.groupby("user_id", sort=False)
+    out = pd.DataFrame({
+        "user_n_interactions": by_user.size().astype("float32"),
+        "user_active_days": by_habit["day"].nunique().astype("float32"),
+        "user_recency_days": ((now - by_user["timestamp"].max()) / DAY).astype("float32"),
+        "user_tenure_days": ((by_user["timestamp"].max() - by_user["timestamp"].min()) / DAY).astype("float32"),
+        "user_weekend_share": by_habit["weekend"].mean(),
+        "user_evening_share": by_habit["evening"].mean(),
+    })
+    if "rating" in train:
+        out["user_rating_mean"] = by_user["rating"].mean().astype("float32")
+        out["user_rating_std"] = by_user["rating"].std().fillna(0.0).astype("float32")
+    indicators = category_indicators(items, categories)
+    if len(indicators.columns):
+        per_row = indicators.reindex(train["item_id"].to_numpy()).fillna(0.0).to_numpy()
+        sums = pd.DataFrame(per_row, columns=[f"user_share_{c}" for c in indicators.columns]).groupby(
+            train["user_id"].to_numpy(), sort=False).sum()
+        out = out.join(sums.div(out["user_n_interactions"], axis=0).astype("float32"))
+    out.index.name = "user_id"
+    return out.astype(np.float32)

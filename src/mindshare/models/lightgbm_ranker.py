@@ -1,0 +1,85 @@
+"""LightGBM hybrid: a LambdaRank re-ranker (LGBMRanker) over the base families' candidates, and an
+LGBMRegressor for ratings on the same pair features plus the rating families' predictions.
+See `reranker.py` for exactly how the training data is made.
+
+The ranker's boosting starts from `prior_weight` x the first base family's within-user
+standardised score (LightGBM's init_score), so it learns corrections to the strongest family
+instead of re-learning it from a few thousand groups: trees started from zero fell below that
+family on MovieLens latest-small (0.37-0.39 vs 0.40 nDCG@10), started from it they add to it.
+"""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+
+from mindshare.models.reranker import CandidateReranker
+
+DEFAULT_BASES = ("item_knn_ease", "svd", "item_knn", "user_knn")
+DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
+
+
+class LightGBMRanker(CandidateReranker):
+    name = "lightgbm"
+
+    def __init__(self, base_models=DEFAULT_BASES, rating_models=DEFAULT_RATERS, n_candidates: int = 50,
+                 holdout_share: float = 0.2, holdout_folds: int = 3, early_stopping_share: float = 0.2,
+                 learn: str = "both", n_estimators: int = 500, learning_rate: float = 0.02, num_leaves: int = 31,
+                 min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
+                 reg_lambda: float = 1.0, objective: str = "lambdarank", prior_weight: float = 3.0,
+                 early_stopping_rounds: int = 100,
+                 n_jobs: int = 2, seed: int = 0) -> None:
+        self._init_reranker(base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share,
+                            learn, seed)
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.objective = objective
+        self.prior_weight = prior_weight
+        self.early_stopping_rounds = early_stopping_rounds
+        self.n_jobs = n_jobs
+
+    def _settings(self) -> dict:
+        return {"n_estimators": self.n_estimators, "learning_rate": self.learning_rate, "num_leaves": self.num_leaves,
+                "min_child_samples": self.min_child_samples, "subsample": self.subsample, "subsample_freq": 1,
+                "colsample_bytree": self.colsample_bytree, "reg_lambda": self.reg_lambda, "random_state": self.seed,
+                "n_jobs": self.n_jobs, "verbose": -1}
+
+    def _callbacks(self) -> list:
+        return [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+
+    def _prior(self, x: np.ndarray) -> np.ndarray:
+        """The boosting starts from the first base family's within-user standardised score (times prior_weight)."""
+        return self.prior_weight * x[:, 0]
+
+    def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
+        self.ranker_ = lgb.LGBMRanker(objective=self.objective, **self._settings())
+        self.ranker_.fit(x, y, group=groups, init_score=self._prior(x), eval_X=x_stop, eval_y=y_stop,
+                         eval_group=[groups_stop], eval_init_score=[self._prior(x_stop)], eval_at=[10],
+                         feature_name=names, callbacks=self._callbacks())
+
+    def _rank_scores(self, x: np.ndarray) -> np.ndarray:
+        return self._prior(x) + self.ranker_.booster_.predict(x, num_iteration=self.ranker_.best_iteration_ or None)
+
+    def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
+        self.regressor_ = lgb.LGBMRegressor(objective="regression", **self._settings())
+        self.regressor_.fit(x, y, eval_X=x_stop, eval_y=y_stop, feature_name=names, callbacks=self._callbacks())
+
+    def _regress(self, x: np.ndarray) -> np.ndarray:
+        return self.regressor_.booster_.predict(x, num_iteration=self.regressor_.best_iteration_ or None)
+
+    def feature_importances(self) -> pd.DataFrame:
+        """Gain importances of the ranker and the regressor (where fitted), largest first."""
+        tables = []
+        for part, learner in (("ranking", getattr(self, "ranker_", None)), ("rating", getattr(self, "regressor_", None))):
+            if learner is not None:
+                gain = learner.booster_.feature_importance(importance_type="gain")
+                tables.append(pd.DataFrame({"model": part, "feature": learner.booster_.feature_name(), "gain": gain}))
+        if not tables:
+            return pd.DataFrame(columns=["model", "feature", "gain"])
+        return pd.concat(tables).sort_values(["model", "gain"], ascending=[True, False], ignore_index=True)

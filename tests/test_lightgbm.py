@@ -1,0 +1,65 @@
+"""The LightGBM hybrid on seeded synthetic data: contract, no leakage of seen items, ratings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mindshare.data.interactions import Interactions
+from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+from mindshare.errors import MindshareError
+from mindshare.features.tables import build_feature_tables
+from mindshare.models.lightgbm_ranker import LightGBMRanker
+
+SMALL = dict(base_models=("item_knn", "svd"), rating_models=("baseline", "item_knn"), n_estimators=40,
+             early_stopping_rounds=10, n_jobs=1)
+
+
+@pytest.fixture(scope="module")
+def data():
+    frame, items = generate_synthetic(SyntheticSpec(n_users=200, n_items=120, n_interactions=6000, seed=3))
+    return Interactions.from_frame(frame).with_features(*build_feature_tables(frame, items))
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return LightGBMRanker(**SMALL).fit(data)
+
+
+def test_recommend_contract(model, data):
+    users = np.arange(data.n_users)
+    items, scores = model.recommend(users, k=10)
+    assert items.shape == (data.n_users, 10)
+    seen = data.matrix.toarray() != 0
+    rows = np.repeat(users, 10)
+    valid = items.ravel() >= 0
+    assert not seen[rows[valid], items.ravel()[valid]].any()
+    assert (np.diff(scores, axis=1)[np.isfinite(scores[:, 1:])] <= 1e-6).all()  # best first
+    one, _ = model.recommend(users[5:6], k=10)
+    assert (one[0] == items[5]).all()
+    assert model.score(rows[valid][:50], items.ravel()[valid][:50]) == pytest.approx(scores.ravel()[valid][:50], rel=1e-5)
+
+
+def test_feature_importances_and_ratings(model, data):
+    table = model.feature_importances()
+    assert set(table["model"]) == {"ranking", "rating"}
+    assert any(f.startswith("user_share_cat_") for f in table["feature"])
+    predicted = model.predict_ratings(np.array([0, 1, -1]), np.array([0, 1, 0]))
+    assert predicted.shape == (3,) and np.isfinite(predicted).all()
+
+
+def test_deterministic_and_save_load(model, data, tmp_path):
+    again = LightGBMRanker(**SMALL).fit(data)
+    users = np.arange(20)
+    assert (again.recommend(users, k=5)[0] == model.recommend(users, k=5)[0]).all()
+    model.save(tmp_path / "m.pkl")
+    loaded = LightGBMRanker.load(tmp_path / "m.pkl")
+    assert (loaded.recommend(users, k=5)[0] == model.recommend(users, k=5)[0]).all()
+
+
+def test_learn_rating_only_cannot_rank(data):
+    rating_only = LightGBMRanker(**{**SMALL, "learn": "rating"}).fit(data)
+    with pytest.raises(MindshareError, match="cannot rank"):
+        rating_only.recommend(np.arange(3), k=5)
+    with pytest.raises(MindshareError, match="learn 'sideways'"):
+        LightGBMRanker(learn="sideways").fit(data)
