@@ -43,7 +43,7 @@ def test_recommend_contract(model, data):
 def test_feature_importances_and_ratings(model, data):
     table = model.feature_importances()
     assert set(table["model"]) == {"ranking", "rating"}
-    assert any(f.startswith("user_share_cat_") for f in table["feature"])
+    assert any(f.startswith("cat_") for f in table["feature"]) and "pair_category_affinity" in set(table["feature"])
     predicted = model.predict_ratings(np.array([0, 1, -1]), np.array([0, 1, 0]))
     assert predicted.shape == (3,) and np.isfinite(predicted).all()
 

@@ -15,6 +15,7 @@ RANKING_MODELS: dict[str, dict] = {
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
     "lightgbm": {"family": "lightgbm", "learn": "ranking"},
+    "mlp": {"family": "mlp", "learn": "ranking"},
 }
 RATING_MODELS: dict[str, dict] = {
     "baseline": {"family": "baseline"},
@@ -22,4 +23,5 @@ RATING_MODELS: dict[str, dict] = {
     "item_knn": {"family": "item_knn"},
     "svd": {"family": "svd", "algorithm": "biased_als"},  # the family's rating algorithm
     "lightgbm": {"family": "lightgbm", "learn": "rating"},
+    "mlp": {"family": "mlp", "learn": "rating"},
 }

@@ -10,12 +10,13 @@ from mindshare.models.baseline import Baseline
 from mindshare.models.ease import EASE
 from mindshare.models.item_knn import ItemKNN
 from mindshare.models.lightgbm_ranker import LightGBMRanker
+from mindshare.models.mlp import MLPRanker
 from mindshare.models.popularity import Popularity
 from mindshare.models.svd import SVD
 from mindshare.models.user_knn import UserKNN
 
 MODEL_FAMILIES: dict[str, type[Recommender]] = {
-    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD, LightGBMRanker)
+    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD, LightGBMRanker, MLPRanker)
 }
 FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
 

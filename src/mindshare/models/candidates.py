@@ -59,9 +59,11 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
                   embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, list[str]]:
     """Feature matrix (pairs x features) and the column names.
 
-    Per base family: its score and rank. Then user and item feature tables (where attached),
-    matrix-derived activity and popularity, the user's category share of the item's categories,
-    the item's popularity relative to the user's usual taste, and optionally embeddings.
+    Per base family: its within-user standardised score and its rank. Then what `train`'s matrix
+    says (so a re-ranker trained on a part of the data sees no aggregate of the held-out part):
+    user activity, item popularity share, the item's popularity against the user's usual taste,
+    mean ratings where there are ratings, and the user's share of interactions in the item's
+    categories. From the attached item table only static columns are used: categories, price.
     """
     users, items = candidates.users, candidates.items
     columns, names = [], []
@@ -69,25 +71,25 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         columns += [standardise_per_user(base.score(users, items), users), candidates.ranks[:, b]]
         names += [f"score_{b}_{base.name}", f"rank_{b}_{base.name}"]
     binary = train.binary()
+    counts = np.diff(binary.indptr)
     # shares, not counts: the learner is trained on a part of the data and applied to all of it
     log_popularity = np.log(train.item_popularity() / max(train.n_users, 1) + 1e-6).astype(np.float32)
-    activity = np.log1p(np.diff(binary.indptr)).astype(np.float32)
-    usual = np.asarray(binary @ log_popularity).ravel() / np.maximum(np.diff(binary.indptr), 1)
-    columns += [activity[users], log_popularity[items], log_popularity[items] - usual[users]]
+    usual = np.asarray(binary @ log_popularity).ravel() / np.maximum(counts, 1)
+    columns += [np.log1p(counts).astype(np.float32)[users], log_popularity[items], log_popularity[items] - usual[users]]
     names += ["pair_user_log_activity", "pair_item_log_popularity_share", "pair_popularity_vs_usual"]
-    if train.user_features is not None:
-        columns += list(train.user_features.to_numpy()[users].T)
-        names += list(train.user_features.columns)
+    if train.has_ratings:
+        user_mean, item_mean = _mean_ratings(train.matrix)
+        columns += [user_mean[users], item_mean[items], item_mean[items] - user_mean[users]]
+        names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
     if train.item_features is not None:
-        columns += list(train.item_features.to_numpy()[items].T)
-        names += list(train.item_features.columns)
-    if train.user_features is not None and train.item_features is not None:
-        shares = [c for c in train.user_features.columns if c.startswith("user_share_cat_")]
-        flags = [c.removeprefix("user_share_") for c in shares]
-        if shares and all(f in train.item_features.columns for f in flags):
-            user_share = train.user_features[shares].to_numpy()[users]
-            item_flag = train.item_features[flags].to_numpy()[items]
-            columns.append(np.einsum("nc,nc->n", user_share, item_flag))
+        static = [c for c in train.item_features.columns if c.startswith("cat_") or c == "item_price"]
+        table = train.item_features[static].to_numpy(dtype=np.float32)
+        columns += list(table[items].T)
+        names += static
+        flags = [i for i, c in enumerate(static) if c.startswith("cat_")]
+        if flags:
+            shares = np.asarray(binary @ table[:, flags]) / np.maximum(counts, 1)[:, None]
+            columns.append(np.einsum("nc,nc->n", shares[users], table[items][:, flags]))
             names.append("pair_category_affinity")
     if embeddings is not None:
         user_vectors, item_vectors = embeddings[0][users], embeddings[1][items]
@@ -108,3 +110,14 @@ def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:
     centred = scores - mean[codes]
     std = np.sqrt(np.bincount(codes, centred**2) / counts)
     return (centred / np.where(std > 0, std, 1.0)[codes]).astype(np.float32)
+
+
+def _mean_ratings(matrix: sp.csr_matrix, prior: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Users' and items' mean ratings, shrunk to the global mean with `prior` pseudo-ratings."""
+    total, n = float(matrix.sum()), max(matrix.nnz, 1)
+    mean = total / n
+    user_n, item_n = np.diff(matrix.indptr), np.bincount(matrix.indices, minlength=matrix.shape[1])
+    user_sum = np.asarray(matrix.sum(axis=1)).ravel()
+    item_sum = np.asarray(matrix.sum(axis=0)).ravel()
+    return ((user_sum + prior * mean) / (user_n + prior)).astype(np.float32), \
+        ((item_sum + prior * mean) / (item_n + prior)).astype(np.float32)

@@ -6,8 +6,8 @@ interaction keep it out of every fold). For each of the first `holdout_folds` fo
 families are fitted on the rest; each user's candidates are the union of their top
 `n_candidates` unseen items; a candidate's label is 1 if it is in that fold. Users are then split (`early_stopping_share`) into those the learner trains on and
 those it is early-stopped on. For ratings, the rating families' predictions for the held-out
-ratings (made by models that never saw them: out-of-fold) plus the pair features are the inputs
-and the held-out rating the target. Finally the base families are refitted on all the fit data
+ratings of every fold (made by models that never saw them: out-of-fold stacking) plus the pair
+features are the inputs and the held-out rating the target. Finally the base families are refitted on all the fit data
 and the learner re-ranks their candidates. Feature tables attached to the data (the features
 stage) are computed on all fit data, so user and item aggregates include the held-out part.
 """
@@ -94,14 +94,19 @@ class CandidateReranker(Recommender):
             self.feature_names_ = names
             self.bases_ = [make_base(spec).fit(train) for spec in self.base_models]
         if self.learn in ("both", "rating") and train.has_ratings:
-            fit_part, held = folds[0]
-            raters = [make_base(spec).fit(fit_part) for spec in self.rating_models]
-            coo = held.tocoo()
-            x = self._rating_features(raters, fit_part, coo.row, coo.col)
-            stop = stop_users[coo.row]
-            self._fit_regressor(x[~stop], coo.data[~stop], x[stop], coo.data[stop], self.rating_feature_names_)
+            # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
+            rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
+            x = np.vstack([r[0] for r in rows])
+            y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
+            stop = stop_users[users]
+            self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
             self.raters_ = [make_base(spec).fit(train) for spec in self.rating_models]
             self.baseline_ = next((r for r in self.raters_ if r.name == "baseline"), None) or make_base("baseline").fit(train)
+
+    def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):
+        raters = [make_base(spec).fit(fit_part) for spec in self.rating_models]
+        coo = held.tocoo()
+        return self._rating_features(raters, fit_part, coo.row, coo.col), coo.data, coo.row
 
     def _ranking_pairs(self, fit_part: Interactions, held: sp.csr_matrix):
         """Features, labels and users of the candidate pairs of one holdout fold (users with a positive)."""
@@ -179,3 +184,17 @@ def _group_sizes(sorted_users: np.ndarray) -> np.ndarray:
     """Sizes of the runs of equal users (pairs are sorted by user)."""
     _, sizes = np.unique(sorted_users, return_counts=True)
     return sizes
+
+
+def grouped_ndcg(scores: np.ndarray, labels: np.ndarray, group_ids: np.ndarray, k: int) -> float:
+    """Mean NDCG@k over groups (binary labels), vectorised; groups without a positive count as 0."""
+    order = np.lexsort((-scores, group_ids))
+    groups, labels = group_ids[order], labels[order].astype(np.float64)
+    starts = np.searchsorted(groups, groups, side="left")
+    position = np.arange(len(groups)) - starts
+    discount = np.where(position < k, 1.0 / np.log2(position + 2), 0.0)
+    unique, codes = np.unique(groups, return_inverse=True)
+    dcg = np.bincount(codes, labels * discount, minlength=len(unique))
+    positives = np.bincount(codes, labels, minlength=len(unique)).astype(int)
+    ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])[np.minimum(positives, k)]
+    return float(np.mean(np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)))

@@ -42,6 +42,7 @@ PLOTS = REPORTS / "plots"
 LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
 EVALUATION = REPORTS / "evaluation.json"
+IMPORTANCES = REPORTS / "importances"
 
 
 def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame) -> Evaluation:
@@ -87,6 +88,28 @@ def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
     plt.close(figure)
 
 
+def log_importances(name: str, model: Recommender) -> None:
+    """Feature importances (table and plot) of a feature-based family, into reports/ and the active run."""
+    if not hasattr(model, "feature_importances"):
+        return
+    table = model.feature_importances()
+    IMPORTANCES.mkdir(parents=True, exist_ok=True)
+    with atomic_path(IMPORTANCES / f"{name}.csv") as tmp:
+        table.to_csv(tmp, index=False)
+    parts = list(table["model"].unique())
+    figure, axes = plt.subplots(1, max(1, len(parts)), figsize=(6 * max(1, len(parts)), 6), squeeze=False)
+    for axis, part in zip(axes[0], parts):
+        top = table[table["model"] == part].head(20)[::-1]
+        axis.barh(top["feature"], top["gain"])
+        axis.set_title(f"{name}: {part} (gain)")
+    figure.tight_layout()
+    with atomic_path(IMPORTANCES / f"{name}.png") as tmp:
+        figure.savefig(tmp, format="png", dpi=90)
+    plt.close(figure)
+    mlflow.log_artifact(str(IMPORTANCES / f"{name}.csv"), "importances")
+    mlflow.log_artifact(str(IMPORTANCES / f"{name}.png"), "importances")
+
+
 def main() -> None:
     params = load_params()
     primary = params["register"]["primary_metric"]
@@ -112,6 +135,7 @@ def main() -> None:
                 mlflow.log_metrics(results[name])
                 for row in evaluation.curves.itertuples():
                     mlflow.log_metrics({"precision_at_k": row.precision, "recall_at_k": row.recall}, step=int(row.k))
+                log_importances(name, model)
                 model_uri = log_recommender(model_dir(name) / "model.pkl", ITEMS)
             entries[name] = {"run_id": run.info.run_id, "model_uri": model_uri, "metrics": results[name],
                              "params": fit["params"]}

@@ -31,6 +31,14 @@ def split_path(name: str) -> Path:
     return PROCESSED / f"{name}.parquet"
 
 
+def fit_frame(include_valid: bool) -> pd.DataFrame:
+    """What the final models are fitted on: train, plus valid when `train.include_valid`."""
+    parts = [pd.read_parquet(split_path("train"))]
+    if include_valid:
+        parts.append(pd.read_parquet(split_path("valid")))
+    return pd.concat(parts, ignore_index=True)
+
+
 def main() -> None:
     params = load_params()
     prepare = params["prepare"]

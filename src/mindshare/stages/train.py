@@ -19,7 +19,8 @@ from mindshare.errors import MindshareError
 from mindshare.models import make_model
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
-from mindshare.stages.prepare import split_path
+from mindshare.stages.features import load_feature_tables
+from mindshare.stages.prepare import fit_frame
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
@@ -32,13 +33,6 @@ def model_dir(name: str) -> Path:
     return MODELS / name
 
 
-def fit_frame(include_valid: bool) -> pd.DataFrame:
-    parts = [pd.read_parquet(split_path("train"))]
-    if include_valid:
-        parts.append(pd.read_parquet(split_path("valid")))
-    return pd.concat(parts, ignore_index=True)
-
-
 def main() -> None:
     if len(sys.argv) != 2:
         raise MindshareError("usage: python -m mindshare.stages.train <model>")
@@ -49,6 +43,7 @@ def main() -> None:
     model_params = (params.get("model_params") or {}).get(name) or {}
     model = make_model(name, model_params)
     train = Interactions.from_frame(fit_frame(params["train"]["include_valid"]))
+    train = train.with_features(*load_feature_tables())
     started = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - started
