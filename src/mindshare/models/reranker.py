@@ -82,6 +82,10 @@ class CandidateReranker(Recommender):
         self.feature_names_: list[str] = []
         if self.learn in ("both", "ranking"):
             parts = [self._ranking_pairs(fit_part, held) for fit_part, held in folds]
+            self.bases_ = [make_base(spec).fit(train) for spec in self.base_models]
+            self.learned_ = sum(len(p[1]) for p in parts) > 1
+            if not self.learned_:  # too little data to learn from: rank by the first base family
+                return self._fit_ratings(train, n_folds, stop_users)
             x, y = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
             pair_users, names = np.concatenate([p[2] for p in parts]), parts[0][3]
             group_ids = np.concatenate([p[2] + f * train.n_users for f, p in enumerate(parts)])
@@ -92,7 +96,9 @@ class CandidateReranker(Recommender):
             self._fit_ranker(x[~stop], y[~stop], _group_sizes(group_ids[~stop]), x[stop], y[stop],
                              _group_sizes(group_ids[stop]), names)
             self.feature_names_ = names
-            self.bases_ = [make_base(spec).fit(train) for spec in self.base_models]
+        self._fit_ratings(train, n_folds, stop_users)
+
+    def _fit_ratings(self, train: Interactions, n_folds: int, stop_users: np.ndarray) -> None:
         if self.learn in ("both", "rating") and train.has_ratings:
             # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
             rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
@@ -114,7 +120,9 @@ class CandidateReranker(Recommender):
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         candidates = generate_candidates(bases, users, self.n_candidates)
         x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases))
-        y = np.asarray(held[candidates.users, candidates.items]).ravel() != 0
+        n_items = fit_part.n_items
+        held_pairs = held.tocoo()
+        y = np.isin(candidates.users * n_items + candidates.items, held_pairs.row.astype(np.int64) * n_items + held_pairs.col)
         keep = np.isin(candidates.users, np.unique(candidates.users[y]))  # groups with a positive
         return x[keep], y[keep].astype(np.float32), candidates.users[keep], names
 
@@ -147,7 +155,7 @@ class CandidateReranker(Recommender):
         unique_users, inverse = np.unique(users, return_inverse=True)
         candidates = generate_candidates(self.bases_, unique_users, max(self.n_candidates, k))
         x, _ = pair_features(self.bases_, self.train_, candidates, self._embeddings(self.bases_))
-        scores = self._rank_scores(x).astype(np.float32)
+        scores = self._scores(x)
         row = np.searchsorted(unique_users, candidates.users)
         # per user: best first; ties (trees score in steps) by the first base family's rank, then item
         order = np.lexsort((candidates.items, candidates.ranks[:, 0], -scores, row))
@@ -177,7 +185,11 @@ class CandidateReranker(Recommender):
         ranks[np.searchsorted(all_keys, pool_keys)] = pool.ranks
         everything = Candidates(all_keys // n_items, all_keys % n_items, ranks)
         x, _ = pair_features(self.bases_, self.train_, everything, self._embeddings(self.bases_))
-        return self._rank_scores(x).astype(np.float32)[np.searchsorted(all_keys, keys)]
+        return self._scores(x)[np.searchsorted(all_keys, keys)]
+
+    def _scores(self, x: np.ndarray) -> np.ndarray:
+        """The learner's scores, or the first base family's standardised score where nothing was learned."""
+        return (self._rank_scores(x) if self.learned_ else x[:, 0]).astype(np.float32)
 
 
 def _group_sizes(sorted_users: np.ndarray) -> np.ndarray:
