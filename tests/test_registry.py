@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -84,9 +85,44 @@ def test_gate_needs_same_split_or_reevaluation(store):
     with pytest.raises(PolicyRefusal, match="different data or splits"):
         registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: None)
     with pytest.raises(PolicyRefusal, match="worse than production"):
-        registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: 0.50)
-    event = registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: 0.305)
+        registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.50}))
+    event = registry.promote(client, "m", "new split",
+                             reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.305}))
     assert event["to"] == "2"
+
+
+def _per_user(values_by_run: dict):
+    def lookup(version):
+        values = values_by_run.get(version.run_id)
+        return None if values is None else pd.DataFrame({"user_id": [f"u{i}" for i in range(len(values))],
+                                                         "ndcg_at_10": values})
+    return lookup
+
+
+def test_guardrails_and_significant_lead_each_reported(store):
+    client, uris = store
+    candidates = _candidates(uris[:2], [0.30, 0.32])
+    candidates[0].metrics["coverage_at_10"] = 0.50
+    candidates[1].metrics["coverage_at_10"] = 0.30  # better ndcg, much narrower catalogue
+    registry.register_candidates(client, "m", candidates[:1], "ndcg_at_10")
+    registry.promote(client, "m", "first")
+    registry.register_candidates(client, "m", candidates[1:], "ndcg_at_10")
+    strict = registry.GateSettings(tolerance=0.0, guardrails={"coverage_at_10": 0.05})
+    with pytest.raises(registry.GateRefusal) as refused:
+        registry.promote(client, "m", "narrow", settings=strict)
+    assert [c.split()[0] for c in refused.value.checks] == ["ok", "FAIL"]
+    assert "guardrail coverage_at_10" in refused.value.checks[1] and "allowed 0.05" in refused.value.checks[1]
+
+    rng = np.random.default_rng(0)
+    base = rng.random(400)
+    noisy = {uris[0][0]: base, uris[1][0]: base + rng.normal(0, 0.3, 400) * 0.1}  # no real lead
+    lead_needed = registry.GateSettings(require_significant_lead=True)
+    with pytest.raises(registry.GateRefusal) as refused:
+        registry.promote(client, "m", "lead?", settings=lead_needed, per_user=_per_user(noisy))
+    assert "not significant" in refused.value.checks[-1]
+    clear = {uris[0][0]: base, uris[1][0]: base + 0.05}
+    event = registry.promote(client, "m", "clear lead", settings=lead_needed, per_user=_per_user(clear))
+    assert event["to"] == "2" and "significant" in event["checks"][-1]
 
 
 def test_missing_model_and_version_are_input_errors(store):

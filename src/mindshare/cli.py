@@ -20,21 +20,27 @@ examples:
   mindshare recommend --user 1 -k 10 --json     top-10 for raw user id 1 from @production
   mindshare bench ranking --data data/sample/ml-latest-small --seeds 0,1,2,3,4 --json ranking.json
   mindshare bench rating --data data/sample/ml-latest-small --folds 5 --compare-surprise
+  mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
+  mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
 
 exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad input or config.
 """
 
 
-def _settings(args: argparse.Namespace) -> tuple[str, float]:
-    """Registered model name and promotion tolerance: the flags, else params.yaml, else defaults."""
-    name, tolerance = "mindshare", 0.0
+def _settings(args: argparse.Namespace):
+    """Registered model name and the promotion gate's settings: the flag, else params.yaml, else defaults."""
+    from mindshare.tracking.registry import GateSettings
+
+    name, gate = "mindshare", GateSettings()
     if Path("params.yaml").exists():
         from mindshare.stages.params import load_params
 
         params = load_params()
         name = params["register"]["model_name"]
-        tolerance = float((params.get("promotion") or {}).get("tolerance", 0.0))
-    return args.model_name or name, tolerance
+        promotion = params.get("promotion") or {}
+        gate = GateSettings(float(promotion.get("tolerance", 0.0)), dict(promotion.get("guardrails") or {}),
+                            bool(promotion.get("require_significant_lead", False)))
+    return args.model_name or name, gate
 
 
 def _client():
@@ -69,32 +75,37 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from mindshare.tracking.registry import promote
+    from mindshare.tracking.registry import GateRefusal, Measured, promote
     from mindshare.tracking.store import SPLIT_FINGERPRINT_TAG
 
-    name, tolerance = _settings(args)
+    name, gate = _settings(args)
     client = _client()
 
-    def reevaluate(production, candidate) -> float | None:
+    def reevaluate(production, candidate) -> Measured | None:
         import mlflow
 
-        from mindshare.stages.evaluate import primary_metric_on_current_test
-        from mindshare.tracking.registry import PRIMARY_METRIC_TAG
+        from mindshare.stages.evaluate import evaluation_on_current_test
 
         model = mlflow.pyfunc.load_model(f"models:/{name}/{production.version}").unwrap_python_model().recommender
-        return primary_metric_on_current_test(model, candidate.tags[PRIMARY_METRIC_TAG],
-                                              candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""))
+        evaluation = evaluation_on_current_test(model, candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""))
+        return None if evaluation is None else Measured(evaluation.metrics, evaluation.per_user)
 
-    event = promote(client, name, args.reason, version=args.version, force=args.force, tolerance=tolerance,
-                    reevaluate=reevaluate)
-    print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'}); {event['gate']}"
+    try:
+        event = promote(client, name, args.reason, version=args.version, force=args.force, reevaluate=reevaluate,
+                        settings=gate)
+    except GateRefusal as refusal:
+        print("\n".join(refusal.checks))
+        raise
+    if event.get("checks"):
+        print("\n".join(event["checks"]))
+    print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'})"
           f"{' [forced]' if event['forced'] else ''}")
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
     from mindshare.tracking.registry import rollback
 
-    name, _ = _settings(args)
+    name = _settings(args)[0]
     event = rollback(_client(), name, args.reason)
     print(f"{name}: production rolled back to version {event['to']} (was {event['from']})")
 
@@ -139,10 +150,40 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     print(path.read_text().rstrip())
 
 
+def cmd_compare(args: argparse.Namespace) -> None:
+    from mindshare.tracking.compare import compare_runs, format_comparison
+
+    experiment = args.experiment
+    if experiment is None:
+        if not Path("params.yaml").exists():
+            raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
+        from mindshare.stages.params import experiment_name, load_params
+
+        experiment = experiment_name(load_params())
+    if args.last < 1:
+        raise MindshareError(f"--last is {args.last}; give a whole number >= 1")
+    table = compare_runs(_client(), experiment, args.metric, args.last)
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+    else:
+        print(f"{experiment}: the last {args.last} pipeline run(s), best {args.metric} first")
+        print(format_comparison(table, args.metric))
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise)
+
+
+def cmd_tune(args: argparse.Namespace) -> None:
+    import logging
+
+    from mindshare.stages.tune import tune
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s tune: %(message)s", datefmt="%H:%M:%S")
+    summary = tune(args.model, worker=args.worker)
+    print(json.dumps({k: summary[k] for k in ("study", "metric", "best_value", "best_params", "trials")}, indent=2))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -188,6 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("tune", help="run (or join, with --worker) a model's Optuna study as tune@<model> does",
+                       description="The study named by params.yaml's tune settings; with tune.storage set to a "
+                       "database URL, workers on several machines share it.")
+    p.add_argument("--model", required=True, help="a name in params.yaml 'models'")
+    p.add_argument("--worker", action="store_true",
+                   help="only add trials to the study until it has n_trials finished (writes no outputs)")
+    p.set_defaults(func=cmd_tune)
+
+    p = sub.add_parser("compare", help="the leaderboard across pipeline runs, from the tracking store")
+    p.add_argument("--experiment", help="MLflow experiment (default: the one params.yaml names)")
+    p.add_argument("--metric", default="ndcg_at_10", help="sort by this metric (default ndcg_at_10)")
+    p.add_argument("--last", type=int, default=5, help="how many recent pipeline runs (default 5)")
+    p.add_argument("--json", action="store_true", help="print JSON records")
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
     p.set_defaults(func=cmd_leaderboard)

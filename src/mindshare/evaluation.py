@@ -81,6 +81,7 @@ def item_feature_matrix(train: Interactions, items: pd.DataFrame | None) -> sp.c
 class Evaluation:
     metrics: dict[str, float]
     curves: pd.DataFrame  # k, precision, recall
+    per_user: pd.DataFrame  # user_id, then each ranking metric at the largest k for that user
 
 
 def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k: int,
@@ -101,6 +102,9 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
         out[f"mrr_at_{k}"] = metrics.mrr_at_k(hits, k)
     main_k = max(ks)
     out["map"] = metrics.map_at_k_over_relevant(hits, n_rel, main_k)
+    per_user = metrics.per_user(hits, n_rel, main_k)
+    for name, values in per_user.items():  # 95% bootstrap intervals over users
+        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = metrics.bootstrap_ci(values)
     top = recommended[:, :main_k]
     popularity = train.item_popularity()
     out[f"coverage_at_{main_k}"] = metrics.catalogue_coverage(top, train.n_items)
@@ -121,4 +125,5 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
             "recall": [metrics.recall_at_k(hits, n_rel, int(k)) for k in curve_ks],
         }
     )
-    return Evaluation(metrics=out, curves=curves)
+    users = pd.DataFrame({"user_id": train.user_ids[test_set.users], **per_user})
+    return Evaluation(metrics=out, curves=curves, per_user=users)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ class Interactions:
     has_ratings: bool = False
     user_features: pd.DataFrame | None = None  # row u describes user index u (see `with_features`)
     item_features: pd.DataFrame | None = None
+    _memo: dict = field(init=False, repr=False, compare=False, default_factory=dict)
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
 
@@ -49,6 +51,13 @@ class Interactions:
         matrix.sum_duplicates()
         return cls(np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), matrix,
                    has_ratings="rating" in frame.columns)
+
+    def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key for this object (not saved with it): lets a tuner's trials share
+        work that does not depend on the hyper-parameters being tuned, such as base-family fits."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     @property
     def n_users(self) -> int:

@@ -1,4 +1,5 @@
-"""Top-k ranking metrics over a (users x k) hit matrix, averaged over users.
+"""Top-k ranking metrics over a (users x k) hit matrix, averaged over users; `per_user` gives each
+user's value (for confidence intervals and paired tests over users).
 
 Worked example used in the docstrings and tests: one user, 4 relevant items, list of 3 with
 hits [1, 0, 1].
@@ -76,3 +77,26 @@ def mrr_at_k(hits: np.ndarray, k: int) -> float:
     top = _top(hits, k)
     first = np.argmax(top, axis=1)
     return float(np.mean(np.where(top.any(axis=1), 1.0 / (first + 1), 0.0)))
+
+
+def per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Each user's precision, recall, ndcg, map, hit rate and mrr at k, and `map` (MS definition).
+
+    The means of these arrays are exactly the functions above.
+    """
+    top = _top(hits, k)
+    n_relevant = np.asarray(n_relevant, dtype=np.float64)
+    n_hits = top.sum(axis=1)
+    discounts = _discounts(k)
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_relevant.astype(int), k)]
+    at_hits = _precision_at_hits(top)
+    first = np.argmax(top, axis=1)
+    return {
+        f"precision_at_{k}": n_hits / k,
+        f"recall_at_{k}": n_hits / n_relevant,
+        f"ndcg_at_{k}": (top @ discounts) / ideal,
+        f"map_at_{k}": at_hits / np.minimum(n_relevant, k),
+        f"hit_rate_at_{k}": top.any(axis=1).astype(np.float64),
+        f"mrr_at_{k}": np.where(top.any(axis=1), 1.0 / (first + 1), 0.0),
+        "map": at_hits / n_relevant,
+    }

@@ -5,6 +5,11 @@ learned state ends in `_`. `recommend(users, k, exclude_seen=True)` takes a batc
 indices and returns `(items, scores)` arrays of shape (len(users), k); `score(users, items)`
 scores pairs. A family implements `_fit` and `_score_block` (dense scores of a block of users
 over the whole catalogue) and may override `score` with something cheaper.
+
+Families that train in steps (factorisation iterations, boosting rounds, epochs) call
+`_report_step(step, value, kind)` after each step; a tuner sets `step_callback` to watch them
+(and may stop a hopeless fit by raising from it). `value` is the family's own validation figure
+(higher is better) or None, which asks the callback to evaluate the model as it stands.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import inspect
 import pickle
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -28,6 +33,12 @@ class Recommender:
 
     name = "base"
     supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
+    step_callback: Callable[["Recommender", int, float | None, str], None] | None = None
+
+    def _report_step(self, step: int, value: float | None = None, kind: str = "ranking") -> None:
+        """Tell the watcher (if any) that step `step` is done; kind is 'ranking' or 'rating'."""
+        if self.step_callback is not None:
+            self.step_callback(self, step, value, kind)
 
     @property
     def predicts_ratings(self) -> bool:

@@ -51,8 +51,14 @@ class LightGBMRanker(CandidateReranker):
                 "colsample_bytree": self.colsample_bytree, "reg_lambda": self.reg_lambda, "random_state": self.seed,
                 "n_jobs": self.n_jobs, "verbose": -1}
 
-    def _callbacks(self) -> list:
-        return [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+    def _callbacks(self, kind: str) -> list:
+        def report(env) -> None:  # every 10 rounds: the early-stopping users' figure (higher is better)
+            if self.step_callback is not None and env.iteration % 10 == 9:
+                _, metric, value, higher_is_better = env.evaluation_result_list[0]
+                value = value if higher_is_better else -np.sqrt(value) if metric == "l2" else -value
+                self._report_step(env.iteration + 1, value, kind)
+
+        return [lgb.early_stopping(self.early_stopping_rounds, verbose=False), report]
 
     def _prior(self, x: np.ndarray) -> np.ndarray:
         """The boosting starts from the first base family's within-user standardised score (times prior_weight)."""
@@ -62,7 +68,7 @@ class LightGBMRanker(CandidateReranker):
         self.ranker_ = lgb.LGBMRanker(objective=self.objective, **self._settings())
         self.ranker_.fit(x, y, group=groups, init_score=self._prior(x), eval_X=x_stop, eval_y=y_stop,
                          eval_group=[groups_stop], eval_init_score=[self._prior(x_stop)], eval_at=[10],
-                         feature_name=names, callbacks=self._callbacks())
+                         feature_name=names, callbacks=self._callbacks("ranking"))
         # Keep the trees only if they beat their prior on the early-stopping users.
         groups = np.repeat(np.arange(len(groups_stop)), groups_stop)
         self.validation_ndcg_ = {"prior": grouped_ndcg(self._prior(x_stop), y_stop, groups, 10),
@@ -77,7 +83,8 @@ class LightGBMRanker(CandidateReranker):
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
         self.regressor_ = lgb.LGBMRegressor(objective="regression", **self._settings())
-        self.regressor_.fit(x, y, eval_X=x_stop, eval_y=y_stop, feature_name=names, callbacks=self._callbacks())
+        self.regressor_.fit(x, y, eval_X=x_stop, eval_y=y_stop, feature_name=names,
+                            callbacks=self._callbacks("rating"))
 
     def _regress(self, x: np.ndarray) -> np.ndarray:
         return self.regressor_.booster_.predict(x, num_iteration=self.regressor_.best_iteration_ or None)

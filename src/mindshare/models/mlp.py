@@ -45,15 +45,16 @@ class MLPRanker(CandidateReranker):
         return kind(hidden_layer_sizes=self.hidden_layers, alpha=self.alpha, learning_rate_init=self.learning_rate,
                     batch_size=self.batch_size, random_state=self.seed)
 
-    def _train(self, network, scaler, x, y, validate, **partial) -> tuple[object, float]:
+    def _train(self, network, scaler, x, y, validate, kind, **partial) -> tuple[object, float]:
         """Epochs of partial_fit over shuffled data; the best epoch by `validate` (higher is better)."""
         rng = np.random.default_rng(self.seed)
         x = scaler.transform(x)
         best, best_value, waited = copy.deepcopy(network), -np.inf, 0
-        for _ in range(self.epochs):
+        for epoch in range(self.epochs):
             order = rng.permutation(len(x))
             network.partial_fit(x[order], y[order], **partial)
             value = validate(network)
+            self._report_step(epoch, max(value, best_value), kind)
             if value > best_value:
                 best, best_value, waited = copy.deepcopy(network), value, 0
             else:
@@ -71,7 +72,8 @@ class MLPRanker(CandidateReranker):
             return grouped_ndcg(network.predict_proba(stop_x)[:, 1], y_stop, group_ids, 10)
 
         self.classifier_, self.validation_ndcg_ = self._train(self._network(MLPClassifier), self.rank_scaler_, x,
-                                                              y.astype(int), validate, classes=np.array([0, 1]))
+                                                              y.astype(int), validate, "ranking",
+                                                              classes=np.array([0, 1]))
 
     def _rank_scores(self, x: np.ndarray) -> np.ndarray:
         probability = self.classifier_.predict_proba(self.rank_scaler_.transform(x))[:, 1]
@@ -86,7 +88,8 @@ class MLPRanker(CandidateReranker):
             return -float(np.sqrt(np.mean((network.predict(stop_x) + shift - y_stop) ** 2)))
 
         self.rating_shift_ = shift
-        self.regressor_, _ = self._train(self._network(MLPRegressor), self.rating_scaler_, x, y - shift, validate)
+        self.regressor_, _ = self._train(self._network(MLPRegressor), self.rating_scaler_, x, y - shift, validate,
+                                          "rating")
 
     def _regress(self, x: np.ndarray) -> np.ndarray:
         return self.regressor_.predict(self.rating_scaler_.transform(x)) + self.rating_shift_

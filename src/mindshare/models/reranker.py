@@ -76,13 +76,17 @@ class CandidateReranker(Recommender):
         if not self.base_models:
             raise MindshareError("params.yaml: base_models must name at least one family")
         n_folds = max(2, round(1 / self.holdout_share))
-        folds = [split_holdout(train, n_folds, f, self.seed) for f in range(max(1, min(self.holdout_folds, n_folds)))]
+        n_used = max(1, min(self.holdout_folds, n_folds))
         rng = np.random.default_rng(self.seed)
         stop_users = rng.random(train.n_users) < self.early_stopping_share
         self.feature_names_: list[str] = []
         if self.learn in ("both", "ranking"):
-            parts = [self._ranking_pairs(fit_part, held) for fit_part, held in folds]
-            self.bases_ = [make_base(spec).fit(train) for spec in self.base_models]
+            # the candidates and their features depend on these settings only, not on the learner's
+            key = ("ranking", tuple(self.base_models), self.n_candidates, n_folds, n_used, self.seed,
+                   self.uses_embeddings)
+            parts, self.bases_ = train.memo(key, lambda: (
+                [self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_used)],
+                [make_base(spec).fit(train) for spec in self.base_models]))
             self.learned_ = sum(len(p[1]) for p in parts) > 1
             if not self.learned_:  # too little data to learn from: rank by the first base family
                 return self._fit_ratings(train, n_folds, stop_users)
@@ -101,12 +105,17 @@ class CandidateReranker(Recommender):
     def _fit_ratings(self, train: Interactions, n_folds: int, stop_users: np.ndarray) -> None:
         if self.learn in ("both", "rating") and train.has_ratings:
             # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
-            rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
+            def out_of_fold():
+                rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
+                raters = [make_base(spec).fit(train) for spec in self.rating_models]
+                return rows, raters, self.rating_feature_names_
+
+            key = ("rating", tuple(self.rating_models), n_folds, self.seed)
+            rows, self.raters_, self.rating_feature_names_ = train.memo(key, out_of_fold)
             x = np.vstack([r[0] for r in rows])
             y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
             stop = stop_users[users]
             self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
-            self.raters_ = [make_base(spec).fit(train) for spec in self.rating_models]
             self.baseline_ = next((r for r in self.raters_ if r.name == "baseline"), None) or make_base("baseline").fit(train)
 
     def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):

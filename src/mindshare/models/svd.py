@@ -80,7 +80,14 @@ class SVD(Recommender):
     def _fit_implicit(self, binary):
         with threadpool_limits(1, "blas"):  # implicit parallelises itself; BLAS threads only contend
             model = self._implicit_model()
-            model.fit(binary.tocsr(), show_progress=False)
+
+            def report(iteration, *_):  # a watcher may evaluate the factors as they stand
+                if self.step_callback is not None:
+                    self.user_factors_ = np.asarray(model.user_factors, dtype=np.float32)
+                    self.item_factors_ = np.asarray(model.item_factors, dtype=np.float32)
+                    self._report_step(iteration)
+
+            model.fit(binary.tocsr(), show_progress=False, callback=report)
         return np.asarray(model.user_factors, dtype=np.float32), np.asarray(model.item_factors, dtype=np.float32)
 
     def _implicit_model(self):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -18,11 +19,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from mindshare.atomic_files import atomic_path, write_json, write_text  # noqa: E402
+from mindshare import metrics  # noqa: E402
+from mindshare.atomic_files import atomic_path, write_json, write_parquet, write_text  # noqa: E402
 from mindshare.evaluation import Evaluation, build_test_set, evaluate_model, item_feature_matrix  # noqa: E402
 from mindshare.models.base import Recommender  # noqa: E402
 from mindshare.stages.ingest import ITEMS  # noqa: E402
-from mindshare.stages.params import experiment_name, load_params  # noqa: E402
+from mindshare.stages.params import dataset_name, experiment_name, load_params  # noqa: E402
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT  # noqa: E402
 from mindshare.stages.prepare import split_path  # noqa: E402
 from mindshare.stages.runner import run_stage  # noqa: E402
@@ -43,6 +45,7 @@ LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
 LEADERBOARD_MD = REPORTS / "leaderboard.md"
 EVALUATION = REPORTS / "evaluation.json"
 IMPORTANCES = REPORTS / "importances"
+PER_USER = REPORTS / "per_user_metrics.parquet"
 
 
 def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame) -> Evaluation:
@@ -55,13 +58,12 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     return evaluation
 
 
-def primary_metric_on_current_test(model: Recommender, metric: str, split_fingerprint: str) -> float | None:
-    """Score `model` on the workspace's test split if it is the split named by `split_fingerprint`."""
+def evaluation_on_current_test(model: Recommender, split_fingerprint: str) -> Evaluation | None:
+    """Evaluate `model` on the workspace's test split if it is the split named by `split_fingerprint`."""
     if not PREPARE_REPORT.exists() or json.loads(PREPARE_REPORT.read_text())["split_fingerprint"] != split_fingerprint:
         return None
     params = load_params()
-    evaluation = evaluate_on_test(model, params, pd.read_parquet(split_path("test")), pd.read_parquet(ITEMS))
-    return evaluation.metrics.get(metric)
+    return evaluate_on_test(model, params, pd.read_parquet(split_path("test")), pd.read_parquet(ITEMS))
 
 
 def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:
@@ -70,6 +72,29 @@ def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:
     ascending = not greater_is_better(primary)
     ordered = [primary] + [c for c in table.columns if c != primary and not c.startswith(("test_", "users_"))]
     return table[ordered].sort_values(primary, ascending=ascending).reset_index()
+
+
+def leaderboard_markdown(table: pd.DataFrame) -> str:
+    """Each metric with an interval as 'value (low-high)'; blank where a metric does not apply."""
+    cells = table.astype(object).where(table.notna(), None)
+    for column in [c for c in table.columns if f"{c}_ci_low" in table.columns]:
+        low, high = table[f"{column}_ci_low"], table[f"{column}_ci_high"]
+        cells[column] = [None if pd.isna(v) else f"{v:.4f} ({lo:.3f}-{hi:.3f})"
+                         for v, lo, hi in zip(table[column], low, high)]
+    cells = cells[[c for c in cells.columns if not c.endswith(("_ci_low", "_ci_high"))]]
+    return cells.to_markdown(index=False, floatfmt=".4f", missingval="")
+
+
+def lead_of_best(table: pd.DataFrame, per_user: dict[str, pd.DataFrame], primary: str):
+    """The best model against the next on `primary`, paired over the same users (None if not a per-user metric)."""
+    if len(table) < 2 or primary not in next(iter(per_user.values())).columns:
+        return None
+    best, runner_up = table["model"].iloc[0], table["model"].iloc[1]
+    paired = per_user[best][["user_id", primary]].merge(per_user[runner_up][["user_id", primary]], on="user_id")
+    a, b = paired[f"{primary}_x"].to_numpy(), paired[f"{primary}_y"].to_numpy()
+    if not greater_is_better(primary):
+        a, b = -a, -b
+    return best, runner_up, metrics.paired_comparison(a, b)
 
 
 def plot_curves(curves: dict[str, pd.DataFrame], path: Path) -> None:
@@ -119,8 +144,9 @@ def main() -> None:
     configure_tracking()
     use_experiment(experiment_name(params))
     tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: lineage["split_fingerprint"],
-            GIT_COMMIT_TAG: git_commit()}
-    results, curves, entries = {}, {}, {}
+            GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": dataset_name(params),
+            "mindshare.split_protocol": params["prepare"]["split"]["protocol"]}
+    results, curves, entries, per_user = {}, {}, {}, {}
     with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate"}) as parent:
         mlflow.log_params(flatten_params({"prepare": params["prepare"], "evaluate": params["evaluate"],
                                           "models": params["models"]}))
@@ -130,12 +156,17 @@ def main() -> None:
             evaluation = evaluate_on_test(model, params, test, items)
             results[name] = {**evaluation.metrics, "fit_seconds": fit["fit_seconds"]}
             curves[name] = evaluation.curves
+            per_user[name] = evaluation.per_user
             with mlflow.start_run(run_name=name, nested=True, tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name}) as run:
-                mlflow.log_params(flatten_params(fit["params"]) or {"family": name})
+                mlflow.log_params(flatten_params({"model": fit["params"]}) or {"model": name})
                 mlflow.log_metrics(results[name])
                 for row in evaluation.curves.itertuples():
                     mlflow.log_metrics({"precision_at_k": row.precision, "recall_at_k": row.recall}, step=int(row.k))
                 log_importances(name, model)
+                with tempfile.TemporaryDirectory() as folder:  # for intervals and paired tests later (compare, promote)
+                    path = Path(folder) / PER_USER.name
+                    evaluation.per_user.to_parquet(path, index=False)
+                    mlflow.log_artifact(str(path))
                 model_uri = log_recommender(model_dir(name) / "model.pkl", ITEMS)
             entries[name] = {"run_id": run.info.run_id, "model_uri": model_uri, "metrics": results[name],
                              "params": fit["params"]}
@@ -151,16 +182,28 @@ def main() -> None:
         plot_curves(curves, PLOTS / "precision_recall_at_k.png")
         with atomic_path(LEADERBOARD_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
-        cells = table.astype(object).where(table.notna(), None)  # blank, not "nan", where a metric does not apply
-        markdown = cells.to_markdown(index=False, floatfmt=".4f", missingval="")
-        write_text(f"# Leaderboard (test split, sorted by {primary})\n\n{markdown}\n", LEADERBOARD_MD)
-        write_json(results, METRICS)
+        lead = lead_of_best(table, per_user, primary)
+        lead_text = "" if lead is None else f"\nLead of the best model: {lead[2].describe(primary, lead[0], lead[1])}.\n"
+        write_text(f"# Leaderboard (test split, sorted by {primary}; 95% bootstrap intervals over users)\n\n"
+                   f"{leaderboard_markdown(table)}\n{lead_text}", LEADERBOARD_MD)
+        write_parquet(pd.concat([frame.assign(model=name) for name, frame in per_user.items()], ignore_index=True),
+                      PER_USER)
+        write_json({name: {k: v for k, v in values.items() if "_ci_" not in k} for name, values in results.items()},
+                   METRICS)
+        if lead is not None:
+            mlflow.log_metrics({"lead_difference": lead[2].difference, "lead_ci_low": lead[2].low,
+                                "lead_ci_high": lead[2].high, "lead_p_value": lead[2].p_value})
+            mlflow.set_tags({"mindshare.lead": f"{lead[0]} over {lead[1]}",
+                             "mindshare.lead_significant": str(lead[2].significant).lower()})
         for path in (LEADERBOARD_CSV, LEADERBOARD_MD, METRICS, PLOTS / "precision_recall_at_k.png"):
             mlflow.log_artifact(str(path))
         best = table.iloc[0]
         mlflow.log_metric(f"best_{primary}", float(best[primary]))
         mlflow.set_tag("mindshare.best_model", best["model"])
-    write_json({"pipeline_run_id": parent.info.run_id, "primary_metric": primary, **tags, "models": entries}, EVALUATION)
+    lead_report = None if lead is None else {"best": lead[0], "next": lead[1], **lead[2].__dict__,
+                                             "significant": lead[2].significant}
+    write_json({"pipeline_run_id": parent.info.run_id, "primary_metric": primary, **tags, "models": entries,
+                "lead": lead_report}, EVALUATION)
 
 
 if __name__ == "__main__":

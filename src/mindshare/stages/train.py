@@ -1,4 +1,5 @@
-"""train@<model>: fit one model family on train (+ valid) and save it with its fit report.
+"""train@<model>: fit one model family on train (+ valid) with its params.yaml values overlaid by
+the best parameters of tune@<model>, and save it with its fit report.
 
 Usage: python -m mindshare.stages.train <model>. Writes models/<model>/model.pkl and fit.json.
 """
@@ -22,6 +23,7 @@ from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.features import load_feature_tables
 from mindshare.stages.prepare import fit_frame
 from mindshare.stages.runner import run_stage
+from mindshare.stages.tune import tuned_params
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
 
@@ -40,7 +42,7 @@ def main() -> None:
     params = load_params()
     if name not in params["models"]:
         raise MindshareError(f"params.yaml: model '{name}' is not in 'models'; add it there first")
-    model_params = (params.get("model_params") or {}).get(name) or {}
+    model_params = {**((params.get("model_params") or {}).get(name) or {}), **tuned_params(name)}
     model = make_model(name, model_params)
     train = Interactions.from_frame(fit_frame(params["train"]["include_valid"]))
     train = train.with_features(*load_feature_tables())

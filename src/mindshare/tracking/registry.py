@@ -15,10 +15,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Callable
 
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mindshare.errors import MindshareError, PolicyRefusal
+from mindshare.metrics.significance import paired_comparison
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
 CHALLENGER = "challenger"
@@ -67,7 +69,8 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
             PRIMARY_METRIC_TAG: primary_metric,
             PRIMARY_VALUE_TAG: repr(float(candidate.metrics[primary_metric])),
             PARAMS_TAG: json.dumps(candidate.params, sort_keys=True)[:4000],
-            METRICS_TAG: json.dumps({k: round(v, 6) for k, v in candidate.metrics.items()}, sort_keys=True)[:4000],
+            METRICS_TAG: json.dumps({k: round(v, 6) for k, v in candidate.metrics.items() if "_ci_" not in k},
+                                     sort_keys=True),
             **candidate.tags,
         }
         version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags)
@@ -121,21 +124,44 @@ def _primary(version) -> tuple[str | None, float | None]:
     return metric, (float(value) if value is not None else None)
 
 
+def _metrics(version) -> dict[str, float]:
+    return {k: float(v) for k, v in json.loads(version.tags.get(METRICS_TAG) or "{}").items() if v is not None}
+
+
+@dataclass
+class Measured:
+    """A version's metrics on one test split, and its per-user values there (None if unknown)."""
+
+    metrics: dict[str, float]
+    per_user: pd.DataFrame | None = None
+
+
+@dataclass
+class GateSettings:
+    """promotion: in params.yaml. Drops are measured in each metric's better direction."""
+
+    tolerance: float = 0.0  # the primary metric may be worse than production by at most this
+    guardrails: dict[str, float] = field(default_factory=dict)  # metric -> largest allowed drop
+    require_significant_lead: bool = False  # the candidate must beat production significantly (paired over users)
+
+
 @dataclass
 class GateResult:
     allowed: bool
     message: str
+    checks: list[str] = field(default_factory=list)  # one line per check, 'ok ...' or 'FAIL ...'
 
 
-def quality_gate(candidate, production, tolerance: float,
-                 reevaluate: Callable[[object, object], float | None] | None) -> GateResult:
-    """May `candidate` replace `production`? Worse by more than `tolerance` on the primary metric is refused.
+def quality_gate(candidate, production, settings: GateSettings,
+                 reevaluate: Callable[[object, object], Measured | None] | None,
+                 per_user: Callable[[object], pd.DataFrame | None] = lambda version: None) -> GateResult:
+    """May `candidate` replace `production`? Every check is reported; any failure refuses.
 
     Both must be measured on the same data and split; if they were not, `reevaluate(production,
-    candidate)` scores production on the candidate's test split (None: it cannot).
+    candidate)` measures production on the candidate's test split (None: it cannot).
     """
     metric, candidate_value = _primary(candidate)
-    prod_metric, prod_value = _primary(production)
+    prod_metric, _ = _primary(production)
     if metric is None or candidate_value is None:
         return GateResult(False, f"version {candidate.version} has no primary metric tag; register it through the pipeline")
     same_split = (
@@ -143,29 +169,76 @@ def quality_gate(candidate, production, tolerance: float,
         and candidate.tags.get(DATA_FINGERPRINT_TAG) == production.tags.get(DATA_FINGERPRINT_TAG)
         and candidate.tags.get(SPLIT_FINGERPRINT_TAG) == production.tags.get(SPLIT_FINGERPRINT_TAG)
     )
-    if not same_split:
-        prod_value = reevaluate(production, candidate) if reevaluate else None
-        if prod_value is None:
+    if same_split:
+        measured = Measured(_metrics(production) or {metric: _primary(production)[1]},
+                            per_user(production) if settings.require_significant_lead else None)
+    else:
+        measured = reevaluate(production, candidate) if reevaluate else None
+        if measured is None or measured.metrics.get(metric) is None:
             return GateResult(
                 False,
                 f"versions {candidate.version} and {production.version} were measured on different data or splits and "
                 "production cannot be re-evaluated on the candidate's test split here; run `dvc repro` on the "
                 "candidate's data, or use --force",
             )
-    sign = 1.0 if greater_is_better(metric) else -1.0
-    shortfall = sign * (prod_value - candidate_value)
-    if shortfall > tolerance:
-        return GateResult(
-            False,
-            f"version {candidate.version} has {metric}={candidate_value:.4f}, worse than production version "
-            f"{production.version} ({prod_value:.4f}) by {shortfall:.4f} > tolerance {tolerance}; use --force to override",
-        )
-    return GateResult(True, f"{metric}: candidate {candidate_value:.4f} vs production {prod_value:.4f}")
+    candidate_metrics = {**_metrics(candidate), metric: candidate_value}
+    checks, failures = [], []
+
+    def check(ok: bool, text: str) -> None:
+        checks.append(f"{'ok  ' if ok else 'FAIL'} {text}")
+        if not ok:
+            failures.append(text)
+
+    prod_value = float(measured.metrics[metric])
+    shortfall = _drop(metric, candidate_value, prod_value)
+    versus = f"worse than production {prod_value:.4f} by {shortfall:.4f}" if shortfall > 0 else \
+        f"vs production {prod_value:.4f}"
+    check(shortfall <= settings.tolerance,
+          f"{metric}: candidate {candidate_value:.4f} {versus} (tolerance {settings.tolerance})")
+    for name, allowed in (settings.guardrails or {}).items():
+        if name not in candidate_metrics or name not in measured.metrics:
+            check(False, f"guardrail {name}: not measured for both versions")
+            continue
+        drop = _drop(name, candidate_metrics[name], measured.metrics[name])
+        check(drop <= allowed, f"guardrail {name}: candidate {candidate_metrics[name]:.4f} vs production "
+              f"{measured.metrics[name]:.4f} (drop {max(drop, 0):.4f}, allowed {allowed})")
+    if settings.require_significant_lead:
+        candidate_users, production_users = per_user(candidate), measured.per_user
+        if candidate_users is None or production_users is None or metric not in candidate_users:
+            check(False, f"significant lead on {metric}: per-user values are missing for a version")
+        else:
+            paired = candidate_users[["user_id", metric]].merge(production_users[["user_id", metric]], on="user_id")
+            a, b = paired[f"{metric}_x"].to_numpy(), paired[f"{metric}_y"].to_numpy()
+            sign = 1.0 if greater_is_better(metric) else -1.0
+            comparison = paired_comparison(sign * a, sign * b)
+            check(comparison.significant, "significant lead: " + comparison.describe(metric, "candidate", "production"))
+    if failures:
+        return GateResult(False, "; ".join(failures) + "; use --force to override", checks)
+    return GateResult(True, checks[0][5:], checks)
+
+
+def _drop(metric: str, candidate: float, production: float) -> float:
+    """How much worse the candidate is (negative: better), in the metric's better direction."""
+    return (production - candidate) if greater_is_better(metric) else (candidate - production)
+
+
+def per_user_values(version) -> pd.DataFrame | None:
+    """The per-user metrics that evaluate logged with the version's run (None if absent)."""
+    import mlflow
+
+    try:
+        path = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path="per_user_metrics.parquet")
+    except (MlflowException, OSError):
+        return None
+    return pd.read_parquet(path)
 
 
 def promote(client: MlflowClient, name: str, reason: str, version: str | None = None, force: bool = False,
-            tolerance: float = 0.0, reevaluate: Callable | None = None) -> dict:
-    """Move `production` to `version` (default: the challenger) if the gate allows; record the event."""
+            tolerance: float = 0.0, reevaluate: Callable | None = None, settings: GateSettings | None = None,
+            per_user: Callable[[object], pd.DataFrame | None] = per_user_values) -> dict:
+    """Move `production` to `version` (default: the challenger) if the gate allows; record the event.
+
+    The gate's checks (one line each) are in the event's `checks`; a refusal carries them too."""
     _require_model(client, name)
     if not reason.strip():
         raise MindshareError("promote: --reason must say why")
@@ -180,13 +253,21 @@ def promote(client: MlflowClient, name: str, reason: str, version: str | None = 
         raise PolicyRefusal(f"version {candidate.version} is already in production; nothing to promote")
     gate = GateResult(True, "no production version yet")
     if production is not None:
-        gate = quality_gate(candidate, production, tolerance, reevaluate)
+        gate = quality_gate(candidate, production, settings or GateSettings(tolerance=tolerance), reevaluate, per_user)
         if not gate.allowed and not force:
-            raise PolicyRefusal(f"promotion refused: {gate.message}")
+            raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)
     client.set_registered_model_alias(name, PRODUCTION, candidate.version)
     return _record(client, name, {"action": "promote", "from": str(production.version) if production else None,
                                   "to": str(candidate.version), "why": reason, "forced": bool(force and not gate.allowed),
-                                  "gate": gate.message})
+                                  "gate": gate.message, "checks": gate.checks})
+
+
+class GateRefusal(PolicyRefusal):
+    """A refused promotion, with the gate's checks (one line each) for the CLI to print."""
+
+    def __init__(self, message: str, checks: list[str]) -> None:
+        super().__init__(message)
+        self.checks = checks
 
 
 def rollback_target(events: list[dict]) -> str | None:

@@ -1,0 +1,271 @@
+"""One resumable Optuna study per model, every trial an MLflow run nested under the study's run.
+
+The objective fits the model on the train split with the trial's parameters (over the model's
+params.yaml values) and returns the tuning metric on the valid split. Studies live in a journal
+file in the project (`.optuna/studies.journal`, git-ignored) or, with `tune.storage`, in a
+database that several workers share. A study's name carries a hash of everything that makes its
+trials comparable (search space, the model's params, metric, sampler seed, pruner, data
+fingerprint); a changed configuration starts a new study. A killed run resumes: finished trials
+stay finished, and a trial whose process died is failed and run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import optuna
+import pandas as pd
+
+from mindshare.data.interactions import Interactions
+from mindshare.errors import MindshareError
+from mindshare.evaluation import build_test_set, evaluate_model, item_feature_matrix
+from mindshare.models import make_model
+from mindshare.models.base import Recommender
+from mindshare.tracking.registry import greater_is_better
+from mindshare.tuning.space import Dimension, parse_space
+
+log = logging.getLogger(__name__)
+LOCAL_STORAGE = Path(".optuna/studies.journal")
+PRUNERS = ("median", "successive_halving", "none")
+WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boosting rounds report every 10)
+WORKER_ATTR = "mindshare.worker"
+RETRIED_ATTR = "mindshare.retried_from"
+SETTINGS_KEYS = {"n_trials", "timeout", "seed", "pruner", "storage", "metric", "families"}
+FAMILY_KEYS = {"n_trials", "metric", "space"}
+
+
+@dataclass
+class TuneSettings:
+    model: str
+    model_params: dict[str, Any]
+    dimensions: list[Dimension]
+    space_spec: dict[str, Any]
+    n_trials: int
+    timeout: float | None
+    seed: int
+    pruner: str
+    metric: str
+    storage: str | None
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if greater_is_better(self.metric) else "minimize"
+
+    def study_name(self, data_fingerprint: str) -> str:
+        identity = {"model_params": self.model_params, "space": self.space_spec, "metric": self.metric,
+                    "seed": self.seed, "pruner": self.pruner, "data": data_fingerprint}
+        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
+        return f"{self.model}-{digest}"
+
+    def trial_params(self, suggested: dict[str, Any]) -> dict[str, Any]:
+        return {**self.model_params, **suggested}
+
+
+def tune_settings(params: dict, model: str) -> TuneSettings:
+    """The tuning settings of one model from params.yaml, checked (unknown keys, ranges, names)."""
+    tune = params.get("tune") or {}
+    unknown = set(tune) - SETTINGS_KEYS
+    if unknown:
+        raise MindshareError(f"params.yaml: tune.{sorted(unknown)[0]} is not a setting; use {', '.join(sorted(SETTINGS_KEYS))}")
+    family = ((tune.get("families") or {}).get(model)) or {}
+    unknown = set(family) - FAMILY_KEYS
+    if unknown:
+        raise MindshareError(f"params.yaml: tune.families.{model}.{sorted(unknown)[0]} is not a setting; "
+                             f"use {', '.join(sorted(FAMILY_KEYS))}")
+    model_params = dict((params.get("model_params") or {}).get(model) or {})
+    space_spec = family.get("space") or {}
+    dimensions = parse_space(model, space_spec)
+    for dimension in dimensions:  # every tuned name must be a parameter of the family
+        sample = dimension.choices[0] if dimension.type == "categorical" else dimension.low
+        make_model(model, {**model_params, dimension.name: sample})
+    n_trials = family.get("n_trials", tune.get("n_trials", 10))
+    if not isinstance(n_trials, int) or n_trials < 1:
+        raise MindshareError(f"params.yaml: n_trials for {model} is {n_trials!r}; give a whole number >= 1")
+    if not dimensions:
+        n_trials = 1  # nothing to search: one trial scores the params.yaml values
+    timeout = tune.get("timeout")
+    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
+        raise MindshareError(f"params.yaml: tune.timeout is {timeout!r}; give seconds > 0 or null")
+    pruner = tune.get("pruner", "median")
+    if pruner not in PRUNERS:
+        raise MindshareError(f"params.yaml: tune.pruner is {pruner!r}; use one of {', '.join(PRUNERS)}")
+    metric = family.get("metric") or tune.get("metric") or params["register"]["primary_metric"]
+    return TuneSettings(model, model_params, dimensions, space_spec, n_trials, timeout, int(tune.get("seed", 0)),
+                        pruner, metric, tune.get("storage"))
+
+
+def open_storage(url: str | None) -> optuna.storages.BaseStorage:
+    """The journal file in the project by default; a database URL (several workers) or a journal path."""
+    if url and "://" in url:
+        return optuna.storages.RDBStorage(
+            url, heartbeat_interval=10, grace_period=30,
+            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+    path = Path(url) if url else LOCAL_STORAGE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    from optuna.storages.journal import JournalFileBackend
+
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def make_pruner(name: str) -> optuna.pruners.BasePruner:
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=WARMUP_STEPS)
+    if name == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=WARMUP_STEPS)
+    return optuna.pruners.NopPruner()
+
+
+@dataclass
+class ValidationData:
+    """What every trial is fitted on (train) and scored on (valid); built once per study."""
+
+    train: Interactions
+    valid: pd.DataFrame
+    items: pd.DataFrame | None
+    _sets: dict = field(default_factory=dict)
+
+    def score(self, model: Recommender, metric: str) -> float:
+        if "valid" not in self._sets:
+            if self.valid.empty:
+                raise MindshareError("tuning needs a validation split: set prepare.split.valid_ratio (or "
+                                     "valid_last_n) above 0 in params.yaml")
+            self._sets["valid"] = build_test_set(self.train, self.valid)
+            self._sets["features"] = item_feature_matrix(self.train, self.items)
+        k = int(metric.rsplit("_at_", 1)[1]) if "_at_" in metric else 10
+        evaluation = evaluate_model(model, self._sets["valid"], [k], 1, self._sets["features"], self.valid)
+        if metric not in evaluation.metrics:
+            raise MindshareError(f"params.yaml: tuning metric '{metric}' is not measured for {model.name}; "
+                                 f"use one of {', '.join(sorted(evaluation.metrics))}")
+        return float(evaluation.metrics[metric])
+
+
+def load_study(settings: TuneSettings, name: str, seed_offset: int = 0) -> optuna.Study:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    sampler = optuna.samplers.TPESampler(seed=settings.seed + seed_offset)
+    return optuna.create_study(study_name=name, storage=open_storage(settings.storage), sampler=sampler,
+                               pruner=make_pruner(settings.pruner), direction=settings.direction,
+                               load_if_exists=True)
+
+
+def prepare_study(study: optuna.Study, settings: TuneSettings) -> None:
+    """A new study gets the model's params.yaml values as its first trial; a resumed one gets the
+    trials of dead local workers failed and queued again."""
+    trials = study.get_trials(deepcopy=False)
+    if not trials and settings.dimensions:
+        defaults = make_model(settings.model, settings.model_params).get_params()
+        study.enqueue_trial({d.name: d.storable(defaults[d.name]) for d in settings.dimensions})
+    host = socket.gethostname()
+    for trial in trials:
+        if trial.state != optuna.trial.TrialState.RUNNING:
+            continue
+        worker_host, _, pid = str(trial.user_attrs.get(WORKER_ATTR, f"{host}:0")).partition(":")
+        if worker_host == host and not _alive(int(pid or 0)):
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
+            study.enqueue_trial(trial.params, user_attrs={RETRIED_ATTR: trial.number})
+            log.info("trial %d of %s died with its process; queued again", trial.number, study.study_name)
+
+
+def finished(study: optuna.Study) -> int:
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return len(study.get_trials(deepcopy=False, states=states))
+
+
+def run_trials(study: optuna.Study, settings: TuneSettings, data: ValidationData,
+               on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None], progress: bool = True) -> None:
+    """Run trials until the study has `n_trials` finished ones (counting other workers' trials)."""
+    remaining = settings.n_trials - finished(study)
+    if remaining <= 0:
+        log.info("study %s already has %d finished trials", study.study_name, finished(study))
+        return
+    maximise = settings.direction == "maximize"
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr(WORKER_ATTR, worker)
+        suggested = {d.name: d.suggest(trial) for d in settings.dimensions}
+        model = make_model(settings.model, settings.trial_params(suggested))
+        model.step_callback = _pruning_callback(trial, settings.metric, maximise, data)
+        model.fit(data.train)
+        model.step_callback = None
+        return data.score(model, settings.metric)
+
+    stop_at_total = optuna.study.MaxTrialsCallback(
+        settings.n_trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    study.optimize(objective, n_trials=remaining, timeout=settings.timeout, callbacks=[stop_at_total, on_trial],
+                   catch=(ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError),
+                   show_progress_bar=progress, gc_after_trial=True)
+
+
+def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: ValidationData):
+    """Report a fitting model's steps to the trial and stop it when the pruner says so.
+
+    A family's own figures are higher-is-better; where it gives none, the model is scored on valid.
+    Steps of the other kind (a rating learner while tuning a ranking metric) are not reported.
+    """
+    wanted = "rating" if metric in ("rmse", "mae") else "ranking"
+
+    def report(model: Recommender, step: int, value: float | None, kind: str) -> None:
+        if kind != wanted:
+            return
+        if value is None:
+            value = data.score(model, metric)
+        elif not maximise:
+            value = -value
+        trial.report(float(value), step)
+        if trial.should_prune():
+            raise optuna.TrialPruned(f"pruned at step {step}")
+
+    return report
+
+
+def best_params(study: optuna.Study, settings: TuneSettings) -> dict[str, Any]:
+    """The best trial's parameters decoded to model values; the params.yaml values if none finished."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return {}
+    by_name = {d.name: d for d in settings.dimensions}
+    out = {}
+    for name, value in best.params.items():
+        dimension = by_name.get(name)
+        if dimension is not None and dimension.type == "categorical":
+            value = next((c for c in dimension.choices if dimension.storable(c) == value), value)
+        out[name] = value
+    return out
+
+
+def state_counts(study: optuna.Study) -> dict[str, int]:
+    counts = {"complete": 0, "pruned": 0, "failed": 0}
+    for trial in study.get_trials(deepcopy=False):
+        key = {"COMPLETE": "complete", "PRUNED": "pruned", "FAIL": "failed"}.get(trial.state.name)
+        if key:
+            counts[key] += 1
+    return counts
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def seconds(trial: optuna.trial.FrozenTrial) -> float:
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return 0.0
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
