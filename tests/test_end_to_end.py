@@ -5,7 +5,9 @@ quickstart notebook, and a `dvc exp run` with a changed seed."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import time
@@ -17,7 +19,14 @@ from mlflow import MlflowClient
 from stage_project import REPO, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
-SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 6000, "n_categories": 8, "seed": 7}
+SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 6000, "n_categories": 8, "seed": 7,
+             "user_prefix": "zq9raw-"}
+RAW_ID = re.compile(rb"zq9raw-[0-9]")  # a raw user id; the bare prefix is config (params), not a person
+CAMPAIGNS = [
+    {"name": "first_category", "categories": ["category_01"], "budget": 30, "control_share": 0.2,
+     "template": "{{ reason }}: {{ top_items | join(', ') }}"},
+    {"name": "two_items", "items": ["3", "5"], "budget": 20, "control_share": 0.0, "channel": "push"},
+]
 
 
 def _copy_repo(target: Path) -> None:
@@ -42,7 +51,7 @@ def project(tmp_path_factory):
     tune["n_trials"] = 3
     for family in tune["families"].values():
         family.pop("n_trials", None)
-    write_params(folder, ingest=params["ingest"], tune=tune)
+    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS)
     env = project_env(folder)
     env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
     env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use
@@ -101,13 +110,29 @@ def test_pipeline_outputs_and_mlflow_layout(project):
         "data_fingerprint"]
 
 
-def test_raw_user_ids_never_leave_ingest(project):
+def test_segments_breakdown_and_audiences(project):
     import pandas as pd
 
     folder, _ = project
-    users = pd.read_parquet(folder / "data/interim/interactions.parquet")["user_id"]
-    assert users.str.fullmatch(r"[0-9a-f]{20}").all()
-    assert not set(users) & {str(i) for i in range(1, 301)}
+    segments = pd.read_csv(folder / "reports/segments.csv")
+    assert segments["users"].sum() == 300 and segments["description"].str.len().min() > 0
+    assert (folder / "reports/plots/segments_projection.png").exists()
+    metrics = json.loads((folder / "reports/metrics.json").read_text())
+    assert any(key.startswith("segment_0_") for key in metrics["item_knn"])
+    assert "cold_start_users" in metrics["item_knn"] or "activity_1_5_users" not in metrics["item_knn"]
+    summary = pd.read_csv(folder / "reports/campaigns.csv").set_index("campaign")
+    assert list(summary.index) == ["first_category", "two_items"]
+    for name, row in summary.iterrows():
+        audience = pd.read_csv(folder / f"data/audiences/{name}.csv")
+        assert len(audience) == row["audience"] <= row["candidates"]
+        assert (audience["group"] == "control").sum() == row["control"]
+        assert audience["user_id"].str.fullmatch(r"[0-9a-f]{20}").all()
+        letters = [json.loads(line) for line in (folder / f"data/messages/{name}.jsonl").read_text().splitlines()]
+        assert len(letters) == row["treatment"] and all(m["message"] for m in letters)
+        assert {"lift_vs_random", "lift_vs_active"} <= set(row.index)
+    assert summary.loc["first_category", "audience"] == 30 and summary.loc["first_category", "control"] == 6
+    recommendations = pd.read_parquet(folder / "data/recommendations.parquet")
+    assert recommendations.groupby("user_id").size().max() == 10
 
 
 def test_second_repro_is_a_no_op(project):
@@ -122,19 +147,19 @@ def test_second_repro_is_a_no_op(project):
 def test_promote_recommend_rollback_through_the_cli(project):
     folder, env = project
     cli = [sys.executable, "-m", "mindshare.cli"]
-    no_production = run(folder, *cli, "recommend", "--user", "1", env=env)
+    no_production = run(folder, *cli, "recommend", "--user", "zq9raw-1", env=env)
     assert no_production.returncode == 2 and "no production version" in no_production.stderr
     assert run(folder, *cli, "promote", "--reason", "first", env=env).returncode == 0
     challenger = str(_client(folder).get_model_version_by_alias("mindshare", "challenger").version)
-    result = run(folder, *cli, "recommend", "--user", "1", "-k", "10", "--json", env=env)
+    result = run(folder, *cli, "recommend", "--user", "zq9raw-1", "-k", "10", "--json", env=env)
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
-    assert answer["user_id"] == "1" and answer["cold_start"] is False
+    assert answer["user_id"] == "zq9raw-1" and answer["cold_start"] is False
     assert answer["model"]["alias"] == "production" and len(answer["items"]) == 10
     assert all(item["title"].startswith("Item ") for item in answer["items"])
     cold = json.loads(run(folder, *cli, "recommend", "--user", "no-such-user", "--json", env=env).stdout)
     assert cold["cold_start"] is True and len(cold["items"]) == 10
-    bad_k = run(folder, *cli, "recommend", "--user", "1", "-k", "0", env=env)
+    bad_k = run(folder, *cli, "recommend", "--user", "zq9raw-1", "-k", "0", env=env)
     assert bad_k.returncode == 2 and len(bad_k.stderr.strip().splitlines()) == 1
     nothing = run(folder, *cli, "rollback", "--reason", "x", env=env)
     assert nothing.returncode == 1 and "nothing to roll back" in nothing.stderr
@@ -206,3 +231,29 @@ def test_dvc_experiment_with_another_seed(project):
     assert promoted.returncode in (0, 1), promoted.stderr
     said = promoted.stdout if promoted.returncode == 0 else promoted.stderr
     assert ("vs production" in said) if promoted.returncode == 0 else ("worse than production" in said)
+
+
+def test_no_raw_user_id_anywhere(project):
+    """Every file the pipeline, the CLI and MLflow wrote (outputs, models, DVC cache, artifacts, the
+    tracking database, Optuna's journal) is searched for a raw user id: none may be there."""
+    import pandas as pd
+
+    folder, _ = project
+    leaks, scanned = [], 0
+    for path in folder.rglob("*"):
+        if not path.is_file() or ".git" in path.parts or path.name in ("params.yaml", "dvc.lock"):
+            continue
+        scanned += 1
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            text = frame.astype(str).to_csv().encode()
+        elif path.suffix == ".db":
+            connection = sqlite3.connect(path)
+            text = "\n".join(connection.iterdump()).encode()
+            connection.close()
+        else:
+            text = path.read_bytes()
+        if RAW_ID.search(text):
+            leaks.append(str(path.relative_to(folder)))
+    assert scanned > 100
+    assert not leaks, leaks

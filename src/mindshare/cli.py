@@ -20,6 +20,9 @@ examples:
   mindshare recommend --user 1 -k 10 --json     top-10 for raw user id 1 from @production
   mindshare bench ranking --data data/sample/ml-latest-small --seeds 0,1,2,3,4 --json ranking.json
   mindshare bench rating --data data/sample/ml-latest-small --folds 5 --compare-surprise
+  mindshare segments                            user segments, described in words
+  mindshare profile --user 1                    one user's profile, segment and top recommendations
+  mindshare audience --campaign westerns --budget 100 --out westerns.csv
   mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
   mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
 
@@ -143,6 +146,105 @@ def cmd_recommend(args: argparse.Namespace) -> None:
         print(f"{rank:>3}. {item['title']}  [{item['item_id']}]  {item['score']:.4f}")
 
 
+def _production(name: str):
+    """(registered version, the production Recommender) or a one-line error."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from mindshare.tracking.registry import PRODUCTION
+
+    client = _client()
+    try:
+        version = client.get_model_version_by_alias(name, PRODUCTION)
+    except MlflowException:
+        raise MindshareError(f"'{name}' has no production version yet; run `mindshare promote --reason TEXT` first") from None
+    return version, mlflow.pyfunc.load_model(f"models:/{name}@{PRODUCTION}").unwrap_python_model().recommender
+
+
+def _read_table(path: Path, what: str):
+    import pandas as pd
+
+    if not path.exists():
+        raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first to build the {what}")
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def cmd_segments(args: argparse.Namespace) -> None:
+    table = _read_table(Path("reports/segments.csv"), "segments")
+    if args.json:
+        print(table.to_json(orient="records", indent=2))
+        return
+    for row in table.itertuples(index=False):
+        print(f"segment {row.segment}: {row.users:>7} users ({100 * row.share:4.1f}%)  {row.description}")
+
+
+def cmd_profile(args: argparse.Namespace) -> None:
+    from mindshare.data.pseudonymise import load_key, pseudonymise
+
+    user = pseudonymise([args.user], load_key(create=False))[0]
+    profiles = _read_table(Path("data/features/users.parquet"), "user profiles").set_index("user_id")
+    if user not in profiles.index:
+        raise MindshareError(f"user '{args.user}' is not in the training data (a new user gets the cold-start answer)")
+    segments = _read_table(Path("data/features/segments.parquet"), "segments").set_index("user_id")["segment"]
+    described = _read_table(Path("reports/segments.csv"), "segments").set_index("segment")["description"]
+    recommendations = _read_table(Path("data/recommendations.parquet"), "recommendations")
+    mine = recommendations[recommendations["user_id"] == user].sort_values("rank")
+    segment = int(segments.get(user, -1))
+    payload = {"user_id": args.user, "pseudonym": user, "segment": segment,
+               "segment_description": described.get(segment, ""),
+               "profile": {k: round(float(v), 4) for k, v in profiles.loc[user].items()},
+               "recommendations": mine[["rank", "item_id", "title"]].to_dict(orient="records")}
+    if args.json:
+        print(json.dumps(payload, indent=2))
+        return
+    print(f"user {args.user} (pseudonym {user}): segment {segment}, {payload['segment_description']}")
+    for key, value in payload["profile"].items():
+        print(f"  {key:<32} {value}")
+    print("top recommendations:")
+    for item in payload["recommendations"]:
+        print(f"  {item['rank']:>3}. {item['title']}  [{item['item_id']}]")
+
+
+def cmd_audience(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    import numpy as np
+    import pandas as pd
+
+    from mindshare.marketing.campaigns import parse_campaigns
+    from mindshare.stages.audience import audience_settings, run_campaign, suppressed_users
+    from mindshare.stages.params import load_params
+
+    params = load_params()
+    items = _read_table(Path("data/interim/items.parquet"), "items")
+    campaigns = {c.name: c for c in parse_campaigns(params.get("campaigns"), items)}
+    if args.campaign not in campaigns:
+        raise MindshareError(f"campaign '{args.campaign}' is not in params.yaml; known: {', '.join(campaigns) or 'none'}")
+    campaign = campaigns[args.campaign]
+    if args.budget is not None:
+        if args.budget < 1:
+            raise MindshareError(f"--budget is {args.budget}; give a whole number of users >= 1")
+        campaign = dataclasses.replace(campaign, budget=args.budget)
+    name = _settings(args)[0]
+    version, model = _production(name)
+    settings = audience_settings(params)
+    test_path = Path("data/processed/test.parquet")
+    test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
+    table, row = run_campaign(model, campaign, items, test, settings,
+                              suppressed_users(settings["suppression_path"], model.train_.user_ids),
+                              np.zeros(model.train_.n_users, dtype=np.int64))
+    if args.out:
+        from mindshare.atomic_files import atomic_path
+
+        with atomic_path(args.out) as tmp:
+            table.to_csv(tmp, index=False)
+    print(f"{campaign.name} from {name} version {version.version} @production: {row['audience']} users "
+          f"({row['control']} control) of {row['candidates']} candidates; lift vs random {row['lift_vs_random']:.2f}, "
+          f"vs most active {row['lift_vs_active']:.2f}" + (f"; written to {args.out}" if args.out else ""))
+    for line in table.head(args.show).itertuples(index=False):
+        print(f"  {line.user_id}  {line.score:9.4f}  {line.group:<9}  {', '.join(line.top_items)}  ({line.reason})")
+
+
 def cmd_leaderboard(args: argparse.Namespace) -> None:
     path = Path("reports/leaderboard.md")
     if not path.exists():
@@ -244,6 +346,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--last", type=int, default=5, help="how many recent pipeline runs (default 5)")
     p.add_argument("--json", action="store_true", help="print JSON records")
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("segments", help="the user segments of the last features stage, described in words")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_segments)
+
+    p = sub.add_parser("profile", help="one user's profile, segment and top recommendations")
+    p.add_argument("--user", required=True, help="the raw user id (hashed inside with the local key)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("audience", help="a campaign's audience from the production model")
+    p.add_argument("--campaign", required=True, help="a campaign name in params.yaml")
+    p.add_argument("--budget", type=int, help="override the campaign's budget (users)")
+    p.add_argument("--out", help="write the audience as CSV to this file")
+    p.add_argument("--show", type=int, default=10, help="print this many rows (default 10)")
+    p.set_defaults(func=cmd_audience)
 
     p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
     p.set_defaults(func=cmd_leaderboard)

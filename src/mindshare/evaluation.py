@@ -125,5 +125,48 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
             "recall": [metrics.recall_at_k(hits, n_rel, int(k)) for k in curve_ks],
         }
     )
-    users = pd.DataFrame({"user_id": train.user_ids[test_set.users], **per_user})
+    users = pd.DataFrame({"user_id": train.user_ids[test_set.users],
+                          "train_interactions": np.diff(train.matrix.indptr)[test_set.users], **per_user})
     return Evaluation(metrics=out, curves=curves, per_user=users)
+
+
+def activity_bucket(counts: np.ndarray, edges: list[int]) -> np.ndarray:
+    """Labels '1_5', '6_20', ..., '101_plus' for upper bucket edges [5, 20, 100] (MLflow-safe names)."""
+    edges = sorted(int(e) for e in edges)
+    lows = [1] + [e + 1 for e in edges]
+    labels = [f"{lo}_{hi}" for lo, hi in zip(lows, edges)] + [f"{lows[-1]}_plus"]
+    return np.asarray(labels, dtype=object)[np.searchsorted(edges, counts, side="left")]
+
+
+def breakdown(per_user: pd.DataFrame, segments: pd.Series | None, activity_edges: list[int],
+              cold_start_max: int) -> pd.DataFrame:
+    """Mean of every per-user metric by segment, by activity bucket (training interactions) and for
+    cold-start users (at most `cold_start_max` training interactions): group_type, group, users, metrics."""
+    metric_columns = [c for c in per_user.columns if c not in ("user_id", "train_interactions")]
+    groups = {"activity": activity_bucket(per_user["train_interactions"].to_numpy(), activity_edges),
+              "cold_start": np.where(per_user["train_interactions"].to_numpy() <= cold_start_max, "yes", "no")}
+    if segments is not None:
+        groups["segment"] = segments.reindex(per_user["user_id"]).fillna(-1).astype(int).astype(str).to_numpy()
+    tables = []
+    for group_type, labels in groups.items():
+        table = per_user[metric_columns].groupby(labels).agg("mean")
+        table.insert(0, "users", pd.Series(labels).value_counts().reindex(table.index).to_numpy())
+        tables.append(table.rename_axis("group").reset_index().assign(group_type=group_type))
+    out = pd.concat(tables, ignore_index=True)
+    return out[["group_type", "group", "users", *metric_columns]]
+
+
+def breakdown_metrics(table: pd.DataFrame, metric_names: list[str]) -> dict[str, float]:
+    """Flat names for MLflow and metrics.json: cold_start_<metric>, segment_<s>_<metric>, activity_<b>_<metric>."""
+    out: dict[str, float] = {}
+    for row in table.itertuples(index=False):
+        if row.group_type == "cold_start":
+            if row.group != "yes":
+                continue
+            prefix = "cold_start"
+        else:
+            prefix = f"{row.group_type}_{row.group}"
+        out[f"{prefix}_users"] = float(row.users)
+        for name in metric_names:
+            out[f"{prefix}_{name}"] = float(getattr(row, name))
+    return out

@@ -25,10 +25,12 @@ class SyntheticSpec:
     start_timestamp: int = 1_600_000_000
     span_days: int = 365
     seed: int = 0
+    user_prefix: str = ""  # raw user ids are f"{user_prefix}{n}" (a privacy test looks for the prefix)
 
 
 def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (interactions, items) with raw ids "1".."n"; duplicate (user, item) draws are merged."""
+    """Return (interactions, items) with raw user ids "<user_prefix>1".. and item ids "1"..; duplicate
+    (user, item) draws are merged."""
     rng = np.random.default_rng(spec.seed)
     user_taste = rng.normal(size=(spec.n_users, spec.n_factors)).astype(np.float32)
     item_factors = rng.normal(size=(spec.n_items, spec.n_factors)).astype(np.float32)
@@ -50,7 +52,7 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
 
     interactions = pd.DataFrame(
         {
-            "user_id": (users + 1).astype(str),
+            "user_id": np.char.add(spec.user_prefix, (users + 1).astype(str)).astype(object),
             "item_id": (items + 1).astype(str),
             "rating": rating.astype(np.float64),
             "timestamp": timestamps.astype(np.int64),

@@ -18,6 +18,19 @@ class FeatureSettings:
     rating_prior: float = 10.0  # pseudo-ratings that shrink an item's mean rating to the global mean
 
 
+def settings_from_params(features: dict | None) -> tuple[FeatureSettings, "SegmentSettings"]:
+    """params.yaml `features` -> the table settings and the segment settings (`features.segments`)."""
+    from mindshare.errors import MindshareError
+    from mindshare.features.segments import SegmentSettings
+
+    features = dict(features or {})
+    segments = features.pop("segments", None) or {}
+    try:
+        return FeatureSettings(**features), SegmentSettings(**segments)
+    except TypeError as error:
+        raise MindshareError(f"params.yaml: features: {error.args[0].split('got ')[-1]}; see the README's params") from None
+
+
 def build_feature_tables(train: pd.DataFrame, items: pd.DataFrame | None,
                          settings: FeatureSettings = FeatureSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(user features indexed by user_id, item features indexed by item_id), from `train` only."""

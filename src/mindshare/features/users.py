@@ -1,4 +1,5 @@
-"""User features: activity, recency, rating habits, time habits and category affinity."""
+"""User features (the user profile): activity, recency, tenure, monetary value (RFM), rating habits,
+time habits and category affinity."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def build_user_features(train: pd.DataFrame, items: pd.DataFrame | None, categor
         "user_weekend_share": by_habit["weekend"].mean(),
         "user_evening_share": by_habit["evening"].mean(),
     })
+    out["user_monetary"] = monetary(train).groupby(train["user_id"].to_numpy(), sort=False).sum().astype("float32")
     if "rating" in train:
         out["user_rating_mean"] = by_user["rating"].mean().astype("float32")
         out["user_rating_std"] = by_user["rating"].std().fillna(0.0).astype("float32")
@@ -38,3 +40,15 @@ def build_user_features(train: pd.DataFrame, items: pd.DataFrame | None, categor
         out = out.join(sums.div(out["user_n_interactions"], axis=0).astype("float32"))
     out.index.name = "user_id"
     return out.astype(np.float32)
+
+
+def monetary(train: pd.DataFrame) -> pd.Series:
+    """Each interaction's money: `value`, else quantity x price, else price, else the rating, else 1."""
+    if "value" in train and train["value"].notna().any():
+        return train["value"].fillna(0.0)
+    if "price" in train and train["price"].notna().any():
+        quantity = train["quantity"].fillna(1.0) if "quantity" in train else 1.0
+        return (train["price"].fillna(0.0) * quantity).astype(float)
+    if "rating" in train:
+        return train["rating"].astype(float)
+    return pd.Series(1.0, index=train.index)

@@ -21,8 +21,11 @@ import pandas as pd  # noqa: E402
 
 from mindshare import metrics  # noqa: E402
 from mindshare.atomic_files import atomic_path, write_json, write_parquet, write_text  # noqa: E402
-from mindshare.evaluation import Evaluation, build_test_set, evaluate_model, item_feature_matrix  # noqa: E402
+from mindshare.evaluation import (  # noqa: E402
+    Evaluation, breakdown, breakdown_metrics, build_test_set, evaluate_model, item_feature_matrix,
+)
 from mindshare.models.base import Recommender  # noqa: E402
+from mindshare.stages.features import load_segments  # noqa: E402
 from mindshare.stages.ingest import ITEMS  # noqa: E402
 from mindshare.stages.params import dataset_name, experiment_name, load_params  # noqa: E402
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT  # noqa: E402
@@ -46,6 +49,7 @@ LEADERBOARD_MD = REPORTS / "leaderboard.md"
 EVALUATION = REPORTS / "evaluation.json"
 IMPORTANCES = REPORTS / "importances"
 PER_USER = REPORTS / "per_user_metrics.parquet"
+BREAKDOWN = REPORTS / "breakdown.csv"
 
 
 def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame) -> Evaluation:
@@ -70,7 +74,8 @@ def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:
     table = pd.DataFrame.from_dict(results, orient="index")
     table.index.name = "model"
     ascending = not greater_is_better(primary)
-    ordered = [primary] + [c for c in table.columns if c != primary and not c.startswith(("test_", "users_"))]
+    ordered = [primary] + [c for c in table.columns
+                           if c != primary and not c.startswith(("test_", "users_", "segment_", "activity_"))]
     return table[ordered].sort_values(primary, ascending=ascending).reset_index()
 
 
@@ -83,6 +88,19 @@ def leaderboard_markdown(table: pd.DataFrame) -> str:
                          for v, lo, hi in zip(table[column], low, high)]
     cells = cells[[c for c in cells.columns if not c.endswith(("_ci_low", "_ci_high"))]]
     return cells.to_markdown(index=False, floatfmt=".4f", missingval="")
+
+
+def breakdown_markdown(groups: pd.DataFrame, table: pd.DataFrame, primary: str) -> str:
+    """The primary metric by segment, activity bucket and cold start: models as rows, best first."""
+    if primary not in groups.columns:
+        return ""
+    groups = groups[~((groups["group_type"] == "cold_start") & (groups["group"] == "no"))]
+    labelled = groups.assign(column=groups["group_type"] + " " + groups["group"].astype(str))
+    wide = labelled.pivot_table(index="model", columns="column", values=primary, sort=False)
+    users = labelled.drop_duplicates("column").set_index("column")["users"]
+    wide.columns = [f"{c} ({int(users[c])} users)" for c in wide.columns]
+    wide = wide.reindex(table["model"]).reset_index()
+    return f"## {primary} by group\n\n{wide.to_markdown(index=False, floatfmt='.4f')}\n"
 
 
 def lead_of_best(table: pd.DataFrame, per_user: dict[str, pd.DataFrame], primary: str):
@@ -146,7 +164,8 @@ def main() -> None:
     tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: lineage["split_fingerprint"],
             GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": dataset_name(params),
             "mindshare.split_protocol": params["prepare"]["split"]["protocol"]}
-    results, curves, entries, per_user = {}, {}, {}, {}
+    results, curves, entries, per_user, breakdowns = {}, {}, {}, {}, []
+    segments = load_segments()
     with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate"}) as parent:
         mlflow.log_params(flatten_params({"prepare": params["prepare"], "evaluate": params["evaluate"],
                                           "models": params["models"]}))
@@ -154,7 +173,13 @@ def main() -> None:
             fit = json.loads((model_dir(name) / "fit.json").read_text())
             model = Recommender.load(model_dir(name) / "model.pkl")
             evaluation = evaluate_on_test(model, params, test, items)
-            results[name] = {**evaluation.metrics, "fit_seconds": fit["fit_seconds"]}
+            groups = breakdown(evaluation.per_user, segments, params["evaluate"].get("activity_buckets", [5, 20, 100]),
+                               params["evaluate"].get("cold_start_max_interactions", 5))
+            breakdowns.append(groups.assign(model=name))
+            main_k = max(params["evaluate"]["ks"])
+            shown = list(dict.fromkeys([primary, f"ndcg_at_{main_k}", f"precision_at_{main_k}", f"recall_at_{main_k}"]))
+            results[name] = {**evaluation.metrics, "fit_seconds": fit["fit_seconds"],
+                             **breakdown_metrics(groups, [m for m in shown if m in groups.columns])}
             curves[name] = evaluation.curves
             per_user[name] = evaluation.per_user
             with mlflow.start_run(run_name=name, nested=True, tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name}) as run:
@@ -183,11 +208,16 @@ def main() -> None:
         with atomic_path(LEADERBOARD_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
         lead = lead_of_best(table, per_user, primary)
+        groups = pd.concat(breakdowns, ignore_index=True)
         lead_text = "" if lead is None else f"\nLead of the best model: {lead[2].describe(primary, lead[0], lead[1])}.\n"
         write_text(f"# Leaderboard (test split, sorted by {primary}; 95% bootstrap intervals over users)\n\n"
-                   f"{leaderboard_markdown(table)}\n{lead_text}", LEADERBOARD_MD)
+                   f"{leaderboard_markdown(table)}\n{lead_text}\n{breakdown_markdown(groups, table, primary)}",
+                   LEADERBOARD_MD)
         write_parquet(pd.concat([frame.assign(model=name) for name, frame in per_user.items()], ignore_index=True),
                       PER_USER)
+        with atomic_path(BREAKDOWN) as tmp:
+            groups.to_csv(tmp, index=False, float_format="%.6g")
+        mlflow.log_artifact(str(BREAKDOWN))
         write_json({name: {k: v for k, v in values.items() if "_ci_" not in k} for name, values in results.items()},
                    METRICS)
         if lead is not None:

@@ -19,7 +19,7 @@ import pandas as pd
 from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.features.tables import FeatureSettings, build_feature_tables
+from mindshare.features.tables import build_feature_tables, settings_from_params
 from mindshare.stages.ingest import ITEMS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
@@ -48,7 +48,7 @@ def validation_data(params: dict) -> ValidationData:
     """Train (with feature tables built from train alone) and valid, as every trial sees them."""
     train_frame = pd.read_parquet(split_path("train"))
     items = pd.read_parquet(ITEMS)
-    settings = FeatureSettings(**(params.get("features") or {}))
+    settings, _ = settings_from_params(params.get("features"))
     train = Interactions.from_frame(train_frame).with_features(*build_feature_tables(train_frame, items, settings))
     return ValidationData(train, pd.read_parquet(split_path("valid")), items)
 
