@@ -111,3 +111,23 @@ def test_offline_lift_against_random_and_active():
     lift = offline_lift(Chosen, hits, activity)
     assert lift["audience_hit_rate"] == 0.5 and lift["random_hit_rate"] == 0.25 and lift["active_hit_rate"] == 0.0
     assert lift["lift_vs_random"] == 2.0 and lift["lift_vs_active"] == float("inf")
+
+
+def test_holdout_users_split_and_the_new_user_answer():
+    from mindshare.data.split import split_holdout_users
+    from mindshare.evaluation import new_user_metrics
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"user_id": np.repeat([f"u{i}" for i in range(50)], 6),
+                          "item_id": rng.choice(["a", "b", "c", "d", "e"], 300), "timestamp": range(300)})
+    frame = frame.drop_duplicates(["user_id", "item_id"], ignore_index=True)
+    split = split_holdout_users(frame, test_ratio=0.2, valid_ratio=0.1, seed=1)
+    assert not set(split.test["user_id"]) & set(split.train["user_id"]) and len(split.test)
+    assert not set(split.valid["user_id"]) - set(split.train["user_id"])
+    train = Interactions.from_frame(split.train)
+    scores = new_user_metrics(train, split.test, k=2)
+    assert scores["new_users_users"] == split.test["user_id"].nunique()
+    popular = train.item_ids[np.argsort(-train.item_popularity(), kind="stable")[:2]]
+    expected = split.test.groupby("user_id")["item_id"].apply(lambda items: len(set(items) & set(popular)) / 2).mean()
+    assert scores["new_users_precision_at_2"] == pytest.approx(expected)
+    assert new_user_metrics(train, split.train, k=2) == {"new_users_users": 0.0}

@@ -146,3 +146,17 @@ def test_pyfunc_hashes_raw_ids_and_flags_cold_users(store):
     stranger = out[out["user_id"] == "stranger"]
     assert stranger["item_id"].tolist() == ["a", "b"] and stranger["cold_start"].all()
     assert stranger["title"].tolist() == ["A", "B"]
+
+
+def test_new_users_get_what_is_popular_lately():
+    from mindshare.tracking.pyfunc import RecommenderPyfunc
+
+    frame = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u1"], "item_id": ["old", "old", "old", "new"],
+                          "timestamp": [1, 2, 3, 4]})
+    data = Interactions.from_frame(frame)
+    recent = pd.DataFrame({"item_recent_popularity": [0.0, 1.0]}, index=pd.Index(["old", "new"], name="item_id"))
+    wrapper = RecommenderPyfunc()
+    wrapper.recommender = Popularity().fit(data.with_features(None, recent))
+    wrapper._prepare(pd.DataFrame({"item_id": ["old", "new"], "title": ["Old", "New"]}), b"k")
+    out = wrapper.predict(None, pd.DataFrame({"user_id": ["someone-new"], "k": [2]}))
+    assert out["item_id"].tolist() == ["new", "old"] and out["cold_start"].all()

@@ -23,6 +23,8 @@ examples:
   mindshare segments                            user segments, described in words
   mindshare profile --user 1                    one user's profile, segment and top recommendations
   mindshare audience --campaign westerns --budget 100 --out westerns.csv
+  mindshare outcomes --campaign westerns --file results.csv   treatment vs control, fed back as interactions
+  mindshare forget --user 1                     erase a person (then `dvc repro`)
   mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
   mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
 
@@ -234,15 +236,81 @@ def cmd_audience(args: argparse.Namespace) -> None:
                               suppressed_users(settings["suppression_path"], model.train_.user_ids),
                               np.zeros(model.train_.n_users, dtype=np.int64))
     if args.out:
-        from mindshare.atomic_files import atomic_path
+        from mindshare.atomic_files import write_text
+        from mindshare.stages.audience import audience_csv
 
-        with atomic_path(args.out) as tmp:
-            table.to_csv(tmp, index=False)
+        write_text(audience_csv(table), args.out)
     print(f"{campaign.name} from {name} version {version.version} @production: {row['audience']} users "
           f"({row['control']} control) of {row['candidates']} candidates; lift vs random {row['lift_vs_random']:.2f}, "
           f"vs most active {row['lift_vs_active']:.2f}" + (f"; written to {args.out}" if args.out else ""))
     for line in table.head(args.show).itertuples(index=False):
         print(f"  {line.user_id}  {line.score:9.4f}  {line.group:<9}  {', '.join(line.top_items)}  ({line.reason})")
+
+
+def cmd_outcomes(args: argparse.Namespace) -> None:
+    from mindshare.data.pseudonymise import load_key, pseudonymise
+    from mindshare.marketing.feedback import outcome_report, read_results, record_outcomes
+    from mindshare.stages.params import experiment_name, load_params
+    from mindshare.tracking.runs import log_stage_run
+
+    audience = _read_table(Path(f"data/audiences/{args.campaign}.csv"), f"audience of campaign '{args.campaign}'")
+    results = read_results(args.file)
+    results["user_id"] = pseudonymise(results["user_id"], load_key(create=False))
+    joined = results.merge(audience[["user_id", "group", "top_item_ids"]], on="user_id", how="left")
+    outside = int(joined["group"].isna().sum())
+    joined = joined[joined["group"].notna()].copy()
+    if joined.empty:
+        raise MindshareError(f"{args.file}: none of its users is in the audience of '{args.campaign}'")
+    promoted = joined["top_item_ids"].fillna("").astype(str).map(lambda text: text.split("|")[0] or None)
+    joined["item_id"] = joined["item_id"].fillna(promoted) if "item_id" in joined else promoted
+    report = outcome_report(joined)
+    added = record_outcomes(args.campaign, joined)
+    metrics = {f"{group}.{name}": float(values["value"] if "value" in values else values["successes"] / max(values["trials"], 1))
+               for group in ("treatment", "control") for name, values in report[group].items() if isinstance(values, dict)
+               and values["trials"]}
+    if "uplift" in report:
+        metrics.update({f"uplift.{k}": float(v) for k, v in report["uplift"].items()})
+    log_stage_run(f"outcomes@{args.campaign}", experiment_name(load_params()), {"campaign": args.campaign,
+                  "rows": len(results), "outside_audience": outside}, metrics, {"mindshare.campaign": args.campaign})
+    if args.json:
+        print(json.dumps({"campaign": args.campaign, "outside_audience": outside, "interactions_added": added,
+                          **report}, indent=2, default=float))
+        return
+    print(f"{args.campaign}: {len(joined)} users with outcomes ({outside} not in the audience, counted and left out)")
+    for group in ("treatment", "control"):
+        part = report[group]
+        for name in ("ctr", "open_rate", "conversion"):
+            r = part[name]
+            if r["trials"]:
+                print(f"  {group:<9} {name:<10} {r['successes'] / r['trials']:.4f}  "
+                      f"(95% CI {r['low']:.4f}-{r['high']:.4f}, {r['successes']}/{r['trials']})")
+    if "uplift" in report:
+        u = report["uplift"]
+        print(f"  conversion uplift (treatment - control): {u['conversion_difference']:+.4f} "
+              f"(95% CI {u['low']:+.4f} to {u['high']:+.4f})")
+    print(f"{added} clicks and conversions recorded as interactions for the next `dvc repro`")
+
+
+def cmd_forget(args: argparse.Namespace) -> None:
+    from mindshare.atomic_files import write_parquet
+    from mindshare.data.pseudonymise import load_key, pseudonymise
+    from mindshare.marketing.feedback import FORGET_LIST, forget
+
+    pseudonym = pseudonymise([args.user], load_key(create=False))[0]
+    new = forget(pseudonym)
+    removed = 0
+    path = Path("data/interim/interactions.parquet")
+    if path.exists():
+        import pandas as pd
+
+        rows = pd.read_parquet(path)
+        removed = int((rows["user_id"] == pseudonym).sum())
+        if removed:
+            write_parquet(rows[rows["user_id"] != pseudonym], path)
+    print(f"user {args.user}: {'added to' if new else 'already on'} {FORGET_LIST}; {removed} ingested rows removed. "
+          "Run `dvc repro` to rebuild splits, features, models, audiences and registry versions without them. "
+          "Not reached: earlier MLflow runs and model versions, the DVC cache of earlier outputs, and copies "
+          "made elsewhere; delete those runs (`mlflow gc`) and `dvc gc` to finish.")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
@@ -362,6 +430,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the audience as CSV to this file")
     p.add_argument("--show", type=int, default=10, help="print this many rows (default 10)")
     p.set_defaults(func=cmd_audience)
+
+    p = sub.add_parser("outcomes", help="what a campaign achieved: CTR and conversion of treatment vs control")
+    p.add_argument("--campaign", required=True, help="the campaign (its audience file in data/audiences/)")
+    p.add_argument("--file", required=True, help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id]")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_outcomes)
+
+    p = sub.add_parser("forget", help="erase a person: off the ingested data now, out of every output next repro")
+    p.add_argument("--user", required=True, help="the raw user id")
+    p.set_defaults(func=cmd_forget)
 
     p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
     p.set_defaults(func=cmd_leaderboard)

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 from mindshare import metrics
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import Recommender
+from mindshare.models.cold_start import new_user_ranking
 
 
 @dataclass
@@ -170,3 +171,27 @@ def breakdown_metrics(table: pd.DataFrame, metric_names: list[str]) -> dict[str,
         for name in metric_names:
             out[f"{prefix}_{name}"] = float(getattr(row, name))
     return out
+
+
+def new_user_metrics(train: Interactions, test: pd.DataFrame, k: int) -> dict[str, float]:
+    """How the new-user answer (models/cold_start.py) serves test users absent from train:
+    new_users_{ndcg,precision,recall}_at_<k> and new_users_users (0 when there are none)."""
+    users = train.user_index(test["user_id"])
+    relevant = test["relevant"].to_numpy(dtype=bool) if "relevant" in test else np.ones(len(test), dtype=bool)
+    new = test.loc[(users < 0) & relevant, ["user_id", "item_id"]].drop_duplicates()
+    if new.empty:
+        return {"new_users_users": 0.0}
+    codes, _ = pd.factorize(new["user_id"], sort=False)
+    n_relevant = np.bincount(codes)
+    items = train.item_index(new["item_id"])
+    order, _ = new_user_ranking(train)
+    top = order[:k]
+    rank_of = np.full(train.n_items, -1)
+    rank_of[top] = np.arange(len(top))
+    hits = np.zeros((len(n_relevant), k), dtype=bool)
+    known = items >= 0
+    ranked = known & (rank_of[np.maximum(items, 0)] >= 0)
+    hits[codes[ranked], rank_of[items[ranked]]] = True
+    per_user = metrics.per_user(hits, n_relevant, k)
+    out = {f"new_users_{name}_at_{k}": float(per_user[f"{name}_at_{k}"].mean()) for name in ("ndcg", "precision", "recall")}
+    return {**out, "new_users_users": float(len(n_relevant))}

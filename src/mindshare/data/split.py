@@ -1,4 +1,4 @@
-"""De-duplication, k-core filtering and the three split protocols, all vectorised.
+"""De-duplication, k-core filtering and the split protocols, all vectorised.
 
 Every function returns what it kept and how many rows it dropped, so nothing is lost silently.
 Assignments depend on row order and the seed, never on the pseudonymised id values.
@@ -13,7 +13,7 @@ import pandas as pd
 
 from mindshare.errors import MindshareError
 
-PROTOCOLS = ("random_per_user", "leave_last_n", "global_time")
+PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "holdout_users")
 
 
 @dataclass
@@ -100,6 +100,21 @@ def split_global_time(frame: pd.DataFrame, test_ratio: float, valid_ratio: float
     return _assign(frame, ts < valid_cut, (ts >= valid_cut) & (ts < test_cut))
 
 
+def split_holdout_users(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int) -> Split:
+    """Whole users to test (a random `test_ratio` of them, at least one): they are new to the models,
+    which measures cold start. Of the other users' rows, a random `valid_ratio` per user to valid."""
+    check_ratios(test_ratio, valid_ratio)
+    codes, uniques = pd.factorize(frame["user_id"], sort=False)
+    rng = np.random.default_rng(seed)
+    held_users = rng.random(len(uniques)) < test_ratio
+    if len(uniques) > 1 and not held_users.any():
+        held_users[rng.integers(len(uniques))] = True
+    held = held_users[codes]
+    rank, n = _rank_within_user(codes, rng.random(len(frame)))
+    valid = ~held & (rank >= np.maximum(np.round(n * (1 - valid_ratio)), 1))
+    return _assign(frame, ~held & ~valid, valid)
+
+
 def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
     test = ~(train | valid)
     return Split(
@@ -117,6 +132,8 @@ def split_interactions(frame: pd.DataFrame, protocol: str, *, test_ratio: float,
         return split_leave_last_n(frame, leave_last_n, valid_last_n)
     if protocol == "global_time":
         return split_global_time(frame, test_ratio, valid_ratio)
+    if protocol == "holdout_users":
+        return split_holdout_users(frame, test_ratio, valid_ratio, seed)
     raise MindshareError(f"params.yaml: prepare.split.protocol is '{protocol}'; use one of {', '.join(PROTOCOLS)}")
 
 

@@ -32,9 +32,22 @@ def settings_from_params(features: dict | None) -> tuple[FeatureSettings, "Segme
 
 
 def build_feature_tables(train: pd.DataFrame, items: pd.DataFrame | None,
-                         settings: FeatureSettings = FeatureSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(user features indexed by user_id, item features indexed by item_id), from `train` only."""
+                         settings: FeatureSettings = FeatureSettings(),
+                         segments: "SegmentSettings | None" = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(user profiles with their `segment`, item features indexed by item_id), from `train` only."""
+    users, item_table, _ = build_profiles(train, items, settings, segments)
+    return users, item_table
+
+
+def build_profiles(train: pd.DataFrame, items: pd.DataFrame | None, settings: FeatureSettings = FeatureSettings(),
+                   segments: "SegmentSettings | None" = None):
+    """(user profiles + `segment` column, item features, the Segmentation): one path for the features
+    stage, tuning and the benches, so that the re-rankers see the same columns everywhere."""
+    from mindshare.features.segments import SegmentSettings, segment_users
+
     categories = top_categories(train, items, settings.max_categories)
     users = build_user_features(train, items, categories)
     item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior)
-    return users, item_table
+    segmentation = segment_users(users, segments or SegmentSettings())
+    users = users.assign(segment=segmentation.labels.astype("float32"))
+    return users, item_table, segmentation

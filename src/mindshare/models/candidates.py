@@ -63,7 +63,9 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     says (so a re-ranker trained on a part of the data sees no aggregate of the held-out part):
     user activity, item popularity share, the item's popularity against the user's usual taste,
     mean ratings where there are ratings, and the user's share of interactions in the item's
-    categories. From the attached item table only static columns are used: categories, price.
+    categories, and how popular the item is among the user's segment (segments come from the
+    attached user table, computed on all fit data; the shares from `train`'s matrix). From the
+    attached item table only static columns are used: categories, price.
     """
     users, items = candidates.users, candidates.items
     columns, names = [], []
@@ -81,6 +83,11 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         user_mean, item_mean = _mean_ratings(train.matrix)
         columns += [user_mean[users], item_mean[items], item_mean[items] - user_mean[users]]
         names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
+    if train.user_features is not None and "segment" in train.user_features:
+        segment_share = _segment_item_share(binary, train.user_features["segment"].to_numpy())
+        share = np.log(segment_share[train.user_features["segment"].to_numpy().astype(int)[users], items] + 1e-6)
+        columns += [share, share - log_popularity[items]]
+        names += ["pair_segment_item_share", "pair_segment_vs_overall_popularity"]
     if train.item_features is not None:
         static = [c for c in train.item_features.columns if c.startswith("cat_") or c == "item_price"]
         table = train.item_features[static].to_numpy(dtype=np.float32)
@@ -97,6 +104,16 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         k = user_vectors.shape[1]
         names += [f"emb_user_{j}" for j in range(k)] + [f"emb_item_{j}" for j in range(k)] + [f"emb_dot_{j}" for j in range(k)]
     return np.column_stack(columns).astype(np.float32), names
+
+
+def _segment_item_share(binary: sp.csr_matrix, segment: np.ndarray) -> np.ndarray:
+    """(segments x items): the share of each segment's users who interacted with each item in `binary`."""
+    segment = segment.astype(np.int64)
+    n_segments = int(segment.max()) + 1 if len(segment) else 1
+    members = sp.csr_matrix((np.ones(len(segment), dtype=np.float32), (segment, np.arange(len(segment)))),
+                            shape=(n_segments, binary.shape[0]))
+    counts = (members @ binary).toarray()
+    return (counts / np.maximum(np.bincount(segment, minlength=n_segments), 1)[:, None]).astype(np.float32)
 
 
 def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:

@@ -92,6 +92,12 @@ def run_campaign(model: Recommender, campaign: Campaign, items: pd.DataFrame, te
     return table, row
 
 
+def audience_csv(table: pd.DataFrame) -> str:
+    """The audience as CSV; list columns joined with '|'."""
+    lists = ["top_item_ids", "top_items", "reason_items"]
+    return table.assign(**{c: table[c].map("|".join) for c in lists}).to_csv(index=False)
+
+
 def messages(campaign: Campaign, table: pd.DataFrame) -> list[dict]:
     """One rendered message per treatment user (the control group gets none)."""
     out = []
@@ -135,7 +141,7 @@ def main() -> None:
         log.info("%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
                  campaign.name, row["audience"], row["control"], row["candidates"], row["lift_vs_random"],
                  row["lift_vs_active"])
-    _replace_folder(AUDIENCES, {f"{name}.csv": t.to_csv(index=False) for name, t in audiences.items()})
+    _replace_folder(AUDIENCES, {f"{name}.csv": audience_csv(t) for name, t in audiences.items()})
     _replace_folder(MESSAGES, {f"{name}.jsonl": "".join(json.dumps(m) + "\n" for m in ms)
                                for name, ms in letters.items()})
     summary = pd.DataFrame(rows)

@@ -22,7 +22,7 @@ import pandas as pd  # noqa: E402
 from mindshare import metrics  # noqa: E402
 from mindshare.atomic_files import atomic_path, write_json, write_parquet, write_text  # noqa: E402
 from mindshare.evaluation import (  # noqa: E402
-    Evaluation, breakdown, breakdown_metrics, build_test_set, evaluate_model, item_feature_matrix,
+    Evaluation, breakdown, breakdown_metrics, build_test_set, evaluate_model, item_feature_matrix, new_user_metrics,
 )
 from mindshare.models.base import Recommender  # noqa: E402
 from mindshare.stages.features import load_segments  # noqa: E402
@@ -59,6 +59,7 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     evaluation = evaluate_model(model, test_set, params["evaluate"]["ks"], params["evaluate"]["curve_max_k"],
                                 features, test)
     evaluation.metrics.update({k: float(v) for k, v in test_set.counts.items()})
+    evaluation.metrics.update(new_user_metrics(model.train_, test, max(params["evaluate"]["ks"])))
     return evaluation
 
 

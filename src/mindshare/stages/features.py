@@ -15,8 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.atomic_files import atomic_path, write_json, write_parquet
-from mindshare.features.segments import segment_users
-from mindshare.features.tables import build_feature_tables, settings_from_params
+from mindshare.features.tables import build_profiles, settings_from_params
 from mindshare.stages.ingest import ITEMS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
@@ -51,8 +50,7 @@ def main() -> None:
     params = load_params()
     settings, segment_settings = settings_from_params(params.get("features"))
     train = fit_frame(params["train"]["include_valid"])
-    users, items = build_feature_tables(train, pd.read_parquet(ITEMS), settings)
-    segmentation = segment_users(users, segment_settings)
+    users, items, segmentation = build_profiles(train, pd.read_parquet(ITEMS), settings, segment_settings)
     write_parquet(users.reset_index(), USER_FEATURES)
     write_parquet(items.reset_index(), ITEM_FEATURES)
     write_parquet(segmentation.labels.reset_index(), SEGMENTS)

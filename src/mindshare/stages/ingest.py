@@ -1,4 +1,5 @@
-"""ingest: bring the configured source to the canonical schema and pseudonymise user ids.
+"""ingest: bring the configured source to the canonical schema and pseudonymise user ids; drop the
+rows of people on the forget list and add recorded campaign outcomes (data/feedback/).
 
 Writes data/interim/interactions.parquet, data/interim/items.parquet and reports/ingest.json.
 """
@@ -17,6 +18,7 @@ from mindshare.data.movielens import read_movielens
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.data.schema import RawTable, canonical_interactions, canonical_items
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+from mindshare.marketing.feedback import forgotten, outcome_interactions
 from mindshare.stages.params import dataset_name, experiment_name, load_params
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
@@ -65,6 +67,13 @@ def main() -> None:
         log.warning("%d interactions name items missing from the items file; added them with their id as title",
                     unknown_item_rows)
     interactions["user_id"] = pseudonymise(interactions["user_id"], load_key())
+    gone = forgotten()
+    erased = interactions["user_id"].isin(gone)
+    top_rating = scale[1] if scale else (float(interactions["rating"].max()) if "rating" in interactions else None)
+    outcomes = outcome_interactions(list(interactions.columns), top_rating)
+    outcomes = outcomes[~outcomes["user_id"].isin(gone)]
+    interactions = pd.concat([interactions[~erased], outcomes], ignore_index=True) if len(outcomes) \
+        else interactions[~erased].reset_index(drop=True)
     write_parquet(interactions, INTERACTIONS)
     write_parquet(items, ITEMS)
     counts = {
@@ -73,9 +82,10 @@ def main() -> None:
         "items": int(interactions["item_id"].nunique()),
         "items_in_catalogue": len(items),
         "interactions_with_unknown_item": unknown_item_rows,
+        "campaign_outcome_rows": len(outcomes),
     }
     report = {"dataset": dataset_name(params), "source": ingest["source"], "data_fingerprint": fingerprint,
-              "counts": counts, "dropped": {}}
+              "counts": counts, "dropped": {"forgotten_user": int(erased.sum())}}
     write_json(report, REPORT)
     log.info("ingested %s: %d rows, %d users, %d items", report["dataset"], counts["rows"], counts["users"], counts["items"])
     log_stage_run("ingest", experiment_name(params), {"ingest": ingest}, counts, {DATA_FINGERPRINT_TAG: fingerprint})

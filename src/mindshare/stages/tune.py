@@ -48,8 +48,9 @@ def validation_data(params: dict) -> ValidationData:
     """Train (with feature tables built from train alone) and valid, as every trial sees them."""
     train_frame = pd.read_parquet(split_path("train"))
     items = pd.read_parquet(ITEMS)
-    settings, _ = settings_from_params(params.get("features"))
-    train = Interactions.from_frame(train_frame).with_features(*build_feature_tables(train_frame, items, settings))
+    settings, segments = settings_from_params(params.get("features"))
+    train = Interactions.from_frame(train_frame).with_features(
+        *build_feature_tables(train_frame, items, settings, segments))
     return ValidationData(train, pd.read_parquet(split_path("valid")), items)
 
 

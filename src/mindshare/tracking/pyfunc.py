@@ -2,7 +2,8 @@
 
 Input: a DataFrame with `user_id` (the raw id a person knows) and optional `k` (default 10).
 Output: one row per recommendation: `user_id`, `rank`, `item_id`, `title`, `score`,
-`cold_start` (True when the user is unknown and gets the popularity fallback).
+`cold_start` (True when the user is unknown and gets the fallback: the items most popular in the
+features stage's recent window (`features.recent_days`), then all-time popularity).
 Raw ids are hashed with the key read from the environment at load time; the key is never
 stored in the model.
 """
@@ -21,6 +22,7 @@ from mlflow.types import ColSpec, Schema
 
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.models.base import Recommender
+from mindshare.models.cold_start import new_user_ranking
 
 DEFAULT_K = 10
 INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
@@ -39,7 +41,7 @@ _REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn"
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-    """Wraps a fitted `Recommender` plus item titles; cold users get the most popular items."""
+    """Wraps a fitted `Recommender` plus item titles; cold users get the recently most popular items."""
 
     def load_context(self, context) -> None:
         self.recommender = Recommender.load(context.artifacts["model"])
@@ -50,9 +52,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         titles = items.set_index("item_id")["title"] if len(items) else pd.Series(dtype=str)
         self.titles_ = titles.reindex(train.item_ids).fillna("").to_numpy(dtype=object)
         self.key_ = key
-        popularity = train.item_popularity()
-        self.popular_order_ = np.lexsort((np.arange(len(popularity)), -popularity))
-        self.popularity_ = popularity.astype(np.float64)
+        self.popular_order_, self.popular_scores_ = new_user_ranking(train)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
@@ -74,7 +74,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         items[~known] = -1
         scores[~known] = -np.inf
         items[~known, :take] = self.popular_order_[:take]
-        scores[~known, :take] = self.popularity_[self.popular_order_[:take]]
+        scores[~known, :take] = self.popular_scores_[:take]
         rank = np.tile(np.arange(1, k + 1), len(users))
         flat_items = items.ravel()
         keep = flat_items >= 0

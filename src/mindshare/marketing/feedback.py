@@ -1,0 +1,127 @@
+"""What comes back from people: campaign outcomes (the loop closes) and erasure requests.
+
+Both live in data/feedback/ (git-ignored except its README), a dependency of `ingest`, so the next
+`dvc repro` rebuilds everything with them: outcome interactions are added, forgotten users' rows
+are dropped. Only pseudonyms are stored.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from mindshare.atomic_files import write_parquet, write_text
+from mindshare.errors import MindshareError
+
+FEEDBACK = Path("data/feedback")
+FORGET_LIST = FEEDBACK / "forget.txt"
+OUTCOMES = FEEDBACK / "outcomes"
+OUTCOME_COLUMNS = ("sent", "opened", "clicked", "converted")
+
+
+def forgotten() -> set[str]:
+    """Pseudonyms of the people who asked to be forgotten."""
+    if not FORGET_LIST.exists():
+        return set()
+    return {line.strip() for line in FORGET_LIST.read_text().splitlines() if line.strip()}
+
+
+def forget(pseudonym: str) -> bool:
+    """Add a pseudonym to the forget list and drop the person's outcome rows; False if already there."""
+    names = forgotten()
+    if pseudonym not in names:
+        write_text("".join(f"{n}\n" for n in sorted(names | {pseudonym})), FORGET_LIST)
+    for path in sorted(OUTCOMES.glob("*.parquet")):
+        rows = pd.read_parquet(path)
+        if (rows["user_id"] == pseudonym).any():
+            write_parquet(rows[rows["user_id"] != pseudonym], path)
+    return pseudonym not in names
+
+
+def outcome_interactions(columns: list[str], rating: float | None) -> pd.DataFrame:
+    """Every recorded outcome as an interaction in the canonical columns of the ingested data."""
+    frames = [pd.read_parquet(path) for path in sorted(OUTCOMES.glob("*.parquet"))]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    rows = pd.concat(frames, ignore_index=True)
+    if "rating" in columns:
+        rows["rating"] = rating
+    return rows.reindex(columns=columns)
+
+
+def read_results(path: str | Path) -> pd.DataFrame:
+    """A campaign results file: user_id (raw) and 0/1 columns sent, opened, clicked, converted."""
+    file = Path(path)
+    if not file.exists():
+        raise MindshareError(f"{file}: results file not found")
+    try:
+        frame = pd.read_csv(file, dtype={"user_id": str, "item_id": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise MindshareError(f"{file}: not a readable CSV ({str(error).splitlines()[0]})") from None
+    missing = [c for c in ("user_id", *OUTCOME_COLUMNS) if c not in frame.columns]
+    if missing:
+        raise MindshareError(f"{file}: column '{missing[0]}' is missing; need user_id, {', '.join(OUTCOME_COLUMNS)}")
+    for column in OUTCOME_COLUMNS:
+        values = frame[column].map(lambda v: {"1": 1, "0": 0, "true": 1, "false": 0}.get(str(v).strip().lower(), -1))
+        bad = np.flatnonzero(values.to_numpy() < 0)
+        if len(bad):
+            raise MindshareError(f"{file}, line {bad[0] + 2}: column '{column}' has {frame[column].iloc[bad[0]]!r}; "
+                                 "use 0/1 or true/false")
+        frame[column] = values.astype(int)
+    if frame["user_id"].isna().any():
+        line = int(np.flatnonzero(frame["user_id"].isna())[0]) + 2
+        raise MindshareError(f"{file}, line {line}: column 'user_id' is empty")
+    return frame
+
+
+@dataclass(frozen=True)
+class Rate:
+    successes: int
+    trials: int
+    low: float
+    high: float
+
+    @property
+    def value(self) -> float:
+        return self.successes / self.trials if self.trials else float("nan")
+
+
+def rate(successes: int, trials: int) -> Rate:
+    """A proportion with its 95% Wilson interval (scipy)."""
+    if trials == 0:
+        return Rate(0, 0, float("nan"), float("nan"))
+    interval = stats.binomtest(int(successes), int(trials)).proportion_ci(confidence_level=0.95, method="wilson")
+    return Rate(int(successes), int(trials), float(interval.low), float(interval.high))
+
+
+def outcome_report(joined: pd.DataFrame) -> dict[str, dict]:
+    """CTR (clicked / sent) and conversion (converted / users) per group, and conversion uplift."""
+    report: dict[str, dict] = {}
+    for group in ("treatment", "control"):
+        part = joined[joined["group"] == group]
+        sent = int(part["sent"].sum())
+        report[group] = {"users": int(len(part)), "ctr": rate(int(part["clicked"].sum()), sent).__dict__,
+                         "open_rate": rate(int(part["opened"].sum()), sent).__dict__,
+                         "conversion": rate(int(part["converted"].sum()), len(part)).__dict__}
+    treated, control = (report[g]["conversion"] for g in ("treatment", "control"))
+    if treated["trials"] and control["trials"]:
+        p1, p0 = treated["successes"] / treated["trials"], control["successes"] / control["trials"]
+        se = np.sqrt(p1 * (1 - p1) / treated["trials"] + p0 * (1 - p0) / control["trials"])
+        report["uplift"] = {"conversion_difference": p1 - p0, "low": p1 - p0 - 1.96 * se, "high": p1 - p0 + 1.96 * se}
+    return report
+
+
+def record_outcomes(campaign: str, joined: pd.DataFrame) -> int:
+    """Clicks and conversions become interactions for the next `dvc repro` (one file per campaign)."""
+    positive = joined[(joined["clicked"] == 1) | (joined["converted"] == 1)]
+    rows = pd.DataFrame({"user_id": positive["user_id"].to_numpy(), "item_id": positive["item_id"].astype(str).to_numpy(),
+                         "timestamp": np.int64(time.time()),
+                         "event": np.where(positive["converted"] == 1, "conversion", "click")})
+    rows = rows[rows["item_id"].notna() & (rows["item_id"] != "")]
+    write_parquet(rows, OUTCOMES / f"{campaign}.parquet")
+    return len(rows)
