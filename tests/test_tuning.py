@@ -79,7 +79,10 @@ def _set_tune(folder: Path, **tune) -> None:
 def _study(folder: Path, journal: str) -> optuna.Study:
     from optuna.storages.journal import JournalFileBackend
 
-    storage = optuna.storages.JournalStorage(JournalFileBackend(str(folder / journal)))
+    if "://" in journal:
+        storage = optuna.storages.RDBStorage(journal.replace(":///", f":///{folder}/"))
+    else:
+        storage = optuna.storages.JournalStorage(JournalFileBackend(str(folder / journal)))
     names = [s.study_name for s in optuna.get_all_study_summaries(storage) if s.study_name.startswith("svd-")]
     assert len(names) == 1, names
     return optuna.load_study(study_name=names[0], storage=storage)
@@ -134,8 +137,11 @@ def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     assert sum(t.state == optuna.trial.TrialState.RUNNING for t in after) == 0
 
 
-def test_two_workers_share_one_study(project):
-    _set_tune(project, n_trials=12, storage="studies/shared.journal")
+@pytest.mark.parametrize("storage", ["studies/shared.journal", "sqlite:///studies/shared.db"])
+def test_two_workers_share_one_study(project, storage):
+    """The journal file (local processes) and a database URL (the way to several machines)."""
+    (project / "studies").mkdir(exist_ok=True)
+    _set_tune(project, n_trials=12, storage=storage)
     outputs = {path: path.stat().st_mtime_ns for path in (project / "tuning").glob("*.json")}
     command = [sys.executable, "-m", "mindshare.cli", "tune", "--model", "svd", "--worker"]
     workers = [subprocess.Popen(command, cwd=project, env=project_env(project), stdout=subprocess.PIPE,
@@ -143,7 +149,7 @@ def test_two_workers_share_one_study(project):
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
-    trials = _study(project, "studies/shared.journal").trials
+    trials = _study(project, storage).trials
     finished = [t for t in trials if t.state in FINISHED]
     assert 12 <= len(finished) <= 13  # each worker stops once the study has 12; one may be mid-trial then
     assert len({t.user_attrs["mindshare.worker"] for t in finished}) == 2
