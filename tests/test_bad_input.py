@@ -86,3 +86,20 @@ def test_duplicates_dropped_and_unknown_items_counted(tmp_path):
     assert prepare["dropped"]["exact_duplicate"] == 2
     counts = prepare["counts"]
     assert counts["train_rows"] + counts["valid_rows"] + counts["test_rows"] == counts["rows_in"] - 2
+
+
+@pytest.mark.parametrize("campaign, needle", [
+    ({"name": "promo", "items": ["no-such-item"], "budget": 10}, "item 'no-such-item'"),
+    ({"name": "promo", "categories": ["category_01"], "budget": 0}, "budget is 0"),
+    ({"name": "promo", "categories": ["category_01"], "budget": 5, "template": "Hi {{ name"}, "template error"),
+])
+def test_bad_campaign_stops_the_audience_stage(tmp_path, campaign, needle):
+    write_params(tmp_path, ingest={"source": "synthetic", "synthetic": {"n_users": 30, "n_items": 20,
+                                                                     "n_interactions": 300, "seed": 1}},
+                 campaigns=[campaign])
+    assert run_stage(tmp_path, "ingest").returncode == 0
+    result = run_stage(tmp_path, "audience")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "campaign 'promo'" in lines[0] and needle in lines[0], result.stderr
+    assert not (tmp_path / "data/audiences").exists()
