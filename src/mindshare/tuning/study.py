@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import socket
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,9 +107,17 @@ def tune_settings(params: dict, model: str) -> TuneSettings:
 def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     """The journal file in the project by default; a database URL (several workers) or a journal path."""
     if url and "://" in url:
-        return optuna.storages.RDBStorage(
-            url, heartbeat_interval=10, grace_period=30,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+        from sqlalchemy.exc import IntegrityError, OperationalError
+
+        for attempt in range(6):  # workers starting together race to create the schema: the loser retries
+            try:
+                return optuna.storages.RDBStorage(
+                    url, heartbeat_interval=10, grace_period=30,
+                    heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
+            except (IntegrityError, OperationalError):
+                if attempt == 5:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
     path = Path(url) if url else LOCAL_STORAGE
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
