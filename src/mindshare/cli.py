@@ -116,21 +116,14 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 
 def cmd_recommend(args: argparse.Namespace) -> None:
-    import mlflow
     import pandas as pd
-    from mlflow.exceptions import MlflowException
 
     from mindshare.tracking.registry import PRODUCTION
 
     if args.k < 1:
         raise MindshareError(f"-k is {args.k}; give a whole number of at least 1")
     name, _ = _settings(args)
-    client = _client()
-    try:
-        version = client.get_model_version_by_alias(name, PRODUCTION)
-    except MlflowException:
-        raise MindshareError(f"'{name}' has no production version yet; run `mindshare promote --reason TEXT` first") from None
-    model = mlflow.pyfunc.load_model(f"models:/{name}@{PRODUCTION}")
+    version, model = _production(name)
     result = model.predict(pd.DataFrame({"user_id": [args.user], "k": [args.k]}))
     cold = bool(result["cold_start"].any()) if len(result) else True
     payload = {
@@ -149,7 +142,7 @@ def cmd_recommend(args: argparse.Namespace) -> None:
 
 
 def _production(name: str):
-    """(registered version, the production Recommender) or a one-line error."""
+    """(registered version, the production pyfunc model) or a one-line error."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
@@ -160,7 +153,7 @@ def _production(name: str):
         version = client.get_model_version_by_alias(name, PRODUCTION)
     except MlflowException:
         raise MindshareError(f"'{name}' has no production version yet; run `mindshare promote --reason TEXT` first") from None
-    return version, mlflow.pyfunc.load_model(f"models:/{name}@{PRODUCTION}").unwrap_python_model().recommender
+    return version, mlflow.pyfunc.load_model(f"models:/{name}@{PRODUCTION}")
 
 
 def _read_table(path: Path, what: str):
@@ -228,7 +221,8 @@ def cmd_audience(args: argparse.Namespace) -> None:
             raise MindshareError(f"--budget is {args.budget}; give a whole number of users >= 1")
         campaign = dataclasses.replace(campaign, budget=args.budget)
     name = _settings(args)[0]
-    version, model = _production(name)
+    version, served = _production(name)
+    model = served.unwrap_python_model().recommender
     settings = audience_settings(params)
     test_path = Path("data/processed/test.parquet")
     test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])

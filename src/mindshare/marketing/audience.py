@@ -89,10 +89,9 @@ def choose_audience(campaign: Campaign, scores: CampaignScores, interacted: np.n
 
 def reasons(train: Interactions, users: np.ndarray, anchors: np.ndarray, n: int = 2) -> list[np.ndarray]:
     """For each user, the `n` items of their history most similar (cosine over users) to their anchor item."""
-    binary = train.binary().tocsc()
-    norms = np.sqrt(np.asarray(binary.multiply(binary).sum(axis=0)).ravel())
-    normalised = (binary @ sp.diags(1.0 / np.maximum(norms, 1e-12))).tocsc()
-    rows = train.binary().tocsr()
+    rows = train.binary()
+    norms = np.sqrt(np.asarray(rows.sum(axis=0)).ravel())  # binary: the squares are the values
+    normalised = (rows @ sp.diags(1.0 / np.maximum(norms, 1e-12))).tocsc()
     out: list[np.ndarray] = [np.empty(0, dtype=np.int64)] * len(users)
     for anchor in np.unique(anchors[anchors >= 0]):
         similarity = np.asarray((normalised.T @ normalised[:, anchor]).todense()).ravel()

@@ -36,11 +36,13 @@ def ndcg_at_k(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> float:
 
     Example: DCG = 1 + 1/log2(4) = 1.5; IDCG = 1 + 1/log2(3) + 1/2 = 2.1309; NDCG = 0.7039.
     """
-    top = _top(hits, k)
+    return float(np.mean(_ndcg_rows(_top(hits, k), n_relevant, k)))
+
+
+def _ndcg_rows(top: np.ndarray, n_relevant: np.ndarray, k: int) -> np.ndarray:
     discounts = _discounts(k)
-    dcg = top @ discounts
-    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(np.asarray(n_relevant), k)]
-    return float(np.mean(dcg / ideal))
+    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(np.asarray(n_relevant).astype(int), k)]
+    return (top @ discounts) / ideal
 
 
 def _precision_at_hits(top: np.ndarray) -> np.ndarray:
@@ -74,9 +76,11 @@ def hit_rate_at_k(hits: np.ndarray, k: int) -> float:
 
 def mrr_at_k(hits: np.ndarray, k: int) -> float:
     """mean_u 1 / rank of the first hit in the top k (0 if none). Example: 1 / 1 = 1.0."""
-    top = _top(hits, k)
-    first = np.argmax(top, axis=1)
-    return float(np.mean(np.where(top.any(axis=1), 1.0 / (first + 1), 0.0)))
+    return float(np.mean(_mrr_rows(_top(hits, k))))
+
+
+def _mrr_rows(top: np.ndarray) -> np.ndarray:
+    return np.where(top.any(axis=1), 1.0 / (np.argmax(top, axis=1) + 1), 0.0)
 
 
 def per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.ndarray]:
@@ -87,16 +91,13 @@ def per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.n
     top = _top(hits, k)
     n_relevant = np.asarray(n_relevant, dtype=np.float64)
     n_hits = top.sum(axis=1)
-    discounts = _discounts(k)
-    ideal = np.concatenate([[0.0], np.cumsum(discounts)])[np.minimum(n_relevant.astype(int), k)]
     at_hits = _precision_at_hits(top)
-    first = np.argmax(top, axis=1)
     return {
         f"precision_at_{k}": n_hits / k,
         f"recall_at_{k}": n_hits / n_relevant,
-        f"ndcg_at_{k}": (top @ discounts) / ideal,
+        f"ndcg_at_{k}": _ndcg_rows(top, n_relevant, k),
         f"map_at_{k}": at_hits / np.minimum(n_relevant, k),
         f"hit_rate_at_{k}": top.any(axis=1).astype(np.float64),
-        f"mrr_at_{k}": np.where(top.any(axis=1), 1.0 / (first + 1), 0.0),
+        f"mrr_at_{k}": _mrr_rows(top),
         "map": at_hits / n_relevant,
     }

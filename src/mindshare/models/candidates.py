@@ -84,8 +84,9 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         columns += [user_mean[users], item_mean[items], item_mean[items] - user_mean[users]]
         names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
     if train.user_features is not None and "segment" in train.user_features:
-        segment_share = _segment_item_share(binary, train.user_features["segment"].to_numpy())
-        share = np.log(segment_share[train.user_features["segment"].to_numpy().astype(int)[users], items] + 1e-6)
+        segment = train.user_features["segment"].to_numpy().astype(np.int64)
+        segment_share = train.memo(("segment_item_share",), lambda: _segment_item_share(binary, segment))
+        share = np.log(segment_share[segment[users], items] + 1e-6)
         columns += [share, share - log_popularity[items]]
         names += ["pair_segment_item_share", "pair_segment_vs_overall_popularity"]
     if train.item_features is not None:
@@ -108,7 +109,6 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
 
 def _segment_item_share(binary: sp.csr_matrix, segment: np.ndarray) -> np.ndarray:
     """(segments x items): the share of each segment's users who interacted with each item in `binary`."""
-    segment = segment.astype(np.int64)
     n_segments = int(segment.max()) + 1 if len(segment) else 1
     members = sp.csr_matrix((np.ones(len(segment), dtype=np.float32), (segment, np.arange(len(segment)))),
                             shape=(n_segments, binary.shape[0]))
