@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 run: install
+	mindshare download --quiet
 	dvc repro
 	@mindshare leaderboard
 	@echo
@@ -24,6 +25,7 @@ run: install
 	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000"
 
 repro: install
+	mindshare download --quiet
 	dvc repro
 
 test: install

@@ -24,7 +24,7 @@ SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 6000, "n_categori
 RAW_ID = re.compile(rb"zq9raw-[0-9]")  # a raw user id; the bare prefix is config (params), not a person
 CAMPAIGNS = [
     {"name": "first_category", "categories": ["category_01"], "budget": 30, "control_share": 0.2,
-     "template": "{{ reason }}: {{ top_items | join(', ') }}"},
+     "template": "Hello {{ name }}. {{ reason }}: {{ top_items | join(', ') }}"},
     {"name": "two_items", "items": ["3", "5"], "budget": 20, "control_share": 0.0, "channel": "push"},
 ]
 
@@ -133,6 +133,13 @@ def test_segments_breakdown_and_audiences(project):
     assert summary.loc["first_category", "audience"] == 30 and summary.loc["first_category", "control"] == 6
     recommendations = pd.read_parquet(folder / "data/recommendations.parquet")
     assert recommendations.groupby("user_id").size().max() == 10
+    assert set(recommendations["basis"]) <= {"model", "segment_blend", "new_item"}
+    users = pd.read_parquet(folder / "data/interim/users.parquet")  # the synthetic source has demographics
+    assert len(users) == 300 and users["gender"].notna().all() and users["age_group"].notna().all()
+    assert any(c.startswith("demo_gender_") for c in pd.read_parquet(folder / "data/features/users.parquet").columns)
+    assert {"new_users_users", "new_items_users"} <= set(metrics["item_knn"])
+    named = [json.loads(line)["message"] for line in (folder / "data/messages/first_category.jsonl").read_text().splitlines()]
+    assert all(m.startswith("Hello Customer ") for m in named)  # display names from the users table
     _execute_notebook(folder, "notebooks/03_segments_and_campaigns.ipynb")
 
 
@@ -171,6 +178,9 @@ def test_promote_recommend_rollback_through_the_cli(project):
     assert all(item["title"].startswith("Item ") for item in answer["items"])
     cold = json.loads(run(folder, *cli, "recommend", "--user", "no-such-user", "--json", env=env).stdout)
     assert cold["cold_start"] is True and len(cold["items"]) == 10
+    assert {item["basis"] for item in cold["items"]} == {"popular"}
+    told = run(folder, *cli, "recommend", "--user", "no-such-user", "--gender", "F", "--age", "30", "--json", env=env)
+    assert {item["basis"] for item in json.loads(told.stdout)["items"]} == {"demographic"}, told.stderr
     bad_k = run(folder, *cli, "recommend", "--user", "zq9raw-1", "-k", "0", env=env)
     assert bad_k.returncode == 2 and len(bad_k.stderr.strip().splitlines()) == 1
     nothing = run(folder, *cli, "rollback", "--reason", "x", env=env)

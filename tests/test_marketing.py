@@ -9,6 +9,7 @@ import pytest
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
 from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons
@@ -125,9 +126,11 @@ def test_holdout_users_split_and_the_new_user_answer():
     assert not set(split.test["user_id"]) & set(split.train["user_id"]) and len(split.test)
     assert not set(split.valid["user_id"]) - set(split.train["user_id"])
     train = Interactions.from_frame(split.train)
-    scores = new_user_metrics(train, split.test, k=2)
+    policy = ColdStartPolicy(train)
+    scores = new_user_metrics(policy, split.test, k=2)
     assert scores["new_users_users"] == split.test["user_id"].nunique()
     popular = train.item_ids[np.argsort(-train.item_popularity(), kind="stable")[:2]]
     expected = split.test.groupby("user_id")["item_id"].apply(lambda items: len(set(items) & set(popular)) / 2).mean()
     assert scores["new_users_precision_at_2"] == pytest.approx(expected)
-    assert new_user_metrics(train, split.train, k=2) == {"new_users_users": 0.0}
+    assert scores["new_users_precision_at_2"] == scores["new_users_popular_precision_at_2"]  # no demographics
+    assert new_user_metrics(policy, split.train, k=2) == {"new_users_users": 0.0}

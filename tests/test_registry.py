@@ -149,6 +149,7 @@ def test_pyfunc_hashes_raw_ids_and_flags_cold_users(store):
 
 
 def test_new_users_get_what_is_popular_lately():
+    from mindshare.models.cold_start import ColdStartSettings
     from mindshare.tracking.pyfunc import RecommenderPyfunc
 
     frame = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u1"], "item_id": ["old", "old", "old", "new"],
@@ -157,6 +158,10 @@ def test_new_users_get_what_is_popular_lately():
     recent = pd.DataFrame({"item_recent_popularity": [0.0, 1.0]}, index=pd.Index(["old", "new"], name="item_id"))
     wrapper = RecommenderPyfunc()
     wrapper.recommender = Popularity().fit(data.with_features(None, recent))
-    wrapper._prepare(pd.DataFrame({"item_id": ["old", "new"], "title": ["Old", "New"]}), b"k")
+    catalogue = pd.DataFrame({"item_id": ["old", "new"], "title": ["Old", "New"]})
+    wrapper._prepare(catalogue, b"k", settings=ColdStartSettings(recent_prior=0.0))
     out = wrapper.predict(None, pd.DataFrame({"user_id": ["someone-new"], "k": [2]}))
     assert out["item_id"].tolist() == ["new", "old"] and out["cold_start"].all()
+    wrapper._prepare(catalogue, b"k", settings=ColdStartSettings(recent_prior=10.0))  # a quiet window defers
+    out = wrapper.predict(None, pd.DataFrame({"user_id": ["someone-new"], "k": [2]}))
+    assert out["item_id"].tolist() == ["old", "new"] and (out["basis"] == "popular").all()

@@ -124,21 +124,27 @@ def cmd_recommend(args: argparse.Namespace) -> None:
         raise MindshareError(f"-k is {args.k}; give a whole number of at least 1")
     name, _ = _settings(args)
     version, model = _production(name)
-    result = model.predict(pd.DataFrame({"user_id": [args.user], "k": [args.k]}))
+    if args.age is not None and not 0 < args.age < 130:
+        raise MindshareError(f"--age is {args.age}; give an age in years")
+    request = {"user_id": [args.user], "k": [args.k]}
+    if args.gender is not None or args.age is not None:
+        request.update(gender=[args.gender], age=[args.age])
+    result = model.predict(pd.DataFrame(request))
     cold = bool(result["cold_start"].any()) if len(result) else True
     payload = {
         "user_id": args.user,
         "model": {"name": name, "version": int(version.version), "alias": PRODUCTION},
         "cold_start": cold,
-        "items": [{"item_id": r.item_id, "title": r.title, "score": float(r.score)} for r in result.itertuples()],
+        "items": [{"item_id": r.item_id, "title": r.title, "score": float(r.score), "basis": r.basis}
+                  for r in result.itertuples()],
     }
     if args.json:
         print(json.dumps(payload, indent=2))
         return
-    note = " (unknown user: most popular items)" if cold else ""
+    note = f" (unknown user: {result['basis'].iloc[0]} answer)" if cold and len(result) else ""
     print(f"top {args.k} for user {args.user} from {name} version {version.version} @{PRODUCTION}{note}")
     for rank, item in enumerate(payload["items"], start=1):
-        print(f"{rank:>3}. {item['title']}  [{item['item_id']}]  {item['score']:.4f}")
+        print(f"{rank:>3}. {item['title']}  [{item['item_id']}]  {item['score']:.4f}  ({item['basis']})")
 
 
 def _production(name: str):
@@ -292,15 +298,16 @@ def cmd_forget(args: argparse.Namespace) -> None:
 
     pseudonym = pseudonymise([args.user], load_key(create=False))[0]
     new = forget(pseudonym)
-    removed = 0
-    path = Path("data/interim/interactions.parquet")
-    if path.exists():
-        import pandas as pd
+    import pandas as pd
 
-        rows = pd.read_parquet(path)
-        removed = int((rows["user_id"] == pseudonym).sum())
-        if removed:
-            write_parquet(rows[rows["user_id"] != pseudonym], path)
+    removed = 0
+    for path in (Path("data/interim/interactions.parquet"), Path("data/interim/users.parquet")):
+        if path.exists():
+            rows = pd.read_parquet(path)
+            mine = int((rows["user_id"] == pseudonym).sum())
+            if mine:
+                write_parquet(rows[rows["user_id"] != pseudonym], path)
+            removed += mine if path.name == "interactions.parquet" else 0
     print(f"user {args.user}: {'added to' if new else 'already on'} {FORGET_LIST}; {removed} ingested rows removed. "
           "Run `dvc repro` to rebuild splits, features, models, audiences and registry versions without them. "
           "Not reached: earlier MLflow runs and model versions, the DVC cache of earlier outputs, and copies "
@@ -334,10 +341,32 @@ def cmd_compare(args: argparse.Namespace) -> None:
         print(format_comparison(table, args.metric))
 
 
+def cmd_download(args: argparse.Namespace) -> None:
+    from mindshare.data.download import download_release, release_file
+
+    if args.release:
+        target = download_release(args.release, Path(args.to), args.base_url, progress=not args.quiet)
+    else:  # what params.yaml asks for: a release at ingest.path that is not there yet
+        from mindshare.stages.params import load_params
+
+        ingest = load_params()["ingest"]
+        release, path = ingest.get("release"), Path(ingest["path"])
+        if ingest["source"] != "movielens" or not release or path.exists():
+            print(f"nothing to download: ingest.path {path} is {'there' if path.exists() else 'not a release'}")
+            return
+        if path != release_file(release, path.parent):
+            raise MindshareError(f"params.yaml: ingest.path is {path}; to download release {release} there, "
+                                 f"name it {release_file(release, path.parent)}")
+        target = download_release(release, path.parent, args.base_url, progress=not args.quiet)
+    print(f"{target}: checksum verified. Track it with `dvc add {target}`; ingest it with "
+          f"`dvc exp run -S ingest.path={target}` (or set ingest.path in params.yaml).")
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     from mindshare.bench.command import run_bench
 
-    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise)
+    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
+              args.given)
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -378,21 +407,34 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("recommend", help="top-k items for a user from the production model")
     p.add_argument("--user", required=True, help="the raw user id (hashed inside with the local key)")
     p.add_argument("-k", type=int, default=10, help="how many items (default 10)")
+    p.add_argument("--gender", help="for a person not seen in training: their gender as in the users file")
+    p.add_argument("--age", type=int, help="for a person not seen in training: their age in years")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_recommend)
 
     p = sub.add_parser("bench", help="benchmark the families on the field's published protocols",
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
-                       "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0).")
-    p.add_argument("protocol", choices=("ranking", "rating"))
+                       "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
+                       "users with little history, new users and new items (bench/cold_start.py).")
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start"))
     p.add_argument("--data", required=True, help="a MovieLens folder or zip (u.data, ratings.dat or ratings.csv layout)")
     p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
+    p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("download", help="download a MovieLens release and check its published MD5",
+                       description="Without --release: the release params.yaml names (ingest.release) to "
+                       "ingest.path, if it is not there yet (`make run` calls this first).")
+    p.add_argument("--release", help="100k, 1m, 10m, 20m, 25m, 32m, latest-small or latest")
+    p.add_argument("--to", default="data/raw", help="folder for the zip (default data/raw)")
+    p.add_argument("--base-url", help="a mirror (default GroupLens, or $MINDSHARE_MOVIELENS_URL)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_download)
 
     p = sub.add_parser("tune", help="run (or join, with --worker) a model's Optuna study as tune@<model> does",
                        description="The study named by params.yaml's tune settings; with tune.storage set to a "

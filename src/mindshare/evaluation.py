@@ -16,7 +16,7 @@ import scipy.sparse as sp
 from mindshare import metrics
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import Recommender
-from mindshare.models.cold_start import new_user_ranking
+from mindshare.models.cold_start import ColdStartPolicy
 
 
 @dataclass
@@ -86,14 +86,25 @@ class Evaluation:
 
 
 def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k: int,
-                   item_features: sp.csr_matrix, test: pd.DataFrame | None = None) -> Evaluation:
-    """Ranking metrics at each k in `ks`, precision/recall curves for k = 1..curve_k, beyond-accuracy at max(ks)."""
+                   item_features: sp.csr_matrix, test: pd.DataFrame | None = None,
+                   policy: ColdStartPolicy | None = None) -> Evaluation:
+    """Ranking metrics at each k in `ks`, precision/recall curves for k = 1..curve_k, beyond-accuracy at
+    max(ks). With a cold-start `policy`, users with little history get its answer (as when served), and
+    `cold_start_model_only_*` says what the model alone would have scored for them."""
     train = model.train_
     max_k = max(max(ks), curve_k)
-    recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=True)
-    hits = hit_matrix(recommended, test_set.relevant)
     n_rel = test_set.n_relevant
     out: dict[str, float] = {}
+    if policy is None:
+        recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=True)
+    else:
+        recommended, _, _ = policy.recommend(model, test_set.users, k=max_k, exclude_seen=True)
+        little = policy.little_history(test_set.users)
+        if little.any():
+            alone, _ = model.recommend(test_set.users[little], k=max(ks), exclude_seen=True)
+            alone_metrics = metrics.per_user(hit_matrix(alone, test_set.relevant[little]), n_rel[little], max(ks))
+            out.update({f"cold_start_model_only_{name}": float(values.mean()) for name, values in alone_metrics.items()})
+    hits = hit_matrix(recommended, test_set.relevant)
     for k in ks:
         out[f"precision_at_{k}"] = metrics.precision_at_k(hits, k)
         out[f"recall_at_{k}"] = metrics.recall_at_k(hits, n_rel, k)
@@ -173,25 +184,60 @@ def breakdown_metrics(table: pd.DataFrame, metric_names: list[str]) -> dict[str,
     return out
 
 
-def new_user_metrics(train: Interactions, test: pd.DataFrame, k: int) -> dict[str, float]:
-    """How the new-user answer (models/cold_start.py) serves test users absent from train:
-    new_users_{ndcg,precision,recall}_at_<k> and new_users_users (0 when there are none)."""
-    users = train.user_index(test["user_id"])
+def _relevant_pairs(test: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     relevant = test["relevant"].to_numpy(dtype=bool) if "relevant" in test else np.ones(len(test), dtype=bool)
-    new = test.loc[(users < 0) & relevant, ["user_id", "item_id"]].drop_duplicates()
-    if new.empty:
+    return test.loc[rows & relevant, ["user_id", "item_id"]].drop_duplicates()
+
+
+def _ranking_metrics(prefix: str, top: np.ndarray, rows: np.ndarray, cols: np.ndarray, n_rows: int,
+                     n_cols: int, k: int) -> dict[str, float]:
+    """Mean ndcg/precision/recall@k of rankings `top` (n_rows x k column indices) against the relevant
+    (row, column) pairs."""
+    relevant = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_rows, n_cols))
+    n_relevant = np.bincount(rows, minlength=n_rows)
+    per_user = metrics.per_user(hit_matrix(top, relevant), n_relevant, k)
+    return {f"{prefix}_{name}_at_{k}": float(per_user[f"{name}_at_{k}"].mean()) for name in ("ndcg", "precision", "recall")}
+
+
+def new_user_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dict[str, float]:
+    """How the cold-start policy serves test users absent from train (the holdout_users split makes
+    them): `new_users_*` with demographics where known, `new_users_popular_*` with recent popularity
+    alone (the baseline), `new_users_users` and `new_users_with_demographics`."""
+    train = policy.train
+    pairs = _relevant_pairs(test, train.user_index(test["user_id"]) < 0)
+    if pairs.empty:
         return {"new_users_users": 0.0}
-    codes, _ = pd.factorize(new["user_id"], sort=False)
-    n_relevant = np.bincount(codes)
-    items = train.item_index(new["item_id"])
-    order, _ = new_user_ranking(train)
-    top = order[:k]
-    rank_of = np.full(train.n_items, -1)
-    rank_of[top] = np.arange(len(top))
-    hits = np.zeros((len(n_relevant), k), dtype=bool)
-    known = items >= 0
-    ranked = known & (rank_of[np.maximum(items, 0)] >= 0)
-    hits[codes[ranked], rank_of[items[ranked]]] = True
-    per_user = metrics.per_user(hits, n_relevant, k)
-    out = {f"new_users_{name}_at_{k}": float(per_user[f"{name}_at_{k}"].mean()) for name in ("ndcg", "precision", "recall")}
-    return {**out, "new_users_users": float(len(n_relevant))}
+    codes, uniques = pd.factorize(pairs["user_id"], sort=False)
+    items = train.item_index(pairs["item_id"])
+    known = items >= 0  # items new to train cannot be hit; they stay in the denominator via a dummy column
+    cols = np.where(known, items, train.n_items)
+    groups = policy.groups_of_users(uniques)
+    top, _, _ = policy.new_users(groups, k)
+    popular, _, _ = policy.new_users(np.full(len(uniques), -1), k)
+    return {**_ranking_metrics("new_users", top, codes, cols, len(uniques), train.n_items + 1, k),
+            **_ranking_metrics("new_users_popular", popular, codes, cols, len(uniques), train.n_items + 1, k),
+            "new_users_users": float(len(uniques)), "new_users_with_demographics": float((groups >= 0).sum())}
+
+
+def new_item_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dict[str, float]:
+    """How well known users' affinity ranks the catalogue's new items (no training interactions; the
+    holdout_items split makes them): for each known test user with a relevant new item, all new items
+    ranked by their categories' match to the user (`new_items_*`) against overall category popularity
+    (`new_items_unpersonalised_*`)."""
+    train = policy.train
+    new = pd.Index(policy.new_item_ids_)
+    users = train.user_index(test["user_id"])
+    pairs = _relevant_pairs(test, (users >= 0) & test["item_id"].astype(str).isin(new).to_numpy())
+    if pairs.empty or not len(new):
+        return {"new_items_users": 0.0, "new_items": float(len(new))}
+    codes, uniques = pd.factorize(pairs["user_id"], sort=False)
+    cols = new.get_indexer(pairs["item_id"].astype(str))
+    take = min(k, len(new))
+    affinity = policy.new_item_affinity(train.user_index(uniques))
+    personal = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
+    overall = np.tile(np.argsort(-policy.unpersonalised_new_item_scores(), kind="stable")[:take], (len(uniques), 1))
+    pad = ((0, 0), (0, k - take))
+    return {**_ranking_metrics("new_items", np.pad(personal, pad, constant_values=-1), codes, cols, len(uniques), len(new), k),
+            **_ranking_metrics("new_items_unpersonalised", np.pad(overall, pad, constant_values=-1), codes, cols,
+                               len(uniques), len(new), k),
+            "new_items_users": float(len(uniques)), "new_items": float(len(new))}

@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from mindshare.atomic_files import write_json
 from mindshare.bench import RANKING_MODELS, RATING_MODELS
-from mindshare.data.movielens import read_movielens
-from mindshare.data.schema import canonical_interactions, canonical_items
+from mindshare.data.movielens import read_movielens, read_movielens_users
+from mindshare.data.schema import canonical_interactions, canonical_items, canonical_users
 from mindshare.errors import MindshareError
 
 RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
@@ -62,9 +62,28 @@ def machine() -> dict:
             "numpy": np.__version__}
 
 
+COLD_START_MODELS = "popularity,item_knn,item_knn_ease,svd"
+
+
 def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
-              compare_surprise: bool) -> dict:
+              compare_surprise: bool, given: int = 3) -> dict:
     frame, items, dataset = load_dataset(data)
+    if protocol == "cold-start":
+        from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
+
+        raw_users = read_movielens_users(data)
+        users = canonical_users(raw_users) if raw_users is not None else None
+        names, seed_list = parse_list(models or COLD_START_MODELS, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
+        with tqdm(total=len(seed_list) * (len(names) + 2), file=sys.stderr, desc="bench cold-start") as bar:
+            results = run_cold_start_bench(frame, items, users, names, seed_list, given,
+                                           progress=lambda label: _tick(bar, label))
+        report = {"protocol": protocol, "dataset": dataset, "rows": len(frame),
+                  "settings": {"seeds": seed_list, "k": 10, "given": given}, "machine": machine(), "results": results}
+        print(f"cold-start protocols on {dataset} ({len(frame)} rows)")
+        print(format_cold_start(results, names, given))
+        if json_path:
+            write_json(report, json_path)
+        return report
     if protocol == "ranking":
         from mindshare.bench.ranking import run_ranking_bench
 

@@ -33,3 +33,7 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None, known: t
 
 def read_items_table(path: str | Path, columns: dict[str, str] | None = None) -> RawTable:
     return read_table(path, columns, known=ITEM_COLUMNS)
+
+
+def read_users_table(path: str | Path, columns: dict[str, str] | None = None) -> RawTable:
+    return read_table(path, columns, known=("user_id", "gender", "age", "occupation", "display_name"))

@@ -2,6 +2,7 @@
 
 Layouts: `ratings.csv` + `movies.csv` (latest, latest-small, 20m, 25m, 32m),
 `ratings.dat` + `movies.dat` with '::' (1m, 10m), `u.data` + `u.item` (100k).
+Demographics where the release has them: `u.user` (100k), `users.dat` (1m).
 """
 
 from __future__ import annotations
@@ -82,6 +83,25 @@ def read_movielens(path: str | Path) -> tuple[RawTable, RawTable | None]:
     )
     items = _read_items(files, layout) if layout.items in files.names else None
     return ratings, items
+
+
+def read_movielens_users(path: str | Path) -> RawTable | None:
+    """The release's demographics as canonical users (user_id, gender, age_group, occupation), or None.
+    Zip codes are not read: with age and gender they come close to identifying a person."""
+    files = _Files(Path(path))
+    if "u.user" in files.names:
+        data, source = files.read("u.user")
+        names = ["user_id", "age", "gender", "occupation", "zip"]
+        table = read_delimited(data, source, sep="|", names=names, encoding="latin-1", id_columns=("user_id",))
+    elif "users.dat" in files.names:
+        data, source = files.read("users.dat")
+        names = ["user_id", "gender", "age", "occupation", "zip"]
+        table = read_delimited(data, source, sep="::", names=names, encoding="latin-1",
+                               id_columns=("user_id", "occupation"))
+    else:
+        return None
+    frame = table.frame[["user_id", "gender", "age", "occupation"]]
+    return RawTable(frame=frame, source=source, first_line=1)
 
 
 def _read_items(files: _Files, layout: Layout) -> RawTable:

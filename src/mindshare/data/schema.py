@@ -167,3 +167,35 @@ def split_categories(text: pd.Series, separator: str = "|", none_marker: str = "
     return text.fillna("").astype(str).map(
         lambda s: [c for c in s.split(separator) if c and c != none_marker]
     )
+
+
+USER_COLUMNS = ("user_id", "gender", "age_group", "occupation")
+AGE_EDGES = (18, 25, 35, 45, 50, 56)  # MovieLens 1M's age codes; 100K's ages fall into the same groups
+AGE_GROUPS = ("under_18", "18_24", "25_34", "35_44", "45_49", "50_55", "56_plus")
+
+
+def age_groups(ages: pd.Series) -> pd.Series:
+    """Ages (or MovieLens 1M age codes) -> 'under_18', '18_24', ..., '56_plus'; missing stays missing."""
+    codes = np.searchsorted(np.asarray(AGE_EDGES), ages.to_numpy(dtype=np.float64), side="right")
+    labels = np.asarray(AGE_GROUPS, dtype=object)[codes]
+    return pd.Series(np.where(ages.isna().to_numpy(), None, labels), index=ages.index, dtype=object)
+
+
+def canonical_users(table: RawTable) -> pd.DataFrame:
+    """Check a raw users table (`user_id`, optional `gender`, `age`, `occupation`, `display_name`): one
+    row per user; ages become age groups; other columns are not kept."""
+    _require_rows(table)
+    if "user_id" not in table.frame.columns:
+        raise MindshareError(f"{table.source}: required column 'user_id' is missing; rename or map it")
+    frame = table.frame
+    out = pd.DataFrame({"user_id": _ids(table, "user_id")})
+    for column in ("gender", "occupation", "display_name"):
+        if column in frame:
+            out[column] = frame[column].astype(str).str.strip().where(frame[column].notna(), None).astype(object)
+    if "age" in frame:
+        out["age_group"] = age_groups(_numbers(table, "age"))
+    duplicated = out["user_id"].duplicated().to_numpy()
+    if duplicated.any():
+        pos = _first_bad(duplicated)
+        raise MindshareError(f"{table.where(pos)}: user_id appears twice; keep one row per user")
+    return out.reset_index(drop=True)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from mindshare.errors import MindshareError
 
-PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "holdout_users")
+PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "holdout_users", "holdout_items")
 
 
 @dataclass
@@ -100,10 +100,14 @@ def split_global_time(frame: pd.DataFrame, test_ratio: float, valid_ratio: float
     return _assign(frame, ts < valid_cut, (ts >= valid_cut) & (ts < test_cut))
 
 
-def split_holdout_users(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int) -> Split:
-    """Whole users to test (a random `test_ratio` of them, at least one): they are new to the models,
-    which measures cold start. Of the other users' rows, a random `valid_ratio` per user to valid."""
+def split_holdout_users(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int,
+                        given: int = 0) -> Split:
+    """Whole users to test (a random `test_ratio` of them, at least one), which measures cold start:
+    with `given` = 0 they are new to the models; otherwise each keeps their `given` earliest rows in
+    train (users with little history). Of the other users' rows, a random `valid_ratio` per user to valid."""
     check_ratios(test_ratio, valid_ratio)
+    if not isinstance(given, int) or given < 0:
+        raise MindshareError(f"params.yaml: prepare.split.holdout_given is {given!r}; give a whole number >= 0")
     codes, uniques = pd.factorize(frame["user_id"], sort=False)
     rng = np.random.default_rng(seed)
     held_users = rng.random(len(uniques)) < test_ratio
@@ -112,7 +116,28 @@ def split_holdout_users(frame: pd.DataFrame, test_ratio: float, valid_ratio: flo
     held = held_users[codes]
     rank, n = _rank_within_user(codes, rng.random(len(frame)))
     valid = ~held & (rank >= np.maximum(np.round(n * (1 - valid_ratio)), 1))
+    if given:
+        time_rank, _ = _rank_within_user(codes, frame["timestamp"].to_numpy())
+        held &= time_rank >= given
     return _assign(frame, ~held & ~valid, valid)
+
+
+def split_holdout_items(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int) -> Split:
+    """The random per-user split, and then every row of a random `test_ratio` of items (at least one)
+    moved to test: those items are new to the models, which measures item cold start."""
+    split = split_random_per_user(frame, test_ratio, valid_ratio, seed)
+    items = pd.unique(frame["item_id"])
+    rng = np.random.default_rng([seed, 2])
+    held = rng.random(len(items)) < test_ratio
+    if len(items) > 1 and not held.any():
+        held[rng.integers(len(items))] = True
+    held_items = pd.Index(items[held])
+    moved = [part[part["item_id"].isin(held_items)] for part in (split.train, split.valid)]
+    return Split(
+        train=split.train[~split.train["item_id"].isin(held_items)].reset_index(drop=True),
+        valid=split.valid[~split.valid["item_id"].isin(held_items)].reset_index(drop=True),
+        test=pd.concat([split.test, *moved], ignore_index=True),
+    )
 
 
 def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
@@ -125,7 +150,7 @@ def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
 
 
 def split_interactions(frame: pd.DataFrame, protocol: str, *, test_ratio: float, valid_ratio: float, seed: int,
-                       leave_last_n: int, valid_last_n: int) -> Split:
+                       leave_last_n: int, valid_last_n: int, holdout_given: int = 0) -> Split:
     if protocol == "random_per_user":
         return split_random_per_user(frame, test_ratio, valid_ratio, seed)
     if protocol == "leave_last_n":
@@ -133,7 +158,9 @@ def split_interactions(frame: pd.DataFrame, protocol: str, *, test_ratio: float,
     if protocol == "global_time":
         return split_global_time(frame, test_ratio, valid_ratio)
     if protocol == "holdout_users":
-        return split_holdout_users(frame, test_ratio, valid_ratio, seed)
+        return split_holdout_users(frame, test_ratio, valid_ratio, seed, holdout_given)
+    if protocol == "holdout_items":
+        return split_holdout_items(frame, test_ratio, valid_ratio, seed)
     raise MindshareError(f"params.yaml: prepare.split.protocol is '{protocol}'; use one of {', '.join(PROTOCOLS)}")
 
 

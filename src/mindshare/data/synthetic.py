@@ -72,3 +72,21 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
         }
     )
     return interactions, items_frame
+
+
+def generate_synthetic_users(spec: SyntheticSpec) -> pd.DataFrame:
+    """Demographics for the synthetic users, tied to their tastes (gender to the first latent factor, age
+    group to the second) so that demographic cold start has something to find; display names for
+    messages. Drawn from a second seeded stream: the interactions do not change."""
+    user_taste = np.random.default_rng(spec.seed).normal(size=(spec.n_users, spec.n_factors))
+    rng = np.random.default_rng([spec.seed, 1])
+    gender = np.where(user_taste[:, 0] + rng.normal(scale=0.5, size=spec.n_users) > 0, "F", "M")
+    ages = np.clip(38 + 12 * user_taste[:, 1] + rng.normal(scale=4, size=spec.n_users), 14, 80).round()
+    return pd.DataFrame(
+        {
+            "user_id": np.char.add(spec.user_prefix, np.arange(1, spec.n_users + 1).astype(str)).astype(object),
+            "gender": gender.astype(object),
+            "age": ages,
+            "display_name": [f"Customer {n}" for n in range(1, spec.n_users + 1)],
+        }
+    )

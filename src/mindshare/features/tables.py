@@ -33,16 +33,19 @@ def settings_from_params(features: dict | None) -> tuple[FeatureSettings, "Segme
 
 def build_feature_tables(train: pd.DataFrame, items: pd.DataFrame | None,
                          settings: FeatureSettings = FeatureSettings(),
-                         segments: "SegmentSettings | None" = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                         segments: "SegmentSettings | None" = None,
+                         demographics: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(user profiles with their `segment`, item features indexed by item_id), from `train` only."""
-    users, item_table, _ = build_profiles(train, items, settings, segments)
+    users, item_table, _ = build_profiles(train, items, settings, segments, demographics)
     return users, item_table
 
 
 def build_profiles(train: pd.DataFrame, items: pd.DataFrame | None, settings: FeatureSettings = FeatureSettings(),
-                   segments: "SegmentSettings | None" = None):
+                   segments: "SegmentSettings | None" = None, demographics: pd.DataFrame | None = None):
     """(user profiles + `segment` column, item features, the Segmentation): one path for the features
-    stage, tuning and the benches, so that the re-rankers see the same columns everywhere."""
+    stage, tuning and the benches, so that the re-rankers see the same columns everywhere. Segments
+    come from behaviour only; demographics (ingest's users table) are added afterwards as indicator
+    columns `demo_gender_*`, `demo_age_*`."""
     from mindshare.features.segments import SegmentSettings, segment_users
 
     categories = top_categories(train, items, settings.max_categories)
@@ -50,4 +53,16 @@ def build_profiles(train: pd.DataFrame, items: pd.DataFrame | None, settings: Fe
     item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior)
     segmentation = segment_users(users, segments or SegmentSettings())
     users = users.assign(segment=segmentation.labels.astype("float32"))
-    return users, item_table, segmentation
+    return users.join(demographic_indicators(demographics, users.index)), item_table, segmentation
+
+
+def demographic_indicators(demographics: pd.DataFrame | None, user_ids: pd.Index) -> pd.DataFrame:
+    """One 0/1 column per gender and age group present (users without demographics: all 0)."""
+    columns = {}
+    if demographics is not None and len(demographics):
+        table = demographics.set_index("user_id").reindex(user_ids)
+        for source, prefix in (("gender", "demo_gender_"), ("age_group", "demo_age_")):
+            if source in table:
+                for value in sorted(table[source].dropna().unique()):
+                    columns[f"{prefix}{value}"] = (table[source] == value).to_numpy(dtype="float32")
+    return pd.DataFrame(columns, index=user_ids, dtype="float32")

@@ -11,6 +11,7 @@ import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import Recommender
+from mindshare.models.cold_start import group_item_share
 
 
 def split_holdout(train: Interactions, n_folds: int, fold: int, seed: int) -> tuple[Interactions, sp.csr_matrix]:
@@ -85,7 +86,7 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
     if train.user_features is not None and "segment" in train.user_features:
         segment = train.user_features["segment"].to_numpy().astype(np.int64)
-        segment_share = train.memo(("segment_item_share",), lambda: _segment_item_share(binary, segment))
+        segment_share = train.memo(("segment_item_share",), lambda: group_item_share(binary, segment))
         share = np.log(segment_share[segment[users], items] + 1e-6)
         columns += [share, share - log_popularity[items]]
         names += ["pair_segment_item_share", "pair_segment_vs_overall_popularity"]
@@ -105,15 +106,6 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         k = user_vectors.shape[1]
         names += [f"emb_user_{j}" for j in range(k)] + [f"emb_item_{j}" for j in range(k)] + [f"emb_dot_{j}" for j in range(k)]
     return np.column_stack(columns).astype(np.float32), names
-
-
-def _segment_item_share(binary: sp.csr_matrix, segment: np.ndarray) -> np.ndarray:
-    """(segments x items): the share of each segment's users who interacted with each item in `binary`."""
-    n_segments = int(segment.max()) + 1 if len(segment) else 1
-    members = sp.csr_matrix((np.ones(len(segment), dtype=np.float32), (segment, np.arange(len(segment)))),
-                            shape=(n_segments, binary.shape[0]))
-    counts = (members @ binary).toarray()
-    return (counts / np.maximum(np.bincount(segment, minlength=n_segments), 1)[:, None]).astype(np.float32)
 
 
 def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:

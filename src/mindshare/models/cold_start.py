@@ -1,20 +1,279 @@
-"""What a new user (no history at all) is recommended, by every model alike: the items most popular
-in the features stage's recent window (`item_recent_popularity` in the attached item table, where
-present), ties by all-time popularity, then index."""
+"""Cold start: one policy, used alike by `evaluate` (which measures it) and the served model.
+
+- New user (no history): popularity among the training users of the same demographic group
+  (gender x age group, ingest's users table) where the person's demographics are known and the group
+  has at least `demographic_min_users` members, shrunk towards overall popularity by
+  `demographic_prior` pseudo-users; otherwise the items most popular in the features stage's recent
+  window (`item_recent_popularity`), ties by all-time popularity.
+- Little history (1 to `max_interactions` training interactions): the model's scores blended with
+  the popularity among the user's segment (features stage). Over the model's and the segment's top
+  candidates both are scaled to [0, 1] per user; the segment's weight is
+  segment_prior / (segment_prior + interactions), so it fades as history grows.
+- New item (in the catalogue, no training interactions): a user's affinity to it is the mean, over
+  the item's categories, of the user's share of interactions in that category; `new_item_slots` of
+  the k places go to the new items the user has the highest (positive) affinity for.
+"""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import numpy as np
+import pandas as pd
+import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
+from mindshare.errors import MindshareError
+
+# where an answer came from (the `basis` of a served recommendation)
+MODEL, SEGMENT_BLEND, DEMOGRAPHIC, POPULAR, NEW_ITEM = "model", "segment_blend", "demographic", "popular", "new_item"
 
 
-def new_user_ranking(train: Interactions) -> tuple[np.ndarray, np.ndarray]:
-    """(item indices best first, their scores)."""
+@dataclass(frozen=True)
+class ColdStartSettings:
+    max_interactions: int = 5  # users with at most this many training interactions get the segment blend
+    segment_prior: float = 5.0  # the segment's weight is prior / (prior + interactions); 0 turns it off
+    recent_prior: float = 10_000.0  # new users: pseudo-interactions of all-time popularity mixed into the recent window's
+    demographic_min_users: int = 20  # smaller demographic groups fall back to recent popularity
+    demographic_prior: float = 20.0  # pseudo-users of overall popularity mixed into each group's
+    new_item_slots: int = 1  # places of the k given to new items that match the user's categories
+
+    @classmethod
+    def from_params(cls, values: dict | None) -> "ColdStartSettings":
+        try:
+            settings = cls(**(values or {}))
+        except TypeError as error:
+            raise MindshareError(f"params.yaml: cold_start: {error.args[0].split('got ')[-1]}; "
+                                 f"use some of {', '.join(cls.__dataclass_fields__)}") from None
+        for name, value in asdict(settings).items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise MindshareError(f"params.yaml: cold_start.{name} is {value!r}; give a number >= 0")
+        return settings
+
+
+def new_user_ranking(train: Interactions, recent_prior: float = 10_000.0) -> tuple[np.ndarray, np.ndarray]:
+    """Recent popularity shrunk to all-time popularity: (item indices best first, their scores).
+
+    An item's score is (its interactions in the recent window + recent_prior x its all-time share) /
+    (all interactions in the window + recent_prior): a busy window speaks for itself, a quiet one
+    (few interactions) defers to all-time popularity."""
     popularity = train.item_popularity().astype(np.float64)
+    all_time = popularity / max(popularity.sum(), 1.0)
     recent = np.zeros_like(popularity)
     if train.item_features is not None and "item_recent_popularity" in train.item_features:
         recent = train.item_features["item_recent_popularity"].to_numpy(dtype=np.float64)
-    order = np.lexsort((np.arange(len(popularity)), -popularity, -recent))
-    scores = recent + popularity / (popularity.max() + 1.0) if recent.any() else popularity
+    scores = (recent + recent_prior * all_time) / (recent.sum() + recent_prior) if recent_prior > 0 or recent.any() \
+        else all_time
+    order = np.lexsort((np.arange(len(popularity)), -popularity, -scores))
     return order, scores[order]
+
+
+def demographic_groups(users: pd.DataFrame | None) -> pd.Series:
+    """user_id -> 'gender|age_group' for users whose gender and age group are both known."""
+    if users is None or not {"gender", "age_group"} <= set(users.columns) or users.empty:
+        return pd.Series(dtype=object)
+    known = users["gender"].notna() & users["age_group"].notna()
+    rows = users[known]
+    return pd.Series((rows["gender"].astype(str) + "|" + rows["age_group"].astype(str)).to_numpy(),
+                     index=rows["user_id"].to_numpy(), dtype=object)
+
+
+def group_item_share(binary: sp.csr_matrix, groups: np.ndarray) -> np.ndarray:
+    """(groups x items): the share of each group's users (codes 0..G-1; -1 in none) who interacted with
+    each item."""
+    member = groups >= 0
+    n_groups = int(groups.max()) + 1 if member.any() else 1
+    members = sp.csr_matrix((np.ones(member.sum(), dtype=np.float32), (groups[member], np.flatnonzero(member))),
+                            shape=(n_groups, binary.shape[0]))
+    counts = (members @ binary).toarray()
+    return (counts / np.maximum(np.bincount(groups[member], minlength=n_groups), 1)[:, None]).astype(np.float32)
+
+
+def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-k of a dense (rows x items) array, best first, ties by index; -inf gives item -1."""
+    take = min(k, scores.shape[1])
+    items = np.full((scores.shape[0], k), -1, dtype=np.int64)
+    values = np.full((scores.shape[0], k), -np.inf, dtype=np.float64)
+    if take == 0:
+        return items, values
+    top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.lexsort((top, -top_scores), axis=1)
+    top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+    top[~np.isfinite(top_scores)] = -1
+    items[:, :take], values[:, :take] = top, top_scores
+    return items, values
+
+
+class ColdStartPolicy:
+    """Built from a fitted model's training data (with its feature tables attached), the users table
+    (demographics) and the item catalogue."""
+
+    def __init__(self, train: Interactions, settings: ColdStartSettings = ColdStartSettings(),
+                 users: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None):
+        self.train, self.settings = train, settings
+        binary = train.binary()
+        self.counts_ = np.diff(binary.indptr)
+        self.popular_order_, self.popular_scores_ = new_user_ranking(train, settings.recent_prior)
+        popularity = train.item_popularity() / max(train.n_users, 1)
+        # demographic groups: popularity within each, shrunk to overall popularity
+        self.groups_ = demographic_groups(users)
+        codes, self.group_names_ = pd.factorize(self.groups_.reindex(train.user_ids).to_numpy(), sort=True)
+        sizes = np.bincount(codes[codes >= 0], minlength=len(self.group_names_))
+        share = group_item_share(binary, codes)[: len(self.group_names_)]
+        prior = settings.demographic_prior
+        self.group_scores_ = (share * sizes[:, None] + prior * popularity) / (sizes[:, None] + prior)
+        self.group_usable_ = sizes >= settings.demographic_min_users
+        # segments: popularity within each
+        self.segment_ = None
+        if train.user_features is not None and "segment" in train.user_features:
+            self.segment_ = train.user_features["segment"].to_numpy().astype(np.int64)
+            self.segment_share_ = train.memo(("segment_item_share",), lambda: group_item_share(binary, self.segment_))
+        # new items: catalogue items without training interactions, by category
+        self.new_item_ids_ = np.array([], dtype=object)
+        self.user_category_share_ = None
+        categories = [c for c in (train.item_features.columns if train.item_features is not None else [])
+                      if c.startswith("cat_")]
+        if catalogue is not None and categories and len(catalogue):
+            new = catalogue[train.item_index(catalogue["item_id"].astype(str)) < 0]
+            names = {c.removeprefix("cat_"): j for j, c in enumerate(categories)}
+            rows, cols = [], []
+            for r, cats in enumerate(new["categories"]):
+                for cat in cats:
+                    if cat in names:
+                        rows.append(r)
+                        cols.append(names[cat])
+            flags = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(new), len(names)))
+            has = np.diff(flags.indptr) > 0
+            self.new_item_ids_ = new["item_id"].astype(str).to_numpy(dtype=object)[has]
+            self.new_item_categories_ = sp.csr_matrix(flags[has].multiply(1.0 / np.diff(flags[has].indptr)[:, None]))
+            item_categories = train.item_features[categories].to_numpy(dtype=np.float32)
+            self.user_category_share_ = (binary @ item_categories) / np.maximum(self.counts_, 1)[:, None]
+            self.category_share_ = item_categories.T @ popularity / max(popularity.sum(), 1e-12)
+
+    # -- new users -------------------------------------------------------------------------------
+    def group_of(self, gender, age_group) -> np.ndarray:
+        """Group codes of (gender, age group) pairs; -1 where unknown or too small."""
+        keys = pd.Series(gender, dtype=object).astype(str) + "|" + pd.Series(age_group, dtype=object).astype(str)
+        codes = pd.Index(self.group_names_).get_indexer(keys.to_numpy())
+        usable = codes >= 0
+        usable[usable] = self.group_usable_[codes[usable]]
+        return np.where(usable, codes, -1)
+
+    def groups_of_users(self, user_ids) -> np.ndarray:
+        """Group codes of pseudonymised user ids from the users table (-1: unknown)."""
+        known = self.groups_.reindex(pd.Index(user_ids, dtype=object))
+        codes = pd.Index(self.group_names_).get_indexer(known.to_numpy())
+        usable = codes >= 0
+        usable[usable] = self.group_usable_[codes[usable]]
+        return np.where(usable, codes, -1)
+
+    def new_users(self, groups: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(items, scores, basis) for users with no history; `groups` from `group_of`/`groups_of_users`."""
+        groups = np.asarray(groups, dtype=np.int64)
+        items = np.full((len(groups), k), -1, dtype=np.int64)
+        scores = np.full((len(groups), k), -np.inf, dtype=np.float64)
+        take = min(k, len(self.popular_order_))
+        items[:, :take], scores[:, :take] = self.popular_order_[:take], self.popular_scores_[:take]
+        by_group = groups >= 0
+        if by_group.any():
+            unique, inverse = np.unique(groups[by_group], return_inverse=True)
+            top_items, top_scores = _top(self.group_scores_[unique].astype(np.float64), k)
+            items[by_group], scores[by_group] = top_items[inverse], top_scores[inverse]
+        return items, scores, np.where(by_group, DEMOGRAPHIC, POPULAR).astype(object)
+
+    # -- known users -----------------------------------------------------------------------------
+    def recommend(self, model, users: np.ndarray, k: int, exclude_seen: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(items, scores, basis) for known users: the model's top-k, blended with the segment's
+        popularity for users with little history."""
+        users = np.asarray(users, dtype=np.int64)
+        items, scores = model.recommend(users, k=k, exclude_seen=exclude_seen)
+        scores = scores.astype(np.float64)
+        basis = np.full(len(users), MODEL, dtype=object)
+        little = self.little_history(users)
+        if little.any():
+            items[little], scores[little] = self._blend(model, users[little], k, exclude_seen)
+            basis[little] = SEGMENT_BLEND
+        return items, scores, basis
+
+    def little_history(self, users: np.ndarray) -> np.ndarray:
+        if self.segment_ is None or self.settings.segment_prior <= 0:
+            return np.zeros(len(users), dtype=bool)
+        return self.counts_[users] <= self.settings.max_interactions
+
+    def _blend(self, model, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
+        n_candidates = max(4 * k, 50)
+        model_items, _ = model.recommend(users, k=n_candidates, exclude_seen=exclude_seen)
+        share = self.segment_share_[self.segment_[users]].astype(np.float64)
+        if exclude_seen:
+            rows, cols = self.train.matrix[users].nonzero()
+            share[rows, cols] = -np.inf
+        segment_items, _ = _top(share, n_candidates)
+        candidates = np.concatenate([model_items, segment_items], axis=1)
+        valid = candidates >= 0
+        safe = np.where(valid, candidates, 0)
+        rows = np.repeat(np.arange(len(users)), candidates.shape[1])
+        model_scores = model.score(users[rows], safe.ravel()).astype(np.float64).reshape(candidates.shape)
+        segment_scores = np.take_along_axis(share, safe, axis=1)
+        blended = ((1 - self._segment_weight(users))[:, None] * _unit_scale(model_scores, valid)
+                   + self._segment_weight(users)[:, None] * _unit_scale(segment_scores, valid))
+        blended[~valid] = -np.inf
+        # an item in both lists counts once
+        order = np.argsort(safe, axis=1, kind="stable")
+        sorted_items = np.take_along_axis(safe, order, axis=1)
+        repeat = np.zeros_like(valid)
+        repeat[:, 1:] = sorted_items[:, 1:] == sorted_items[:, :-1]
+        np.put_along_axis(blended, order, np.where(repeat, -np.inf, np.take_along_axis(blended, order, axis=1)), axis=1)
+        best = np.argsort(-blended, axis=1, kind="stable")[:, :k]
+        top_scores = np.take_along_axis(blended, best, axis=1)
+        top_items = np.where(np.isfinite(top_scores), np.take_along_axis(candidates, best, axis=1), -1)
+        if top_items.shape[1] < k:
+            pad = k - top_items.shape[1]
+            top_items = np.pad(top_items, ((0, 0), (0, pad)), constant_values=-1)
+            top_scores = np.pad(top_scores, ((0, 0), (0, pad)), constant_values=-np.inf)
+        return top_items, top_scores
+
+    def _segment_weight(self, users: np.ndarray) -> np.ndarray:
+        prior = float(self.settings.segment_prior)
+        return prior / (prior + self.counts_[users])
+
+    # -- new items -------------------------------------------------------------------------------
+    def new_item_affinity(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), new items) affinity of known users to the catalogue's new items."""
+        if self.user_category_share_ is None or not len(self.new_item_ids_):
+            return np.zeros((len(users), 0))
+        return np.asarray(self.new_item_categories_ @ self.user_category_share_[users].T).T
+
+    def place_new_items(self, users: np.ndarray, ids: np.ndarray, scores: np.ndarray, basis: np.ndarray
+                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Given known users' top-k as item ids (with scores and per-item basis), the last
+        `new_item_slots` places go to the new items each user matches best (positive affinity only)."""
+        ids, scores, basis = ids.copy(), scores.copy(), basis.copy()
+        k = ids.shape[1]
+        affinity = self.new_item_affinity(users)
+        take = min(int(self.settings.new_item_slots), k, affinity.shape[1])
+        if take == 0:
+            return ids, scores, basis
+        best = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
+        values = np.take_along_axis(affinity, best, axis=1)
+        for j in range(take):
+            place, ok = k - take + j, values[:, j] > 0
+            ids[ok, place] = self.new_item_ids_[best[ok, j]]
+            scores[ok, place] = values[ok, j]
+            basis[ok, place] = NEW_ITEM
+        return ids, scores, basis
+
+    def unpersonalised_new_item_scores(self) -> np.ndarray:
+        """The new items' scores from overall category popularity: the baseline their metric is read against."""
+        if self.user_category_share_ is None or not len(self.new_item_ids_):
+            return np.zeros(0)
+        return np.asarray(self.new_item_categories_ @ self.category_share_).ravel()
+
+
+def _unit_scale(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Per row, min-max scale the valid entries to [0, 1] (a constant row becomes 1)."""
+    low = np.where(valid, values, np.inf).min(axis=1, keepdims=True)
+    high = np.where(valid, values, -np.inf).max(axis=1, keepdims=True)
+    span = np.where(high > low, high - low, 1.0)
+    return np.where(valid, np.where(high > low, (values - low) / span, 1.0), 0.0)

@@ -25,7 +25,8 @@ from mindshare.marketing.audience import (
 )
 from mindshare.marketing.campaigns import Campaign, parse_campaigns, target_mask
 from mindshare.models.base import Recommender
-from mindshare.stages.ingest import ITEMS
+from mindshare.stages.ingest import ITEMS, USERS
+from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.prepare import split_path
@@ -98,27 +99,33 @@ def audience_csv(table: pd.DataFrame) -> str:
     return table.assign(**{c: table[c].map("|".join) for c in lists}).to_csv(index=False)
 
 
-def messages(campaign: Campaign, table: pd.DataFrame) -> list[dict]:
-    """One rendered message per treatment user (the control group gets none)."""
+def messages(campaign: Campaign, table: pd.DataFrame, names: pd.Series | None = None) -> list[dict]:
+    """One rendered message per treatment user (the control group gets none); `name` is the display
+    name where the users file has one (`names`: by pseudonymised user id), else None."""
     out = []
+    names = names if names is not None else pd.Series(dtype=object)
     for row in table[table["group"] == "treatment"].itertuples(index=False):
-        context = {"user_id": row.user_id, "name": None, "campaign": campaign.name, "channel": campaign.channel,
+        name = names.get(row.user_id)
+        context = {"user_id": row.user_id, "name": None if pd.isna(name) else name, "campaign": campaign.name, "channel": campaign.channel,
                    "reason": row.reason, "reason_items": row.reason_items, "top_items": row.top_items}
         out.append({"user_id": row.user_id, "campaign": campaign.name, "channel": campaign.channel,
                     "items": row.top_item_ids, "message": campaign.render(context)})
     return out
 
 
-def top_n_table(model: Recommender, items: pd.DataFrame, k: int) -> pd.DataFrame:
+def top_n_table(model: Recommender, items: pd.DataFrame, k: int, policy: ColdStartPolicy) -> pd.DataFrame:
+    """Every known user's top-k as served: the model with the cold-start policy (segment blend for
+    little history, new-item places); `basis` says where each item came from."""
     train = model.train_
     users = np.arange(train.n_users)
-    recommended, scores = model.recommend(users, k=k, exclude_seen=True)
-    valid = recommended >= 0
+    recommended, scores, row_basis = policy.recommend(model, users, k=k, exclude_seen=True)
+    ids = np.where(recommended >= 0, train.item_ids[np.maximum(recommended, 0)], "").astype(object)
+    ids, scores, basis = policy.place_new_items(users, ids, scores, np.repeat(row_basis[:, None], k, axis=1))
+    valid = ids != ""
     rows, ranks = np.nonzero(valid)
-    item_ids = train.item_ids[recommended[valid]]
-    titles = items.set_index("item_id")["title"].reindex(item_ids).fillna("").to_numpy()
-    return pd.DataFrame({"user_id": train.user_ids[rows], "rank": ranks + 1, "item_id": item_ids, "title": titles,
-                         "score": scores[valid]})
+    titles = items.set_index("item_id")["title"].reindex(ids[valid]).fillna("").to_numpy()
+    return pd.DataFrame({"user_id": train.user_ids[rows], "rank": ranks + 1, "item_id": ids[valid].astype(str),
+                         "title": titles, "score": scores[valid], "basis": basis[valid].astype(str)})
 
 
 def main() -> None:
@@ -132,11 +139,14 @@ def main() -> None:
     test = pd.read_parquet(split_path("test"))
     suppressed = suppressed_users(settings["suppression_path"], model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)
-    write_parquet(top_n_table(model, items, settings["top_n"]), RECOMMENDATIONS)
+    users = pd.read_parquet(USERS) if USERS.exists() else None
+    policy = ColdStartPolicy(model.train_, ColdStartSettings.from_params(params.get("cold_start")), users, items)
+    write_parquet(top_n_table(model, items, settings["top_n"], policy), RECOMMENDATIONS)
+    names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     rows, audiences, letters = [], {}, {}
     for campaign in campaigns:
         table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted)
-        audiences[campaign.name], letters[campaign.name] = table, messages(campaign, table)
+        audiences[campaign.name], letters[campaign.name] = table, messages(campaign, table, names)
         rows.append(row)
         log.info("%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
                  campaign.name, row["audience"], row["control"], row["candidates"], row["lift_vs_random"],

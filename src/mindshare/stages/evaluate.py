@@ -22,11 +22,13 @@ import pandas as pd  # noqa: E402
 from mindshare import metrics  # noqa: E402
 from mindshare.atomic_files import atomic_path, write_json, write_parquet, write_text  # noqa: E402
 from mindshare.evaluation import (  # noqa: E402
-    Evaluation, breakdown, breakdown_metrics, build_test_set, evaluate_model, item_feature_matrix, new_user_metrics,
+    Evaluation, breakdown, breakdown_metrics, build_test_set, evaluate_model, item_feature_matrix, new_item_metrics,
+    new_user_metrics,
 )
+from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings  # noqa: E402
 from mindshare.models.base import Recommender  # noqa: E402
 from mindshare.stages.features import load_segments  # noqa: E402
-from mindshare.stages.ingest import ITEMS  # noqa: E402
+from mindshare.stages.ingest import ITEMS, USERS  # noqa: E402
 from mindshare.stages.params import dataset_name, experiment_name, load_params  # noqa: E402
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT  # noqa: E402
 from mindshare.stages.prepare import split_path  # noqa: E402
@@ -53,13 +55,18 @@ BREAKDOWN = REPORTS / "breakdown.csv"
 
 
 def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame) -> Evaluation:
-    """The one evaluation path: used by this stage and by the promotion gate's re-evaluation."""
+    """The one evaluation path: used by this stage and by the promotion gate's re-evaluation. The model
+    answers with the cold-start policy (params.yaml `cold_start`), as it does when served."""
+    users = pd.read_parquet(USERS) if USERS.exists() else None
+    policy = ColdStartPolicy(model.train_, ColdStartSettings.from_params(params.get("cold_start")), users, items)
     test_set = build_test_set(model.train_, test)
     features = item_feature_matrix(model.train_, items)
+    k = max(params["evaluate"]["ks"])
     evaluation = evaluate_model(model, test_set, params["evaluate"]["ks"], params["evaluate"]["curve_max_k"],
-                                features, test)
-    evaluation.metrics.update({k: float(v) for k, v in test_set.counts.items()})
-    evaluation.metrics.update(new_user_metrics(model.train_, test, max(params["evaluate"]["ks"])))
+                                features, test, policy)
+    evaluation.metrics.update({name: float(v) for name, v in test_set.counts.items()})
+    evaluation.metrics.update(new_user_metrics(policy, test, k))
+    evaluation.metrics.update(new_item_metrics(policy, test, k))
     return evaluation
 
 
@@ -76,8 +83,29 @@ def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:
     table.index.name = "model"
     ascending = not greater_is_better(primary)
     ordered = [primary] + [c for c in table.columns
-                           if c != primary and not c.startswith(("test_", "users_", "segment_", "activity_"))]
+                           if c != primary and not c.startswith(COLD_START_PREFIXES + ("test_", "users_", "segment_",
+                                                                                       "activity_"))]
     return table[ordered].sort_values(primary, ascending=ascending).reset_index()
+
+
+COLD_START_PREFIXES = ("cold_start_", "new_users_", "new_items")
+
+
+def cold_start_markdown(results: dict[str, dict], order: list[str], k: int) -> str:
+    """Per model: little-history users with the policy against the model alone; new users (the
+    policy against recent popularity) and new items (categories against category popularity) where
+    the split has them."""
+    columns = {f"cold_start_ndcg_at_{k}": "little history: policy", f"cold_start_model_only_ndcg_at_{k}": "model alone",
+               "cold_start_users": "users", f"new_users_ndcg_at_{k}": "new users: policy",
+               f"new_users_popular_ndcg_at_{k}": "recent popularity", "new_users_users": "new users",
+               f"new_items_ndcg_at_{k}": "new items: user's categories",
+               f"new_items_unpersonalised_ndcg_at_{k}": "category popularity", "new_items_users": "users "}
+    table = pd.DataFrame.from_dict(results, orient="index").reindex(order)
+    present = [c for c in columns if c in table and table[c].fillna(0).any()]
+    if not any(c.endswith(f"ndcg_at_{k}") for c in present):
+        return ""
+    shown = table[present].rename(columns=columns).rename_axis("model").reset_index()
+    return f"## Cold start (ndcg@{k}; models/cold_start.py)\n\n{shown.to_markdown(index=False, floatfmt='.4f')}\n"
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
@@ -175,7 +203,7 @@ def main() -> None:
             model = Recommender.load(model_dir(name) / "model.pkl")
             evaluation = evaluate_on_test(model, params, test, items)
             groups = breakdown(evaluation.per_user, segments, params["evaluate"].get("activity_buckets", [5, 20, 100]),
-                               params["evaluate"].get("cold_start_max_interactions", 5))
+                               ColdStartSettings.from_params(params.get("cold_start")).max_interactions)
             breakdowns.append(groups.assign(model=name))
             main_k = max(params["evaluate"]["ks"])
             shown = list(dict.fromkeys([primary, f"ndcg_at_{main_k}", f"precision_at_{main_k}", f"recall_at_{main_k}"]))
@@ -193,7 +221,8 @@ def main() -> None:
                     path = Path(folder) / PER_USER.name
                     evaluation.per_user.to_parquet(path, index=False)
                     mlflow.log_artifact(str(path))
-                model_uri = log_recommender(model_dir(name) / "model.pkl", ITEMS)
+                model_uri = log_recommender(model_dir(name) / "model.pkl", ITEMS, users_path=USERS,
+                                            cold_start=ColdStartSettings.from_params(params.get("cold_start")))
             entries[name] = {"run_id": run.info.run_id, "model_uri": model_uri, "metrics": results[name],
                              "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, results[name].get(primary, float("nan")))
@@ -212,7 +241,8 @@ def main() -> None:
         groups = pd.concat(breakdowns, ignore_index=True)
         lead_text = "" if lead is None else f"\nLead of the best model: {lead[2].describe(primary, lead[0], lead[1])}.\n"
         write_text(f"# Leaderboard (test split, sorted by {primary}; 95% bootstrap intervals over users)\n\n"
-                   f"{leaderboard_markdown(table)}\n{lead_text}\n{breakdown_markdown(groups, table, primary)}",
+                   f"{leaderboard_markdown(table)}\n{lead_text}\n{breakdown_markdown(groups, table, primary)}\n"
+                   f"{cold_start_markdown(results, list(table['model']), max(params['evaluate']['ks']))}",
                    LEADERBOARD_MD)
         write_parquet(pd.concat([frame.assign(model=name) for name, frame in per_user.items()], ignore_index=True),
                       PER_USER)

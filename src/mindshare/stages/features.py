@@ -16,7 +16,7 @@ import pandas as pd
 
 from mindshare.atomic_files import atomic_path, write_json, write_parquet
 from mindshare.features.tables import build_profiles, settings_from_params
-from mindshare.stages.ingest import ITEMS
+from mindshare.stages.ingest import ITEMS, USERS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.prepare import fit_frame
@@ -50,7 +50,8 @@ def main() -> None:
     params = load_params()
     settings, segment_settings = settings_from_params(params.get("features"))
     train = fit_frame(params["train"]["include_valid"])
-    users, items, segmentation = build_profiles(train, pd.read_parquet(ITEMS), settings, segment_settings)
+    users, items, segmentation = build_profiles(train, pd.read_parquet(ITEMS), settings, segment_settings,
+                                                pd.read_parquet(USERS) if USERS.exists() else None)
     write_parquet(users.reset_index(), USER_FEATURES)
     write_parquet(items.reset_index(), ITEM_FEATURES)
     write_parquet(segmentation.labels.reset_index(), SEGMENTS)

@@ -1,7 +1,8 @@
 """ingest: bring the configured source to the canonical schema and pseudonymise user ids; drop the
 rows of people on the forget list and add recorded campaign outcomes (data/feedback/).
 
-Writes data/interim/interactions.parquet, data/interim/items.parquet and reports/ingest.json.
+Writes data/interim/interactions.parquet, data/interim/items.parquet, data/interim/users.parquet
+(demographics and display names where the source has them; otherwise no rows) and reports/ingest.json.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.atomic_files import write_json, write_parquet
-from mindshare.data.events import read_items_table, read_table
+from mindshare.data.events import read_items_table, read_table, read_users_table
 from mindshare.data.fingerprint import frame_fingerprint
-from mindshare.data.movielens import read_movielens
+from mindshare.data.movielens import read_movielens, read_movielens_users
 from mindshare.data.pseudonymise import load_key, pseudonymise
-from mindshare.data.schema import RawTable, canonical_interactions, canonical_items
-from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+from mindshare.data.schema import RawTable, USER_COLUMNS, canonical_interactions, canonical_items, canonical_users
+from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
+from mindshare.errors import MindshareError
 from mindshare.marketing.feedback import forgotten, outcome_interactions
 from mindshare.stages.params import dataset_name, experiment_name, load_params
 from mindshare.stages.runner import run_stage
@@ -27,6 +29,7 @@ from mindshare.tracking.store import DATA_FINGERPRINT_TAG
 log = logging.getLogger(__name__)
 INTERACTIONS = Path("data/interim/interactions.parquet")
 ITEMS = Path("data/interim/items.parquet")
+USERS = Path("data/interim/users.parquet")
 REPORT = Path("reports/ingest.json")
 
 
@@ -34,6 +37,9 @@ def read_source(ingest: dict) -> tuple[RawTable, RawTable | None]:
     """The raw interactions and items tables of the configured source."""
     source = ingest["source"]
     if source == "movielens":
+        if ingest.get("release") and not Path(ingest["path"]).exists():
+            raise MindshareError(f"{ingest['path']}: not found; run `mindshare download` to fetch MovieLens "
+                                 f"{ingest['release']} there (or point ingest.path at a local copy)")
         return read_movielens(ingest["path"])
     if source == "events":
         items = read_items_table(ingest["items_path"], ingest.get("item_columns")) if ingest.get("items_path") else None
@@ -41,6 +47,21 @@ def read_source(ingest: dict) -> tuple[RawTable, RawTable | None]:
     spec = SyntheticSpec(**ingest["synthetic"])
     interactions, items = generate_synthetic(spec)
     return RawTable(interactions, "synthetic"), RawTable(items, "synthetic items")
+
+
+def read_users(ingest: dict) -> pd.DataFrame:
+    """Canonical users (demographics, display names) of the configured source; no rows where it has none."""
+    source = ingest["source"]
+    raw = None
+    if source == "movielens":
+        raw = read_movielens_users(ingest["path"])
+    elif source == "events" and ingest.get("users_path"):
+        raw = read_users_table(ingest["users_path"], ingest.get("user_columns"))
+    elif source == "synthetic":
+        raw = RawTable(generate_synthetic_users(SyntheticSpec(**ingest["synthetic"])), "synthetic users")
+    if raw is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in USER_COLUMNS})
+    return canonical_users(raw)
 
 
 def complete_items(interactions: pd.DataFrame, items: pd.DataFrame | None) -> tuple[pd.DataFrame, int]:
@@ -66,9 +87,13 @@ def main() -> None:
     if unknown_item_rows:
         log.warning("%d interactions name items missing from the items file; added them with their id as title",
                     unknown_item_rows)
-    interactions["user_id"] = pseudonymise(interactions["user_id"], load_key())
+    key = load_key()
+    interactions["user_id"] = pseudonymise(interactions["user_id"], key)
+    users = read_users(ingest)
+    users["user_id"] = pseudonymise(users["user_id"], key)
     gone = forgotten()
     erased = interactions["user_id"].isin(gone)
+    users = users[~users["user_id"].isin(gone)].reset_index(drop=True)
     top_rating = scale[1] if scale else (float(interactions["rating"].max()) if "rating" in interactions else None)
     outcomes = outcome_interactions(list(interactions.columns), top_rating)
     outcomes = outcomes[~outcomes["user_id"].isin(gone)]
@@ -76,11 +101,13 @@ def main() -> None:
         else interactions[~erased].reset_index(drop=True)
     write_parquet(interactions, INTERACTIONS)
     write_parquet(items, ITEMS)
+    write_parquet(users, USERS)
     counts = {
         "rows": len(interactions),
         "users": int(interactions["user_id"].nunique()),
         "items": int(interactions["item_id"].nunique()),
         "items_in_catalogue": len(items),
+        "users_with_demographics": len(users),
         "interactions_with_unknown_item": unknown_item_rows,
         "campaign_outcome_rows": len(outcomes),
     }

@@ -41,6 +41,10 @@ def check_params(params: dict) -> None:
     source = _get(params, "ingest.source")
     if source not in SOURCES:
         raise MindshareError(f"params.yaml: ingest.source is '{source}'; use one of {', '.join(SOURCES)}")
+    if source == "movielens" and params["ingest"].get("release"):
+        from mindshare.data.download import release_file
+
+        release_file(str(params["ingest"]["release"]))
     split = _get(params, "prepare.split")
     for key in ("test_ratio", "valid_ratio"):
         value = split.get(key)
@@ -54,6 +58,9 @@ def check_params(params: dict) -> None:
     ks = _get(params, "evaluate.ks")
     if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
         raise MindshareError(f"params.yaml: evaluate.ks is {ks!r}; give positive whole numbers, e.g. [10]")
+    from mindshare.models.cold_start import ColdStartSettings
+
+    ColdStartSettings.from_params(params.get("cold_start"))
     _get(params, "register.model_name")
     _get(params, "register.primary_metric")
 

@@ -55,6 +55,7 @@ def main() -> None:
         seed=split_params["seed"],
         leave_last_n=split_params["leave_last_n"],
         valid_last_n=split_params["valid_last_n"],
+        holdout_given=split_params.get("holdout_given", 0),
     )
     split.test["relevant"] = relevant_mask(split.test, prepare.get("relevant_min_rating"))
     for name in ("train", "valid", "test"):

@@ -20,7 +20,7 @@ from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.features.tables import build_feature_tables, settings_from_params
-from mindshare.stages.ingest import ITEMS
+from mindshare.stages.ingest import ITEMS, USERS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.prepare import split_path
@@ -50,7 +50,7 @@ def validation_data(params: dict) -> ValidationData:
     items = pd.read_parquet(ITEMS)
     settings, segments = settings_from_params(params.get("features"))
     train = Interactions.from_frame(train_frame).with_features(
-        *build_feature_tables(train_frame, items, settings, segments))
+        *build_feature_tables(train_frame, items, settings, segments, pd.read_parquet(USERS)))
     return ValidationData(train, pd.read_parquet(split_path("valid")), items)
 
 

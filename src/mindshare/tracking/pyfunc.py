@@ -1,16 +1,21 @@
 """The MLflow pyfunc of a recommender: raw user ids in, top-k items out.
 
-Input: a DataFrame with `user_id` (the raw id a person knows) and optional `k` (default 10).
-Output: one row per recommendation: `user_id`, `rank`, `item_id`, `title`, `score`,
-`cold_start` (True when the user is unknown and gets the fallback: the items most popular in the
-features stage's recent window (`features.recent_days`), then all-time popularity).
-Raw ids are hashed with the key read from the environment at load time; the key is never
-stored in the model.
+Input: a DataFrame with `user_id` (the raw id a person knows), optional `k` (default 10) and, for
+people not seen in training, optional `gender` and `age` (used when the users table does not know them).
+Output: one row per recommendation: `user_id`, `rank`, `item_id`, `title`, `score`, `cold_start`
+(True when the user has no training history) and `basis`, where the item came from: `model`,
+`segment_blend` (little history: blended with their segment's favourites), `demographic` or `popular`
+(new users), `new_item` (an item without interactions yet, matching the user's categories). The
+policy is models/cold_start.py with params.yaml `cold_start`, the same as `evaluate` measured.
+Raw ids are hashed with the key read from the environment at load time; the key is never stored in
+the model.
 """
 
 from __future__ import annotations
 
 import sys
+import tempfile
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -21,11 +26,14 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from mindshare.data.pseudonymise import load_key, pseudonymise
+from mindshare.data.schema import age_groups
 from mindshare.models.base import Recommender
-from mindshare.models.cold_start import new_user_ranking
+from mindshare.models.cold_start import NEW_ITEM, ColdStartPolicy, ColdStartSettings
 
 DEFAULT_K = 10
-INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
+MAX_K = 1000
+INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False),
+                       ColSpec("string", "gender", required=False), ColSpec("long", "age", required=False)])
 OUTPUT_SCHEMA = Schema(
     [
         ColSpec("string", "user_id"),
@@ -34,6 +42,7 @@ OUTPUT_SCHEMA = Schema(
         ColSpec("string", "title"),
         ColSpec("double", "score"),
         ColSpec("boolean", "cold_start"),
+        ColSpec("string", "basis"),
     ]
 )
 EXAMPLE_INPUT = pd.DataFrame({"user_id": ["example-user"], "k": [3]})
@@ -41,52 +50,66 @@ _REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn"
 
 
 class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-    """Wraps a fitted `Recommender` plus item titles; cold users get the recently most popular items."""
+    """Wraps a fitted `Recommender`, the item catalogue, the demographics and the cold-start policy."""
 
     def load_context(self, context) -> None:
         self.recommender = Recommender.load(context.artifacts["model"])
-        self._prepare(pd.read_parquet(context.artifacts["items"]), load_key(create=False))
+        users = pd.read_parquet(context.artifacts["users"]) if "users" in context.artifacts else None
+        settings = ColdStartSettings(**(context.model_config or {}).get("cold_start", {}))
+        self._prepare(pd.read_parquet(context.artifacts["items"]), load_key(create=False), users, settings)
 
-    def _prepare(self, items: pd.DataFrame, key: bytes) -> None:
+    def _prepare(self, items: pd.DataFrame, key: bytes, users: pd.DataFrame | None = None,
+                 settings: ColdStartSettings = ColdStartSettings()) -> None:
         train = self.recommender.train_
-        titles = items.set_index("item_id")["title"] if len(items) else pd.Series(dtype=str)
-        self.titles_ = titles.reindex(train.item_ids).fillna("").to_numpy(dtype=object)
+        self.titles_ = (items.set_index("item_id")["title"].astype(str) if len(items)
+                        else pd.Series(dtype=str)).to_dict()
         self.key_ = key
-        self.popular_order_, self.popular_scores_ = new_user_ranking(train)
+        self.policy_ = ColdStartPolicy(train, settings, users, items)
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)
         raw_ids = frame["user_id"].astype(str).to_numpy()
         ks = frame["k"].fillna(DEFAULT_K).astype(int).to_numpy() if "k" in frame else np.full(len(frame), DEFAULT_K)
-        if (ks < 1).any():
-            raise ValueError("k must be at least 1")
-        users = self.recommender.train_.user_index(pseudonymise(raw_ids, self.key_))
-        parts = [self._for_k(raw_ids[ks == k], users[ks == k], int(k)) for k in np.unique(ks)]
+        if (ks < 1).any() or (ks > MAX_K).any():
+            raise ValueError(f"k must be between 1 and {MAX_K}")
+        hashed = pseudonymise(raw_ids, self.key_)
+        users = self.recommender.train_.user_index(hashed)
+        groups = self.policy_.groups_of_users(hashed)
+        if "gender" in frame and "age" in frame:  # demographics given with the request, for people we do not know
+            given = self.policy_.group_of(frame["gender"].to_numpy(dtype=object),
+                                          age_groups(pd.to_numeric(frame["age"], errors="coerce")).to_numpy())
+            groups = np.where(groups >= 0, groups, given)
+        parts = [self._for_k(raw_ids[ks == k], users[ks == k], groups[ks == k], int(k)) for k in np.unique(ks)]
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in OUTPUT_SCHEMA.inputs])
 
-    def _for_k(self, raw_ids: np.ndarray, users: np.ndarray, k: int) -> pd.DataFrame:
-        items = np.empty((len(users), k), dtype=np.int64)
-        scores = np.empty((len(users), k), dtype=np.float64)
+    def _for_k(self, raw_ids: np.ndarray, users: np.ndarray, groups: np.ndarray, k: int) -> pd.DataFrame:
+        policy, train = self.policy_, self.recommender.train_
+        items = np.full((len(users), k), -1, dtype=np.int64)
+        scores = np.full((len(users), k), -np.inf, dtype=np.float64)
+        basis = np.empty((len(users), k), dtype=object)
         known = users >= 0
         if known.any():
-            items[known], scores[known] = self.recommender.recommend(users[known], k=k, exclude_seen=True)
-        take = min(k, len(self.popular_order_))
-        items[~known] = -1
-        scores[~known] = -np.inf
-        items[~known, :take] = self.popular_order_[:take]
-        scores[~known, :take] = self.popular_scores_[:take]
-        rank = np.tile(np.arange(1, k + 1), len(users))
-        flat_items = items.ravel()
-        keep = flat_items >= 0
-        item_ids = np.where(keep, self.recommender.train_.item_ids[np.maximum(flat_items, 0)], "")
+            items[known], scores[known], row_basis = policy.recommend(self.recommender, users[known], k)
+            basis[known] = row_basis[:, None]
+        if (~known).any():
+            items[~known], scores[~known], row_basis = policy.new_users(groups[~known], k)
+            basis[~known] = row_basis[:, None]
+        ids = np.where(items >= 0, train.item_ids[np.maximum(items, 0)], "").astype(object)
+        if known.any():
+            rows = np.flatnonzero(known)
+            ids[rows], scores[rows], basis[rows] = policy.place_new_items(users[known], ids[rows], scores[rows],
+                                                                          basis[rows])
+        keep = (ids != "").ravel()
+        flat_ids = ids.ravel()[keep]
         return pd.DataFrame(
             {
                 "user_id": np.repeat(raw_ids, k)[keep],
-                "rank": rank[keep].astype(np.int64),
-                "item_id": item_ids[keep].astype(str),
-                "title": self.titles_[flat_items[keep]].astype(str),
+                "rank": np.tile(np.arange(1, k + 1), len(users))[keep].astype(np.int64),
+                "item_id": flat_ids.astype(str),
+                "title": np.array([self.titles_.get(i, "") for i in flat_ids], dtype=object).astype(str),
                 "score": scores.ravel()[keep],
                 "cold_start": np.repeat(~known, k)[keep],
+                "basis": basis.ravel()[keep].astype(str),
             }
         )
 
@@ -101,16 +124,26 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_recommender(model_path: Path, items_path: Path, name: str = "model") -> str:
-    """Log a saved recommender as a pyfunc in the active run; return its model URI."""
+def log_recommender(model_path: Path, items_path: Path, name: str = "model", users_path: Path | None = None,
+                    cold_start: ColdStartSettings = ColdStartSettings()) -> str:
+    """Log a saved recommender as a pyfunc in the active run; return its model URI. Of the users table
+    only pseudonymised ids, gender and age group go in (no names)."""
     package_dir = Path(sys.modules["mindshare"].__file__).parent
-    info = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=RecommenderPyfunc(),
-        artifacts={"model": str(model_path), "items": str(items_path)},
-        signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
-        input_example=EXAMPLE_INPUT,
-        code_paths=[str(package_dir)],
-        pip_requirements=_requirements(),
-    )
+    with tempfile.TemporaryDirectory() as folder:
+        artifacts = {"model": str(model_path), "items": str(items_path)}
+        if users_path is not None and Path(users_path).exists():
+            users = pd.read_parquet(users_path)
+            kept = users[[c for c in ("user_id", "gender", "age_group") if c in users.columns]]
+            artifacts["users"] = str(Path(folder) / "users.parquet")
+            kept.to_parquet(artifacts["users"], index=False)
+        info = mlflow.pyfunc.log_model(
+            name=name,
+            python_model=RecommenderPyfunc(),
+            artifacts=artifacts,
+            model_config={"cold_start": asdict(cold_start)},
+            signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
+            input_example=EXAMPLE_INPUT,
+            code_paths=[str(package_dir)],
+            pip_requirements=_requirements(),
+        )
     return info.model_uri
