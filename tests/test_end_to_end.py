@@ -163,6 +163,37 @@ def test_second_repro_is_a_no_op(project):
     assert "Running stage" not in result.stdout
 
 
+def test_data_versioning_round_trip_through_a_dvc_remote(project, tmp_path):
+    """A raw file tracked with `dvc add`, everything pushed to a remote in a temporary folder, the
+    workspace's data and the cache deleted, and all of it pulled back, byte for byte."""
+    folder, env = project
+    cli = [sys.executable, "-m", "mindshare.cli"]
+    raw = folder / "data/raw/shop_events.csv"
+    assert run(folder, *cli, "example-data", "--rows", "500", "--out", str(raw), env=env).returncode == 0
+    added = run(folder, "dvc", "add", "data/raw/shop_events.csv", env=env)
+    assert added.returncode == 0, added.stderr
+    assert (folder / "data/raw/shop_events.csv.dvc").exists() and "shop_events.csv" in (folder / "data/raw/.gitignore").read_text()
+    default = run(folder, "dvc", "remote", "list", env=env).stdout
+    assert "local" in default  # the shipped default: a folder beside the repository
+    assert run(folder, "dvc", "remote", "add", "--local", "-d", "scratch", str(tmp_path / "remote"), env=env).returncode == 0
+    pushed = run(folder, "dvc", "push", env=env)
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    before = {p: p.read_bytes() for p in [raw, *sorted((folder / "data/processed").glob("*.parquet"))]}
+    shutil.rmtree(folder / ".dvc/cache")
+    for path in before:
+        path.unlink()
+    shutil.rmtree(folder / "models")
+    pulled = run(folder, "dvc", "pull", env=env)
+    assert pulled.returncode == 0, pulled.stdout + pulled.stderr
+    assert all(path.read_bytes() == data for path, data in before.items())
+    assert (folder / "models/item_knn/model.pkl").exists()
+    status = run(folder, "dvc", "status", env=env)
+    assert status.returncode == 0 and "changed" not in status.stdout, status.stdout
+    run(folder, "dvc", "remote", "remove", "--local", "scratch", env=env)
+    run(folder, "git", "rm", "-rq", "--cached", "--ignore-unmatch", "data/raw", env=env)  # leave the project as it was
+    shutil.rmtree(folder / "data/raw")
+
+
 def test_promote_recommend_rollback_through_the_cli(project):
     folder, env = project
     cli = [sys.executable, "-m", "mindshare.cli"]

@@ -341,6 +341,32 @@ def cmd_compare(args: argparse.Namespace) -> None:
         print(format_comparison(table, args.metric))
 
 
+def cmd_example_data(args: argparse.Namespace) -> None:
+    from mindshare.atomic_files import atomic_path
+    from mindshare.data.shop_example import COLUMNS, ShopSpec, make_shop_export
+
+    if args.rows < 100:
+        raise MindshareError(f"--rows is {args.rows}; give at least 100")
+    export, items = make_shop_export(ShopSpec(n_views=args.rows, n_users=max(args.rows // 30, 10),
+                                              n_items=max(args.rows // 120, 10), seed=args.seed))
+    out = Path(args.out)
+    items_path = out.with_name(f"{out.stem}_items.csv")
+    for frame, path in ((export, out), (items, items_path)):
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+    print(f"{out}: {len(export)} rows (views, carts, purchases, returns; with the usual mess); {items_path}: "
+          f"{len(items)} products. Column map: {','.join(f'{k}={v}' for k, v in COLUMNS.items())}")
+
+
+def cmd_inspect(args: argparse.Namespace) -> None:
+    from mindshare.data.inspect import format_inspection, inspect_data, load_any, parse_pairs
+
+    loaded = load_any(args.data, parse_pairs(args.columns, "--columns"), args.timestamp_format,
+                      parse_pairs(args.cleaning, "--cleaning"))
+    report = inspect_data(loaded)
+    print(json.dumps(report, indent=2) if args.json else format_inspection(report))
+
+
 def cmd_download(args: argparse.Namespace) -> None:
     from mindshare.data.download import download_release, release_file
 
@@ -366,7 +392,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
-              args.given)
+              args.given, args.columns, args.timestamp_format)
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
@@ -417,7 +443,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
                        "users with little history, new users and new items (bench/cold_start.py).")
     p.add_argument("protocol", choices=("ranking", "rating", "cold-start"))
-    p.add_argument("--data", required=True, help="a MovieLens folder or zip (u.data, ratings.dat or ratings.csv layout)")
+    p.add_argument("--data", required=True, help="a MovieLens folder or zip (any layout), or an events file "
+                   "(CSV, TSV, Parquet, JSON lines)")
+    p.add_argument("--columns", help="events file: canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
+    p.add_argument("--timestamp-format", help="events file: strftime format or 'mixed'")
     p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
@@ -426,6 +455,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("example-data", help="write a messy e-commerce export (and its items file) to try things on")
+    p.add_argument("--out", default="data/example/shop_events.csv", help="where (default data/example/shop_events.csv)")
+    p.add_argument("--rows", type=int, default=60000, help="product views to simulate (default 60000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_example_data)
+
+    p = sub.add_parser("inspect", help="what the pipeline would see in a data file: rows, users, items, drops",
+                       description="A folder or zip is read as MovieLens; any other file as an events log "
+                       "(CSV, TSV, Parquet, JSON lines) through ingest's cleaning rules and checks.")
+    p.add_argument("--data", required=True, help="a file, or a MovieLens folder or zip")
+    p.add_argument("--columns", help="canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
+    p.add_argument("--timestamp-format", help="strftime format, or 'mixed' (default: seconds or ISO 8601)")
+    p.add_argument("--cleaning", help="rule=action pairs as in params.yaml ingest.cleaning, e.g. "
+                   "unparseable_timestamp=drop")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("download", help="download a MovieLens release and check its published MD5",
                        description="Without --release: the release params.yaml names (ingest.release) to "

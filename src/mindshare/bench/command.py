@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from mindshare.atomic_files import write_json
 from mindshare.bench import RANKING_MODELS, RATING_MODELS
-from mindshare.data.movielens import read_movielens, read_movielens_users
-from mindshare.data.schema import canonical_interactions, canonical_items, canonical_users
+from mindshare.data.movielens import read_movielens_users
+from mindshare.data.schema import canonical_users
 from mindshare.errors import MindshareError
 
 RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
@@ -40,12 +40,13 @@ def parse_ints(text: str, flag: str) -> list[int]:
     return values
 
 
-def load_dataset(path: str):
-    ratings, raw_items = read_movielens(path)
-    frame = canonical_interactions(ratings)
-    items = canonical_items(raw_items) if raw_items is not None else None
-    name = Path(path).name.removesuffix(".zip")
-    return frame, items, name
+def load_dataset(path: str, columns: str | None = None, timestamp_format: str | None = None):
+    """A MovieLens folder or zip, or any events file (with `--columns` where its names are not the
+    canonical ones), read as `mindshare inspect` reads it."""
+    from mindshare.data.inspect import load_any, parse_pairs
+
+    loaded = load_any(path, parse_pairs(columns, "--columns"), timestamp_format)
+    return loaded.interactions, loaded.items, Path(path).name.removesuffix(".zip")
 
 
 def format_table(results: dict[str, dict], columns: tuple[str, ...]) -> str:
@@ -66,12 +67,13 @@ COLD_START_MODELS = "popularity,item_knn,item_knn_ease,svd"
 
 
 def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
-              compare_surprise: bool, given: int = 3) -> dict:
-    frame, items, dataset = load_dataset(data)
+              compare_surprise: bool, given: int = 3, columns: str | None = None,
+              timestamp_format: str | None = None) -> dict:
+    frame, items, dataset = load_dataset(data, columns, timestamp_format)
     if protocol == "cold-start":
         from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
 
-        raw_users = read_movielens_users(data)
+        raw_users = read_movielens_users(data) if Path(data).is_dir() or data.endswith(".zip") else None
         users = canonical_users(raw_users) if raw_users is not None else None
         names, seed_list = parse_list(models or COLD_START_MODELS, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
         with tqdm(total=len(seed_list) * (len(names) + 2), file=sys.stderr, desc="bench cold-start") as bar:

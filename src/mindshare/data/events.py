@@ -1,11 +1,15 @@
-"""A person's own interaction log (CSV or Parquet) with a column map to the canonical names."""
+"""A person's own interaction log (CSV, TSV, Parquet or JSON lines) with a column map to the canonical names."""
 
 from __future__ import annotations
 
+import pandas as pd
+
+import io
 from pathlib import Path
 
-from mindshare.data.schema import INTERACTION_COLUMNS, ITEM_COLUMNS, RawTable
-from mindshare.data.text_files import read_delimited, read_parquet
+from mindshare.data.cleaning import CleaningReport, CleaningRules, clean_events
+from mindshare.data.schema import INTERACTION_COLUMNS, ITEM_COLUMNS, RawTable, canonical_interactions
+from mindshare.data.text_files import check_encoding, read_delimited, read_parquet
 from mindshare.errors import MindshareError
 
 
@@ -15,13 +19,15 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None, known: t
     if not path.exists():
         raise MindshareError(f"{path}: no such file; set ingest.path in params.yaml")
     if path.is_dir():
-        raise MindshareError(f"{path}: is a folder; ingest.source 'events' takes one CSV or Parquet file")
+        raise MindshareError(f"{path}: is a folder; ingest.source 'events' takes one CSV, TSV, Parquet or JSON-lines file")
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(known))
     if unknown:
         raise MindshareError(f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}")
     if path.suffix.lower() in (".parquet", ".pq"):
         table = read_parquet(path, str(path))
+    elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
+        table = read_json_lines(path, tuple(columns.get(c, c) for c in ("user_id", "item_id")))
     else:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
         ids = tuple(columns.get(c, c) for c in ("user_id", "item_id"))
@@ -31,9 +37,49 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None, known: t
                     first_line=table.first_line, unit=table.unit)
 
 
+def read_json_lines(path: Path, id_columns: tuple[str, ...]) -> RawTable:
+    """One JSON object per line (ids read as text)."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise MindshareError(f"{path}: the file is empty; give one JSON object per line")
+    check_encoding(data, str(path), "utf-8")
+    try:
+        frame = pd.read_json(io.BytesIO(data), lines=True, dtype={c: str for c in id_columns}, convert_dates=False)
+    except ValueError as error:
+        first = str(error).strip().splitlines()[0]
+        raise MindshareError(f"{path}: not JSON lines ({first}); give one JSON object per line") from None
+    return RawTable(frame=frame, source=str(path), first_line=1)
+
+
 def read_items_table(path: str | Path, columns: dict[str, str] | None = None) -> RawTable:
     return read_table(path, columns, known=ITEM_COLUMNS)
 
 
 def read_users_table(path: str | Path, columns: dict[str, str] | None = None) -> RawTable:
     return read_table(path, columns, known=("user_id", "gender", "age", "occupation", "display_name"))
+
+
+def event_weights(values) -> dict[str, float]:
+    """params.yaml ingest.event_weights: event type -> a number >= 0 (0 drops that event)."""
+    if not isinstance(values, dict):
+        raise MindshareError("params.yaml: ingest.event_weights must map event types to numbers, e.g. "
+                             "{view: 1, purchase: 5}")
+    out = {}
+    for name, weight in values.items():
+        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+            raise MindshareError(f"params.yaml: ingest.event_weights.{name} is {weight!r}; give a number >= 0")
+        out[str(name)] = float(weight)
+    return out
+
+
+def load_events(raw: RawTable, ingest: dict, rating_scale: tuple[float, float] | None = None
+                ) -> tuple[pd.DataFrame, CleaningReport]:
+    """A raw events table through the cleaning rules and the schema checks; event types become
+    implicit-feedback `weight`s. One path for ingest, `mindshare inspect` and `bench --columns`."""
+    weights = event_weights(ingest["event_weights"]) if ingest.get("event_weights") else None
+    cleaned, report = clean_events(raw, CleaningRules.from_params(ingest.get("cleaning")),
+                                   ingest.get("timestamp_format"), weights)
+    interactions = canonical_interactions(cleaned, rating_scale, ingest.get("timestamp_format"))
+    if weights:
+        interactions["weight"] = interactions["event"].map(weights).astype("float64")
+    return interactions, report

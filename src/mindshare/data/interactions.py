@@ -45,6 +45,8 @@ class Interactions:
                 .drop_duplicates(["u", "i"], keep="last")
             )
             rows, cols, values = latest["u"].to_numpy(), latest["i"].to_numpy(), latest["r"].to_numpy()
+        elif "weight" in frame.columns:  # implicit feedback: event weights add up per (user, item)
+            rows, cols, values = users, items, frame["weight"].to_numpy(dtype=np.float64)
         else:
             rows, cols, values = users, items, np.ones(len(users))
         matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)

@@ -1,7 +1,8 @@
 """The canonical schema, and the checks that bring a raw table to it.
 
 interactions: `user_id` (str), `item_id` (str), `timestamp` (int64 seconds) and any of
-`rating` (float), `event` (str), `quantity`, `price`, `value` (float).
+`rating` (float), `event` (str), `quantity`, `price`, `value` (float), `weight` (float: implicit
+feedback strength, from ingest.event_weights or the file).
 items: `item_id` (str), optional `title` (str), `categories` (list of str), `price` (float).
 Every check fails with one line naming the file, the column, the line and the fix.
 """
@@ -16,7 +17,7 @@ import pandas as pd
 from mindshare.errors import MindshareError
 
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
-NUMERIC_INTERACTION_COLUMNS = ("rating", "quantity", "price", "value")
+NUMERIC_INTERACTION_COLUMNS = ("rating", "quantity", "price", "value", "weight")
 TEXT_INTERACTION_COLUMNS = ("event",)
 INTERACTION_COLUMNS = REQUIRED_INTERACTION_COLUMNS + NUMERIC_INTERACTION_COLUMNS + TEXT_INTERACTION_COLUMNS
 ITEM_COLUMNS = ("item_id", "title", "categories", "price")
@@ -36,7 +37,9 @@ class RawTable:
     unit: str = "line"
 
     def where(self, position: int) -> str:
-        return f"{self.source}, {self.unit} {self.first_line + int(position)}"
+        """The file line (or row) of the row at `position`; rows dropped by cleaning keep their labels."""
+        label = self.frame.index[int(position)] if len(self.frame.index) > int(position) else position
+        return f"{self.source}, {self.unit} {self.first_line + int(label)}"
 
 
 def _first_bad(mask: np.ndarray | pd.Series) -> int:
@@ -73,24 +76,21 @@ def _numbers(table: RawTable, column: str) -> pd.Series:
 
 
 def _timestamps(table: RawTable, timestamp_format: str | None) -> pd.Series:
-    """Seconds since 1970: numbers as they are; text as dates (ISO 8601 unless a format is given)."""
+    """Seconds since 1970: numbers as they are; text as dates (ISO 8601 unless a format is given;
+    `mixed`: each value in its own format)."""
+    from mindshare.data.cleaning import parse_timestamps
+
     raw = table.frame["timestamp"]
-    numbers = pd.to_numeric(raw, errors="coerce")
-    if timestamp_format is None and numbers.notna().mean() >= 0.5:
-        bad = numbers.isna().to_numpy()
-        parsed_seconds = numbers
-    else:
-        parsed = pd.to_datetime(raw, format=timestamp_format or "ISO8601", errors="coerce", utc=True)
-        bad = parsed.isna().to_numpy()
-        parsed_seconds = (parsed - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
+    seconds = parse_timestamps(raw, timestamp_format)
+    bad = seconds.isna().to_numpy()
     if bad.any():
         pos = _first_bad(bad)
         hint = f"a date in format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO 8601 date"
         raise MindshareError(
             f"{table.where(pos)}: column 'timestamp' has {raw.iloc[pos]!r}, which is not {hint}; fix the value "
-            "or set ingest.timestamp_format in params.yaml"
+            "or set ingest.timestamp_format (or ingest.cleaning.unparseable_timestamp: drop) in params.yaml"
         )
-    return parsed_seconds.astype("int64")
+    return seconds.astype("int64")
 
 
 def canonical_interactions(

@@ -23,7 +23,7 @@ def read_delimited(
     """Parse `data` (the file's bytes); `names` means the file has no header line."""
     if not data.strip():
         raise MindshareError(f"{source}: the file is empty; give a file with a header and at least one row")
-    _check_encoding(data, source, encoding)
+    check_encoding(data, source, encoding)
     if len(sep) > 1:  # e.g. MovieLens' '::'; the fast C parser takes one character
         data = data.replace(sep.encode(encoding), b"\t")
         sep = "\t"
@@ -47,7 +47,7 @@ def read_delimited(
     return RawTable(frame=frame, source=source, first_line=1 if names is not None else 2)
 
 
-def _check_encoding(data: bytes, source: str, encoding: str) -> None:
+def check_encoding(data: bytes, source: str, encoding: str) -> None:
     try:
         data.decode(encoding)
     except UnicodeDecodeError as error:

@@ -105,6 +105,8 @@ def cold_start_markdown(results: dict[str, dict], order: list[str], k: int) -> s
     if not any(c.endswith(f"ndcg_at_{k}") for c in present):
         return ""
     shown = table[present].rename(columns=columns).rename_axis("model").reset_index()
+    for column in [c for c in shown.columns if c.strip() in ("users", "new users")]:
+        shown[column] = shown[column].fillna(0).astype(int)
     return f"## Cold start (ndcg@{k}; models/cold_start.py)\n\n{shown.to_markdown(index=False, floatfmt='.4f')}\n"
 
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.atomic_files import write_json, write_parquet
-from mindshare.data.events import read_items_table, read_table, read_users_table
+from mindshare.data.cleaning import CleaningReport
+from mindshare.data.events import load_events, read_items_table, read_table, read_users_table
 from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.data.movielens import read_movielens, read_movielens_users
 from mindshare.data.pseudonymise import load_key, pseudonymise
@@ -80,7 +81,13 @@ def main() -> None:
     ingest = params["ingest"]
     scale = tuple(ingest["rating_scale"]) if ingest.get("rating_scale") else None
     raw_interactions, raw_items = read_source(ingest)
-    interactions = canonical_interactions(raw_interactions, scale, ingest.get("timestamp_format"))
+    if ingest["source"] == "events":
+        interactions, cleaning = load_events(raw_interactions, ingest, scale)
+        for reason, n in cleaning.dropped.items():
+            log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
+    else:
+        interactions = canonical_interactions(raw_interactions, scale, ingest.get("timestamp_format"))
+        cleaning = CleaningReport(dropped={}, repaired={})
     items = canonical_items(raw_items) if raw_items is not None else None
     fingerprint = frame_fingerprint(interactions)  # of the raw content: the same whatever the key
     items, unknown_item_rows = complete_items(interactions, items)
@@ -112,10 +119,13 @@ def main() -> None:
         "campaign_outcome_rows": len(outcomes),
     }
     report = {"dataset": dataset_name(params), "source": ingest["source"], "data_fingerprint": fingerprint,
-              "counts": counts, "dropped": {"forgotten_user": int(erased.sum())}}
+              "counts": counts, "dropped": {**cleaning.dropped, "forgotten_user": int(erased.sum())},
+              "repaired": cleaning.repaired}
     write_json(report, REPORT)
     log.info("ingested %s: %d rows, %d users, %d items", report["dataset"], counts["rows"], counts["users"], counts["items"])
-    log_stage_run("ingest", experiment_name(params), {"ingest": ingest}, counts, {DATA_FINGERPRINT_TAG: fingerprint})
+    logged = {**counts, **{f"dropped_{k}": v for k, v in report["dropped"].items()},
+              **{f"repaired_{k}": v for k, v in cleaning.repaired.items()}}
+    log_stage_run("ingest", experiment_name(params), {"ingest": ingest}, logged, {DATA_FINGERPRINT_TAG: fingerprint})
 
 
 if __name__ == "__main__":
