@@ -85,3 +85,26 @@ def test_synthetic_is_seeded_and_canonical():
     canonical = canonical_interactions(RawTable(a, "synthetic"), (0.5, 5.0))
     assert len(canonical) == len(a)
     assert set(a["item_id"]) <= set(items["item_id"])
+
+
+def test_movielens_tags_and_years_become_item_features(tmp_path):
+    from mindshare.data.schema import canonical_interactions, canonical_items
+    from mindshare.features.tables import FeatureSettings, build_feature_tables
+
+    folder = tmp_path / "ml-latest"
+    folder.mkdir()
+    (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,100\n2,1,3,200\n2,2,5,300\n")
+    (folder / "movies.csv").write_text('movieId,title,genres\n1,Heat (1995),Action|Crime\n2,"Up, Up (2009)",Animation\n')
+    (folder / "tags.csv").write_text('userId,movieId,tag,timestamp\n1,1,Heist,10\n2,1,heist ,11\n2,2,"Pixar, fun",12\n')
+    ratings, items = read_movielens(folder)
+    items = canonical_items(items)
+    assert items["tags"].tolist() == [["heist"], ["pixar, fun"]]
+    _, table = build_feature_tables(canonical_interactions(ratings), items, FeatureSettings(max_tags=5))
+    assert table.loc["1", "tag_heist"] == 1 and table.loc["2", "tag_pixar_fun"] == 1 and table.loc["2", "tag_heist"] == 0
+    assert table["item_year"].tolist() == [1995, 2009]
+    dat = tmp_path / "ml-10m"
+    dat.mkdir()
+    (dat / "ratings.dat").write_text("1::1::4::100\n")
+    (dat / "movies.dat").write_text("1::Heat (1995)::Action\n")
+    (dat / "tags.dat").write_text("1::1::heist::10\n")
+    assert canonical_items(read_movielens(dat)[1])["tags"].tolist() == [["heist"]]

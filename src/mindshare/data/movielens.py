@@ -2,7 +2,8 @@
 
 Layouts: `ratings.csv` + `movies.csv` (latest, latest-small, 20m, 25m, 32m),
 `ratings.dat` + `movies.dat` with '::' (1m, 10m), `u.data` + `u.item` (100k).
-Demographics where the release has them: `u.user` (100k), `users.dat` (1m).
+Demographics where the release has them: `u.user` (100k), `users.dat` (1m); tags: `tags.csv`,
+`tags.dat` (10m).
 """
 
 from __future__ import annotations
@@ -82,7 +83,34 @@ def read_movielens(path: str | Path) -> tuple[RawTable, RawTable | None]:
         first_line=ratings.first_line,
     )
     items = _read_items(files, layout) if layout.items in files.names else None
+    if items is not None:
+        tags = _read_tags(files)
+        if tags is not None:
+            frame = items.frame.assign(tags=items.frame["item_id"].astype(str).map(tags))
+            frame["tags"] = frame["tags"].map(lambda t: t if isinstance(t, list) else [])
+            items = RawTable(frame=frame, source=items.source, first_line=items.first_line)
     return ratings, items
+
+
+def _read_tags(files: _Files) -> pd.Series | None:
+    """item_id -> its distinct tags, lower-cased, from tags.csv (latest, 20m+) or tags.dat (10m)."""
+    if "tags.csv" in files.names:
+        data, source = files.read("tags.csv")
+        table = read_delimited(data, source, id_columns=("userId", "movieId"))
+        frame = table.frame.rename(columns={"movieId": "item_id"})
+    elif "tags.dat" in files.names:
+        data, source = files.read("tags.dat")
+        table = read_delimited(data, source, sep="::", names=["user_id", "item_id", "tag", "timestamp"],
+                               encoding="latin-1", id_columns=("user_id", "item_id"))
+        frame = table.frame
+    else:
+        return None
+    if not {"item_id", "tag"} <= set(frame.columns):
+        raise MindshareError(f"{source}: needs columns movieId and tag")
+    tags = frame["tag"].dropna().astype(str).str.strip().str.lower()
+    pairs = pd.DataFrame({"item_id": frame.loc[tags.index, "item_id"].astype(str), "tag": tags})
+    pairs = pairs[pairs["tag"] != ""].drop_duplicates()
+    return pairs.groupby("item_id", sort=False)["tag"].agg(list)
 
 
 def read_movielens_users(path: str | Path) -> RawTable | None:

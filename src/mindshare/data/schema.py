@@ -20,7 +20,7 @@ REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
 NUMERIC_INTERACTION_COLUMNS = ("rating", "quantity", "price", "value", "weight")
 TEXT_INTERACTION_COLUMNS = ("event",)
 INTERACTION_COLUMNS = REQUIRED_INTERACTION_COLUMNS + NUMERIC_INTERACTION_COLUMNS + TEXT_INTERACTION_COLUMNS
-ITEM_COLUMNS = ("item_id", "title", "categories", "price")
+ITEM_COLUMNS = ("item_id", "title", "categories", "tags", "price")
 
 
 @dataclass(frozen=True)
@@ -144,6 +144,8 @@ def canonical_items(table: RawTable) -> pd.DataFrame:
         out["categories"] = frame["categories"].map(_category_list)
     else:
         out["categories"] = [[] for _ in range(len(out))]
+    if "tags" in frame:
+        out["tags"] = frame["tags"].map(_category_list)
     if "price" in frame:
         out["price"] = _numbers(table, "price")
     duplicated = out["item_id"].duplicated().to_numpy()

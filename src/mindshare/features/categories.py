@@ -1,33 +1,39 @@
-"""Which categories become feature columns, and each item's category indicators."""
+"""Which categories (or tags) become feature columns, and each item's indicators."""
 
 from __future__ import annotations
+
+import re
 
 import pandas as pd
 
 
-def top_categories(train: pd.DataFrame, items: pd.DataFrame | None, max_categories: int) -> list[str]:
-    """The `max_categories` categories with the most training interactions (ties by name)."""
-    if items is None or "categories" not in items or max_categories <= 0:
+def top_categories(train: pd.DataFrame, items: pd.DataFrame | None, max_categories: int,
+                   column: str = "categories") -> list[str]:
+    """The `max_categories` categories (or tags: `column`) with the most training interactions (ties by name)."""
+    if items is None or column not in items or max_categories <= 0:
         return []
-    exploded = item_categories(items)
+    exploded = item_categories(items, column)
     counts = train[["item_id"]].merge(exploded, on="item_id")["category"].value_counts()
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [name for name, _ in ordered[:max_categories]]
 
 
-def item_categories(items: pd.DataFrame) -> pd.DataFrame:
+def item_categories(items: pd.DataFrame, column: str = "categories") -> pd.DataFrame:
     """One row per (item_id, category)."""
-    frame = items[["item_id", "categories"]].explode("categories").dropna()
-    return frame.rename(columns={"categories": "category"}).astype({"category": str})
+    frame = items[["item_id", column]].explode(column).dropna()
+    return frame.rename(columns={column: "category"}).astype({"category": str})
 
 
-def category_indicators(items: pd.DataFrame | None, categories: list[str]) -> pd.DataFrame:
-    """item_id-indexed 0/1 columns `cat_<name>` for the chosen categories."""
+def category_indicators(items: pd.DataFrame | None, categories: list[str], column: str = "categories",
+                        prefix: str = "cat_") -> pd.DataFrame:
+    """item_id-indexed 0/1 columns `<prefix><name>` for the chosen categories (or tags); tag names are
+    reduced to letters, digits and '_' (learners refuse some characters in feature names)."""
     if items is None or not categories:
         return pd.DataFrame(index=pd.Index([], name="item_id"))
-    exploded = item_categories(items)
+    exploded = item_categories(items, column)
     exploded = exploded[exploded["category"].isin(categories)]
     table = pd.crosstab(exploded["item_id"], exploded["category"]).clip(upper=1)
     table = table.reindex(columns=categories, fill_value=0)
-    table.columns = [f"cat_{c}" for c in categories]
-    return table.astype("float32")
+    names = categories if prefix == "cat_" else [re.sub(r"\W+", "_", c).strip("_").lower() for c in categories]
+    table.columns = [f"{prefix}{c}" for c in names]
+    return table.loc[:, ~table.columns.duplicated()].astype("float32")

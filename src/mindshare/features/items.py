@@ -1,4 +1,5 @@
-"""Item features: popularity (overall and recent), shrunk mean rating, age, categories, price."""
+"""Item features: popularity (overall and recent), shrunk mean rating, age, release year, categories,
+tags, price."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ DAY = 86_400
 
 
 def build_item_features(train: pd.DataFrame, items: pd.DataFrame | None, categories: list[str],
-                        recent_days: int, rating_prior: float) -> pd.DataFrame:
+                        recent_days: int, rating_prior: float, tags: list[str] | None = None) -> pd.DataFrame:
     """One row per item_id seen in `train`.
 
     The mean rating is shrunk towards the global mean with `rating_prior` pseudo-ratings.
@@ -34,5 +35,11 @@ def build_item_features(train: pd.DataFrame, items: pd.DataFrame | None, categor
     indicators = category_indicators(items, categories)
     if len(indicators.columns):
         out = out.join(indicators.reindex(out.index).fillna(0.0))
+    if items is not None and "title" in items:  # "Heat (1995)" -> 1995; 0 where the title has no year
+        years = items.set_index("item_id")["title"].astype(str).str.extract(r"\((\d{4})\)\s*$")[0]
+        if years.notna().any():
+            out["item_year"] = pd.to_numeric(years, errors="coerce").reindex(out.index).fillna(0.0)
+    if tags:
+        out = out.join(category_indicators(items, tags, "tags", "tag_").reindex(out.index).fillna(0.0))
     out.index.name = "item_id"
     return out.astype(np.float32)

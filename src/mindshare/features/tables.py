@@ -16,6 +16,7 @@ class FeatureSettings:
     max_categories: int = 20  # the most frequent categories become columns
     recent_days: int = 30  # "recent popularity" window, counted back from the last training event
     rating_prior: float = 10.0  # pseudo-ratings that shrink an item's mean rating to the global mean
+    max_tags: int = 20  # the most frequent tags (MovieLens tags, or the items file's) become columns
 
 
 def settings_from_params(features: dict | None) -> tuple[FeatureSettings, "SegmentSettings"]:
@@ -50,7 +51,8 @@ def build_profiles(train: pd.DataFrame, items: pd.DataFrame | None, settings: Fe
 
     categories = top_categories(train, items, settings.max_categories)
     users = build_user_features(train, items, categories)
-    item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior)
+    tags = top_categories(train, items, settings.max_tags, "tags")
+    item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior, tags)
     segmentation = segment_users(users, segments or SegmentSettings())
     users = users.assign(segment=segmentation.labels.astype("float32"))
     return users.join(demographic_indicators(demographics, users.index)), item_table, segmentation

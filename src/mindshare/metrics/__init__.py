@@ -16,7 +16,7 @@ from mindshare.metrics.ranking import (
     precision_at_k,
     recall_at_k,
 )
-from mindshare.metrics.rating import mae, rmse
+from mindshare.metrics.rating import RATING_METRICS, mae, rmse
 from mindshare.metrics.significance import PairedComparison, bootstrap_ci, paired_comparison
 
 __all__ = [

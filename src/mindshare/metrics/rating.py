@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+RATING_METRICS = ("rmse", "mae")  # measured only where the data has ratings and the model predicts them
+
 
 def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     """sqrt(mean((y - yhat)^2)). Example: y=[1, 3], yhat=[2, 3] -> sqrt(1/2) = 0.7071."""

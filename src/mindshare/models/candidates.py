@@ -66,7 +66,7 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     mean ratings where there are ratings, and the user's share of interactions in the item's
     categories, and how popular the item is among the user's segment (segments come from the
     attached user table, computed on all fit data; the shares from `train`'s matrix). From the
-    attached item table only static columns are used: categories, price.
+    attached item table only static columns are used: categories, tags, release year, price.
     """
     users, items = candidates.users, candidates.items
     columns, names = [], []
@@ -91,7 +91,7 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         columns += [share, share - log_popularity[items]]
         names += ["pair_segment_item_share", "pair_segment_vs_overall_popularity"]
     if train.item_features is not None:
-        static = [c for c in train.item_features.columns if c.startswith("cat_") or c == "item_price"]
+        static = [c for c in train.item_features.columns if c.startswith(("cat_", "tag_")) or c in ("item_price", "item_year")]
         table = train.item_features[static].to_numpy(dtype=np.float32)
         columns += list(table[items].T)
         names += static

@@ -8,6 +8,7 @@ parameters, a dependency of train@<model>) and reports/tuning/<model>.json (the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.features.tables import build_feature_tables, settings_from_params
+from mindshare.metrics import RATING_METRICS
 from mindshare.stages.ingest import ITEMS, USERS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
@@ -61,6 +63,11 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
     if model not in params["models"]:
         raise MindshareError(f"params.yaml: model '{model}' is not in 'models'; add it there first")
     settings = tune_settings(params, model)
+    data = validation_data(params)
+    if settings.metric in RATING_METRICS and not data.train.has_ratings:
+        log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
+                    settings.metric, params["register"]["primary_metric"])
+        settings = dataclasses.replace(settings, metric=params["register"]["primary_metric"])
     fingerprint = json.loads(PREPARE_REPORT.read_text())["split_fingerprint"]
     name = settings.study_name(fingerprint)
     # workers draw from their own seeded stream so that they do not propose the same points
@@ -68,7 +75,7 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
     prepare_study(study, settings)
     experiment_id, run_id = study_run(experiment_name(params), name, settings, fingerprint)
     log.info("study %s: %d of %d trials finished", name, finished(study), settings.n_trials)
-    run_trials(study, settings, validation_data(params), trial_logger(experiment_id, run_id, settings), progress)
+    run_trials(study, settings, data, trial_logger(experiment_id, run_id, settings), progress)
     counts = state_counts(study)
     summary = {"model": model, "study": name, "metric": settings.metric, "direction": settings.direction,
                "best_params": best_params(study, settings),

@@ -29,6 +29,7 @@ import pandas as pd
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.evaluation import build_test_set, evaluate_model, item_feature_matrix
+from mindshare.metrics import RATING_METRICS
 from mindshare.models import make_model
 from mindshare.models.base import Recommender
 from mindshare.tracking.registry import greater_is_better
@@ -153,7 +154,7 @@ class ValidationData:
         evaluation = evaluate_model(model, self._sets["valid"], [k], 1, self._sets["features"], self.valid)
         if metric not in evaluation.metrics:
             raise MindshareError(f"params.yaml: tuning metric '{metric}' is not measured for {model.name}; "
-                                 f"use one of {', '.join(sorted(evaluation.metrics))}")
+                                 f"use one of {', '.join(sorted(m for m in evaluation.metrics if '_ci_' not in m))}")
         return float(evaluation.metrics[metric])
 
 
@@ -198,21 +199,29 @@ def run_trials(study: optuna.Study, settings: TuneSettings, data: ValidationData
         return
     maximise = settings.direction == "maximize"
     worker = f"{socket.gethostname()}:{os.getpid()}"
+    refused: list[MindshareError] = []
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr(WORKER_ATTR, worker)
         suggested = {d.name: d.suggest(trial) for d in settings.dimensions}
         model = make_model(settings.model, settings.trial_params(suggested))
         model.step_callback = _pruning_callback(trial, settings.metric, maximise, data)
-        model.fit(data.train)
-        model.step_callback = None
-        return data.score(model, settings.metric)
+        try:
+            model.fit(data.train)
+            model.step_callback = None
+            return data.score(model, settings.metric)
+        except MindshareError as error:  # a refusal (the family cannot take this data): stop with its one line
+            refused.append(error)
+            trial.study.stop()
+            return float("nan")
 
     stop_at_total = optuna.study.MaxTrialsCallback(
         settings.n_trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
     study.optimize(objective, n_trials=remaining, timeout=settings.timeout, callbacks=[stop_at_total, on_trial],
                    catch=(ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError),
                    show_progress_bar=progress, gc_after_trial=True)
+    if refused:
+        raise refused[0]
 
 
 def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: ValidationData):
@@ -221,7 +230,7 @@ def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: Va
     A family's own figures are higher-is-better; where it gives none, the model is scored on valid.
     Steps of the other kind (a rating learner while tuning a ranking metric) are not reported.
     """
-    wanted = "rating" if metric in ("rmse", "mae") else "ranking"
+    wanted = "rating" if metric in RATING_METRICS else "ranking"
 
     def report(model: Recommender, step: int, value: float | None, kind: str) -> None:
         if kind != wanted:
