@@ -172,3 +172,26 @@ def test_bad_cold_start_params():
         ColdStartSettings.from_params({"segment_prior": -1})
     with pytest.raises(MindshareError, match="params.yaml: cold_start"):
         ColdStartSettings.from_params({"segment_weight": 1})
+
+
+def test_auto_segment_prior_is_chosen_on_valid():
+    from mindshare.models.cold_start import DEFAULT_SEGMENT_PRIOR, SEGMENT_PRIOR_GRID, choose_segment_prior
+    from mindshare.tuning.study import ValidationData
+
+    assert choose_segment_prior({"users": 30, "ndcg": {"0.0": 0.30, "5.0": 0.20, "20.0": 0.30}}) == 0.0
+    assert choose_segment_prior({"users": 30, "ndcg": {"0.0": 0.10, "5.0": 0.20}}) == 5.0
+    assert choose_segment_prior({"users": 5, "ndcg": {"0.0": 0.30}}) is None and choose_segment_prior({}) is None
+    assert ColdStartSettings.from_params({}).resolved().segment_prior == DEFAULT_SEGMENT_PRIOR
+    assert ColdStartSettings.from_params({}).resolved(1.0).segment_prior == 1.0
+    assert ColdStartSettings.from_params({"segment_prior": 2}).resolved(1.0).segment_prior == 2  # a number stays
+    spec = SyntheticSpec(n_users=400, n_items=100, n_interactions=8000, seed=5)
+    interactions, items = generate_synthetic(spec)
+    split = split_holdout_users(interactions, test_ratio=0.3, valid_ratio=0.0, seed=0, given=2)
+    frame = split.train
+    train = Interactions.from_frame(frame).with_features(*build_feature_tables(frame, items))
+    data = ValidationData(train, split.test, items)
+    model = make_model("item_knn", {}).fit(train)
+    data.score(model, "ndcg_at_10")
+    scores = data.segment_prior_scores(model)
+    assert scores["users"] > 20 and set(scores["ndcg"]) == {str(p) for p in SEGMENT_PRIOR_GRID}
+    assert scores["ndcg"]["0.0"] > 0

@@ -207,34 +207,19 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_audience(args: argparse.Namespace) -> None:
-    import dataclasses
-
-    import numpy as np
     import pandas as pd
 
-    from mindshare.marketing.campaigns import parse_campaigns
-    from mindshare.stages.audience import audience_settings, run_campaign, suppressed_users
+    from mindshare.stages.audience import production_audience
     from mindshare.stages.params import load_params
 
     params = load_params()
     items = _read_table(Path("data/interim/items.parquet"), "items")
-    campaigns = {c.name: c for c in parse_campaigns(params.get("campaigns"), items)}
-    if args.campaign not in campaigns:
-        raise MindshareError(f"campaign '{args.campaign}' is not in params.yaml; known: {', '.join(campaigns) or 'none'}")
-    campaign = campaigns[args.campaign]
-    if args.budget is not None:
-        if args.budget < 1:
-            raise MindshareError(f"--budget is {args.budget}; give a whole number of users >= 1")
-        campaign = dataclasses.replace(campaign, budget=args.budget)
     name = _settings(args)[0]
     version, served = _production(name)
-    model = served.unwrap_python_model().recommender
-    settings = audience_settings(params)
     test_path = Path("data/processed/test.parquet")
     test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
-    table, row = run_campaign(model, campaign, items, test, settings,
-                              suppressed_users(settings["suppression_path"], model.train_.user_ids),
-                              np.zeros(model.train_.n_users, dtype=np.int64))
+    campaign, table, row = production_audience(served.unwrap_python_model().recommender, args.campaign, args.budget,
+                                               params, items, test)
     if args.out:
         from mindshare.atomic_files import write_text
         from mindshare.stages.audience import audience_csv
@@ -358,6 +343,29 @@ def cmd_example_data(args: argparse.Namespace) -> None:
           f"{len(items)} products. Column map: {','.join(f'{k}={v}' for k, v in COLUMNS.items())}")
 
 
+def cmd_serve(args: argparse.Namespace) -> None:
+    import os
+
+    import uvicorn
+
+    from mindshare.serving.app import from_environment
+
+    if not 1 <= args.max_k <= 200:
+        raise MindshareError(f"--max-k is {args.max_k}; give 1 to 200")
+    if args.workers < 1 or args.max_batch < 1 or args.poll_seconds <= 0:
+        raise MindshareError("--workers, --max-batch and --poll-seconds must be positive")
+    os.environ.update(MINDSHARE_SERVE_MODEL=_settings(args)[0], MINDSHARE_SERVE_MAX_K=str(args.max_k),
+                      MINDSHARE_SERVE_POLL_SECONDS=str(args.poll_seconds), MINDSHARE_SERVE_MAX_BATCH=str(args.max_batch))
+    if args.workers == 1:
+        app = from_environment()  # load before listening: a missing production version is one line, exit 2
+        print(f"serving {app.title} on http://{args.host}:{args.port} (docs: /docs)", flush=True)
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    else:
+        print(f"serving on http://{args.host}:{args.port} with {args.workers} workers (docs: /docs)", flush=True)
+        uvicorn.run("mindshare.serving.app:from_environment", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level="warning", access_log=False)
+
+
 def cmd_inspect(args: argparse.Namespace) -> None:
     from mindshare.data.inspect import format_inspection, inspect_data, load_any, parse_pairs
 
@@ -455,6 +463,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
     p.set_defaults(func=cmd_bench)
+
+    p = sub.add_parser("serve", help="serve the production model over REST (FastAPI; /docs, /openapi.json)",
+                       description="GET /recommend/{user_id}, POST /recommend, GET /audience/{campaign}, GET /health, "
+                       "GET /version, POST /admin/reload. Follows the production alias without a restart.")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
+    p.add_argument("--max-k", type=int, default=100, help="the largest k a request may ask for (default 100)")
+    p.add_argument("--max-batch", type=int, default=1000, help="the most users in one POST /recommend")
+    p.add_argument("--poll-seconds", type=float, default=5.0, help="how often to check the production alias")
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("example-data", help="write a messy e-commerce export (and its items file) to try things on")
     p.add_argument("--out", default="data/example/shop_events.csv", help="where (default data/example/shop_events.csv)")

@@ -42,9 +42,10 @@ def load_key(key_file: str | Path | None = None, create: bool = True) -> bytes:
 def pseudonymise(ids: pd.Series | np.ndarray | list[str], key: bytes) -> np.ndarray:
     """Map raw ids to pseudonyms; each distinct id is hashed once."""
     codes, uniques = pd.factorize(pd.Series(ids, dtype=str), sort=False)
-    hashed = np.array([_pseudonym(str(u), key) for u in uniques], dtype=object)
+    hashed = np.array([pseudonym(str(u), key) for u in uniques], dtype=object)
     return hashed[codes] if len(codes) else np.array([], dtype=object)
 
 
-def _pseudonym(raw_id: str, key: bytes) -> str:
-    return hmac.new(key, raw_id.encode(), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]
+def pseudonym(raw_id: str, key: bytes) -> str:
+    """One raw id's pseudonym (any string, lone surrogates included)."""
+    return hmac.new(key, raw_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]

@@ -16,7 +16,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -26,13 +26,19 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 
 # where an answer came from (the `basis` of a served recommendation)
+BLEND_CANDIDATES = 200  # from the model and from the segment each, for the little-history blend
 MODEL, SEGMENT_BLEND, DEMOGRAPHIC, POPULAR, NEW_ITEM = "model", "segment_blend", "demographic", "popular", "new_item"
+
+
+SEGMENT_PRIOR_GRID = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0)  # `segment_prior: auto` picks one of these on valid
+DEFAULT_SEGMENT_PRIOR = 5.0  # `auto` where valid has too few users with little history to choose
+MIN_USERS_TO_CHOOSE = 20
 
 
 @dataclass(frozen=True)
 class ColdStartSettings:
     max_interactions: int = 5  # users with at most this many training interactions get the segment blend
-    segment_prior: float = 5.0  # the segment's weight is prior / (prior + interactions); 0 turns it off
+    segment_prior: float | str = "auto"  # segment weight = prior / (prior + interactions); 0: off; auto: tuned
     recent_prior: float = 10_000.0  # new users: pseudo-interactions of all-time popularity mixed into the recent window's
     demographic_min_users: int = 20  # smaller demographic groups fall back to recent popularity
     demographic_prior: float = 20.0  # pseudo-users of overall popularity mixed into each group's
@@ -46,9 +52,26 @@ class ColdStartSettings:
             raise MindshareError(f"params.yaml: cold_start: {error.args[0].split('got ')[-1]}; "
                                  f"use some of {', '.join(cls.__dataclass_fields__)}") from None
         for name, value in asdict(settings).items():
+            if name == "segment_prior" and value == "auto":
+                continue
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise MindshareError(f"params.yaml: cold_start.{name} is {value!r}; give a number >= 0")
+                raise MindshareError(f"params.yaml: cold_start.{name} is {value!r}; give a number >= 0"
+                                     + (" or auto" if name == "segment_prior" else ""))
         return settings
+
+    def resolved(self, chosen: float | None = None) -> "ColdStartSettings":
+        """`segment_prior: auto` made a number: the value tune@<model> chose on valid, else the default."""
+        if self.segment_prior != "auto":
+            return self
+        return replace(self, segment_prior=float(chosen if chosen is not None else DEFAULT_SEGMENT_PRIOR))
+
+
+def choose_segment_prior(scores: dict | None) -> float | None:
+    """The prior with the best valid ndcg (ties: the smaller), if enough users had little history."""
+    if not scores or scores.get("users", 0) < MIN_USERS_TO_CHOOSE:
+        return None
+    by_prior = {float(p): v for p, v in scores["ndcg"].items()}
+    return max(sorted(by_prior), key=lambda p: (by_prior[p], -p))
 
 
 def new_user_ranking(train: Interactions, recent_prior: float = 10_000.0) -> tuple[np.ndarray, np.ndarray]:
@@ -111,6 +134,7 @@ class ColdStartPolicy:
 
     def __init__(self, train: Interactions, settings: ColdStartSettings = ColdStartSettings(),
                  users: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None):
+        settings = settings.resolved()
         self.train, self.settings = train, settings
         binary = train.binary()
         self.counts_ = np.diff(binary.indptr)
@@ -203,7 +227,7 @@ class ColdStartPolicy:
         return self.counts_[users] <= self.settings.max_interactions
 
     def _blend(self, model, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
-        n_candidates = max(4 * k, 50)
+        n_candidates = max(k, BLEND_CANDIDATES)  # fixed for k <= 200: a shorter list is a prefix of a longer
         model_items, _ = model.recommend(users, k=n_candidates, exclude_seen=exclude_seen)
         share = self.segment_share_[self.segment_[users]].astype(np.float64)
         if exclude_seen:

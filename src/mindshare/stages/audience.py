@@ -25,14 +25,15 @@ from mindshare.marketing.audience import (
 )
 from mindshare.marketing.campaigns import Campaign, parse_campaigns, target_mask
 from mindshare.models.base import Recommender
+from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.stages.ingest import ITEMS, USERS
-from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.prepare import split_path
 from mindshare.stages.register import REGISTRY_REPORT
 from mindshare.stages.runner import run_stage
 from mindshare.stages.train import model_dir
+from mindshare.stages.tune import cold_start_settings
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
 
@@ -93,6 +94,27 @@ def run_campaign(model: Recommender, campaign: Campaign, items: pd.DataFrame, te
     return table, row
 
 
+def production_audience(model: Recommender, campaign_name: str, budget: int | None, params: dict,
+                        items: pd.DataFrame, test: pd.DataFrame) -> tuple[Campaign, pd.DataFrame, dict]:
+    """One campaign's audience from a given model (the CLI's and the web app's `@production`), alone:
+    no frequency cap across campaigns. Unknown campaign or budget < 1: one-line error."""
+    import dataclasses
+
+    campaigns = {c.name: c for c in parse_campaigns(params.get("campaigns"), items)}
+    if campaign_name not in campaigns:
+        raise MindshareError(f"campaign '{campaign_name}' is not in params.yaml; known: {', '.join(campaigns) or 'none'}")
+    campaign = campaigns[campaign_name]
+    if budget is not None:
+        if budget < 1:
+            raise MindshareError(f"budget is {budget}; give a whole number of users >= 1")
+        campaign = dataclasses.replace(campaign, budget=budget)
+    settings = audience_settings(params)
+    table, row = run_campaign(model, campaign, items, test, settings,
+                              suppressed_users(settings["suppression_path"], model.train_.user_ids),
+                              np.zeros(model.train_.n_users, dtype=np.int64))
+    return campaign, table, row
+
+
 def audience_csv(table: pd.DataFrame) -> str:
     """The audience as CSV; list columns joined with '|'."""
     lists = ["top_item_ids", "top_items", "reason_items"]
@@ -140,7 +162,7 @@ def main() -> None:
     suppressed = suppressed_users(settings["suppression_path"], model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)
     users = pd.read_parquet(USERS) if USERS.exists() else None
-    policy = ColdStartPolicy(model.train_, ColdStartSettings.from_params(params.get("cold_start")), users, items)
+    policy = ColdStartPolicy(model.train_, cold_start_settings(params, family), users, items)
     write_parquet(top_n_table(model, items, settings["top_n"], policy), RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     rows, audiences, letters = [], {}, {}

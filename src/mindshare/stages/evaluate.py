@@ -34,6 +34,7 @@ from mindshare.stages.prepare import REPORT as PREPARE_REPORT  # noqa: E402
 from mindshare.stages.prepare import split_path  # noqa: E402
 from mindshare.stages.runner import run_stage  # noqa: E402
 from mindshare.stages.train import model_dir  # noqa: E402
+from mindshare.stages.tune import cold_start_settings  # noqa: E402
 from mindshare.tracking.pyfunc import log_recommender  # noqa: E402
 from mindshare.tracking.registry import greater_is_better  # noqa: E402
 from mindshare.tracking.runs import flatten_params  # noqa: E402
@@ -54,11 +55,13 @@ PER_USER = REPORTS / "per_user_metrics.parquet"
 BREAKDOWN = REPORTS / "breakdown.csv"
 
 
-def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame) -> Evaluation:
+def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items: pd.DataFrame,
+                     cold_start: ColdStartSettings | None = None) -> Evaluation:
     """The one evaluation path: used by this stage and by the promotion gate's re-evaluation. The model
-    answers with the cold-start policy (params.yaml `cold_start`), as it does when served."""
+    answers with the cold-start policy (params.yaml `cold_start`, resolved per model), as when served."""
     users = pd.read_parquet(USERS) if USERS.exists() else None
-    policy = ColdStartPolicy(model.train_, ColdStartSettings.from_params(params.get("cold_start")), users, items)
+    settings = cold_start or ColdStartSettings.from_params(params.get("cold_start")).resolved()
+    policy = ColdStartPolicy(model.train_, settings, users, items)
     test_set = build_test_set(model.train_, test)
     features = item_feature_matrix(model.train_, items)
     k = max(params["evaluate"]["ks"])
@@ -203,9 +206,10 @@ def main() -> None:
         for name in params["models"]:
             fit = json.loads((model_dir(name) / "fit.json").read_text())
             model = Recommender.load(model_dir(name) / "model.pkl")
-            evaluation = evaluate_on_test(model, params, test, items)
+            cold_start = cold_start_settings(params, name)
+            evaluation = evaluate_on_test(model, params, test, items, cold_start)
             groups = breakdown(evaluation.per_user, segments, params["evaluate"].get("activity_buckets", [5, 20, 100]),
-                               ColdStartSettings.from_params(params.get("cold_start")).max_interactions)
+                               cold_start.max_interactions)
             breakdowns.append(groups.assign(model=name))
             main_k = max(params["evaluate"]["ks"])
             shown = list(dict.fromkeys([primary, f"ndcg_at_{main_k}", f"precision_at_{main_k}", f"recall_at_{main_k}"]))
@@ -223,8 +227,9 @@ def main() -> None:
                     path = Path(folder) / PER_USER.name
                     evaluation.per_user.to_parquet(path, index=False)
                     mlflow.log_artifact(str(path))
+                mlflow.log_param("cold_start.segment_prior", cold_start.segment_prior)
                 model_uri = log_recommender(model_dir(name) / "model.pkl", ITEMS, users_path=USERS,
-                                            cold_start=ColdStartSettings.from_params(params.get("cold_start")))
+                                            cold_start=cold_start)
             entries[name] = {"run_id": run.info.run_id, "model_uri": model_uri, "metrics": results[name],
                              "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, results[name].get(primary, float("nan")))

@@ -22,13 +22,14 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.features.tables import build_feature_tables, settings_from_params
 from mindshare.metrics import RATING_METRICS
+from mindshare.models.cold_start import ColdStartSettings, choose_segment_prior
 from mindshare.stages.ingest import ITEMS, USERS
 from mindshare.stages.params import experiment_name, load_params
 from mindshare.stages.prepare import REPORT as PREPARE_REPORT
 from mindshare.stages.prepare import split_path
 from mindshare.stages.runner import run_stage
 from mindshare.tuning.study import (
-    ValidationData, best_params, finished, load_study, prepare_study, run_trials, state_counts, tune_settings,
+    COLD_START_ATTR, ValidationData, best_params, finished, load_study, prepare_study, run_trials, state_counts, tune_settings,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,13 @@ def tuned_params(model: str) -> dict:
     return json.loads(path.read_text())["best_params"] if path.exists() else {}
 
 
+def cold_start_settings(params: dict, model: str) -> ColdStartSettings:
+    """params.yaml `cold_start` with `segment_prior: auto` resolved to what tune@<model> chose."""
+    path = tuned_params_path(model)
+    chosen = (json.loads(path.read_text()).get("cold_start") or {}).get("segment_prior") if path.exists() else None
+    return ColdStartSettings.from_params(params.get("cold_start")).resolved(chosen)
+
+
 def validation_data(params: dict) -> ValidationData:
     """Train (with feature tables built from train alone) and valid, as every trial sees them."""
     train_frame = pd.read_parquet(split_path("train"))
@@ -53,7 +61,8 @@ def validation_data(params: dict) -> ValidationData:
     settings, segments = settings_from_params(params.get("features"))
     train = Interactions.from_frame(train_frame).with_features(
         *build_feature_tables(train_frame, items, settings, segments, pd.read_parquet(USERS)))
-    return ValidationData(train, pd.read_parquet(split_path("valid")), items)
+    return ValidationData(train, pd.read_parquet(split_path("valid")), items,
+                          ColdStartSettings.from_params(params.get("cold_start")))
 
 
 def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
@@ -80,13 +89,23 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
     summary = {"model": model, "study": name, "metric": settings.metric, "direction": settings.direction,
                "best_params": best_params(study, settings),
                "best_value": study.best_value if counts["complete"] else None,
-               "first_value": _first_value(study), "trials": counts, "mlflow_run_id": run_id}
+               "first_value": _first_value(study), "trials": counts, "mlflow_run_id": run_id,
+               "cold_start": _segment_prior(study)}
     if not worker:
         log_study_summary(run_id, study, settings)
         write_json(summary, tuned_params_path(model))
         write_json({k: v for k, v in summary.items() if k != "best_params"}, REPORTS / f"{model}.json")
     log.info("study %s: best %s = %s with %s", name, settings.metric, summary["best_value"], summary["best_params"])
     return summary
+
+
+def _segment_prior(study) -> dict:
+    """The segment prior for little-history users, chosen with the best trial's model on valid."""
+    try:
+        scores = study.best_trial.user_attrs.get(COLD_START_ATTR) or {}
+    except ValueError:
+        scores = {}
+    return {"segment_prior": choose_segment_prior(scores), **scores}
 
 
 def _first_value(study) -> float | None:

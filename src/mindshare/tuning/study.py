@@ -18,7 +18,7 @@ import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -28,10 +28,13 @@ import pandas as pd
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.evaluation import build_test_set, evaluate_model, item_feature_matrix
-from mindshare.metrics import RATING_METRICS
+from mindshare.evaluation import build_test_set, evaluate_model, hit_matrix, item_feature_matrix
+from mindshare.metrics import RATING_METRICS, ndcg_at_k
 from mindshare.models import make_model
 from mindshare.models.base import Recommender
+from mindshare.models.cold_start import (
+    MIN_USERS_TO_CHOOSE, SEGMENT_PRIOR_GRID, ColdStartPolicy, ColdStartSettings,
+)
 from mindshare.tracking.registry import greater_is_better
 from mindshare.tuning.space import Dimension, parse_space
 
@@ -40,6 +43,7 @@ LOCAL_STORAGE = Path(".optuna/studies.journal")
 PRUNERS = ("median", "successive_halving", "none")
 WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boosting rounds report every 10)
 WORKER_ATTR = "mindshare.worker"
+COLD_START_ATTR = "mindshare.segment_prior_scores"  # valid ndcg of little-history users by segment prior
 RETRIED_ATTR = "mindshare.retried_from"
 SETTINGS_KEYS = {"n_trials", "timeout", "seed", "pruner", "storage", "metric", "families"}
 FAMILY_KEYS = {"n_trials", "metric", "space"}
@@ -141,7 +145,25 @@ class ValidationData:
     train: Interactions
     valid: pd.DataFrame
     items: pd.DataFrame | None
+    cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
     _sets: dict = field(default_factory=dict)
+
+    def segment_prior_scores(self, model: Recommender, k: int = 10) -> dict:
+        """ndcg@k of valid users with little training history under each segment prior of the grid
+        (for `cold_start.segment_prior: auto`); {} where there are too few such users."""
+        test_set = self._sets.get("valid")
+        if test_set is None or self.cold_start.segment_prior != "auto":
+            return {}
+        little = np.diff(self.train.matrix.indptr)[test_set.users] <= self.cold_start.max_interactions
+        if little.sum() < MIN_USERS_TO_CHOOSE:
+            return {}
+        users, relevant, n_relevant = test_set.users[little], test_set.relevant[little], test_set.n_relevant[little]
+        out = {}
+        for prior in SEGMENT_PRIOR_GRID:
+            policy = ColdStartPolicy(self.train, replace(self.cold_start, segment_prior=prior))
+            items, _, _ = policy.recommend(model, users, k)
+            out[str(prior)] = ndcg_at_k(hit_matrix(items, relevant), n_relevant, k)
+        return {"users": int(little.sum()), "ndcg": out}
 
     def score(self, model: Recommender, metric: str) -> float:
         if "valid" not in self._sets:
@@ -209,7 +231,9 @@ def run_trials(study: optuna.Study, settings: TuneSettings, data: ValidationData
         try:
             model.fit(data.train)
             model.step_callback = None
-            return data.score(model, settings.metric)
+            value = data.score(model, settings.metric)
+            trial.set_user_attr(COLD_START_ATTR, data.segment_prior_scores(model))
+            return value
         except MindshareError as error:  # a refusal (the family cannot take this data): stop with its one line
             refused.append(error)
             trial.study.stop()
