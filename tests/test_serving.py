@@ -268,3 +268,20 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema):
         except Exception as error:  # gather every operation's finding, then fail once
             failures.append(f"{operation.label} ({mode.value}): {str(error).strip()[:600]}")
     assert not failures, "\n".join(failures)
+
+
+def test_same_seeds_give_the_same_served_answers(project):
+    """Two fits with the same data and seeds, each served: identical answers, scores included."""
+    _, _, split = project
+    wrapper = _wrapper()
+    answers = []
+    for _ in range(2):
+        train = wrapper.recommender.train_
+        refit = make_model("svd", {"seed": 3}).fit(train)
+        wrapper.recommender = refit
+        wrapper._prepare(pd.read_parquet("data/interim/items.parquet") if Path("data/interim/items.parquet").exists()
+                         else pd.DataFrame({"item_id": train.item_ids, "title": train.item_ids}), wrapper.key_,
+                         None, ColdStartSettings())
+        answers.append(Answers(wrapper, VersionInfo("m", "1", "production", "svd", "", ""), max_k=20))
+    users = ["cust-1", "cust-2", "cust-50", "nobody"]
+    assert [answers[0].recommend(u, 20) for u in users] == [answers[1].recommend(u, 20) for u in users]

@@ -27,6 +27,12 @@ examples:
   mindshare forget --user 1                     erase a person (then `dvc repro`)
   mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
   mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
+  mindshare serve --port 8080                   REST: /recommend/{user}, /audience/{campaign}, /docs
+  mindshare bench serve --clients 200 --rate 300  load test of `serve` (closed and open loop)
+  mindshare bench cold-start --data data/sample/ml-latest-small   little history, new users, new items
+  mindshare inspect --data orders.csv --columns user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate
+  mindshare download --release 1m               a MovieLens release, MD5 checked, into data/raw/
+  mindshare example-data                        a messy shop export to try the events path on
 
 exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad input or config.
 """
@@ -397,6 +403,20 @@ def cmd_download(args: argparse.Namespace) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    if args.protocol == "serve":
+        from mindshare.atomic_files import write_json
+        from mindshare.bench.serve import format_serve, run_serve_bench
+
+        if args.clients < 1 or args.seconds <= 0 or args.rate <= 0 or args.workers < 1:
+            raise MindshareError("--clients, --seconds, --rate and --workers must be positive")
+        results = run_serve_bench(args.clients, args.seconds, args.max_requests, args.rate, args.seconds, args.k,
+                                  args.workers, not args.no_switch)
+        print(format_serve(results))
+        if args.json:
+            write_json(results, args.json)
+        return
+    if not args.data:
+        raise MindshareError(f"bench {args.protocol}: --data is required (a MovieLens folder or zip, or an events file)")
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
@@ -413,8 +433,15 @@ def cmd_tune(args: argparse.Namespace) -> None:
     print(json.dumps({k: summary[k] for k in ("study", "metric", "best_value", "best_params", "trials")}, indent=2))
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Argument mistakes: one line and exit 2 (argparse would print the usage too)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="mindshare",
         description="Recommendations and campaign audiences from an experiment-tracked pipeline. "
         "Run `dvc repro` to build; these commands use its MLflow store and registry.",
@@ -450,8 +477,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
                        "users with little history, new users and new items (bench/cold_start.py).")
-    p.add_argument("protocol", choices=("ranking", "rating", "cold-start"))
-    p.add_argument("--data", required=True, help="a MovieLens folder or zip (any layout), or an events file "
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve"))
+    p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
                    "(CSV, TSV, Parquet, JSON lines)")
     p.add_argument("--columns", help="events file: canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
     p.add_argument("--timestamp-format", help="events file: strftime format or 'mixed'")
@@ -459,6 +486,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
+    p.add_argument("--clients", type=int, default=200, help="serve: concurrent clients of the closed loop")
+    p.add_argument("--seconds", type=float, default=10.0, help="serve: length of each loop")
+    p.add_argument("--max-requests", type=int, default=200_000, help="serve: at most this many closed-loop requests")
+    p.add_argument("--rate", type=float, default=300.0, help="serve: requests per second of the open loop")
+    p.add_argument("-k", type=int, default=10, help="serve: items per request")
+    p.add_argument("--workers", type=int, default=1, help="serve: server worker processes")
+    p.add_argument("--no-switch", action="store_true", help="serve: no promote + rollback during the closed loop")
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")

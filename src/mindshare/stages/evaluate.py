@@ -39,8 +39,8 @@ from mindshare.tracking.pyfunc import log_recommender  # noqa: E402
 from mindshare.tracking.registry import greater_is_better  # noqa: E402
 from mindshare.tracking.runs import flatten_params  # noqa: E402
 from mindshare.tracking.store import (  # noqa: E402
-    DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG, STAGE_TAG, configure_tracking,
-    git_commit, use_experiment,
+    DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, OWNER_TAG, SPLIT_FINGERPRINT_TAG, STAGE_TAG,
+    configure_tracking, git_commit, owner, use_experiment,
 )
 
 log = logging.getLogger(__name__)
@@ -200,7 +200,7 @@ def main() -> None:
             "mindshare.split_protocol": params["prepare"]["split"]["protocol"]}
     results, curves, entries, per_user, breakdowns = {}, {}, {}, {}, []
     segments = load_segments()
-    with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate"}) as parent:
+    with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate", OWNER_TAG: owner()}) as parent:
         mlflow.log_params(flatten_params({"prepare": params["prepare"], "evaluate": params["evaluate"],
                                           "models": params["models"]}))
         for name in params["models"]:
@@ -217,7 +217,8 @@ def main() -> None:
                              **breakdown_metrics(groups, [m for m in shown if m in groups.columns])}
             curves[name] = evaluation.curves
             per_user[name] = evaluation.per_user
-            with mlflow.start_run(run_name=name, nested=True, tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name}) as run:
+            with mlflow.start_run(run_name=name, nested=True, tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name,
+                                                                   OWNER_TAG: owner()}) as run:
                 mlflow.log_params(flatten_params({"model": fit["params"]}) or {"model": name})
                 mlflow.log_metrics(results[name])
                 for row in evaluation.curves.itertuples():

@@ -37,10 +37,67 @@ def _get(params: dict, dotted: str) -> Any:
     return node
 
 
+KNOWN_KEYS = {
+    "": {"ingest", "prepare", "features", "models", "model_params", "train", "tune", "evaluate", "cold_start",
+         "register", "promotion", "audience", "campaigns", "mlflow"},
+    "ingest": {"source", "path", "release", "items_path", "users_path", "item_columns", "user_columns", "columns",
+               "timestamp_format", "event_weights", "cleaning", "rating_scale", "dataset_name", "synthetic"},
+    "prepare": {"min_user_interactions", "min_item_interactions", "relevant_min_rating", "split"},
+    "prepare.split": {"protocol", "holdout_given", "test_ratio", "valid_ratio", "leave_last_n", "valid_last_n", "seed"},
+    "train": {"include_valid"},
+    "evaluate": {"ks", "curve_max_k", "activity_buckets"},
+    "register": {"model_name", "primary_metric"},
+}
+WHOLE_NUMBERS = ("prepare.split.seed", "prepare.split.leave_last_n", "prepare.split.valid_last_n",
+                 "prepare.min_user_interactions", "prepare.min_item_interactions", "evaluate.curve_max_k")
+TEXT = ("ingest.path", "register.model_name", "register.primary_metric")
+
+
+def _check_keys(params: dict) -> None:
+    """Unknown keys (a typo silently ignored is a wrong experiment): one line with the likely meant key."""
+    import difflib
+
+    if not isinstance(params, dict):
+        raise MindshareError("params.yaml: the file must be a mapping of sections (ingest:, prepare:, ...)")
+    for section, known in KNOWN_KEYS.items():
+        node = params if not section else _get(params, section) if _has(params, section) else {}
+        if not isinstance(node, dict):
+            raise MindshareError(f"params.yaml: '{section}' must be a mapping, not {type(node).__name__}")
+        for key in node:
+            if key not in known:
+                close = difflib.get_close_matches(str(key), sorted(known), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else f"; known: {', '.join(sorted(known))}"
+                raise MindshareError(f"params.yaml: unknown key '{f'{section}.' if section else ''}{key}'{hint}")
+    for dotted in WHOLE_NUMBERS:
+        if _has(params, dotted):
+            value = _get(params, dotted)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise MindshareError(f"params.yaml: {dotted} is {value!r}; give a whole number")
+    for dotted in TEXT:
+        if _has(params, dotted) and not isinstance(_get(params, dotted), str):
+            raise MindshareError(f"params.yaml: {dotted} is {_get(params, dotted)!r}; give text")
+
+
+def _has(params: dict, dotted: str) -> bool:
+    node: Any = params
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def check_params(params: dict) -> None:
+    _check_keys(params)
     source = _get(params, "ingest.source")
     if source not in SOURCES:
         raise MindshareError(f"params.yaml: ingest.source is '{source}'; use one of {', '.join(SOURCES)}")
+    from mindshare.data.cleaning import CleaningRules
+    from mindshare.data.events import event_weights
+
+    CleaningRules.from_params(params["ingest"].get("cleaning"))
+    if params["ingest"].get("event_weights"):
+        event_weights(params["ingest"]["event_weights"])
     if source == "movielens" and params["ingest"].get("release"):
         from mindshare.data.download import release_file
 

@@ -8,7 +8,9 @@ from typing import Any, Iterable
 
 import mlflow
 
-from mindshare.tracking.store import GIT_COMMIT_TAG, STAGE_TAG, configure_tracking, git_commit, use_experiment
+from mindshare.tracking.store import (
+    GIT_COMMIT_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, git_commit, owner, use_experiment,
+)
 
 MAX_PARAM_CHARS = 6000
 
@@ -31,7 +33,7 @@ def log_stage_run(stage: str, experiment: str, params: dict[str, Any], metrics: 
     """One run for one stage execution; returns its run id."""
     configure_tracking()
     use_experiment(experiment)
-    all_tags = {STAGE_TAG: stage, GIT_COMMIT_TAG: git_commit(), **tags}
+    all_tags = {STAGE_TAG: stage, GIT_COMMIT_TAG: git_commit(), OWNER_TAG: owner(), **tags}
     with mlflow.start_run(run_name=stage, tags=all_tags) as run:
         mlflow.log_params(flatten_params(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import subprocess
 import warnings
 from pathlib import Path
+
+from mindshare.errors import MindshareError
 
 STAGE_TAG = "mindshare.stage"
 GIT_COMMIT_TAG = "mindshare.git_commit"
 DATA_FINGERPRINT_TAG = "mindshare.data_fingerprint"
 SPLIT_FINGERPRINT_TAG = "mindshare.split_fingerprint"
 FAMILY_TAG = "mindshare.model_family"
+OWNER_TAG = "mindshare.owner"  # host:pid of the process that opened a run: finds runs orphaned by a kill
+DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
+_checked: set[str] = set()
+
+
+def owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def quiet_mlflow() -> None:
@@ -41,8 +51,76 @@ def configure_tracking(project_root: str | Path = ".") -> str:
     import mlflow
 
     uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root))
+    if uri not in _checked:
+        check_tracking(uri)
+        _checked.add(uri)
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def check_tracking(uri: str, timeout: float = 5.0) -> None:
+    """One clear line (exit 2) if the tracking store cannot be reached, before a stage writes anything."""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    where = f"MLFLOW_TRACKING_URI {uri}"
+    if scheme == "sqlite":
+        path = Path(uri.split(":///", 1)[-1])
+        if not path.parent.exists():
+            raise MindshareError(f"{where}: folder {path.parent} does not exist; create it or fix the variable")
+    elif scheme in ("http", "https"):
+        import urllib.error
+        import urllib.request
+
+        try:
+            urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()  # noqa: S310
+        except (urllib.error.URLError, OSError) as error:
+            reason = getattr(error, "reason", error)
+            raise MindshareError(f"{where}: the tracking server does not answer ({reason}); start it or fix the "
+                                 "variable") from None
+    elif scheme in DATABASE_SCHEMES:
+        import sqlalchemy
+
+        try:
+            with sqlalchemy.create_engine(uri, connect_args=_connect_timeout(scheme, timeout)).connect():
+                pass
+        except Exception as error:  # every driver has its own errors
+            first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+            raise MindshareError(f"{where}: cannot connect to the database ({first}); fix the variable") from None
+    elif scheme not in ("file", "databricks", "databricks-uc", "uc"):
+        raise MindshareError(f"{where}: unknown kind of store '{scheme}'; use sqlite:///path, http(s)://server or a "
+                             "database URL")
+
+
+def _connect_timeout(scheme: str, seconds: float) -> dict:
+    return {"connect_timeout": int(seconds)} if scheme in ("postgresql", "mysql") else {}
+
+
+def mark_orphaned_runs() -> int:
+    """Runs left RUNNING by a process of this machine that no longer exists (killed) become KILLED."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient()
+    host = socket.gethostname()
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    if not experiments:
+        return 0
+    marked = 0
+    for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=5000):
+        who_host, _, pid = run.data.tags.get(OWNER_TAG, "").partition(":")
+        if who_host == host and pid.isdigit() and not _alive(int(pid)):
+            client.set_tag(run.info.run_id, "mindshare.orphaned", "killed with its process")
+            client.set_terminated(run.info.run_id, "KILLED")
+            marked += 1
+    return marked
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def use_experiment(name: str, project_root: str | Path = ".") -> str:

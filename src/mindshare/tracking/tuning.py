@@ -17,7 +17,8 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from mindshare.tracking.runs import flatten_params  # noqa: E402
 from mindshare.tracking.store import (  # noqa: E402
-    DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, STAGE_TAG, configure_tracking, git_commit, use_experiment,
+    DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, git_commit, owner,
+    use_experiment,
 )
 from mindshare.tuning.study import TuneSettings, best_params, seconds, state_counts  # noqa: E402
 
@@ -38,7 +39,7 @@ def study_run(experiment: str, study_name: str, settings: TuneSettings, fingerpr
         return experiment_id, found[0].info.run_id
     run = client.create_run(experiment_id, run_name=f"tune@{settings.model}", tags={
         STAGE_TAG: f"tune@{settings.model}", STUDY_TAG: study_name, FAMILY_TAG: settings.model,
-        DATA_FINGERPRINT_TAG: fingerprint, GIT_COMMIT_TAG: git_commit()})
+        DATA_FINGERPRINT_TAG: fingerprint, GIT_COMMIT_TAG: git_commit(), OWNER_TAG: owner()})
     client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in flatten_params({
         "model": settings.model_params, "tune": {"metric": settings.metric, "seed": settings.seed,
                                                  "pruner": settings.pruner, "space": settings.space_spec}}).items()])

@@ -61,6 +61,7 @@ class TuneSettings:
     pruner: str
     metric: str
     storage: str | None
+    cold_start: dict[str, Any] = field(default_factory=dict)  # its segment-prior scores are kept per trial
 
     @property
     def direction(self) -> str:
@@ -68,7 +69,7 @@ class TuneSettings:
 
     def study_name(self, data_fingerprint: str) -> str:
         identity = {"model_params": self.model_params, "space": self.space_spec, "metric": self.metric,
-                    "seed": self.seed, "pruner": self.pruner, "data": data_fingerprint}
+                    "seed": self.seed, "pruner": self.pruner, "data": data_fingerprint, "cold_start": self.cold_start}
         digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
         return f"{self.model}-{digest}"
 
@@ -106,7 +107,7 @@ def tune_settings(params: dict, model: str) -> TuneSettings:
         raise MindshareError(f"params.yaml: tune.pruner is {pruner!r}; use one of {', '.join(PRUNERS)}")
     metric = family.get("metric") or tune.get("metric") or params["register"]["primary_metric"]
     return TuneSettings(model, model_params, dimensions, space_spec, n_trials, timeout, int(tune.get("seed", 0)),
-                        pruner, metric, tune.get("storage"))
+                        pruner, metric, tune.get("storage"), dict(params.get("cold_start") or {}))
 
 
 def open_storage(url: str | None) -> optuna.storages.BaseStorage:

@@ -1,0 +1,192 @@
+"""`mindshare bench serve`: start `mindshare serve` on loopback in this project and drive it.
+
+- closed loop: `clients` concurrent clients (one keep-alive connection each), each sending its next
+  request when the last answered, for `seconds` or `max_requests`;
+- open loop: requests started at a fixed `rate` per second, whatever the server's pace; latency is
+  counted from each request's scheduled start, so a server falling behind shows it (no coordinated
+  omission);
+- optionally a promote (to another version) and a rollback during the closed loop, to show that a
+  switch of the served version causes no error.
+
+Users: raw ids from the project's source (as people know them), 10% of them unknown (cold start).
+Prints and returns requests, seconds, throughput, p50/p95/p99 latency (ms) and errors per mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from mindshare.errors import MindshareError
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def raw_user_ids(n: int, seed: int = 0) -> list[str]:
+    """Up to `n` raw ids from the project's source, plus 10% ids nobody has."""
+    from mindshare.stages.ingest import read_source
+    from mindshare.stages.params import load_params
+
+    raw, _ = read_source(load_params()["ingest"])
+    ids = raw.frame["user_id"].dropna().astype(str).str.strip().unique()
+    rng = np.random.default_rng(seed)
+    chosen = list(rng.choice(ids, size=min(n, len(ids)), replace=False))
+    return chosen + [f"bench-unknown-{i}" for i in range(max(1, len(chosen) // 10))]
+
+
+async def _closed_loop(base: str, paths: list[str], clients: int, seconds: float, max_requests: int) -> dict:
+    import aiohttp
+
+    latencies, errors, count = [], 0, 0
+    deadline = time.perf_counter() + seconds
+    connector = aiohttp.TCPConnector(limit=clients, force_close=False)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
+        async def client(offset: int) -> None:
+            nonlocal errors, count
+            i = offset
+            while time.perf_counter() < deadline and count < max_requests:
+                count += 1
+                started = time.perf_counter()
+                try:
+                    async with session.get(paths[i % len(paths)]) as response:
+                        await response.read()
+                        if response.status != 200:
+                            errors += 1
+                except aiohttp.ClientError:
+                    errors += 1
+                latencies.append(time.perf_counter() - started)
+                i += clients
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client(c) for c in range(clients)))
+        elapsed = time.perf_counter() - started
+    return _summary("closed", latencies, errors, elapsed, clients=clients)
+
+
+async def _open_loop(base: str, paths: list[str], rate: float, seconds: float) -> dict:
+    import aiohttp
+
+    latencies, errors = [], 0
+    n = int(rate * seconds)
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(base, connector=connector) as session:
+        start = time.perf_counter()
+
+        async def one(i: int) -> None:
+            nonlocal errors
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            try:
+                async with session.get(paths[i % len(paths)]) as response:
+                    await response.read()
+                    if response.status != 200:
+                        errors += 1
+            except aiohttp.ClientError:
+                errors += 1
+            latencies.append(time.perf_counter() - scheduled)
+
+        await asyncio.gather(*(one(i) for i in range(n)))
+        elapsed = time.perf_counter() - start
+    return _summary("open", latencies, errors, elapsed, rate=rate)
+
+
+def _summary(mode: str, latencies: list[float], errors: int, elapsed: float, **extra) -> dict:
+    ms = np.asarray(latencies) * 1000 if latencies else np.zeros(1)
+    return {"mode": mode, **extra, "requests": len(latencies), "seconds": round(elapsed, 3),
+            "throughput": len(latencies) / elapsed if elapsed else 0.0,
+            "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
+            "p99_ms": float(np.percentile(ms, 99)), "errors": errors}
+
+
+def _promote_and_back(other_version: str, delay: float) -> dict:
+    """Promote another version after `delay` s, roll back after twice that: both through the CLI."""
+    time.sleep(delay)
+    cli = [sys.executable, "-m", "mindshare.cli"]
+    promoted = subprocess.run([*cli, "promote", "--version", other_version, "--force", "--reason",
+                               "bench serve: switch under load"], capture_output=True, text=True)
+    time.sleep(delay)
+    rolled = subprocess.run([*cli, "rollback", "--reason", "bench serve: switch back"], capture_output=True, text=True)
+    return {"promote_exit": promoted.returncode, "rollback_exit": rolled.returncode}
+
+
+def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int = 200_000, rate: float = 300.0,
+                    open_seconds: float = 10.0, k: int = 10, workers: int = 1, switch: bool = True) -> dict:
+    from mlflow.tracking import MlflowClient
+
+    from mindshare.cli import _settings
+    from mindshare.tracking.store import configure_tracking
+
+    configure_tracking()
+    name = _settings(type("Args", (), {"model_name": None})())[0]
+    client = MlflowClient()
+    try:
+        production = str(client.get_model_version_by_alias(name, "production").version)
+    except Exception:
+        raise MindshareError(f"'{name}' has no production version; promote one before `bench serve`") from None
+    versions = sorted((str(v.version) for v in client.search_model_versions(f"name = '{name}'")), key=int)
+    other = next((v for v in reversed(versions) if v != production), None)
+    paths = [f"/recommend/{u}?k={k}" for u in raw_user_ids(2000)]
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "mindshare.cli", "serve", "--port", str(port), "--workers",
+                               str(workers), "--poll-seconds", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, env={**os.environ})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait(base, server)
+        asyncio.run(_closed_loop(base, paths[:200], min(clients, 20), 1.0, 2000))  # warm up
+        results = {"server": {"workers": workers, "cpus": os.cpu_count(), "k": k, "version": production}}
+        switcher = None
+        if switch and other is not None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            pool = ThreadPoolExecutor(1)
+            switcher = pool.submit(_promote_and_back, other, seconds / 3)
+        results["closed"] = asyncio.run(_closed_loop(base, paths, clients, seconds, max_requests))
+        if switcher is not None:
+            results["closed"]["switch"] = {**switcher.result(), "to_version": other}
+        time.sleep(1.5)  # the rollback's version is back before the next mode
+        results["open"] = asyncio.run(_open_loop(base, paths, rate, open_seconds))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return results
+
+
+def _wait(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if server.poll() is not None:
+            raise MindshareError(f"mindshare serve exited: {(server.stderr.read() or '').strip().splitlines()[-1:]}")
+        try:
+            with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise MindshareError(f"mindshare serve did not answer on {base} within {seconds:.0f} s")
+
+
+def format_serve(results: dict) -> str:
+    lines = [f"{'mode':<8}{'requests':>10}{'seconds':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    for mode in ("closed", "open"):
+        r = results[mode]
+        lines.append(f"{mode:<8}{r['requests']:>10}{r['seconds']:>9.1f}{r['throughput']:>9.0f}{r['p50_ms']:>9.1f}"
+                     f"{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+    switch = results["closed"].get("switch")
+    if switch:
+        lines.append(f"during the closed loop: promote to version {switch['to_version']} (exit {switch['promote_exit']}) "
+                     f"and rollback (exit {switch['rollback_exit']})")
+    return "\n".join(lines)
