@@ -5,6 +5,7 @@ OpenAPI description; a promote switches the served version without a restart."""
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import shutil
 import socket
@@ -79,6 +80,8 @@ def project(tmp_path_factory):
         (folder / f"data/{name}.parquet").parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(folder / f"data/{name}.parquet", index=False)
     params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["ingest"] = {**params["ingest"], "source": "synthetic", "synthetic": {
+        k: getattr(SPEC, k) for k in ("n_users", "n_items", "n_interactions", "n_categories", "seed", "user_prefix")}}
     params["campaigns"] = [{"name": "first", "categories": ["category_01"], "budget": 20, "control_share": 0.2,
                             "template": "{{ reason }}"}]
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
@@ -285,3 +288,16 @@ def test_same_seeds_give_the_same_served_answers(project):
         answers.append(Answers(wrapper, VersionInfo("m", "1", "production", "svd", "", ""), max_k=20))
     users = ["cust-1", "cust-2", "cust-50", "nobody"]
     assert [answers[0].recommend(u, 20) for u in users] == [answers[1].recommend(u, 20) for u in users]
+
+
+def test_bench_serve_runs_and_reports(project):
+    """A smoke run of the load benchmark (figures come from `mindshare bench serve` itself, not a test)."""
+    folder, env, _ = project
+    result = subprocess.run([sys.executable, "-m", "mindshare.cli", "bench", "serve", "--seconds", "1", "--clients", "5",
+                             "--rate", "20", "--json", "serve.json"], cwd=folder, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    report = json.loads((folder / "serve.json").read_text())
+    assert report["closed"]["errors"] == 0 and report["open"]["errors"] == 0 and report["closed"]["requests"] > 0
+    assert report["closed"]["switch"] == {"promote_exit": 0, "rollback_exit": 0, "to_version": "2"}
+    assert "p99 ms" in result.stdout

@@ -99,7 +99,8 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
         recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=True)
     else:
         recommended, _, _ = policy.recommend(model, test_set.users, k=max_k, exclude_seen=True)
-        little = policy.little_history(test_set.users)
+        little = policy.has_little_history(test_set.users)
+        out["cold_start_segment_prior"] = float(policy.settings.segment_prior)
         if little.any():
             alone, _ = model.recommend(test_set.users[little], k=max(ks), exclude_seen=True)
             alone_metrics = metrics.per_user(hit_matrix(alone, test_set.relevant[little]), n_rel[little], max(ks))

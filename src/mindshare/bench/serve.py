@@ -45,6 +45,18 @@ def raw_user_ids(n: int, seed: int = 0) -> list[str]:
     return chosen + [f"bench-unknown-{i}" for i in range(max(1, len(chosen) // 10))]
 
 
+async def _get(session, path: str) -> bool:
+    """One request, its body read; True if it answered 200."""
+    import aiohttp
+
+    try:
+        async with session.get(path) as response:
+            await response.read()
+            return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
 async def _closed_loop(base: str, paths: list[str], clients: int, seconds: float, max_requests: int) -> dict:
     import aiohttp
 
@@ -58,13 +70,7 @@ async def _closed_loop(base: str, paths: list[str], clients: int, seconds: float
             while time.perf_counter() < deadline and count < max_requests:
                 count += 1
                 started = time.perf_counter()
-                try:
-                    async with session.get(paths[i % len(paths)]) as response:
-                        await response.read()
-                        if response.status != 200:
-                            errors += 1
-                except aiohttp.ClientError:
-                    errors += 1
+                errors += not await _get(session, paths[i % len(paths)])
                 latencies.append(time.perf_counter() - started)
                 i += clients
 
@@ -75,28 +81,25 @@ async def _closed_loop(base: str, paths: list[str], clients: int, seconds: float
 
 
 async def _open_loop(base: str, paths: list[str], rate: float, seconds: float) -> dict:
+    """Requests started at their scheduled times (each a task made when due, so that the generator's own
+    work does not delay the schedule); latency from the scheduled start."""
     import aiohttp
 
     latencies, errors = [], 0
-    n = int(rate * seconds)
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
-        start = time.perf_counter()
-
-        async def one(i: int) -> None:
+    async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=0)) as session:
+        async def one(i: int, scheduled: float) -> None:
             nonlocal errors
-            scheduled = start + i / rate
-            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
-            try:
-                async with session.get(paths[i % len(paths)]) as response:
-                    await response.read()
-                    if response.status != 200:
-                        errors += 1
-            except aiohttp.ClientError:
-                errors += 1
+            errors += not await _get(session, paths[i % len(paths)])
             latencies.append(time.perf_counter() - scheduled)
 
-        await asyncio.gather(*(one(i) for i in range(n)))
+        start, tasks = time.perf_counter(), []
+        for i in range(int(rate * seconds)):
+            scheduled = start + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - start
     return _summary("open", latencies, errors, elapsed, rate=rate)
 
@@ -155,7 +158,7 @@ def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int
         results["closed"] = asyncio.run(_closed_loop(base, paths, clients, seconds, max_requests))
         if switcher is not None:
             results["closed"]["switch"] = {**switcher.result(), "to_version": other}
-        time.sleep(1.5)  # the rollback's version is back before the next mode
+        _wait_for_version(base, production)  # the rollback's version is loaded before the next mode
         results["open"] = asyncio.run(_open_loop(base, paths, rate, open_seconds))
     finally:
         server.terminate()
@@ -177,6 +180,19 @@ def _wait(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
         except OSError:
             time.sleep(0.3)
     raise MindshareError(f"mindshare serve did not answer on {base} within {seconds:.0f} s")
+
+
+def _wait_for_version(base: str, version: str, seconds: float = 120) -> None:
+    import json
+    import urllib.request
+
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        with urllib.request.urlopen(f"{base}/version", timeout=5) as response:
+            if json.loads(response.read())["version"] == version:
+                return
+        time.sleep(0.2)
+    raise MindshareError(f"the server did not return to version {version} within {seconds:.0f} s")
 
 
 def format_serve(results: dict) -> str:

@@ -222,8 +222,12 @@ class ColdStartPolicy:
         return items, scores, basis
 
     def little_history(self, users: np.ndarray) -> np.ndarray:
+        """Users the segment blend applies to (little history, a segment, a prior above 0)."""
         if self.segment_ is None or self.settings.segment_prior <= 0:
             return np.zeros(len(users), dtype=bool)
+        return self.has_little_history(users)
+
+    def has_little_history(self, users: np.ndarray) -> np.ndarray:
         return self.counts_[users] <= self.settings.max_interactions
 
     def _blend(self, model, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:

@@ -122,6 +122,7 @@ class ModelHolder:
         self._loading = threading.Lock()
         self._stop = threading.Event()
         self._audiences: dict[tuple, dict] = {}
+        self._client = None  # one registry client: making one per poll costs a store set-up each time
 
     def refresh(self) -> bool:
         """Load the production version if it is not the one being served; True if it swapped."""
@@ -130,7 +131,7 @@ class ModelHolder:
         from mlflow.tracking import MlflowClient
 
         with self._loading:
-            client = MlflowClient()
+            client = self._client = self._client or MlflowClient()
             try:
                 version = client.get_model_version_by_alias(self.name, PRODUCTION)
             except MlflowException:

@@ -100,6 +100,7 @@ def cold_start_markdown(results: dict[str, dict], order: list[str], k: int) -> s
     the split has them."""
     columns = {f"cold_start_ndcg_at_{k}": "little history: policy", f"cold_start_model_only_ndcg_at_{k}": "model alone",
                "cold_start_users": "users", f"new_users_ndcg_at_{k}": "new users: policy",
+               "cold_start_segment_prior": "segment prior",
                f"new_users_popular_ndcg_at_{k}": "recent popularity", "new_users_users": "new users",
                f"new_items_ndcg_at_{k}": "new items: user's categories",
                f"new_items_unpersonalised_ndcg_at_{k}": "category popularity", "new_items_users": "users "}

@@ -106,14 +106,17 @@ def mark_orphaned_runs() -> int:
     marked = 0
     for run in client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'", max_results=5000):
         who_host, _, pid = run.data.tags.get(OWNER_TAG, "").partition(":")
-        if who_host == host and pid.isdigit() and not _alive(int(pid)):
+        if who_host == host and pid.isdigit() and not process_alive(int(pid)):
             client.set_tag(run.info.run_id, "mindshare.orphaned", "killed with its process")
             client.set_terminated(run.info.run_id, "KILLED")
             marked += 1
     return marked
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process of this machine exists (a zombie counts until its parent reaps it)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -36,6 +36,7 @@ from mindshare.models.cold_start import (
     MIN_USERS_TO_CHOOSE, SEGMENT_PRIOR_GRID, ColdStartPolicy, ColdStartSettings,
 )
 from mindshare.tracking.registry import greater_is_better
+from mindshare.tracking.store import process_alive
 from mindshare.tuning.space import Dimension, parse_space
 
 log = logging.getLogger(__name__)
@@ -202,7 +203,7 @@ def prepare_study(study: optuna.Study, settings: TuneSettings) -> None:
         if trial.state != optuna.trial.TrialState.RUNNING:
             continue
         worker_host, _, pid = str(trial.user_attrs.get(WORKER_ATTR, f"{host}:0")).partition(":")
-        if worker_host == host and not _alive(int(pid or 0)):
+        if worker_host == host and not process_alive(int(pid or 0)):
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs={RETRIED_ATTR: trial.number})
             log.info("trial %d of %s died with its process; queued again", trial.number, study.study_name)
@@ -294,18 +295,6 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
         if key:
             counts[key] += 1
     return counts
-
-
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def seconds(trial: optuna.trial.FrozenTrial) -> float:
