@@ -5,8 +5,10 @@ quickstart notebook, and a `dvc exp run` with a changed seed."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -161,6 +163,34 @@ def test_second_repro_is_a_no_op(project):
     print(f"no-op dvc repro: {time.perf_counter() - started:.2f} s")
     assert result.returncode == 0
     assert "Running stage" not in result.stdout
+
+
+def test_dvc_repro_killed_mid_stage_then_completes(project):
+    """SIGKILL `dvc repro` (and its stage) while evaluate has its MLflow run open: the next `dvc repro`
+    completes, and the run the kill left RUNNING is marked KILLED."""
+    folder, env = project
+    process = subprocess.Popen(["dvc", "repro", "-f", "-s", "evaluate"], cwd=folder, env=env, start_new_session=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    database = folder / "mlflow.db"
+
+    def running_pipeline_runs() -> list[str]:
+        with sqlite3.connect(database) as db:
+            return [r[0] for r in db.execute("select run_uuid from runs where status = 'RUNNING' and name = 'pipeline'")]
+
+    deadline = time.time() + 180
+    while not running_pipeline_runs() and time.time() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    orphans = running_pipeline_runs()
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert orphans, "evaluate should have had its run open when killed"
+    result = run(folder, "dvc", "repro", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Running stage 'evaluate'" in result.stdout
+    with sqlite3.connect(database) as db:
+        status = db.execute("select status from runs where run_uuid = ?", (orphans[0],)).fetchone()[0]
+    assert status == "KILLED"
+    assert run(folder, "dvc", "status", env=env).stdout.strip().endswith("up to date.")
 
 
 def test_data_versioning_round_trip_through_a_dvc_remote(project, tmp_path):

@@ -79,7 +79,7 @@ def test_json_lines(tmp_path):
     interactions, report = _load(tmp_path, "".join(json.dumps(r) + "\n" for r in rows), ".jsonl")
     assert interactions["user_id"].tolist() == ["17850", "13047"] and report.repaired == {"float_user_id": 1}
     (tmp_path / "broken.jsonl").write_text('{"customer": 1\n')
-    with pytest.raises(MindshareError, match="broken.jsonl: not JSON lines"):
+    with pytest.raises(MindshareError, match="broken.jsonl, line 1: not JSON"):
         read_table(tmp_path / "broken.jsonl", COLUMNS)
 
 
@@ -131,3 +131,19 @@ def test_inspect_recognises_movielens_layouts(tmp_path):
     result = _inspect(tmp_path, "--data", "ml")
     assert result.returncode == 0 and "MovieLens" in result.stdout and "rows kept: 3" in result.stdout
     assert np.isclose(float(result.stdout.split("density: ")[1].split()[0].rstrip("%")), 75.0)
+
+
+def test_json_lines_errors_name_the_files_line(tmp_path):
+    path = tmp_path / "events.jsonl"
+    path.write_text('{"customer": 1, "sku": "A", "when": 100}\n\n{"customer": null, "sku": "B", "when": 200}\n'
+                    '{"customer": 2, "sku": "C", "when": "soon"}\n')
+    with pytest.raises(MindshareError, match=r"events.jsonl, line 3: column 'user_id'"):
+        load_events(read_table(path, COLUMNS), {"cleaning": {"missing_user_id": "error"}})
+    with pytest.raises(MindshareError, match=r"events.jsonl, line 4: column 'timestamp' has 'soon'"):
+        load_events(read_table(path, COLUMNS), {})
+    path.write_text('{"customer": 1}\n[1, 2]\n')
+    with pytest.raises(MindshareError, match="line 2: not a JSON object"):
+        read_table(path, COLUMNS)
+    path.write_text('{"customer": 1, "sku": "A", "when": 1e30}\n')
+    with pytest.raises(MindshareError, match="line 1: column 'timestamp'"):
+        load_events(read_table(path, COLUMNS), {})

@@ -97,8 +97,9 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
         from mindshare.stages.evaluate import evaluation_on_current_test
 
-        model = mlflow.pyfunc.load_model(f"models:/{name}/{production.version}").unwrap_python_model().recommender
-        evaluation = evaluation_on_current_test(model, candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""))
+        served = mlflow.pyfunc.load_model(f"models:/{name}/{production.version}").unwrap_python_model()
+        evaluation = evaluation_on_current_test(served.recommender, candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""),
+                                                served.policy_.settings)  # production's own cold-start policy
         return None if evaluation is None else Measured(evaluation.metrics, evaluation.per_user)
 
     try:

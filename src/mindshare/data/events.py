@@ -38,16 +38,30 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None, known: t
 
 
 def read_json_lines(path: Path, id_columns: tuple[str, ...]) -> RawTable:
-    """One JSON object per line (ids read as text)."""
+    """One JSON object per line (blank lines skipped; rows keep their file line numbers; ids as text)."""
+    import orjson
+
     data = path.read_bytes()
     if not data.strip():
         raise MindshareError(f"{path}: the file is empty; give one JSON object per line")
     check_encoding(data, str(path), "utf-8")
-    try:
-        frame = pd.read_json(io.BytesIO(data), lines=True, dtype={c: str for c in id_columns}, convert_dates=False)
-    except ValueError as error:
-        first = str(error).strip().splitlines()[0]
-        raise MindshareError(f"{path}: not JSON lines ({first}); give one JSON object per line") from None
+    records, lines = [], []
+    for number, line in enumerate(data.splitlines()):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as error:
+            raise MindshareError(f"{path}, line {number + 1}: not JSON ({str(error).split(':')[0]}); give one JSON "
+                                 "object per line") from None
+        if not isinstance(record, dict):
+            raise MindshareError(f"{path}, line {number + 1}: not a JSON object; give one object per line")
+        records.append(record)
+        lines.append(number)
+    frame = pd.DataFrame.from_records(records, index=pd.Index(lines))
+    for column in id_columns:
+        if column in frame:
+            frame[column] = frame[column].map(lambda v: None if v is None or v != v else str(v)).astype(object)
     return RawTable(frame=frame, source=str(path), first_line=1)
 
 

@@ -28,6 +28,26 @@ from mindshare.data.interactions import Interactions
 SCORE_BLOCK_FLOATS = 32_000_000
 
 
+def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Row-wise top-k of a dense (rows x items) array, best first, ties by the smaller index, -inf as
+    item -1. Deterministic at the cut-off too, so the top k is always the first k of a longer top."""
+    n_rows, n_items = scores.shape
+    k = min(int(k), n_items)
+    if k == 0 or n_rows == 0:
+        return np.full((n_rows, k), -1, dtype=np.int64), np.full((n_rows, k), -np.inf, dtype=scores.dtype)
+    threshold = -np.partition(-scores, k - 1, axis=1)[:, k - 1 : k]  # the k-th best value of each row
+    above = scores > threshold
+    ties = scores == threshold
+    room = k - above.sum(axis=1, keepdims=True)
+    chosen = above | (ties & (np.cumsum(ties, axis=1) <= room))  # at the cut-off: the smallest indices
+    top = np.nonzero(chosen)[1].reshape(n_rows, k)
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.lexsort((top, -top_scores), axis=1)  # best first, ties by item index
+    top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
+    top[~np.isfinite(top_scores)] = -1
+    return top, top_scores
+
+
 class Recommender:
     """Base class: batched top-k with `argpartition`, seen-item exclusion, save / load."""
 
@@ -92,12 +112,7 @@ class Recommender:
             if exclude_seen:
                 rows, cols = seen[chunk].nonzero()
                 scores[rows, cols] = -np.inf
-            top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-            top_scores = np.take_along_axis(scores, top, axis=1)
-            order = np.lexsort((top, -top_scores), axis=1)  # best first, ties by item index
-            top = np.take_along_axis(top, order, axis=1)
-            top_scores = np.take_along_axis(top_scores, order, axis=1)
-            top[~np.isfinite(top_scores)] = -1
+            top, top_scores = top_k_rows(scores, take)
             items_out[start : start + len(chunk), :take] = top
             scores_out[start : start + len(chunk), :take] = top_scores
         return items_out, scores_out

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
+from mindshare.models.base import top_k_rows
 from mindshare.errors import MindshareError
 
 # where an answer came from (the `basis` of a served recommendation)
@@ -113,18 +114,11 @@ def group_item_share(binary: sp.csr_matrix, groups: np.ndarray) -> np.ndarray:
 
 
 def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Row-wise top-k of a dense (rows x items) array, best first, ties by index; -inf gives item -1."""
-    take = min(k, scores.shape[1])
+    """Row-wise top-k, padded to k columns with item -1 / -inf (see `top_k_rows`)."""
     items = np.full((scores.shape[0], k), -1, dtype=np.int64)
     values = np.full((scores.shape[0], k), -np.inf, dtype=np.float64)
-    if take == 0:
-        return items, values
-    top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
-    top_scores = np.take_along_axis(scores, top, axis=1)
-    order = np.lexsort((top, -top_scores), axis=1)
-    top, top_scores = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_scores, order, axis=1)
-    top[~np.isfinite(top_scores)] = -1
-    items[:, :take], values[:, :take] = top, top_scores
+    top, top_scores = top_k_rows(scores, k)
+    items[:, : top.shape[1]], values[:, : top.shape[1]] = top, top_scores
     return items, values
 
 
@@ -168,6 +162,8 @@ class ColdStartPolicy:
                         rows.append(r)
                         cols.append(names[cat])
             flags = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(new), len(names)))
+            flags.sum_duplicates()
+            flags.data[:] = 1.0  # a category listed twice counts once
             has = np.diff(flags.indptr) > 0
             self.new_item_ids_ = new["item_id"].astype(str).to_numpy(dtype=object)[has]
             self.new_item_categories_ = sp.csr_matrix(flags[has].multiply(1.0 / np.diff(flags[has].indptr)[:, None]))
@@ -247,9 +243,10 @@ class ColdStartPolicy:
         blended = ((1 - self._segment_weight(users))[:, None] * _unit_scale(model_scores, valid)
                    + self._segment_weight(users)[:, None] * _unit_scale(segment_scores, valid))
         blended[~valid] = -np.inf
-        # an item in both lists counts once
-        order = np.argsort(safe, axis=1, kind="stable")
-        sorted_items = np.take_along_axis(safe, order, axis=1)
+        # an item in both lists counts once (padding gets distinct negative keys, so it repeats nothing)
+        keys = np.where(valid, candidates, -1 - np.arange(candidates.shape[1]))
+        order = np.argsort(keys, axis=1, kind="stable")
+        sorted_items = np.take_along_axis(keys, order, axis=1)
         repeat = np.zeros_like(valid)
         repeat[:, 1:] = sorted_items[:, 1:] == sorted_items[:, :-1]
         np.put_along_axis(blended, order, np.where(repeat, -np.inf, np.take_along_axis(blended, order, axis=1)), axis=1)

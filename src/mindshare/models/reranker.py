@@ -154,7 +154,8 @@ class CandidateReranker(Recommender):
             raise MindshareError(f"{self.name} was fitted with learn='{self.learn}'; it cannot rank")
 
     def recommend(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k of the re-ranked candidates (seen items are never candidates)."""
+        """Top-k of the re-ranked candidates (seen items are never candidates). The pool is the same
+        for every k, so a top k is the first k of a longer top; a k above the pool gives the pool."""
         self._require_ranker()
         users = np.asarray(users, dtype=np.int64)
         items_out = np.full((len(users), k), -1, dtype=np.int64)
@@ -162,7 +163,7 @@ class CandidateReranker(Recommender):
         if len(users) == 0:
             return items_out, scores_out
         unique_users, inverse = np.unique(users, return_inverse=True)
-        candidates = generate_candidates(self.bases_, unique_users, max(self.n_candidates, k))
+        candidates = generate_candidates(self.bases_, unique_users, self.n_candidates)
         x, _ = pair_features(self.bases_, self.train_, candidates, self._embeddings(self.bases_))
         scores = self._scores(x)
         row = np.searchsorted(unique_users, candidates.users)

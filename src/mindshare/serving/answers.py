@@ -32,7 +32,8 @@ class VersionInfo:
 
 
 class Answers:
-    """Immutable once built; the web app swaps whole objects, never edits one."""
+    """Built once per served version (only its audience cache fills later); the web app swaps whole
+    objects, never edits one."""
 
     def __init__(self, wrapper: RecommenderPyfunc, info: VersionInfo, max_k: int = 100):
         if not 1 <= max_k <= BLEND_CANDIDATES:
@@ -40,6 +41,7 @@ class Answers:
         self.info, self.max_k, self.key = info, max_k, wrapper.key_
         recommender, policy = wrapper.recommender, wrapper.policy_
         self.recommender = recommender  # for audiences
+        self.audiences: dict[tuple, dict] = {}  # the web app's audience answers for this version
         self.policy = policy
         train = recommender.train_
         self.row_of = {user: row for row, user in enumerate(train.user_ids)}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from pathlib import Path as FsPath
 from typing import Any
 
 import orjson
@@ -109,6 +110,7 @@ class ErrorMessage(BaseModel):
     error: str
 
 
+AUDIENCE_CACHE = 32  # audiences kept per served version (campaign, budget)
 ERRORS = {code: {"model": ErrorMessage} for code in (400, 404, 422, 503)}
 
 
@@ -121,7 +123,6 @@ class ModelHolder:
         self.loaded_at = 0.0
         self._loading = threading.Lock()
         self._stop = threading.Event()
-        self._audiences: dict[tuple, dict] = {}
         self._client = None  # one registry client: making one per poll costs a store set-up each time
 
     def refresh(self) -> bool:
@@ -148,7 +149,6 @@ class ModelHolder:
                                tags.get(GIT_COMMIT_TAG, ""), version.run_id or "")
             answers = Answers(wrapper, info, self.max_k)
             self.current, self.loaded_at = answers, time.time()  # the swap: one reference
-            self._audiences = {}
             log.info("serving %s version %s (%s), ready in %.1f s", self.name, info.version, info.family,
                      time.perf_counter() - started)
             return True
@@ -167,25 +167,29 @@ class ModelHolder:
         self._stop.set()
 
     def audience(self, campaign: str, budget: int | None) -> dict:
+        """A campaign's audience from the served version; the last `AUDIENCE_CACHE` answers are kept with it."""
         answers = self.ready()
-        key = (answers.info.version, campaign, budget)
-        if key not in self._audiences:
+        cache = answers.audiences
+        key = (campaign, budget)
+        found = cache.get(key)
+        if found is None:
             from mindshare.stages.audience import production_audience
             from mindshare.stages.params import load_params
 
-            items = pd.read_parquet("data/interim/items.parquet")
-            test_path = "data/processed/test.parquet"
-            try:
-                test = pd.read_parquet(test_path)
-            except FileNotFoundError:
-                test = pd.DataFrame(columns=["user_id", "item_id"])
-            found, table, row = production_audience(answers.recommender, campaign, budget, load_params(), items, test)
+            items_path, test_path = FsPath("data/interim/items.parquet"), FsPath("data/processed/test.parquet")
+            if not items_path.exists():
+                raise MindshareError(f"{items_path}: not found; run `dvc repro` in the folder `serve` runs in")
+            test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
+            chosen, table, row = production_audience(answers.recommender, campaign, budget, load_params(),
+                                                     pd.read_parquet(items_path), test)
             members = [{"user_id": r.user_id, "score": float(r.score), "group": r.group, "reason": r.reason,
                         "top_items": list(r.top_items)} for r in table.itertuples(index=False)]
             summary = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-            self._audiences[key] = {"campaign": found.name, "model": _model_ref(answers), "summary": summary,
-                                    "audience": members}
-        return self._audiences[key]
+            found = {"campaign": chosen.name, "model": _model_ref(answers), "summary": summary, "audience": members}
+            if len(cache) >= AUDIENCE_CACHE:
+                cache.pop(next(iter(cache)))
+            cache[key] = found
+        return found
 
     def ready(self) -> Answers:
         answers = self.current

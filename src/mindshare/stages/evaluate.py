@@ -73,12 +73,14 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     return evaluation
 
 
-def evaluation_on_current_test(model: Recommender, split_fingerprint: str) -> Evaluation | None:
-    """Evaluate `model` on the workspace's test split if it is the split named by `split_fingerprint`."""
+def evaluation_on_current_test(model: Recommender, split_fingerprint: str,
+                               cold_start: ColdStartSettings | None = None) -> Evaluation | None:
+    """Evaluate `model` (with its own cold-start settings) on the workspace's test split if it is the
+    split named by `split_fingerprint`."""
     if not PREPARE_REPORT.exists() or json.loads(PREPARE_REPORT.read_text())["split_fingerprint"] != split_fingerprint:
         return None
     params = load_params()
-    return evaluate_on_test(model, params, pd.read_parquet(split_path("test")), pd.read_parquet(ITEMS))
+    return evaluate_on_test(model, params, pd.read_parquet(split_path("test")), pd.read_parquet(ITEMS), cold_start)
 
 
 def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:

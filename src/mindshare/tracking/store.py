@@ -60,7 +60,7 @@ def configure_tracking(project_root: str | Path = ".") -> str:
 
 def check_tracking(uri: str, timeout: float = 5.0) -> None:
     """One clear line (exit 2) if the tracking store cannot be reached, before a stage writes anything."""
-    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if ":" in uri else ""
+    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else "file"
     where = f"MLFLOW_TRACKING_URI {uri}"
     if scheme == "sqlite":
         path = Path(uri.split(":///", 1)[-1])
@@ -72,6 +72,8 @@ def check_tracking(uri: str, timeout: float = 5.0) -> None:
 
         try:
             urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout).close()  # noqa: S310
+        except urllib.error.HTTPError:
+            pass  # it answered (an auth proxy's 401/403, an old server without /health): reachable
         except (urllib.error.URLError, OSError) as error:
             reason = getattr(error, "reason", error)
             raise MindshareError(f"{where}: the tracking server does not answer ({reason}); start it or fix the "
@@ -95,7 +97,16 @@ def _connect_timeout(scheme: str, seconds: float) -> dict:
 
 
 def mark_orphaned_runs() -> int:
-    """Runs left RUNNING by a process of this machine that no longer exists (killed) become KILLED."""
+    """Runs left RUNNING by a process of this machine that no longer exists (killed) become KILLED.
+    A store that cannot be searched is said in a warning; the stage goes on."""
+    try:
+        return _mark_orphaned_runs()
+    except Exception as error:  # a locked or out-of-date store must not stop a stage over housekeeping
+        logging.getLogger(__name__).warning("could not look for orphaned runs: %s", str(error).splitlines()[0][:200])
+        return 0
+
+
+def _mark_orphaned_runs() -> int:
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient()
