@@ -191,6 +191,10 @@ class ModelHolder:
             cache[key] = found
         return found
 
+    def version(self) -> dict:
+        """The served version as GET /version and POST /admin/reload describe it."""
+        return {**self.ready().info.__dict__, "loaded_at": self.loaded_at}
+
     def ready(self) -> Answers:
         answers = self.current
         if answers is None:
@@ -237,8 +241,7 @@ def create_app(holder: ModelHolder, max_batch: int = 1000) -> FastAPI:
 
     @app.get("/version", response_model=Version, responses={503: {"model": ErrorMessage}})
     async def version() -> Response:
-        answers = holder.ready()
-        return _json({**answers.info.__dict__, "loaded_at": holder.loaded_at})
+        return _json(holder.version())
 
     @app.get("/recommend/{user_id}", response_model=Recommendation, responses=ERRORS)
     async def recommend_one(user_id: str = Path(min_length=1, max_length=256),
@@ -270,8 +273,7 @@ def create_app(holder: ModelHolder, max_batch: int = 1000) -> FastAPI:
             raise
         except Exception as error:  # the registry cannot be reached: keep serving, say so
             raise HTTPException(503, f"cannot reach the model registry: {str(error).splitlines()[0]}") from None
-        answers = holder.ready()
-        return _json({**answers.info.__dict__, "loaded_at": holder.loaded_at})
+        return _json(holder.version())
 
     return app
 
