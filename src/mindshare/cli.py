@@ -30,6 +30,7 @@ examples:
   mindshare serve --port 8080                   REST: /recommend/{user}, /audience/{campaign}, /docs
   mindshare bench serve --clients 200 --rate 300  load test of `serve` (closed and open loop)
   mindshare bench cold-start --data data/sample/ml-latest-small   little history, new users, new items
+  mindshare bench scale --rows 1000000,5000000,20000000 --json scale.json   time and memory per stage
   mindshare inspect --data orders.csv --columns user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate
   mindshare download --release 1m               a MovieLens release, MD5 checked, into data/raw/
   mindshare example-data                        a messy shop export to try the events path on
@@ -416,6 +417,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
         if args.json:
             write_json(results, args.json)
         return
+    if args.protocol == "scale":
+        from mindshare.bench.command import parse_ints
+        from mindshare.bench.scale import run_scale_command
+
+        run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.sample_users, args.seed,
+                          args.workdir)
+        return
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required (a MovieLens folder or zip, or an events file)")
     from mindshare.bench.command import run_bench
@@ -478,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
                        "users with little history, new users and new items (bench/cold_start.py).")
-    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve"))
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale"))
     p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
                    "(CSV, TSV, Parquet, JSON lines)")
     p.add_argument("--columns", help="events file: canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
@@ -494,6 +502,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-k", type=int, default=10, help="serve: items per request")
     p.add_argument("--workers", type=int, default=1, help="serve: server worker processes")
     p.add_argument("--no-switch", action="store_true", help="serve: no promote + rollback during the closed loop")
+    p.add_argument("--rows", default="1000000,5000000,20000000",
+                   help="scale: comma-separated log sizes (default 1000000,5000000,20000000)")
+    p.add_argument("--sample-users", type=int, default=10_000, help="scale: test users evaluate scores (seeded sample)")
+    p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log, the split and the sample")
+    p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
+    p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")

@@ -8,6 +8,7 @@ Ratings follow the affinity; categories follow the item's latent factors.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,9 +29,31 @@ class SyntheticSpec:
     user_prefix: str = ""  # raw user ids are f"{user_prefix}{n}" (a privacy test looks for the prefix)
 
 
-def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Return (interactions, items) with raw user ids "<user_prefix>1".. and item ids "1"..; duplicate
-    (user, item) draws are merged."""
+CHUNK_ROWS = 250_000  # draws per chunk: bounds the candidates x factors block (chunk x 32 x 8 float32)
+
+
+@dataclass(frozen=True)
+class SyntheticLog:
+    """The drawn log as compact arrays (0-based int32 user and item indices), duplicates merged."""
+
+    users: np.ndarray
+    items: np.ndarray
+    rating: np.ndarray
+    timestamp: np.ndarray
+    item_frame: pd.DataFrame
+
+
+def scaled_spec(n_interactions: int, seed: int = 0, **overrides) -> SyntheticSpec:
+    """The default shape at any size: N/100 users and N/400 items (20 M -> 200,000 users, 50,000 items)."""
+    return SyntheticSpec(n_users=max(n_interactions // 100, 10), n_items=max(n_interactions // 400, 10),
+                         n_interactions=n_interactions, seed=seed, **overrides)
+
+
+def draw_synthetic(spec: SyntheticSpec, merge_repeats: bool = True) -> SyntheticLog:
+    """Draw the log in chunks of CHUNK_ROWS from one seeded stream (a log of at most CHUNK_ROWS
+    draws is the same whatever the chunking); memory stays O(N) small numbers, never N x candidates.
+    `merge_repeats`: keep a user's first draw of an item only (a ratings log); else every draw is an
+    event (a shop log, where people buy and view the same thing again)."""
     rng = np.random.default_rng(spec.seed)
     user_taste = rng.normal(size=(spec.n_users, spec.n_factors)).astype(np.float32)
     item_factors = rng.normal(size=(spec.n_items, spec.n_factors)).astype(np.float32)
@@ -41,29 +64,30 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
     user_weight /= user_weight.sum()
 
     n = spec.n_interactions
-    users = rng.choice(spec.n_users, size=n, p=user_weight)
-    candidates = rng.choice(spec.n_items, size=(n, spec.candidates_per_draw), p=item_weight)
-    affinity = np.einsum("nf,ncf->nc", user_taste[users], item_factors[candidates]) / np.sqrt(spec.n_factors)
-    chosen = np.argmax(spec.taste_strength * affinity + rng.gumbel(size=affinity.shape), axis=1)
-    items = candidates[np.arange(n), chosen]
-    best = affinity[np.arange(n), chosen]
-    rating = np.clip(np.round((3.0 + 1.2 * best + rng.normal(scale=0.5, size=n)) * 2) / 2, 0.5, 5.0)
+    users = np.empty(n, dtype=np.int32)
+    items = np.empty(n, dtype=np.int32)
+    rating = np.empty(n, dtype=np.float32)
+    for start in range(0, n, CHUNK_ROWS):
+        size = min(CHUNK_ROWS, n - start)
+        chunk_users = rng.choice(spec.n_users, size=size, p=user_weight)
+        candidates = rng.choice(spec.n_items, size=(size, spec.candidates_per_draw), p=item_weight)
+        affinity = np.einsum("nf,ncf->nc", user_taste[chunk_users], item_factors[candidates]) / np.sqrt(spec.n_factors)
+        chosen = np.argmax(spec.taste_strength * affinity + rng.gumbel(size=affinity.shape), axis=1)
+        rows = np.arange(size)
+        best = affinity[rows, chosen]
+        users[start:start + size] = chunk_users
+        items[start:start + size] = candidates[rows, chosen]
+        rating[start:start + size] = np.clip(np.round((3.0 + 1.2 * best + rng.normal(scale=0.5, size=size)) * 2) / 2,
+                                             0.5, 5.0)
     timestamps = spec.start_timestamp + np.sort(rng.integers(0, spec.span_days * 86_400, size=n))
-
-    interactions = pd.DataFrame(
-        {
-            "user_id": np.char.add(spec.user_prefix, (users + 1).astype(str)).astype(object),
-            "item_id": (items + 1).astype(str),
-            "rating": rating.astype(np.float64),
-            "timestamp": timestamps.astype(np.int64),
-        }
-    ).drop_duplicates(["user_id", "item_id"], keep="first", ignore_index=True)
+    first = (~pd.Series(users.astype(np.int64) * spec.n_items + items).duplicated(keep="first").to_numpy()
+             if merge_repeats else slice(None))
 
     category_axes = rng.normal(size=(spec.n_factors, spec.n_categories))
     category_scores = item_factors @ category_axes
     top = np.argsort(-category_scores, axis=1)[:, :2]
     names = np.array([f"category_{c + 1:02d}" for c in range(spec.n_categories)], dtype=object)
-    items_frame = pd.DataFrame(
+    item_frame = pd.DataFrame(
         {
             "item_id": np.arange(1, spec.n_items + 1).astype(str),
             "title": [f"Item {i}" for i in range(1, spec.n_items + 1)],
@@ -71,7 +95,56 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
             "price": np.round(rng.lognormal(mean=3.0, sigma=0.6, size=spec.n_items), 2),
         }
     )
-    return interactions, items_frame
+    return SyntheticLog(users[first], items[first], rating[first].astype(np.float64),
+                        timestamps[first].astype(np.int64), item_frame)
+
+
+def _id_text(indices: np.ndarray, prefix: str = ""):
+    """1-based ids as text (pyarrow: no Python string per row)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pc.cast(pa.array(indices.astype(np.int64) + 1), pa.string())
+    return pc.binary_join_element_wise(prefix, text, "") if prefix else text
+
+
+def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Return (interactions, items) with raw user ids "<user_prefix>1".. and item ids "1"..; duplicate
+    (user, item) draws are merged."""
+    drawn = draw_synthetic(spec)
+    interactions = pd.DataFrame(
+        {
+            "user_id": _id_text(drawn.users, spec.user_prefix).to_pandas(),
+            "item_id": _id_text(drawn.items).to_pandas(),
+            "rating": drawn.rating,
+            "timestamp": drawn.timestamp,
+        }
+    )
+    return interactions, drawn.item_frame
+
+
+def write_synthetic_events(spec: SyntheticSpec, events_path: Path, items_path: Path,
+                           chunk_rows: int = 1_000_000) -> int:
+    """The synthetic log as a shop export would arrive: every draw an event (repeats kept, so exactly
+    `n_interactions` rows), a Parquet file written one row group at a time (user_id, item_id,
+    timestamp, price), and an items file (item_id, title, categories 'A|B', price). Returns the rows."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    drawn = draw_synthetic(spec, merge_repeats=False)
+    prices = drawn.item_frame["price"].to_numpy()
+    schema = pa.schema([("user_id", pa.string()), ("item_id", pa.string()), ("timestamp", pa.int64()),
+                        ("price", pa.float64())])
+    events_path.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(events_path, schema) as writer:
+        for start in range(0, len(drawn.users), chunk_rows):
+            part = slice(start, start + chunk_rows)
+            writer.write_table(pa.table([_id_text(drawn.users[part], spec.user_prefix), _id_text(drawn.items[part]),
+                                         pa.array(drawn.timestamp[part]), pa.array(prices[drawn.items[part]])],
+                                        schema=schema))
+    items = drawn.item_frame.assign(categories=drawn.item_frame["categories"].map("|".join))
+    items.to_parquet(items_path, index=False)
+    return len(drawn.users)
 
 
 def generate_synthetic_users(spec: SyntheticSpec) -> pd.DataFrame:

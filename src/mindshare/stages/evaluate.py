@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import mlflow  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from mindshare import metrics  # noqa: E402
@@ -60,6 +61,7 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     """The one evaluation path: used by this stage and by the promotion gate's re-evaluation. The model
     answers with the cold-start policy (params.yaml `cold_start`, resolved per model), as when served."""
     users = pd.read_parquet(USERS) if USERS.exists() else None
+    test = sample_test_users(test, params["evaluate"].get("sample_users"), params["evaluate"].get("sample_seed", 0))
     settings = cold_start or ColdStartSettings.from_params(params.get("cold_start")).resolved()
     policy = ColdStartPolicy(model.train_, settings, users, items)
     test_set = build_test_set(model.train_, test)
@@ -71,6 +73,17 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     evaluation.metrics.update(new_user_metrics(policy, test, k))
     evaluation.metrics.update(new_item_metrics(policy, test, k))
     return evaluation
+
+
+def sample_test_users(test: pd.DataFrame, n_users: int | None, seed: int = 0) -> pd.DataFrame:
+    """The test rows of a seeded sample of `n_users` test users (all rows where null or at least as many
+    as there are): large data is evaluated on a sample, and every model on the same one. The sample
+    depends on the row order and the seed, never on the pseudonymised id values."""
+    users = pd.unique(test["user_id"])
+    if not n_users or n_users >= len(users):
+        return test
+    chosen = users[np.sort(np.random.default_rng(seed).choice(len(users), size=n_users, replace=False))]
+    return test[test["user_id"].isin(chosen)].reset_index(drop=True)
 
 
 def evaluation_on_current_test(model: Recommender, split_fingerprint: str,

@@ -45,7 +45,7 @@ KNOWN_KEYS = {
     "prepare": {"min_user_interactions", "min_item_interactions", "relevant_min_rating", "split"},
     "prepare.split": {"protocol", "holdout_given", "test_ratio", "valid_ratio", "leave_last_n", "valid_last_n", "seed"},
     "train": {"include_valid"},
-    "evaluate": {"ks", "curve_max_k", "activity_buckets"},
+    "evaluate": {"ks", "curve_max_k", "activity_buckets", "sample_users", "sample_seed"},
     "register": {"model_name", "primary_metric"},
 }
 WHOLE_NUMBERS = ("prepare.split.seed", "prepare.split.leave_last_n", "prepare.split.valid_last_n",
