@@ -73,7 +73,10 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
                                      sort_keys=True),
             **candidate.tags,
         }
-        version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags)
+        # a logged model's URI (models:/m-<id>) names its model id: a tracking server checks the two agree
+        model_id = candidate.model_uri.removeprefix("models:/") if candidate.model_uri.startswith("models:/m-") else None
+        version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags,
+                                              model_id=model_id)
         versions[candidate.family] = str(version.version)
     sign = 1.0 if greater_is_better(primary_metric) else -1.0
     best = max(candidates, key=lambda c: sign * c.metrics[primary_metric])
