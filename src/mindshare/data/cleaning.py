@@ -69,8 +69,10 @@ def _float_like_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """'17850.0' -> '17850' (whole numbers written as floats); which rows changed."""
     text = values.astype("string")
     match = text.str.fullmatch(r"-?\d+\.0+").fillna(False).to_numpy(bool)
+    if not match.any():
+        return values, match
     fixed = text.where(~match, text.str.replace(r"\.0+$", "", regex=True))
-    return fixed.astype(object).where(values.notna(), None), match
+    return fixed.astype("str").where(values.notna(), None), match  # Arrow strings: no Python object per row
 
 
 MAX_SECONDS = 1e11  # about the year 5138: larger numbers are not seconds since 1970

@@ -46,6 +46,17 @@ def pseudonymise(ids: pd.Series | np.ndarray | list[str], key: bytes) -> np.ndar
     return hashed[codes] if len(codes) else np.array([], dtype=object)
 
 
+def pseudonymise_column(ids: pd.Series, key: bytes) -> pd.Series:
+    """`pseudonymise` for a whole column (same index): Arrow strings decoded from the distinct ids'
+    pseudonyms, so that 20 million rows never become 20 million Python strings."""
+    import pyarrow as pa
+
+    codes, uniques = pd.factorize(ids.astype(str), sort=False)
+    hashed = pa.array([pseudonym(str(u), key) for u in uniques], pa.string())
+    column = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), hashed).dictionary_decode()
+    return pd.Series(pa.chunked_array([column], pa.string()).to_pandas().array, index=ids.index)
+
+
 def pseudonym(raw_id: str, key: bytes) -> str:
     """One raw id's pseudonym (any string, lone surrogates included)."""
     return hmac.new(key, raw_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]

@@ -13,7 +13,9 @@ def top_categories(train: pd.DataFrame, items: pd.DataFrame | None, max_categori
     if items is None or column not in items or max_categories <= 0:
         return []
     exploded = item_categories(items, column)
-    counts = train[["item_id"]].merge(exploded, on="item_id")["category"].value_counts()
+    per_item = exploded["item_id"].map(train["item_id"].value_counts()).fillna(0).astype("int64")
+    counts = per_item.groupby(exploded["category"].to_numpy()).sum()
+    counts = counts[counts > 0]  # counted per interaction, at the items' level (never rows x categories)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return [name for name, _ in ordered[:max_categories]]
 

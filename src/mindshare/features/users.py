@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from mindshare.features.categories import category_indicators
 
@@ -34,9 +35,14 @@ def build_user_features(train: pd.DataFrame, items: pd.DataFrame | None, categor
         out["user_rating_std"] = by_user["rating"].std().fillna(0.0).astype("float32")
     indicators = category_indicators(items, categories)
     if len(indicators.columns):
-        per_row = indicators.reindex(train["item_id"].to_numpy()).fillna(0.0).to_numpy()
-        sums = pd.DataFrame(per_row, columns=[f"user_share_{c}" for c in indicators.columns]).groupby(
-            train["user_id"].to_numpy(), sort=False).sum()
+        # users x items counts (sparse) @ items x categories: never a rows x categories block
+        user_codes, user_index = pd.factorize(train["user_id"], sort=False)
+        item_codes, item_index = pd.factorize(train["item_id"], sort=False)
+        counts = sp.csr_matrix((np.ones(len(train), dtype=np.float32), (user_codes, item_codes)),
+                               shape=(len(user_index), len(item_index)))
+        per_item = indicators.reindex(item_index).fillna(0.0).to_numpy(dtype=np.float32)
+        sums = pd.DataFrame(counts @ per_item, index=user_index,
+                            columns=[f"user_share_{c}" for c in indicators.columns])
         out = out.join(sums.div(out["user_n_interactions"], axis=0).astype("float32"))
     out.index.name = "user_id"
     return out.astype(np.float32)

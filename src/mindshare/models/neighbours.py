@@ -51,11 +51,15 @@ def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: 
     rows_out, cols_out, vals_out = [], [], []
     for start in range(0, n, block):
         stop = min(start + block, n)
-        dots = (vectors[start:stop] @ transposed).toarray()
+        sim = (vectors[start:stop] @ transposed).toarray()  # the dots, turned into similarities in place
         if similarity == "jaccard":
-            sim = dots / (norms_sq[start:stop, None] + norms_sq[None, :] - dots + shrinkage + 1e-12)
+            denominator = norms_sq[start:stop, None] + norms_sq[None, :]
+            denominator -= sim
         else:
-            sim = dots / (norms[start:stop, None] * norms[None, :] + shrinkage + 1e-12)
+            denominator = norms[start:stop, None] * norms[None, :]
+        denominator += shrinkage + 1e-12
+        sim /= denominator
+        del denominator
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
         top = np.argpartition(-sim, keep - 1, axis=1)[:, :keep]
         values = np.take_along_axis(sim, top, axis=1)

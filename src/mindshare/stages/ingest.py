@@ -17,7 +17,7 @@ from mindshare.data.cleaning import CleaningReport
 from mindshare.data.events import load_events, read_items_table, read_table, read_users_table
 from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.data.movielens import read_movielens, read_movielens_users
-from mindshare.data.pseudonymise import load_key, pseudonymise
+from mindshare.data.pseudonymise import load_key, pseudonymise, pseudonymise_column
 from mindshare.data.schema import RawTable, USER_COLUMNS, canonical_interactions, canonical_items, canonical_users
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
 from mindshare.errors import MindshareError
@@ -95,7 +95,7 @@ def main() -> None:
         log.warning("%d interactions name items missing from the items file; added them with their id as title",
                     unknown_item_rows)
     key = load_key()
-    interactions["user_id"] = pseudonymise(interactions["user_id"], key)
+    interactions["user_id"] = pseudonymise_column(interactions["user_id"], key)
     users = read_users(ingest)
     users["user_id"] = pseudonymise(users["user_id"], key)
     gone = forgotten()

@@ -49,7 +49,8 @@ KNOWN_KEYS = {
     "register": {"model_name", "primary_metric"},
 }
 WHOLE_NUMBERS = ("prepare.split.seed", "prepare.split.leave_last_n", "prepare.split.valid_last_n",
-                 "prepare.min_user_interactions", "prepare.min_item_interactions", "evaluate.curve_max_k")
+                 "prepare.min_user_interactions", "prepare.min_item_interactions", "evaluate.curve_max_k",
+                 "evaluate.sample_seed")
 TEXT = ("ingest.path", "register.model_name", "register.primary_metric")
 
 
@@ -115,6 +116,10 @@ def check_params(params: dict) -> None:
     ks = _get(params, "evaluate.ks")
     if not ks or any(not isinstance(k, int) or k < 1 for k in ks):
         raise MindshareError(f"params.yaml: evaluate.ks is {ks!r}; give positive whole numbers, e.g. [10]")
+    sample = (params.get("evaluate") or {}).get("sample_users")
+    if sample is not None and (isinstance(sample, bool) or not isinstance(sample, int) or sample < 1):
+        raise MindshareError(f"params.yaml: evaluate.sample_users is {sample!r}; give a whole number of users "
+                             "(at least 1) or null for every test user")
     from mindshare.models.cold_start import ColdStartSettings
 
     ColdStartSettings.from_params(params.get("cold_start"))
