@@ -30,6 +30,8 @@ def drop_exact_duplicates(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
 
 def k_core(frame: pd.DataFrame, min_user: int, min_item: int) -> tuple[pd.DataFrame, int]:
     """Repeatedly drop users with < min_user and items with < min_item interactions."""
+    if min_user <= 1 and min_item <= 1:  # every user and item has at least one row: nothing to count
+        return frame, 0
     kept = frame
     while True:
         user_counts = kept.groupby("user_id", sort=False)["user_id"].transform("size")
