@@ -63,7 +63,8 @@ def tracking_server(postgres, tmp_path_factory):
 
 def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_backed_server(
         postgres, tracking_server, tmp_path):
-    studies = postgres.create_database("optuna")
+    postgres.create_database("optuna")
+    studies = postgres.url("optuna", "postgresql")  # as people write it: the driver is chosen for them
     write_params(tmp_path, ingest={"source": "synthetic", "synthetic": SYNTHETIC}, models=["item_knn", "svd"],
                  tune={"n_trials": 10, "storage": studies}, campaigns=[])
     env = {**project_env(tmp_path), "MLFLOW_TRACKING_URI": tracking_server}
@@ -83,7 +84,7 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
         assert worker.returncode == 0, err[-2000:]
     stage("tune", "svd")  # the pipeline's own tune stage finds the study complete and writes the result
     summary = json.loads((tmp_path / "tuning/svd.json").read_text())
-    study = optuna.load_study(study_name=summary["study"], storage=studies.replace("+psycopg", ""))
+    study = optuna.load_study(study_name=summary["study"], storage=postgres.url("optuna"))
     finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
     assert 10 <= len(finished) <= 11
     assert len({t.user_attrs["mindshare.worker"] for t in finished}) == 2  # both workers ran trials
@@ -113,6 +114,11 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
     assert registered == 2
     assert runs >= 10 + 6 + 2 + 3  # trials of both studies, stages, evaluate's parent and nested runs
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to a local store
+    # the same store read straight from the database (no server): what the server wrote is there
+    direct = {**env, "MLFLOW_TRACKING_URI": postgres.url("mlflow", "postgresql")}
+    listed = run(tmp_path, sys.executable, "-m", "mindshare.cli", "models", env=direct)
+    assert listed.returncode == 0, listed.stderr
+    assert "production" in listed.stdout and "challenger" in listed.stdout
 
 
 def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
@@ -128,7 +134,8 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
     assert [(r["rows"], r["stage"]) for r in report["results"]] == [(n, s) for n in (20000, 40000) for s in stages]
     for row in report["results"]:
         assert row["seconds"] > 0 and 50 < row["peak_rss_mb"] < 8192
-    assert set(report["growth_exponents"]) == set(stages)
+    assert list(report["growth_exponents"]) == ["20000-40000"]
+    assert set(report["growth_exponents"]["20000-40000"]) == set(stages)
     assert (tmp_path / "scale.png").stat().st_size > 10_000
     assert "growth exponent" in result.stdout
     evaluation = json.loads((tmp_path / "work/rows-40000/reports/evaluation.json").read_text())

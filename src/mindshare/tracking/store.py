@@ -45,12 +45,21 @@ def default_tracking_uri(project_root: Path) -> str:
     return f"sqlite:///{(project_root / 'mlflow.db').resolve()}"
 
 
+def database_url(url: str) -> str:
+    """A PostgreSQL URL with the driver this project installs: SQLAlchemy reads plain `postgresql://`
+    as psycopg2, which is not a dependency; psycopg 3 is (`postgresql+psycopg://`). Others unchanged."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
 def configure_tracking(project_root: str | Path = ".") -> str:
     """Point MLflow at `MLFLOW_TRACKING_URI`, else at `<project>/mlflow.db`; return the URI."""
     quiet_mlflow()
     import mlflow
 
-    uri = os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root))
+    uri = database_url(os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root)))
     if uri not in _checked:
         check_tracking(uri)
         _checked.add(uri)

@@ -116,6 +116,10 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     if url and "://" in url:
         from sqlalchemy.exc import IntegrityError, OperationalError
 
+        from mindshare.tracking.store import database_url
+
+        url = database_url(url)
+
         for attempt in range(6):  # workers starting together race to create the schema: the loser retries
             try:
                 return optuna.storages.RDBStorage(
