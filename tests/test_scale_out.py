@@ -134,6 +134,9 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
     assert [(r["rows"], r["stage"]) for r in report["results"]] == [(n, s) for n in (20000, 40000) for s in stages]
     for row in report["results"]:
         assert row["seconds"] > 0 and 50 < row["peak_rss_mb"] < 8192
+    for rows in (20000, 40000):  # the total is the pipeline's: ingest to register, not the data's generation
+        steps = [r for r in report["results"] if r["rows"] == rows]
+        assert steps[-1]["seconds"] == pytest.approx(sum(r["seconds"] for r in steps[1:-1]), abs=0.01)
     assert list(report["growth_exponents"]) == ["20000-40000"]
     assert set(report["growth_exponents"]["20000-40000"]) == set(stages)
     assert (tmp_path / "scale.png").stat().st_size > 10_000
