@@ -176,6 +176,9 @@ def test_the_web_app(server):
         ("post", "/recommend", {"users": [{"user_id": ""}]}, 422),
         ("post", "/recommend", {"users": [{"user_id": "a", "k": 500}]}, 422),
         ("post", "/recommend", {"users": [{"user_id": str(i)} for i in range(51)]}, 422),  # over --max-batch
+        ("post", "/recommend", {"users": [{"user_id": "a", "age": False}]}, 422),  # found by schemathesis
+        ("post", "/recommend", {"users": [{"user_id": 17}]}, 422),
+        ("post", "/recommend", {"users": [{"user_id": "a"}], "k": True}, 422),
         ("get", "/audience/no-such-campaign", None, 404),
         ("get", "/audience/first?budget=0", None, 422),
         ("get", "/nothing-here", None, 404),

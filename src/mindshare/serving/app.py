@@ -18,13 +18,13 @@ import logging
 import threading
 import time
 from pathlib import Path as FsPath
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
 import pandas as pd
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -56,18 +56,30 @@ class Recommendation(BaseModel):
     items: list[Item]
 
 
+def _no_booleans(value):
+    """JSON `false` is not a number (pydantic would read it as 0); 14.0 is, as JSON Schema says."""
+    if isinstance(value, bool):
+        raise ValueError("a whole number, not true/false")
+    return value
+
+
+def whole_number(low: int, high: int):
+    """An integer in [low, high] (bounds in the OpenAPI schema too) that refuses true/false."""
+    return Annotated[int, Field(ge=low, le=high), BeforeValidator(_no_booleans)]
+
+
 def request_models(max_k: int, max_batch: int) -> tuple[type[BaseModel], type[BaseModel]]:
     """The batch request's models with this app's limits in them (so the OpenAPI description says them)."""
 
     class UserRequest(BaseModel):
         user_id: str = Field(min_length=1, max_length=256)
-        k: int | None = Field(default=None, ge=1, le=max_k, description="default: the batch's k")
+        k: whole_number(1, max_k) | None = Field(default=None, description="default: the batch's k")
         gender: str | None = Field(default=None, max_length=32)
-        age: int | None = Field(default=None, ge=0, le=130)
+        age: whole_number(0, 130) | None = None
 
     class BatchRequest(BaseModel):
         users: list[UserRequest] = Field(min_length=1, max_length=max_batch)
-        k: int = Field(default=10, ge=1, le=max_k)
+        k: whole_number(1, max_k) = 10
 
     return UserRequest, BatchRequest
 
