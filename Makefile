@@ -29,7 +29,7 @@ repro: install
 	dvc repro
 
 test: install
-	python -m pytest -q
+	python -m pytest -q -n auto --dist loadfile
 
 leaderboard: install
 	@mindshare leaderboard
