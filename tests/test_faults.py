@@ -73,13 +73,14 @@ def _closed_port() -> int:
 @pytest.mark.parametrize(
     "uri, needle",
     [
-        (f"http://127.0.0.1:{_closed_port()}", "does not answer"),
+        ("http://127.0.0.1:{closed_port}", "does not answer"),  # the port is chosen when the test runs
         ("sqlite:////no/such/folder/mlflow.db", "does not exist"),
         ("ftp://somewhere", "unknown kind of store"),
     ],
 )
 def test_unreachable_tracking_store_stops_before_any_output(tmp_path, uri, needle):
     write_params(tmp_path, ingest=SYNTHETIC)
+    uri = uri.format(closed_port=_closed_port())
     env = {**project_env(tmp_path), "MLFLOW_TRACKING_URI": uri}
     started = time.perf_counter()
     result = run(tmp_path, sys.executable, "-m", "mindshare.stages.ingest", env=env)
