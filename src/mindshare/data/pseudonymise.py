@@ -41,9 +41,15 @@ def load_key(key_file: str | Path | None = None, create: bool = True) -> bytes:
 
 def pseudonymise(ids: pd.Series | np.ndarray | list[str], key: bytes) -> np.ndarray:
     """Map raw ids to pseudonyms; each distinct id is hashed once."""
-    codes, uniques = pd.factorize(pd.Series(ids, dtype=str), sort=False)
-    hashed = np.array([pseudonym(str(u), key) for u in uniques], dtype=object)
+    codes, hashed = _distinct_pseudonyms(pd.Series(ids, dtype=str), key)
+    hashed = np.array(hashed, dtype=object)
     return hashed[codes] if len(codes) else np.array([], dtype=object)
+
+
+def _distinct_pseudonyms(ids: pd.Series, key: bytes) -> tuple[np.ndarray, list[str]]:
+    """Each row's code and each distinct id's pseudonym (hashed once)."""
+    codes, uniques = pd.factorize(ids.astype(str), sort=False)
+    return codes, [pseudonym(str(u), key) for u in uniques]
 
 
 def pseudonymise_column(ids: pd.Series, key: bytes) -> pd.Series:
@@ -51,9 +57,8 @@ def pseudonymise_column(ids: pd.Series, key: bytes) -> pd.Series:
     pseudonyms, so that 20 million rows never become 20 million Python strings."""
     import pyarrow as pa
 
-    codes, uniques = pd.factorize(ids.astype(str), sort=False)
-    hashed = pa.array([pseudonym(str(u), key) for u in uniques], pa.string())
-    column = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), hashed).dictionary_decode()
+    codes, hashed = _distinct_pseudonyms(ids, key)
+    column = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(hashed, pa.string())).dictionary_decode()
     return pd.Series(pa.chunked_array([column], pa.string()).to_pandas().array, index=ids.index)
 
 

@@ -34,7 +34,7 @@ CHUNK_ROWS = 250_000  # draws per chunk: bounds the candidates x factors block (
 
 @dataclass(frozen=True)
 class SyntheticLog:
-    """The drawn log as compact arrays (0-based int32 user and item indices), duplicates merged."""
+    """The drawn log as compact arrays (0-based int32 user and item indices)."""
 
     users: np.ndarray
     items: np.ndarray

@@ -61,7 +61,6 @@ def evaluate_on_test(model: Recommender, params: dict, test: pd.DataFrame, items
     """The one evaluation path: used by this stage and by the promotion gate's re-evaluation. The model
     answers with the cold-start policy (params.yaml `cold_start`, resolved per model), as when served."""
     users = pd.read_parquet(USERS) if USERS.exists() else None
-    test = sample_test_users(test, params["evaluate"].get("sample_users"), params["evaluate"].get("sample_seed", 0))
     settings = cold_start or ColdStartSettings.from_params(params.get("cold_start")).resolved()
     policy = ColdStartPolicy(model.train_, settings, users, items)
     test_set = build_test_set(model.train_, test)
@@ -86,6 +85,13 @@ def sample_test_users(test: pd.DataFrame, n_users: int | None, seed: int = 0) ->
     return test[test["user_id"].isin(chosen)].reset_index(drop=True)
 
 
+def load_test(params: dict) -> pd.DataFrame:
+    """The test split, restricted to `evaluate.sample_users` (the same sample for every model and the gate)."""
+    evaluate = params["evaluate"]
+    return sample_test_users(pd.read_parquet(split_path("test")), evaluate.get("sample_users"),
+                             evaluate.get("sample_seed", 0))
+
+
 def evaluation_on_current_test(model: Recommender, split_fingerprint: str,
                                cold_start: ColdStartSettings | None = None) -> Evaluation | None:
     """Evaluate `model` (with its own cold-start settings) on the workspace's test split if it is the
@@ -93,7 +99,7 @@ def evaluation_on_current_test(model: Recommender, split_fingerprint: str,
     if not PREPARE_REPORT.exists() or json.loads(PREPARE_REPORT.read_text())["split_fingerprint"] != split_fingerprint:
         return None
     params = load_params()
-    return evaluate_on_test(model, params, pd.read_parquet(split_path("test")), pd.read_parquet(ITEMS), cold_start)
+    return evaluate_on_test(model, params, load_test(params), pd.read_parquet(ITEMS), cold_start)
 
 
 def leaderboard(results: dict[str, dict], primary: str) -> pd.DataFrame:
@@ -207,7 +213,7 @@ def main() -> None:
     params = load_params()
     primary = params["register"]["primary_metric"]
     lineage = json.loads(PREPARE_REPORT.read_text())
-    test = pd.read_parquet(split_path("test"))
+    test = load_test(params)
     items = pd.read_parquet(ITEMS)
     configure_tracking()
     use_experiment(experiment_name(params))
