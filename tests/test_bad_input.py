@@ -69,7 +69,7 @@ def test_split_ratio_outside_unit_interval(tmp_path):
     _events(tmp_path, HEADER + "1,10,4,100\n", prepare={"split": {"protocol": "random_per_user", "test_ratio": 1.5,
                                                                   "valid_ratio": 0.1, "leave_last_n": 1,
                                                                   "valid_last_n": 1, "seed": 1}})
-    _assert_refused(tmp_path, run_stage(tmp_path, "ingest"), "params.yaml", "test_ratio", "(0, 1)")
+    _assert_refused(tmp_path, run_stage(tmp_path, "ingest"), "params.yaml", "test_ratio is 1.5", "less than 1")
 
 
 def test_duplicates_dropped_and_unknown_items_counted(tmp_path):
@@ -88,17 +88,21 @@ def test_duplicates_dropped_and_unknown_items_counted(tmp_path):
     assert counts["train_rows"] + counts["valid_rows"] + counts["test_rows"] == counts["rows_in"] - 2
 
 
-@pytest.mark.parametrize("campaign, needle", [
-    ({"name": "promo", "items": ["no-such-item"], "budget": 10}, "item 'no-such-item'"),
-    ({"name": "promo", "categories": ["category_01"], "budget": 0}, "budget is 0"),
-    ({"name": "promo", "categories": ["category_01"], "budget": 5, "template": "Hi {{ name"}, "template error"),
+@pytest.mark.parametrize("campaign, needle, stage", [
+    ({"name": "promo", "items": ["no-such-item"], "budget": 10}, "item 'no-such-item'", "audience"),
+    ({"name": "promo", "categories": ["category_01"], "budget": 0}, "budget is 0", "ingest"),
+    ({"name": "promo", "categories": ["category_01"], "budget": 5, "template": "Hi {{ name"}, "template error",
+     "ingest"),
 ])
-def test_bad_campaign_stops_the_audience_stage(tmp_path, campaign, needle):
+def test_bad_campaign_stops_the_audience_stage(tmp_path, campaign, needle, stage):
+    """A mistake params.yaml shows by itself stops every stage up front; one that needs the data (an item
+    the catalogue lacks) stops the audience stage before it writes anything."""
     write_params(tmp_path, ingest={"source": "synthetic", "synthetic": {"n_users": 30, "n_items": 20,
                                                                      "n_interactions": 300, "seed": 1}},
                  campaigns=[campaign])
-    assert run_stage(tmp_path, "ingest").returncode == 0
-    result = run_stage(tmp_path, "audience")
+    if stage == "audience":
+        assert run_stage(tmp_path, "ingest").returncode == 0
+    result = run_stage(tmp_path, stage)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "campaign 'promo'" in lines[0] and needle in lines[0], result.stderr

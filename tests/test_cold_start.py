@@ -16,6 +16,7 @@ from mindshare.data.schema import RawTable, canonical_users
 from mindshare.data.split import split_holdout_items, split_holdout_users
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
 from mindshare.errors import MindshareError
+from mindshare.settings import checked_block
 from mindshare.evaluation import new_item_metrics, new_user_metrics
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
@@ -168,10 +169,10 @@ def test_served_model_uses_the_policy(tmp_path):
 
 
 def test_bad_cold_start_params():
-    with pytest.raises(MindshareError, match="cold_start.segment_prior"):
-        ColdStartSettings.from_params({"segment_prior": -1})
-    with pytest.raises(MindshareError, match="params.yaml: cold_start"):
-        ColdStartSettings.from_params({"segment_weight": 1})
+    with pytest.raises(MindshareError, match="cold_start: segment_prior is -1"):
+        checked_block(ColdStartSettings, {"segment_prior": -1}, "cold_start")
+    with pytest.raises(MindshareError, match="unknown key 'segment_weight'; did you mean 'segment_prior'"):
+        checked_block(ColdStartSettings, {"segment_weight": 1}, "cold_start")
 
 
 def test_auto_segment_prior_is_chosen_on_valid():
@@ -181,9 +182,9 @@ def test_auto_segment_prior_is_chosen_on_valid():
     assert choose_segment_prior({"users": 30, "ndcg": {"0.0": 0.30, "5.0": 0.20, "20.0": 0.30}}) == 0.0
     assert choose_segment_prior({"users": 30, "ndcg": {"0.0": 0.10, "5.0": 0.20}}) == 5.0
     assert choose_segment_prior({"users": 5, "ndcg": {"0.0": 0.30}}) is None and choose_segment_prior({}) is None
-    assert ColdStartSettings.from_params({}).resolved().segment_prior == DEFAULT_SEGMENT_PRIOR
-    assert ColdStartSettings.from_params({}).resolved(1.0).segment_prior == 1.0
-    assert ColdStartSettings.from_params({"segment_prior": 2}).resolved(1.0).segment_prior == 2  # a number stays
+    assert ColdStartSettings().resolved().segment_prior == DEFAULT_SEGMENT_PRIOR
+    assert ColdStartSettings().resolved(1.0).segment_prior == 1.0
+    assert ColdStartSettings(segment_prior=2).resolved(1.0).segment_prior == 2  # a number stays
     spec = SyntheticSpec(n_users=400, n_items=100, n_interactions=8000, seed=5)
     interactions, items = generate_synthetic(spec)
     split = split_holdout_users(interactions, test_ratio=0.3, valid_ratio=0.0, seed=0, given=2)

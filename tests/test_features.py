@@ -6,7 +6,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindshare.data.interactions import Interactions
 from mindshare.features.tables import FeatureSettings, build_feature_tables
 from mindshare.models.candidates import generate_candidates, split_holdout, standardise_per_user
 from mindshare.models.popularity import Popularity

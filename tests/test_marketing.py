@@ -9,6 +9,7 @@ import pytest
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.settings import Settings, checked_block
 from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
@@ -33,8 +34,8 @@ def test_segments_find_planted_groups_and_describe_them():
     assert "frequent" in words[1] and "recent" in words[1] and "loves Drama" in words[1]
     assert "occasional" in words[0] and "lapsed" in words[0]
     assert result.silhouette["k"].tolist() == [2, 3, 4, 5]
-    with pytest.raises(MindshareError, match="k_min"):
-        segment_users(profiles, SegmentSettings(k_min=1))
+    with pytest.raises(MindshareError, match="k_min is 1; input should be greater than or equal to 2"):
+        checked_block(SegmentSettings, {"k_min": 1}, "features.segments")
     assert describe(profiles.mean(), profiles) == "regular"
 
 
@@ -61,17 +62,25 @@ def test_breakdown_by_activity_segment_and_cold_start():
 ])
 def test_bad_campaigns_name_the_campaign(entry, message):
     with pytest.raises(MindshareError, match=message) as error:
-        parse_campaigns([entry], ITEMS)
+        parse_campaigns(_campaigns([entry]), ITEMS)
     assert "campaign 'x'" in str(error.value) and "\n" not in str(error.value)
 
 
 def test_target_mask_by_items_and_categories():
-    campaign = parse_campaigns([{"name": "war", "categories": ["War"], "items": ["d"], "budget": 3}], ITEMS)[0]
+    campaign = parse_campaigns(_campaigns([{"name": "war", "categories": ["War"], "items": ["d"], "budget": 3}]),
+                               ITEMS)[0]
     assert target_mask(campaign, np.array(["d", "c", "b", "a"]), ITEMS).tolist() == [True, False, True, False]
 
 
+def _campaigns(entries: list[dict]) -> list[Campaign]:
+    """Campaigns as params.yaml gives them, through the settings schema (one line naming the campaign)."""
+    minimal = {"ingest": {"source": "synthetic"}, "models": ["popularity"]}
+    return Settings.checked({**minimal, "campaigns": entries}).campaigns
+
+
 def _campaign(budget=3, control_share=0.0, min_score=0.0) -> Campaign:
-    return Campaign("c", ("a",), (), budget, min_score, "email", control_share, "{{ reason }}")
+    return Campaign(name="c", items=["a"], budget=budget, min_score=min_score, control_share=control_share,
+                    template="{{ reason }}")
 
 
 def test_audience_respects_exclusions_budget_cap_and_control():

@@ -10,10 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mindshare.data.cleaning import CleaningRules
 from mindshare.data.events import load_events, read_table
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.settings import IngestSettings, checked_block
 
 MESSY = (
     "customer,sku,qty,when,event\n"
@@ -32,8 +32,14 @@ WEIGHTS = {"view": 1, "cart": 3, "purchase": 5}
 def _load(tmp_path, text=MESSY, suffix=".csv", **ingest):
     path = tmp_path / f"export{suffix}"
     path.write_text(text)
-    settings = {"timestamp_format": "mixed", "event_weights": WEIGHTS, **ingest}
-    return load_events(read_table(path, COLUMNS), settings)
+    return load_events(read_table(path, COLUMNS), _ingest(**{"timestamp_format": "mixed", "event_weights": WEIGHTS,
+                                                             **ingest}))
+
+
+def _ingest(**values) -> IngestSettings:
+    """ingest settings as params.yaml would give them (checked by the settings schema)."""
+    return checked_block(IngestSettings, {"source": "events", "path": "export.csv", "rating_scale": None, **values},
+                         "params.yaml: ingest")
 
 
 def test_every_messy_row_is_kept_repaired_or_dropped_and_counted(tmp_path):
@@ -59,10 +65,10 @@ def test_rules_can_refuse_with_the_files_line(tmp_path):
     kept, report = _load(tmp_path, cleaning={"negative_quantity": "keep", "float_ids": "keep",
                                              "unparseable_timestamp": "drop"})
     assert "17850.0" in set(kept["user_id"]) and "negative_quantity" not in report.dropped
-    with pytest.raises(MindshareError, match="ingest.cleaning has unknown rule 'typos'"):
-        CleaningRules.from_params({"typos": "drop"})
-    with pytest.raises(MindshareError, match="ingest.cleaning.float_ids is 'drop'"):
-        CleaningRules.from_params({"float_ids": "drop"})
+    with pytest.raises(MindshareError, match="unknown key 'cleaning.typos'"):
+        _ingest(cleaning={"typos": "drop"})
+    with pytest.raises(MindshareError, match='cleaning.float_ids is "drop"'):
+        _ingest(cleaning={"float_ids": "drop"})
     with pytest.raises(MindshareError, match="event_weights.view is -1"):
         _load(tmp_path, event_weights={"view": -1})
 
@@ -138,12 +144,12 @@ def test_json_lines_errors_name_the_files_line(tmp_path):
     path.write_text('{"customer": 1, "sku": "A", "when": 100}\n\n{"customer": null, "sku": "B", "when": 200}\n'
                     '{"customer": 2, "sku": "C", "when": "soon"}\n')
     with pytest.raises(MindshareError, match=r"events.jsonl, line 3: column 'user_id'"):
-        load_events(read_table(path, COLUMNS), {"cleaning": {"missing_user_id": "error"}})
+        load_events(read_table(path, COLUMNS), _ingest(cleaning={"missing_user_id": "error"}))
     with pytest.raises(MindshareError, match=r"events.jsonl, line 4: column 'timestamp' has 'soon'"):
-        load_events(read_table(path, COLUMNS), {})
+        load_events(read_table(path, COLUMNS), _ingest())
     path.write_text('{"customer": 1}\n[1, 2]\n')
     with pytest.raises(MindshareError, match="line 2: not a JSON object"):
         read_table(path, COLUMNS)
     path.write_text('{"customer": 1, "sku": "A", "when": 1e30}\n')
     with pytest.raises(MindshareError, match="line 1: column 'timestamp'"):
-        load_events(read_table(path, COLUMNS), {})
+        load_events(read_table(path, COLUMNS), _ingest())

@@ -107,7 +107,7 @@ def test_guardrails_and_significant_lead_each_reported(store):
     registry.register_candidates(client, "m", candidates[:1], "ndcg_at_10")
     registry.promote(client, "m", "first")
     registry.register_candidates(client, "m", candidates[1:], "ndcg_at_10")
-    strict = registry.GateSettings(tolerance=0.0, guardrails={"coverage_at_10": 0.05})
+    strict = registry.PromotionSettings(tolerance=0.0, guardrails={"coverage_at_10": 0.05})
     with pytest.raises(registry.GateRefusal) as refused:
         registry.promote(client, "m", "narrow", settings=strict)
     assert [c.split()[0] for c in refused.value.checks] == ["ok", "FAIL"]
@@ -116,7 +116,7 @@ def test_guardrails_and_significant_lead_each_reported(store):
     rng = np.random.default_rng(0)
     base = rng.random(400)
     noisy = {uris[0][0]: base, uris[1][0]: base + rng.normal(0, 0.3, 400) * 0.1}  # no real lead
-    lead_needed = registry.GateSettings(require_significant_lead=True)
+    lead_needed = registry.PromotionSettings(require_significant_lead=True)
     with pytest.raises(registry.GateRefusal) as refused:
         registry.promote(client, "m", "lead?", settings=lead_needed, per_user=_per_user(noisy))
     assert "not significant" in refused.value.checks[-1]

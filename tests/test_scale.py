@@ -13,8 +13,8 @@ from mindshare.data.pseudonymise import pseudonymise, pseudonymise_column
 from mindshare.errors import MindshareError
 from mindshare.features.categories import top_categories
 from mindshare.features.users import build_user_features
-from mindshare.stages.evaluate import sample_test_users
-from mindshare.stages.params import check_params
+from mindshare.evaluation.on_test import sample_test_users
+from mindshare.settings import Settings
 from stage_project import REPO
 
 
@@ -92,7 +92,7 @@ def test_bad_sample_size_is_refused(value):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["evaluate"]["sample_users"] = value
     with pytest.raises(MindshareError, match="evaluate.sample_users"):
-        check_params(params)
+        Settings.checked(params)
 
 
 def test_user_category_shares_and_top_categories_are_counted_per_interaction():

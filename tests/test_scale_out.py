@@ -17,7 +17,7 @@ import pytest
 from mlflow import MlflowClient
 
 from postgres_server import free_port, start_postgres
-from stage_project import project_env, run, run_stage, write_params
+from stage_project import project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
 SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 8000, "n_categories": 6, "seed": 5}

@@ -15,20 +15,24 @@ import pytest
 from mlflow import MlflowClient
 
 from mindshare.errors import MindshareError
-from mindshare.tuning.study import tune_settings
+from mindshare.settings import Settings
+from mindshare.stages.params import check_settings
+from mindshare.tuning.settings import tune_settings
 from stage_project import project_env, run_stage, write_params
 
 SYNTHETIC = {"n_users": 200, "n_items": 120, "n_interactions": 5000, "n_categories": 6, "seed": 3}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
-def _params(**tune) -> dict:
-    base = {"register": {"primary_metric": "ndcg_at_10"}, "model_params": {"svd": {"factors": 8}}, "tune": tune}
-    return base
+def _params(**tune) -> Settings:
+    """Settings with these `tune` values, checked as params.yaml is (schema and the families' parameters)."""
+    return check_settings(Settings.checked({"ingest": {"source": "synthetic"}, "models": ["svd", "baseline"],
+                                            "register": {"primary_metric": "ndcg_at_10"},
+                                            "model_params": {"svd": {"factors": 8}}, "tune": tune}))
 
 
 @pytest.mark.parametrize("space, message", [
-    ({"factors": {"type": "number", "low": 1, "high": 2}}, "give type"),
+    ({"factors": {"type": "number", "low": 1, "high": 2}}, 'space.factors.type is "number"; input should be'),
     ({"factors": {"type": "int", "low": 9, "high": 2}}, "low < high"),
     ({"regularization": {"type": "float", "low": 0, "high": 2, "log": True}}, "log range needs low > 0"),
     ({"factors": {"type": "int", "low": 1, "high": 8, "lo": 2}}, "unknown key"),
@@ -43,7 +47,7 @@ def test_bad_search_spaces_are_refused_with_one_line(space, message):
 def test_settings_checks_and_study_names():
     with pytest.raises(MindshareError, match="tune.pruner"):
         tune_settings(_params(pruner="hyperband"), "svd")
-    with pytest.raises(MindshareError, match="tune.n_trail"):
+    with pytest.raises(MindshareError, match="unknown key 'tune.n_trail'; did you mean 'n_trials'"):
         tune_settings(_params(n_trail=3), "svd")
     space = {"factors": {"type": "int", "low": 4, "high": 32, "log": True}}
     settings = tune_settings(_params(n_trials=5, families={"svd": {"space": space}}), "svd")

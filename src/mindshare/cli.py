@@ -7,7 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+from mindshare import layout
 from mindshare.errors import MindshareError
+from mindshare.layout import PARAMS
 
 EXAMPLES = """\
 examples:
@@ -41,18 +43,15 @@ exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad inpu
 
 def _settings(args: argparse.Namespace):
     """Registered model name and the promotion gate's settings: the flag, else params.yaml, else defaults."""
-    from mindshare.tracking.registry import GateSettings
+    from mindshare.settings import PromotionSettings, RegisterSettings
 
-    name, gate = "mindshare", GateSettings()
-    if Path("params.yaml").exists():
-        from mindshare.stages.params import load_params
+    register, gate = RegisterSettings(), PromotionSettings()
+    if PARAMS.exists():
+        from mindshare.stages.params import load_settings
 
-        params = load_params()
-        name = params["register"]["model_name"]
-        promotion = params.get("promotion") or {}
-        gate = GateSettings(float(promotion.get("tolerance", 0.0)), dict(promotion.get("guardrails") or {}),
-                            bool(promotion.get("require_significant_lead", False)))
-    return args.model_name or name, gate
+        settings = load_settings()
+        register, gate = settings.register, settings.promotion
+    return args.model_name or register.model_name, gate
 
 
 def _client():
@@ -96,11 +95,9 @@ def cmd_promote(args: argparse.Namespace) -> None:
     def reevaluate(production, candidate) -> Measured | None:
         import mlflow
 
-        from mindshare.stages.evaluate import evaluation_on_current_test
-
         served = mlflow.pyfunc.load_model(f"models:/{name}/{production.version}").unwrap_python_model()
-        evaluation = evaluation_on_current_test(served.recommender, candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""),
-                                                served.policy_.settings)  # production's own cold-start policy
+        evaluation = _on_current_test(served.recommender, candidate.tags.get(SPLIT_FINGERPRINT_TAG, ""),
+                                      served.policy_.settings)  # production's own cold-start policy
         return None if evaluation is None else Measured(evaluation.metrics, evaluation.per_user)
 
     try:
@@ -113,6 +110,22 @@ def cmd_promote(args: argparse.Namespace) -> None:
         print("\n".join(event["checks"]))
     print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'})"
           f"{' [forced]' if event['forced'] else ''}")
+
+
+def _on_current_test(model, split_fingerprint: str, cold_start):
+    """`model` (with its own cold-start settings) on the workspace's test split if it is the split named
+    by `split_fingerprint`, else None."""
+    import pandas as pd
+
+    from mindshare.evaluation.on_test import evaluate_on_test
+    from mindshare.stages import inputs
+    from mindshare.stages.params import load_settings
+
+    if not layout.PREPARE_REPORT.exists() or inputs.split_fingerprints()["split_fingerprint"] != split_fingerprint:
+        return None
+    evaluate = load_settings().evaluate
+    return evaluate_on_test(model, evaluate, inputs.test_split(evaluate), pd.read_parquet(layout.ITEMS), cold_start,
+                            inputs.users_table())
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:
@@ -171,15 +184,13 @@ def _production(name: str):
 
 
 def _read_table(path: Path, what: str):
-    import pandas as pd
+    from mindshare.stages.inputs import read_table
 
-    if not path.exists():
-        raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first to build the {what}")
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+    return read_table(path, what)
 
 
 def cmd_segments(args: argparse.Namespace) -> None:
-    table = _read_table(Path("reports/segments.csv"), "segments")
+    table = _read_table(layout.SEGMENT_SUMMARY, "segments")
     if args.json:
         print(table.to_json(orient="records", indent=2))
         return
@@ -191,12 +202,12 @@ def cmd_profile(args: argparse.Namespace) -> None:
     from mindshare.data.pseudonymise import load_key, pseudonymise
 
     user = pseudonymise([args.user], load_key(create=False))[0]
-    profiles = _read_table(Path("data/features/users.parquet"), "user profiles").set_index("user_id")
+    profiles = _read_table(layout.USER_FEATURES, "user profiles").set_index("user_id")
     if user not in profiles.index:
         raise MindshareError(f"user '{args.user}' is not in the training data (a new user gets the cold-start answer)")
-    segments = _read_table(Path("data/features/segments.parquet"), "segments").set_index("user_id")["segment"]
-    described = _read_table(Path("reports/segments.csv"), "segments").set_index("segment")["description"]
-    recommendations = _read_table(Path("data/recommendations.parquet"), "recommendations")
+    segments = _read_table(layout.SEGMENTS, "segments").set_index("user_id")["segment"]
+    described = _read_table(layout.SEGMENT_SUMMARY, "segments").set_index("segment")["description"]
+    recommendations = _read_table(layout.RECOMMENDATIONS, "recommendations")
     mine = recommendations[recommendations["user_id"] == user].sort_values("rank")
     segment = int(segments.get(user, -1))
     payload = {"user_id": args.user, "pseudonym": user, "segment": segment,
@@ -215,22 +226,19 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_audience(args: argparse.Namespace) -> None:
-    import pandas as pd
+    from mindshare.marketing.campaign_runs import single_campaign
+    from mindshare.stages.inputs import known_test_split
+    from mindshare.stages.params import load_settings
 
-    from mindshare.stages.audience import production_audience
-    from mindshare.stages.params import load_params
-
-    params = load_params()
-    items = _read_table(Path("data/interim/items.parquet"), "items")
+    settings = load_settings()
+    items = _read_table(layout.ITEMS, "items")
     name = _settings(args)[0]
     version, served = _production(name)
-    test_path = Path("data/processed/test.parquet")
-    test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
-    campaign, table, row = production_audience(served.unwrap_python_model().recommender, args.campaign, args.budget,
-                                               params, items, test)
+    campaign, table, row = single_campaign(served.unwrap_python_model().recommender, settings.campaigns, args.campaign,
+                                           args.budget, settings.audience, items, known_test_split())
     if args.out:
         from mindshare.atomic_files import write_text
-        from mindshare.stages.audience import audience_csv
+        from mindshare.marketing.messages import audience_csv
 
         write_text(audience_csv(table), args.out)
     print(f"{campaign.name} from {name} version {version.version} @production: {row['audience']} users "
@@ -243,10 +251,10 @@ def cmd_audience(args: argparse.Namespace) -> None:
 def cmd_outcomes(args: argparse.Namespace) -> None:
     from mindshare.data.pseudonymise import load_key, pseudonymise
     from mindshare.marketing.feedback import outcome_report, read_results, record_outcomes
-    from mindshare.stages.params import experiment_name, load_params
+    from mindshare.stages.params import load_settings
     from mindshare.tracking.runs import log_stage_run
 
-    audience = _read_table(Path(f"data/audiences/{args.campaign}.csv"), f"audience of campaign '{args.campaign}'")
+    audience = _read_table(layout.audience_file(args.campaign), f"audience of campaign '{args.campaign}'")
     results = read_results(args.file)
     results["user_id"] = pseudonymise(results["user_id"], load_key(create=False))
     joined = results.merge(audience[["user_id", "group", "top_item_ids"]], on="user_id", how="left")
@@ -263,7 +271,7 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
                and values["trials"]}
     if "uplift" in report:
         metrics.update({f"uplift.{k}": float(v) for k, v in report["uplift"].items()})
-    log_stage_run(f"outcomes@{args.campaign}", experiment_name(load_params()), {"campaign": args.campaign,
+    log_stage_run(f"outcomes@{args.campaign}", load_settings().experiment_name, {"campaign": args.campaign,
                   "rows": len(results), "outside_audience": outside}, metrics, {"mindshare.campaign": args.campaign})
     if args.json:
         print(json.dumps({"campaign": args.campaign, "outside_audience": outside, "interactions_added": added,
@@ -285,30 +293,20 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
 
 
 def cmd_forget(args: argparse.Namespace) -> None:
-    from mindshare.atomic_files import write_parquet
     from mindshare.data.pseudonymise import load_key, pseudonymise
-    from mindshare.marketing.feedback import FORGET_LIST, forget
+    from mindshare.marketing.feedback import erase_from, forget
 
     pseudonym = pseudonymise([args.user], load_key(create=False))[0]
     new = forget(pseudonym)
-    import pandas as pd
-
-    removed = 0
-    for path in (Path("data/interim/interactions.parquet"), Path("data/interim/users.parquet")):
-        if path.exists():
-            rows = pd.read_parquet(path)
-            mine = int((rows["user_id"] == pseudonym).sum())
-            if mine:
-                write_parquet(rows[rows["user_id"] != pseudonym], path)
-            removed += mine if path.name == "interactions.parquet" else 0
-    print(f"user {args.user}: {'added to' if new else 'already on'} {FORGET_LIST}; {removed} ingested rows removed. "
+    removed = erase_from(pseudonym, [layout.INTERACTIONS, layout.USERS]).get(layout.INTERACTIONS, 0)
+    print(f"user {args.user}: {'added to' if new else 'already on'} {layout.FORGET_LIST}; {removed} ingested rows removed. "
           "Run `dvc repro` to rebuild splits, features, models, audiences and registry versions without them. "
           "Not reached: earlier MLflow runs and model versions, the DVC cache of earlier outputs, and copies "
           "made elsewhere; delete those runs (`mlflow gc`) and `dvc gc` to finish.")
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> None:
-    path = Path("reports/leaderboard.md")
+    path = layout.LEADERBOARD_MD
     if not path.exists():
         raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first")
     print(path.read_text().rstrip())
@@ -319,11 +317,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
     experiment = args.experiment
     if experiment is None:
-        if not Path("params.yaml").exists():
+        if not PARAMS.exists():
             raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
-        from mindshare.stages.params import experiment_name, load_params
+        from mindshare.stages.params import load_settings
 
-        experiment = experiment_name(load_params())
+        experiment = load_settings().experiment_name
     if args.last < 1:
         raise MindshareError(f"--last is {args.last}; give a whole number >= 1")
     table = compare_runs(_client(), experiment, args.metric, args.last)
@@ -389,11 +387,11 @@ def cmd_download(args: argparse.Namespace) -> None:
     if args.release:
         target = download_release(args.release, Path(args.to), args.base_url, progress=not args.quiet)
     else:  # what params.yaml asks for: a release at ingest.path that is not there yet
-        from mindshare.stages.params import load_params
+        from mindshare.stages.params import load_settings
 
-        ingest = load_params()["ingest"]
-        release, path = ingest.get("release"), Path(ingest["path"])
-        if ingest["source"] != "movielens" or not release or path.exists():
+        ingest = load_settings().ingest
+        release, path = ingest.release, Path(str(ingest.path))
+        if ingest.source != "movielens" or not release or path.exists():
             print(f"nothing to download: ingest.path {path} is {'there' if path.exists() else 'not a release'}")
             return
         if path != release_file(release, path.parent):

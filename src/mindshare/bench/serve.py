@@ -20,7 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -35,10 +34,10 @@ def _free_port() -> int:
 
 def raw_user_ids(n: int, seed: int = 0) -> list[str]:
     """Up to `n` raw ids from the project's source, plus 10% ids nobody has."""
-    from mindshare.stages.ingest import read_source
-    from mindshare.stages.params import load_params
+    from mindshare.data.sources import read_source
+    from mindshare.stages.params import load_settings
 
-    raw, _ = read_source(load_params()["ingest"])
+    raw, _ = read_source(load_settings().ingest)
     ids = raw.frame["user_id"].dropna().astype(str).str.strip().unique()
     rng = np.random.default_rng(seed)
     chosen = list(rng.choice(ids, size=min(n, len(ids)), replace=False))
@@ -127,11 +126,11 @@ def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int
                     open_seconds: float = 10.0, k: int = 10, workers: int = 1, switch: bool = True) -> dict:
     from mlflow.tracking import MlflowClient
 
-    from mindshare.cli import _settings
+    from mindshare.stages.params import load_settings
     from mindshare.tracking.store import configure_tracking
 
     configure_tracking()
-    name = _settings(type("Args", (), {"model_name": None})())[0]
+    name = load_settings().register.model_name
     client = MlflowClient()
     try:
         production = str(client.get_model_version_by_alias(name, "production").version)

@@ -7,44 +7,15 @@ positions, so an error after a drop still names the right line.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from mindshare.data.schema import RawTable
+from mindshare.data.timestamps import parse_timestamps
 from mindshare.errors import MindshareError
-
-ACTIONS = {
-    "missing_user_id": ("drop", "error"),
-    "missing_item_id": ("drop", "error"),
-    "negative_quantity": ("drop", "keep", "error"),  # returns and cancellations
-    "float_ids": ("repair", "keep"),  # "17850.0" -> "17850"
-    "unparseable_timestamp": ("error", "drop"),
-    "unknown_event": ("error", "drop"),  # an event type that event_weights does not name
-}
-
-
-@dataclass(frozen=True)
-class CleaningRules:
-    missing_user_id: str = "drop"
-    missing_item_id: str = "drop"
-    negative_quantity: str = "drop"
-    float_ids: str = "repair"
-    unparseable_timestamp: str = "error"
-    unknown_event: str = "error"
-
-    @classmethod
-    def from_params(cls, values: dict | None) -> "CleaningRules":
-        values = dict(values or {})
-        for key, action in values.items():
-            if key not in ACTIONS:
-                raise MindshareError(f"params.yaml: ingest.cleaning has unknown rule '{key}'; use some of "
-                                     f"{', '.join(ACTIONS)}")
-            if action not in ACTIONS[key]:
-                raise MindshareError(f"params.yaml: ingest.cleaning.{key} is {action!r}; use one of "
-                                     f"{', '.join(ACTIONS[key])}")
-        return cls(**values)
+from mindshare.settings import CleaningRules
 
 
 @dataclass
@@ -73,21 +44,6 @@ def _float_like_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
         return values, match
     fixed = text.where(~match, text.str.replace(r"\.0+$", "", regex=True))
     return fixed.astype("str").where(values.notna(), None), match  # Arrow strings: no Python object per row
-
-
-MAX_SECONDS = 1e11  # about the year 5138: larger numbers are not seconds since 1970
-
-
-def parse_timestamps(raw: pd.Series, timestamp_format: str | None) -> pd.Series:
-    """Seconds since 1970 as float (NaN where unparseable): numbers as they are; text as ISO 8601 dates,
-    dates in `timestamp_format`, or, with `timestamp_format: mixed`, each value in its own format."""
-    numbers = pd.to_numeric(raw, errors="coerce")
-    if timestamp_format is None and numbers.notna().mean() >= 0.5:
-        seconds = numbers.astype("float64")
-        return seconds.where(seconds.abs() < MAX_SECONDS)  # inf, 1e30: not a time (NaN: unparseable)
-    parsed = pd.to_datetime(raw, format=timestamp_format or "ISO8601", errors="coerce", utc=True)
-    seconds = (parsed - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
-    return seconds.astype("float64")
 
 
 def clean_events(table: RawTable, rules: CleaningRules, timestamp_format: str | None = None,
@@ -137,7 +93,3 @@ def clean_events(table: RawTable, rules: CleaningRules, timestamp_format: str | 
     kept = frame[~drop]
     return RawTable(frame=kept, source=table.source, first_line=table.first_line, unit=table.unit), \
         CleaningReport(dropped=dropped, repaired=repaired)
-
-
-def rules_dict(rules: CleaningRules) -> dict:
-    return asdict(rules)

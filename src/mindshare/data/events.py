@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
-
-import io
 from pathlib import Path
 
-from mindshare.data.cleaning import CleaningReport, CleaningRules, clean_events
+import pandas as pd
+
+from mindshare.data.cleaning import CleaningReport, clean_events
 from mindshare.data.schema import INTERACTION_COLUMNS, ITEM_COLUMNS, RawTable, canonical_interactions
 from mindshare.data.text_files import check_encoding, read_delimited, read_parquet
 from mindshare.errors import MindshareError
+from mindshare.settings import IngestSettings
 
 
 def read_table(path: str | Path, columns: dict[str, str] | None = None, known: tuple[str, ...] = INTERACTION_COLUMNS) -> RawTable:
@@ -73,27 +73,12 @@ def read_users_table(path: str | Path, columns: dict[str, str] | None = None) ->
     return read_table(path, columns, known=("user_id", "gender", "age", "occupation", "display_name"))
 
 
-def event_weights(values) -> dict[str, float]:
-    """params.yaml ingest.event_weights: event type -> a number >= 0 (0 drops that event)."""
-    if not isinstance(values, dict):
-        raise MindshareError("params.yaml: ingest.event_weights must map event types to numbers, e.g. "
-                             "{view: 1, purchase: 5}")
-    out = {}
-    for name, weight in values.items():
-        if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-            raise MindshareError(f"params.yaml: ingest.event_weights.{name} is {weight!r}; give a number >= 0")
-        out[str(name)] = float(weight)
-    return out
-
-
-def load_events(raw: RawTable, ingest: dict, rating_scale: tuple[float, float] | None = None
-                ) -> tuple[pd.DataFrame, CleaningReport]:
+def load_events(raw: RawTable, ingest: IngestSettings) -> tuple[pd.DataFrame, CleaningReport]:
     """A raw events table through the cleaning rules and the schema checks; event types become
     implicit-feedback `weight`s. One path for ingest, `mindshare inspect` and `bench --columns`."""
-    weights = event_weights(ingest["event_weights"]) if ingest.get("event_weights") else None
-    cleaned, report = clean_events(raw, CleaningRules.from_params(ingest.get("cleaning")),
-                                   ingest.get("timestamp_format"), weights)
-    interactions = canonical_interactions(cleaned, rating_scale, ingest.get("timestamp_format"))
+    weights = dict(ingest.event_weights) if ingest.event_weights else None
+    cleaned, report = clean_events(raw, ingest.cleaning, ingest.timestamp_format, weights)
+    interactions = canonical_interactions(cleaned, ingest.rating_scale, ingest.timestamp_format)
     if weights:
         interactions["weight"] = interactions["event"].map(weights).astype("float64")
     return interactions, report

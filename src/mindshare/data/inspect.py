@@ -16,6 +16,7 @@ from mindshare.data.events import load_events, read_table
 from mindshare.data.movielens import read_movielens
 from mindshare.data.schema import RawTable, canonical_interactions, canonical_items
 from mindshare.errors import MindshareError
+from mindshare.settings import IngestSettings, checked_block
 
 
 def parse_pairs(text: str | None, flag: str) -> dict[str, str]:
@@ -50,8 +51,10 @@ def load_any(path: str | Path, columns: dict[str, str] | None = None, timestamp_
         return Loaded(f"MovieLens ({Path(ratings.source.split(':')[-1]).name})", ratings,
                       canonical_interactions(ratings, None, None), items, CleaningReport({}, {}))
     raw = read_table(path, columns)
-    interactions, report = load_events(raw, {"timestamp_format": timestamp_format, "cleaning": cleaning,
-                                             "event_weights": event_weights})
+    ingest = checked_block(IngestSettings, {"source": "events", "path": str(path), "rating_scale": None,
+                                            "timestamp_format": timestamp_format, "cleaning": cleaning or {},
+                                            "event_weights": event_weights}, "--cleaning")
+    interactions, report = load_events(raw, ingest)
     return Loaded(f"events ({path.suffix.lstrip('.') or 'csv'})", raw, interactions, None, report, columns)
 
 

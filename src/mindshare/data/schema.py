@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mindshare.data.timestamps import parse_timestamps
 from mindshare.errors import MindshareError
 
 REQUIRED_INTERACTION_COLUMNS = ("user_id", "item_id", "timestamp")
@@ -78,8 +79,6 @@ def _numbers(table: RawTable, column: str) -> pd.Series:
 def _timestamps(table: RawTable, timestamp_format: str | None) -> pd.Series:
     """Seconds since 1970: numbers as they are; text as dates (ISO 8601 unless a format is given;
     `mixed`: each value in its own format)."""
-    from mindshare.data.cleaning import parse_timestamps
-
     raw = table.frame["timestamp"]
     seconds = parse_timestamps(raw, timestamp_format)
     bad = seconds.isna().to_numpy()

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from mindshare.errors import MindshareError
+from mindshare.settings import SplitSettings
 
-PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "holdout_users", "holdout_items")
 
 
 @dataclass
@@ -151,19 +151,18 @@ def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
     )
 
 
-def split_interactions(frame: pd.DataFrame, protocol: str, *, test_ratio: float, valid_ratio: float, seed: int,
-                       leave_last_n: int, valid_last_n: int, holdout_given: int = 0) -> Split:
-    if protocol == "random_per_user":
-        return split_random_per_user(frame, test_ratio, valid_ratio, seed)
-    if protocol == "leave_last_n":
-        return split_leave_last_n(frame, leave_last_n, valid_last_n)
-    if protocol == "global_time":
-        return split_global_time(frame, test_ratio, valid_ratio)
-    if protocol == "holdout_users":
-        return split_holdout_users(frame, test_ratio, valid_ratio, seed, holdout_given)
-    if protocol == "holdout_items":
-        return split_holdout_items(frame, test_ratio, valid_ratio, seed)
-    raise MindshareError(f"params.yaml: prepare.split.protocol is '{protocol}'; use one of {', '.join(PROTOCOLS)}")
+def split_interactions(frame: pd.DataFrame, settings: SplitSettings) -> Split:
+    """The split protocol params.yaml `prepare.split` names."""
+    if settings.protocol == "random_per_user":
+        return split_random_per_user(frame, settings.test_ratio, settings.valid_ratio, settings.seed)
+    if settings.protocol == "leave_last_n":
+        return split_leave_last_n(frame, settings.leave_last_n, settings.valid_last_n)
+    if settings.protocol == "global_time":
+        return split_global_time(frame, settings.test_ratio, settings.valid_ratio)
+    if settings.protocol == "holdout_users":
+        return split_holdout_users(frame, settings.test_ratio, settings.valid_ratio, settings.seed,
+                                   settings.holdout_given)
+    return split_holdout_items(frame, settings.test_ratio, settings.valid_ratio, settings.seed)
 
 
 def relevant_mask(test: pd.DataFrame, min_rating: float | None) -> np.ndarray:

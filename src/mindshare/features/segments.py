@@ -17,23 +17,9 @@ from sklearn.decomposition import PCA
 from sklearn.metrics import silhouette_score
 from sklearn.preprocessing import StandardScaler
 
-from mindshare.errors import MindshareError
+from mindshare.settings import SegmentSettings
 
 LOG_SCALED = ("user_n_interactions", "user_active_days", "user_recency_days", "user_tenure_days", "user_monetary")
-
-
-@dataclass(frozen=True)
-class SegmentSettings:
-    k_min: int = 2
-    k_max: int = 8
-    sample_size: int = 5000  # users scored for the silhouette (seeded sample)
-    minibatch_above: int = 50_000  # users; above this MiniBatchKMeans
-    seed: int = 0
-
-    def check(self) -> None:
-        if not (isinstance(self.k_min, int) and isinstance(self.k_max, int) and 2 <= self.k_min <= self.k_max):
-            raise MindshareError(f"params.yaml: features.segments k_min={self.k_min!r}, k_max={self.k_max!r}; "
-                                 "give whole numbers 2 <= k_min <= k_max")
 
 
 @dataclass
@@ -54,7 +40,6 @@ def profile_matrix(profiles: pd.DataFrame) -> np.ndarray:
 
 
 def segment_users(profiles: pd.DataFrame, settings: SegmentSettings = SegmentSettings()) -> Segmentation:
-    settings.check()
     x = profile_matrix(profiles)
     n = len(x)
     k_max = min(settings.k_max, n - 1)

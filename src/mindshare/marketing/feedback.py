@@ -17,10 +17,8 @@ from scipy import stats
 
 from mindshare.atomic_files import write_parquet, write_text
 from mindshare.errors import MindshareError
+from mindshare.layout import FORGET_LIST, OUTCOMES
 
-FEEDBACK = Path("data/feedback")
-FORGET_LIST = FEEDBACK / "forget.txt"
-OUTCOMES = FEEDBACK / "outcomes"
 OUTCOME_COLUMNS = ("sent", "opened", "clicked", "converted")
 
 
@@ -52,6 +50,33 @@ def outcome_interactions(columns: list[str], rating: float | None) -> pd.DataFra
     if "rating" in columns:
         rows["rating"] = rating
     return rows.reindex(columns=columns)
+
+
+def apply_feedback(interactions: pd.DataFrame, users: pd.DataFrame, top_rating: float | None
+                   ) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """Ingested (pseudonymised) tables without the forgotten people and with the recorded outcomes:
+    (interactions, users, rows erased, outcome rows added)."""
+    gone = forgotten()
+    erased = interactions["user_id"].isin(gone)
+    users = users[~users["user_id"].isin(gone)].reset_index(drop=True)
+    outcomes = outcome_interactions(list(interactions.columns), top_rating)
+    outcomes = outcomes[~outcomes["user_id"].isin(gone)]
+    kept = interactions[~erased]
+    interactions = pd.concat([kept, outcomes], ignore_index=True) if len(outcomes) else kept.reset_index(drop=True)
+    return interactions, users, int(erased.sum()), len(outcomes)
+
+
+def erase_from(pseudonym: str, paths: list[Path]) -> dict[Path, int]:
+    """Remove a person's rows from ingested tables now (the next repro rebuilds the rest): rows removed per file."""
+    removed = {}
+    for path in paths:
+        if path.exists():
+            rows = pd.read_parquet(path)
+            mine = rows["user_id"] == pseudonym
+            if mine.any():
+                write_parquet(rows[~mine], path)
+            removed[path] = int(mine.sum())
+    return removed
 
 
 def read_results(path: str | Path) -> pd.DataFrame:

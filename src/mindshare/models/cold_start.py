@@ -16,15 +16,13 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
-
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import top_k_rows
-from mindshare.errors import MindshareError
+from mindshare.settings import DEFAULT_SEGMENT_PRIOR, ColdStartSettings  # noqa: F401 (re-exported)
 
 # where an answer came from (the `basis` of a served recommendation)
 BLEND_CANDIDATES = 200  # from the model and from the segment each, for the little-history blend
@@ -32,39 +30,7 @@ MODEL, SEGMENT_BLEND, DEMOGRAPHIC, POPULAR, NEW_ITEM = "model", "segment_blend",
 
 
 SEGMENT_PRIOR_GRID = (0.0, 1.0, 2.0, 5.0, 10.0, 20.0)  # `segment_prior: auto` picks one of these on valid
-DEFAULT_SEGMENT_PRIOR = 5.0  # `auto` where valid has too few users with little history to choose
 MIN_USERS_TO_CHOOSE = 20
-
-
-@dataclass(frozen=True)
-class ColdStartSettings:
-    max_interactions: int = 5  # users with at most this many training interactions get the segment blend
-    segment_prior: float | str = "auto"  # segment weight = prior / (prior + interactions); 0: off; auto: tuned
-    recent_prior: float = 10_000.0  # new users: pseudo-interactions of all-time popularity mixed into the recent window's
-    demographic_min_users: int = 20  # smaller demographic groups fall back to recent popularity
-    demographic_prior: float = 20.0  # pseudo-users of overall popularity mixed into each group's
-    new_item_slots: int = 1  # places of the k given to new items that match the user's categories
-
-    @classmethod
-    def from_params(cls, values: dict | None) -> "ColdStartSettings":
-        try:
-            settings = cls(**(values or {}))
-        except TypeError as error:
-            raise MindshareError(f"params.yaml: cold_start: {error.args[0].split('got ')[-1]}; "
-                                 f"use some of {', '.join(cls.__dataclass_fields__)}") from None
-        for name, value in asdict(settings).items():
-            if name == "segment_prior" and value == "auto":
-                continue
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                raise MindshareError(f"params.yaml: cold_start.{name} is {value!r}; give a number >= 0"
-                                     + (" or auto" if name == "segment_prior" else ""))
-        return settings
-
-    def resolved(self, chosen: float | None = None) -> "ColdStartSettings":
-        """`segment_prior: auto` made a number: the value tune@<model> chose on valid, else the default."""
-        if self.segment_prior != "auto":
-            return self
-        return replace(self, segment_prior=float(chosen if chosen is not None else DEFAULT_SEGMENT_PRIOR))
 
 
 def choose_segment_prior(scores: dict | None) -> float | None:
@@ -270,30 +236,40 @@ class ColdStartPolicy:
             return np.zeros((len(users), 0))
         return np.asarray(self.new_item_categories_ @ self.user_category_share_[users].T).T
 
+    def new_item_choices(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each known user's best-matching new items for the `new_item_slots` places, best first:
+        (item ids, affinities), (len(users), slots) each; an affinity <= 0 leaves its place alone."""
+        affinity = self.new_item_affinity(users)
+        take = min(int(self.settings.new_item_slots), affinity.shape[1])
+        best = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
+        return self.new_item_ids_[best].astype(object), np.take_along_axis(affinity, best, axis=1)
+
     def place_new_items(self, users: np.ndarray, ids: np.ndarray, scores: np.ndarray, basis: np.ndarray
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Given known users' top-k as item ids (with scores and per-item basis), the last
         `new_item_slots` places go to the new items each user matches best (positive affinity only)."""
-        ids, scores, basis = ids.copy(), scores.copy(), basis.copy()
-        k = ids.shape[1]
-        affinity = self.new_item_affinity(users)
-        take = min(int(self.settings.new_item_slots), k, affinity.shape[1])
-        if take == 0:
-            return ids, scores, basis
-        best = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
-        values = np.take_along_axis(affinity, best, axis=1)
-        for j in range(take):
-            place, ok = k - take + j, values[:, j] > 0
-            ids[ok, place] = self.new_item_ids_[best[ok, j]]
-            scores[ok, place] = values[ok, j]
-            basis[ok, place] = NEW_ITEM
-        return ids, scores, basis
+        return place_new_items(ids, scores, basis, *self.new_item_choices(users))
 
     def unpersonalised_new_item_scores(self) -> np.ndarray:
         """The new items' scores from overall category popularity: the baseline their metric is read against."""
         if self.user_category_share_ is None or not len(self.new_item_ids_):
             return np.zeros(0)
         return np.asarray(self.new_item_categories_ @ self.category_share_).ravel()
+
+
+def place_new_items(ids: np.ndarray, scores: np.ndarray, basis: np.ndarray, new_ids: np.ndarray,
+                    new_scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top-k lists (item ids, scores, basis per item) with their last places given to the new items
+    chosen for each user (`ColdStartPolicy.new_item_choices`), where the affinity is positive: new arrays."""
+    ids, scores, basis = ids.copy(), scores.copy(), basis.copy()
+    k = ids.shape[1]
+    take = min(new_ids.shape[1], k)
+    for j in range(take):
+        place, ok = k - take + j, new_scores[:, j] > 0
+        ids[ok, place] = new_ids[ok, j]
+        scores[ok, place] = new_scores[ok, j]
+        basis[ok, place] = NEW_ITEM
+    return ids, scores, basis
 
 
 def _unit_scale(values: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -17,17 +17,16 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from pathlib import Path as FsPath
 from typing import Annotated, Any
 
 import orjson
-import pandas as pd
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
+from mindshare import layout
 from mindshare.errors import MindshareError
 from mindshare.serving.answers import Answers, VersionInfo
 from mindshare.tracking.registry import PRODUCTION
@@ -185,15 +184,14 @@ class ModelHolder:
         key = (campaign, budget)
         found = cache.get(key)
         if found is None:
-            from mindshare.stages.audience import production_audience
-            from mindshare.stages.params import load_params
+            from mindshare.marketing.campaign_runs import single_campaign
+            from mindshare.stages.inputs import known_test_split, read_table
+            from mindshare.stages.params import load_settings
 
-            items_path, test_path = FsPath("data/interim/items.parquet"), FsPath("data/processed/test.parquet")
-            if not items_path.exists():
-                raise MindshareError(f"{items_path}: not found; run `dvc repro` in the folder `serve` runs in")
-            test = pd.read_parquet(test_path) if test_path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
-            chosen, table, row = production_audience(answers.recommender, campaign, budget, load_params(),
-                                                     pd.read_parquet(items_path), test)
+            settings = load_settings()
+            chosen, table, row = single_campaign(answers.recommender, settings.campaigns, campaign, budget,
+                                                 settings.audience, read_table(layout.ITEMS, "items"),
+                                                 known_test_split())
             members = [{"user_id": r.user_id, "score": float(r.score), "group": r.group, "reason": r.reason,
                         "top_items": list(r.top_items)} for r in table.itertuples(index=False)]
             summary = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}

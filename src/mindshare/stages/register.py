@@ -4,15 +4,14 @@ the best by the primary metric gets the `challenger` alias. Writes reports/regis
 
 from __future__ import annotations
 
-import json
 import logging
-from pathlib import Path
 
 from mlflow import MlflowClient
 
+from mindshare import layout
 from mindshare.atomic_files import write_json
-from mindshare.stages.evaluate import EVALUATION
-from mindshare.stages.params import experiment_name, load_params
+from mindshare.stages.inputs import read_json
+from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.registry import Candidate, register_candidates
 from mindshare.tracking.runs import log_stage_run
@@ -21,12 +20,11 @@ from mindshare.tracking.store import (
 )
 
 log = logging.getLogger(__name__)
-REGISTRY_REPORT = Path("reports/registry.json")
 
 
 def main() -> None:
-    params = load_params()
-    evaluation = json.loads(EVALUATION.read_text())
+    settings = load_settings()
+    evaluation = read_json(layout.EVALUATION)
     configure_tracking()
     client = MlflowClient()
     lineage = {tag: evaluation[tag] for tag in (DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, GIT_COMMIT_TAG)}
@@ -36,12 +34,12 @@ def main() -> None:
                   params=entry["params"], tags=lineage)
         for name, entry in evaluation["models"].items()
     ]
-    result = register_candidates(client, params["register"]["model_name"], candidates, params["register"]["primary_metric"])
+    result = register_candidates(client, settings.register.model_name, candidates, settings.register.primary_metric)
     for family, version in result["versions"].items():
         client.set_tag(evaluation["models"][family]["run_id"], "mindshare.registered_version", version)
     client.set_tag(evaluation["pipeline_run_id"], "mindshare.challenger_version", result["challenger"])
-    write_json(result, REGISTRY_REPORT)
-    log_stage_run("register", experiment_name(params), {"register": params["register"]},
+    write_json(result, layout.REGISTRY_REPORT)
+    log_stage_run("register", settings.experiment_name, {"register": settings.register.model_dump()},
                   {"versions_registered": len(result["versions"]), "challenger_version": int(result["challenger"])},
                   {**lineage, "mindshare.challenger_family": result["challenger_family"]})
     log.info("registered %s; challenger: version %s (%s)", result["versions"], result["challenger"],

@@ -6,7 +6,7 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 
 from mindshare.errors import MindshareError
-from mindshare.tracking.registry import greater_is_better
+from mindshare.metrics.names import greater_is_better
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
 PIPELINE_RUN = "pipeline"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sys
 import tempfile
-from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
@@ -28,7 +27,8 @@ from mlflow.types import ColSpec, Schema
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.data.schema import age_groups
 from mindshare.models.base import Recommender
-from mindshare.models.cold_start import NEW_ITEM, ColdStartPolicy, ColdStartSettings
+from mindshare.models.answers import answer
+from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
 
 DEFAULT_K = 10
 MAX_K = 1000
@@ -83,33 +83,18 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
         return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in OUTPUT_SCHEMA.inputs])
 
     def _for_k(self, raw_ids: np.ndarray, users: np.ndarray, groups: np.ndarray, k: int) -> pd.DataFrame:
-        policy, train = self.policy_, self.recommender.train_
-        items = np.full((len(users), k), -1, dtype=np.int64)
-        scores = np.full((len(users), k), -np.inf, dtype=np.float64)
-        basis = np.empty((len(users), k), dtype=object)
-        known = users >= 0
-        if known.any():
-            items[known], scores[known], row_basis = policy.recommend(self.recommender, users[known], k)
-            basis[known] = row_basis[:, None]
-        if (~known).any():
-            items[~known], scores[~known], row_basis = policy.new_users(groups[~known], k)
-            basis[~known] = row_basis[:, None]
-        ids = np.where(items >= 0, train.item_ids[np.maximum(items, 0)], "").astype(object)
-        if known.any():
-            rows = np.flatnonzero(known)
-            ids[rows], scores[rows], basis[rows] = policy.place_new_items(users[known], ids[rows], scores[rows],
-                                                                          basis[rows])
-        keep = (ids != "").ravel()
-        flat_ids = ids.ravel()[keep]
+        lists = answer(self.recommender, self.policy_, users, groups, k)
+        keep = (lists.item_ids != "").ravel()
+        flat_ids = lists.item_ids.ravel()[keep]
         return pd.DataFrame(
             {
                 "user_id": np.repeat(raw_ids, k)[keep],
                 "rank": np.tile(np.arange(1, k + 1), len(users))[keep].astype(np.int64),
                 "item_id": flat_ids.astype(str),
                 "title": np.array([self.titles_.get(i, "") for i in flat_ids], dtype=object).astype(str),
-                "score": scores.ravel()[keep],
-                "cold_start": np.repeat(~known, k)[keep],
-                "basis": basis.ravel()[keep].astype(str),
+                "score": lists.scores.ravel()[keep],
+                "cold_start": np.repeat(users < 0, k)[keep],
+                "basis": lists.basis.ravel()[keep].astype(str),
             }
         )
 
@@ -140,7 +125,7 @@ def log_recommender(model_path: Path, items_path: Path, name: str = "model", use
             name=name,
             python_model=RecommenderPyfunc(),
             artifacts=artifacts,
-            model_config={"cold_start": asdict(cold_start)},
+            model_config={"cold_start": cold_start.model_dump()},
             signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
             input_example=EXAMPLE_INPUT,
             code_paths=[str(package_dir)],

@@ -20,6 +20,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from mindshare.errors import MindshareError, PolicyRefusal
+from mindshare.metrics.names import greater_is_better
+from mindshare.settings import PromotionSettings
 from mindshare.metrics.significance import paired_comparison
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
@@ -30,11 +32,6 @@ PRIMARY_METRIC_TAG = "mindshare.primary_metric"
 PRIMARY_VALUE_TAG = "mindshare.primary_metric_value"
 PARAMS_TAG = "mindshare.params"
 METRICS_TAG = "mindshare.metrics"
-LOWER_IS_BETTER = ("rmse", "mae")
-
-
-def greater_is_better(metric: str) -> bool:
-    return not metric.startswith(LOWER_IS_BETTER)
 
 
 @dataclass
@@ -140,22 +137,13 @@ class Measured:
 
 
 @dataclass
-class GateSettings:
-    """promotion: in params.yaml. Drops are measured in each metric's better direction."""
-
-    tolerance: float = 0.0  # the primary metric may be worse than production by at most this
-    guardrails: dict[str, float] = field(default_factory=dict)  # metric -> largest allowed drop
-    require_significant_lead: bool = False  # the candidate must beat production significantly (paired over users)
-
-
-@dataclass
 class GateResult:
     allowed: bool
     message: str
     checks: list[str] = field(default_factory=list)  # one line per check, 'ok ...' or 'FAIL ...'
 
 
-def quality_gate(candidate, production, settings: GateSettings,
+def quality_gate(candidate, production, settings: PromotionSettings,
                  reevaluate: Callable[[object, object], Measured | None] | None,
                  per_user: Callable[[object], pd.DataFrame | None] = lambda version: None) -> GateResult:
     """May `candidate` replace `production`? Every check is reported; any failure refuses.
@@ -237,7 +225,7 @@ def per_user_values(version) -> pd.DataFrame | None:
 
 
 def promote(client: MlflowClient, name: str, reason: str, version: str | None = None, force: bool = False,
-            tolerance: float = 0.0, reevaluate: Callable | None = None, settings: GateSettings | None = None,
+            tolerance: float = 0.0, reevaluate: Callable | None = None, settings: PromotionSettings | None = None,
             per_user: Callable[[object], pd.DataFrame | None] = per_user_values) -> dict:
     """Move `production` to `version` (default: the challenger) if the gate allows; record the event.
 
@@ -256,7 +244,7 @@ def promote(client: MlflowClient, name: str, reason: str, version: str | None = 
         raise PolicyRefusal(f"version {candidate.version} is already in production; nothing to promote")
     gate = GateResult(True, "no production version yet")
     if production is not None:
-        gate = quality_gate(candidate, production, settings or GateSettings(tolerance=tolerance), reevaluate, per_user)
+        gate = quality_gate(candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user)
         if not gate.allowed and not force:
             raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)
     client.set_registered_model_alias(name, PRODUCTION, candidate.version)

@@ -1,4 +1,4 @@
-"""Search spaces as written in params.yaml, checked before any trial runs.
+"""Search spaces as written in params.yaml (checked by the settings schema before any trial runs).
 
     tune:
       families:
@@ -21,9 +21,7 @@ from typing import Any
 
 import optuna
 
-from mindshare.errors import MindshareError
-
-TYPES = ("int", "float", "categorical")
+from mindshare.settings import SpaceDimension
 
 
 @dataclass(frozen=True)
@@ -49,36 +47,11 @@ class Dimension:
         return _storable(list(value) if isinstance(value, tuple) else value) if self.type == "categorical" else value
 
 
-def parse_space(model: str, spec: Any) -> list[Dimension]:
-    where = f"params.yaml: tune.families.{model}.space"
-    if spec is None:
-        return []
-    if not isinstance(spec, dict):
-        raise MindshareError(f"{where} must be a mapping of parameter name to range")
-    dimensions = []
-    for name, entry in spec.items():
-        here = f"{where}.{name}"
-        if not isinstance(entry, dict) or entry.get("type") not in TYPES:
-            raise MindshareError(f"{here}: give type: one of {', '.join(TYPES)}")
-        unknown = set(entry) - {"type", "low", "high", "log", "step", "choices"}
-        if unknown:
-            raise MindshareError(f"{here}: unknown key(s) {', '.join(sorted(unknown))}; use low, high, log, step or choices")
-        if entry["type"] == "categorical":
-            choices = entry.get("choices")
-            if not isinstance(choices, list) or not choices:
-                raise MindshareError(f"{here}: a categorical range needs a non-empty 'choices' list")
-            dimensions.append(Dimension(name, "categorical", choices=tuple(choices)))
-            continue
-        low, high = entry.get("low"), entry.get("high")
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (low, high)) or low >= high:
-            raise MindshareError(f"{here}: give numbers low < high (got low={low!r}, high={high!r})")
-        log = bool(entry.get("log", False))
-        if log and low <= 0:
-            raise MindshareError(f"{here}: a log range needs low > 0 (got {low!r})")
-        if entry["type"] == "int" and (int(low) != low or int(high) != high):
-            raise MindshareError(f"{here}: an int range needs whole numbers (got {low!r}, {high!r})")
-        dimensions.append(Dimension(name, entry["type"], float(low), float(high), log, entry.get("step")))
-    return dimensions
+def parse_space(space: dict[str, SpaceDimension]) -> list[Dimension]:
+    """The checked search space of params.yaml (`tune.families.<model>.space`) as Optuna dimensions."""
+    return [Dimension(name, entry.type, choices=tuple(entry.choices)) if entry.type == "categorical"
+            else Dimension(name, entry.type, float(entry.low), float(entry.high), entry.log, entry.step)
+            for name, entry in space.items()]
 
 
 def _storable(choice: Any) -> Any:

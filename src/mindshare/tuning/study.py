@@ -11,14 +11,12 @@ stay finished, and a trial whose process died is failed and run again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import socket
 import time
 import warnings
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,11 +31,10 @@ from mindshare.metrics import RATING_METRICS, ndcg_at_k
 from mindshare.models import make_model
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import (
-    MIN_USERS_TO_CHOOSE, SEGMENT_PRIOR_GRID, ColdStartPolicy, ColdStartSettings,
+    MIN_USERS_TO_CHOOSE, SEGMENT_PRIOR_GRID, ColdStartPolicy, ColdStartSettings, choose_segment_prior,
 )
-from mindshare.tracking.registry import greater_is_better
 from mindshare.tracking.store import process_alive
-from mindshare.tuning.space import Dimension, parse_space
+from mindshare.tuning.settings import StudySettings
 
 log = logging.getLogger(__name__)
 LOCAL_STORAGE = Path(".optuna/studies.journal")
@@ -46,69 +43,6 @@ WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boos
 WORKER_ATTR = "mindshare.worker"
 COLD_START_ATTR = "mindshare.segment_prior_scores"  # valid ndcg of little-history users by segment prior
 RETRIED_ATTR = "mindshare.retried_from"
-SETTINGS_KEYS = {"n_trials", "timeout", "seed", "pruner", "storage", "metric", "families"}
-FAMILY_KEYS = {"n_trials", "metric", "space"}
-
-
-@dataclass
-class TuneSettings:
-    model: str
-    model_params: dict[str, Any]
-    dimensions: list[Dimension]
-    space_spec: dict[str, Any]
-    n_trials: int
-    timeout: float | None
-    seed: int
-    pruner: str
-    metric: str
-    storage: str | None
-    cold_start: dict[str, Any] = field(default_factory=dict)  # its segment-prior scores are kept per trial
-
-    @property
-    def direction(self) -> str:
-        return "maximize" if greater_is_better(self.metric) else "minimize"
-
-    def study_name(self, data_fingerprint: str) -> str:
-        identity = {"model_params": self.model_params, "space": self.space_spec, "metric": self.metric,
-                    "seed": self.seed, "pruner": self.pruner, "data": data_fingerprint, "cold_start": self.cold_start}
-        digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()[:12]
-        return f"{self.model}-{digest}"
-
-    def trial_params(self, suggested: dict[str, Any]) -> dict[str, Any]:
-        return {**self.model_params, **suggested}
-
-
-def tune_settings(params: dict, model: str) -> TuneSettings:
-    """The tuning settings of one model from params.yaml, checked (unknown keys, ranges, names)."""
-    tune = params.get("tune") or {}
-    unknown = set(tune) - SETTINGS_KEYS
-    if unknown:
-        raise MindshareError(f"params.yaml: tune.{sorted(unknown)[0]} is not a setting; use {', '.join(sorted(SETTINGS_KEYS))}")
-    family = ((tune.get("families") or {}).get(model)) or {}
-    unknown = set(family) - FAMILY_KEYS
-    if unknown:
-        raise MindshareError(f"params.yaml: tune.families.{model}.{sorted(unknown)[0]} is not a setting; "
-                             f"use {', '.join(sorted(FAMILY_KEYS))}")
-    model_params = dict((params.get("model_params") or {}).get(model) or {})
-    space_spec = family.get("space") or {}
-    dimensions = parse_space(model, space_spec)
-    for dimension in dimensions:  # every tuned name must be a parameter of the family
-        sample = dimension.choices[0] if dimension.type == "categorical" else dimension.low
-        make_model(model, {**model_params, dimension.name: sample})
-    n_trials = family.get("n_trials", tune.get("n_trials", 10))
-    if not isinstance(n_trials, int) or n_trials < 1:
-        raise MindshareError(f"params.yaml: n_trials for {model} is {n_trials!r}; give a whole number >= 1")
-    if not dimensions:
-        n_trials = 1  # nothing to search: one trial scores the params.yaml values
-    timeout = tune.get("timeout")
-    if timeout is not None and (not isinstance(timeout, (int, float)) or timeout <= 0):
-        raise MindshareError(f"params.yaml: tune.timeout is {timeout!r}; give seconds > 0 or null")
-    pruner = tune.get("pruner", "median")
-    if pruner not in PRUNERS:
-        raise MindshareError(f"params.yaml: tune.pruner is {pruner!r}; use one of {', '.join(PRUNERS)}")
-    metric = family.get("metric") or tune.get("metric") or params["register"]["primary_metric"]
-    return TuneSettings(model, model_params, dimensions, space_spec, n_trials, timeout, int(tune.get("seed", 0)),
-                        pruner, metric, tune.get("storage"), dict(params.get("cold_start") or {}))
 
 
 def open_storage(url: str | None) -> optuna.storages.BaseStorage:
@@ -166,7 +100,7 @@ class ValidationData:
         users, relevant, n_relevant = test_set.users[little], test_set.relevant[little], test_set.n_relevant[little]
         out = {}
         for prior in SEGMENT_PRIOR_GRID:
-            policy = ColdStartPolicy(self.train, replace(self.cold_start, segment_prior=prior))
+            policy = ColdStartPolicy(self.train, self.cold_start.model_copy(update={"segment_prior": prior}))
             items, _, _ = policy.recommend(model, users, k)
             out[str(prior)] = ndcg_at_k(hit_matrix(items, relevant), n_relevant, k)
         return {"users": int(little.sum()), "ndcg": out}
@@ -186,7 +120,7 @@ class ValidationData:
         return float(evaluation.metrics[metric])
 
 
-def load_study(settings: TuneSettings, name: str, seed_offset: int = 0) -> optuna.Study:
+def load_study(settings: StudySettings, name: str, seed_offset: int = 0) -> optuna.Study:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says it
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     sampler = optuna.samplers.TPESampler(seed=settings.seed + seed_offset)
@@ -195,7 +129,7 @@ def load_study(settings: TuneSettings, name: str, seed_offset: int = 0) -> optun
                                load_if_exists=True)
 
 
-def prepare_study(study: optuna.Study, settings: TuneSettings) -> None:
+def prepare_study(study: optuna.Study, settings: StudySettings) -> None:
     """A new study gets the model's params.yaml values as its first trial; a resumed one gets the
     trials of dead local workers failed and queued again."""
     trials = study.get_trials(deepcopy=False)
@@ -218,7 +152,7 @@ def finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=states))
 
 
-def run_trials(study: optuna.Study, settings: TuneSettings, data: ValidationData,
+def run_trials(study: optuna.Study, settings: StudySettings, data: ValidationData,
                on_trial: Callable[[optuna.Study, optuna.trial.FrozenTrial], None], progress: bool = True) -> None:
     """Run trials until the study has `n_trials` finished ones (counting other workers' trials)."""
     remaining = settings.n_trials - finished(study)
@@ -276,7 +210,7 @@ def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: Va
     return report
 
 
-def best_params(study: optuna.Study, settings: TuneSettings) -> dict[str, Any]:
+def best_params(study: optuna.Study, settings: StudySettings) -> dict[str, Any]:
     """The best trial's parameters decoded to model values; the params.yaml values if none finished."""
     try:
         best = study.best_trial
@@ -305,3 +239,19 @@ def seconds(trial: optuna.trial.FrozenTrial) -> float:
     if trial.datetime_start is None or trial.datetime_complete is None:
         return 0.0
     return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
+def study_summary(study: optuna.Study, settings: StudySettings, name: str, run_id: str) -> dict[str, Any]:
+    """What tune@<model> writes: the best parameters and value, the untuned value (trial 0), trial
+    counts, and the segment prior for little-history users chosen with the best trial's model."""
+    counts = state_counts(study)
+    try:
+        scores = study.best_trial.user_attrs.get(COLD_START_ATTR) or {}
+    except ValueError:
+        scores = {}
+    first = [t.value for t in study.get_trials(deepcopy=False) if t.number == 0 and t.value is not None]
+    return {"model": settings.model, "study": name, "metric": settings.metric, "direction": settings.direction,
+            "best_params": best_params(study, settings),
+            "best_value": study.best_value if counts["complete"] else None,
+            "first_value": first[0] if first else None, "trials": counts, "mlflow_run_id": run_id,
+            "cold_start": {"segment_prior": choose_segment_prior(scores), **scores}}

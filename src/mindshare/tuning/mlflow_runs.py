@@ -20,7 +20,8 @@ from mindshare.tracking.store import (  # noqa: E402
     DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, git_commit, owner,
     use_experiment,
 )
-from mindshare.tuning.study import TuneSettings, best_params, seconds, state_counts  # noqa: E402
+from mindshare.tuning.settings import StudySettings
+from mindshare.tuning.study import best_params, seconds, state_counts  # noqa: E402
 
 STUDY_TAG = "mindshare.study"  # on the study's run only
 TRIAL_OF_TAG = "mindshare.trial_of"  # on trial runs: the study they belong to
@@ -29,7 +30,7 @@ TRIAL_STATE_TAG = "mindshare.trial_state"
 RUN_STATUS = {"COMPLETE": RunStatus.FINISHED, "PRUNED": RunStatus.KILLED, "FAIL": RunStatus.FAILED}
 
 
-def study_run(experiment: str, study_name: str, settings: TuneSettings, fingerprint: str) -> tuple[str, str]:
+def study_run(experiment: str, study_name: str, settings: StudySettings, fingerprint: str) -> tuple[str, str]:
     """(experiment id, run id) of the study's run, created on first use."""
     configure_tracking()
     experiment_id = use_experiment(experiment)
@@ -46,7 +47,7 @@ def study_run(experiment: str, study_name: str, settings: TuneSettings, fingerpr
     return experiment_id, run.info.run_id
 
 
-def trial_logger(experiment_id: str, parent_run_id: str, settings: TuneSettings):
+def trial_logger(experiment_id: str, parent_run_id: str, settings: StudySettings):
     """An Optuna callback: each finished trial becomes a run nested under the study run."""
     client = MlflowClient()
     metric = f"valid_{settings.metric}"
@@ -70,7 +71,7 @@ def trial_logger(experiment_id: str, parent_run_id: str, settings: TuneSettings)
     return log_trial
 
 
-def log_study_summary(run_id: str, study: optuna.Study, settings: TuneSettings) -> None:
+def log_study_summary(run_id: str, study: optuna.Study, settings: StudySettings) -> None:
     """Best params and value, trial counts and Optuna's plots on the study run."""
     client = MlflowClient()
     counts = state_counts(study)

@@ -1,0 +1,113 @@
+"""Every file of the pipeline, named once: stages, CLI, serving and benches read and write these paths
+(relative to the project folder, where `dvc repro` runs). `STAGES` lists each dvc.yaml stage's data
+dependencies and outputs; a test keeps dvc.yaml in agreement with it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+PARAMS = Path("params.yaml")
+RAW = Path("data/raw")  # downloaded releases
+
+# ingest
+INTERIM = Path("data/interim")
+INTERACTIONS = INTERIM / "interactions.parquet"
+ITEMS = INTERIM / "items.parquet"
+USERS = INTERIM / "users.parquet"
+INGEST_REPORT = Path("reports/ingest.json")
+FEEDBACK = Path("data/feedback")  # people to forget, recorded campaign outcomes (read by ingest)
+FORGET_LIST = FEEDBACK / "forget.txt"
+OUTCOMES = FEEDBACK / "outcomes"
+
+# prepare
+PROCESSED = Path("data/processed")
+SPLITS = ("train", "valid", "test")
+PREPARE_REPORT = Path("reports/prepare.json")
+
+# features
+FEATURES = Path("data/features")
+USER_FEATURES = FEATURES / "users.parquet"
+ITEM_FEATURES = FEATURES / "items.parquet"
+SEGMENTS = FEATURES / "segments.parquet"
+FEATURES_REPORT = Path("reports/features.json")
+SEGMENT_SUMMARY = Path("reports/segments.csv")
+PLOTS = Path("reports/plots")
+SEGMENT_PLOTS = (PLOTS / "segments_projection.png", PLOTS / "segments_silhouette.png")
+
+# tune@<model>, train@<model>
+TUNING = Path("tuning")
+TUNING_REPORTS = Path("reports/tuning")
+OPTUNA_JOURNAL = Path(".optuna/studies.journal")
+MODELS = Path("models")
+
+# evaluate
+REPORTS = Path("reports")
+METRICS = REPORTS / "metrics.json"
+LEADERBOARD_CSV = REPORTS / "leaderboard.csv"
+LEADERBOARD_MD = REPORTS / "leaderboard.md"
+EVALUATION = REPORTS / "evaluation.json"
+IMPORTANCES = REPORTS / "importances"
+PER_USER = REPORTS / "per_user_metrics.parquet"
+BREAKDOWN = REPORTS / "breakdown.csv"
+CURVES_PLOT = PLOTS / "precision_recall_at_k.png"
+CURVE_TABLES = {"precision": PLOTS / "precision_at_k.csv", "recall": PLOTS / "recall_at_k.csv"}
+
+# register
+REGISTRY_REPORT = REPORTS / "registry.json"
+
+# audience
+RECOMMENDATIONS = Path("data/recommendations.parquet")
+AUDIENCES = Path("data/audiences")
+MESSAGES = Path("data/messages")
+CAMPAIGN_SUMMARY = REPORTS / "campaigns.csv"
+AUDIENCE_REPORT = REPORTS / "audience.json"
+
+
+def split_path(name: str) -> Path:
+    """data/processed/<train|valid|test>.parquet"""
+    return PROCESSED / f"{name}.parquet"
+
+
+def tuned_params_path(model: str) -> Path:
+    return TUNING / f"{model}.json"
+
+
+def tuning_report_path(model: str) -> Path:
+    return TUNING_REPORTS / f"{model}.json"
+
+
+def model_dir(model: str) -> Path:
+    return MODELS / model
+
+
+def model_file(model: str) -> Path:
+    return model_dir(model) / "model.pkl"
+
+
+def fit_report(model: str) -> Path:
+    return model_dir(model) / "fit.json"
+
+
+def audience_file(campaign: str) -> Path:
+    return AUDIENCES / f"{campaign}.csv"
+
+
+MODEL = "${item}"  # a foreach stage's model name, as dvc.yaml writes it
+# stage -> (data it reads, files it writes: outs, metrics and plots), as dvc.yaml declares them
+STAGES: dict[str, tuple[list[Path], list[Path]]] = {
+    "ingest": ([FEEDBACK], [INTERACTIONS, ITEMS, USERS, INGEST_REPORT]),
+    "prepare": ([INTERACTIONS], [*map(split_path, SPLITS), PREPARE_REPORT]),
+    "features": ([split_path("train"), split_path("valid"), ITEMS, USERS],
+                 [USER_FEATURES, ITEM_FEATURES, SEGMENTS, SEGMENT_SUMMARY, *SEGMENT_PLOTS, FEATURES_REPORT]),
+    "tune": ([split_path("train"), split_path("valid"), ITEMS, USERS],
+             [tuned_params_path(MODEL), tuning_report_path(MODEL)]),
+    "train": ([tuned_params_path(MODEL), split_path("train"), split_path("valid"), USER_FEATURES, ITEM_FEATURES],
+              [model_dir(MODEL)]),
+    "evaluate": ([MODELS, TUNING, split_path("test"), ITEMS, USER_FEATURES, SEGMENTS, USERS],
+                 [EVALUATION, LEADERBOARD_CSV, LEADERBOARD_MD, CURVES_PLOT, IMPORTANCES, PER_USER, BREAKDOWN, METRICS,
+                  *CURVE_TABLES.values()]),
+    "register": ([EVALUATION], [REGISTRY_REPORT]),
+    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS],
+                 [RECOMMENDATIONS, AUDIENCES, MESSAGES, CAMPAIGN_SUMMARY, AUDIENCE_REPORT]),
+}

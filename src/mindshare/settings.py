@@ -1,0 +1,456 @@
+"""One typed schema for the whole of params.yaml: every block, its types, ranges and defaults.
+
+`Settings.from_yaml` checks a params file once: unknown keys anywhere are refused with the key
+that was probably meant, wrong types and out-of-range values name the dotted key; every mistake is
+one line (`MindshareError`, exit 2). Stages hand the typed blocks (`settings.cold_start`, ...) to
+the library, which never reads params.yaml. `python -m mindshare.settings` writes the JSON Schema
+(params.schema.json) that params.yaml points editors at.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import jinja2
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mindshare.errors import MindshareError
+from mindshare.metrics.names import metric_names
+
+PARAMS_FILE = Path("params.yaml")
+SCHEMA_FILE = Path("params.schema.json")
+
+Whole = Annotated[int, Field(strict=True)]
+Count = Annotated[int, Field(strict=True, ge=1)]
+NonNegative = Annotated[float, Field(ge=0)]
+Share = Annotated[float, Field(ge=0, lt=1)]
+Action = Literal["drop", "error"]
+
+
+class Block(BaseModel):
+    """A params.yaml mapping: unknown keys refused, values not coerced across types (no '5' for 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+
+# --- ingest ---------------------------------------------------------------------------------------
+class CleaningRules(Block):
+    """ingest.cleaning: what happens to each kind of messy row of an events export."""
+
+    missing_user_id: Action = "drop"
+    missing_item_id: Action = "drop"
+    negative_quantity: Literal["drop", "keep", "error"] = "drop"  # returns and cancellations
+    float_ids: Literal["repair", "keep"] = "repair"  # "17850.0" -> "17850"
+    unparseable_timestamp: Literal["error", "drop"] = "error"
+    unknown_event: Literal["error", "drop"] = "error"  # an event type that event_weights does not name
+
+
+class SyntheticSettings(Block):
+    """ingest.synthetic: the seeded generator (data/synthetic.py)."""
+
+    n_users: Count = 1000
+    n_items: Count = 400
+    n_interactions: Count = 20_000
+    n_categories: Count = 12
+    n_factors: Count = 8
+    candidates_per_draw: Count = 32
+    taste_strength: NonNegative = 3.0  # how much taste beats popularity when a user picks an item
+    start_timestamp: Whole = 1_600_000_000
+    span_days: Count = 365
+    seed: Whole = 0
+    user_prefix: str = ""  # raw user ids are f"{user_prefix}{n}"
+
+
+class IngestSettings(Block):
+    source: Literal["movielens", "events", "synthetic"] = "movielens"
+    path: str | None = None  # movielens: folder or zip; events: a CSV, TSV, Parquet or JSON lines file
+    release: Literal["100k", "1m", "10m", "20m", "25m", "32m", "latest-small", "latest"] | None = None
+    items_path: str | None = None
+    users_path: str | None = None
+    columns: dict[str, str] = {}  # canonical name -> the file's column
+    item_columns: dict[str, str] = {}
+    user_columns: dict[str, str] = {}
+    timestamp_format: str | None = None  # null: seconds or ISO 8601; `mixed`; else strftime
+    event_weights: dict[str, NonNegative] | None = None  # event type -> implicit-feedback weight (0 drops it)
+    cleaning: CleaningRules = CleaningRules()
+    rating_scale: tuple[float, float] | None = (0.5, 5.0)
+    dataset_name: str | None = None  # null: derived from the source and path
+    synthetic: SyntheticSettings = SyntheticSettings()
+
+    @field_validator("rating_scale", mode="before")
+    @classmethod
+    def _scale_pair(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _path_given(self) -> "IngestSettings":
+        if self.source != "synthetic" and not self.path:
+            raise ValueError(f"ingest.path is needed for source '{self.source}'")
+        if self.rating_scale and self.rating_scale[0] >= self.rating_scale[1]:
+            raise ValueError(f"ingest.rating_scale is {list(self.rating_scale)}; give [low, high] with low < high")
+        return self
+
+    @property
+    def name(self) -> str:
+        """The data set's name (MLflow experiment, reports): dataset_name, else from source and path."""
+        if self.dataset_name:
+            return self.dataset_name
+        if self.source == "synthetic":
+            return f"synthetic-{self.synthetic.n_interactions}"
+        stem = Path(str(self.path)).name
+        for suffix in (".zip", ".csv", ".parquet", ".tsv", ".jsonl"):
+            stem = stem.removesuffix(suffix)
+        return stem
+
+
+# --- prepare --------------------------------------------------------------------------------------
+class SplitSettings(Block):
+    protocol: Literal["random_per_user", "leave_last_n", "global_time", "holdout_users", "holdout_items"] = \
+        "random_per_user"
+    holdout_given: Annotated[int, Field(strict=True, ge=0)] = 0
+    test_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.2
+    valid_ratio: Share = 0.1
+    leave_last_n: Count = 1
+    valid_last_n: Annotated[int, Field(strict=True, ge=0)] = 1
+    seed: Whole = 42
+
+
+class PrepareSettings(Block):
+    min_user_interactions: Count = 1  # k-core filter (1 = off)
+    min_item_interactions: Count = 1
+    relevant_min_rating: float | None = None  # null: every test interaction is relevant
+    split: SplitSettings = SplitSettings()
+
+
+# --- features -------------------------------------------------------------------------------------
+class SegmentSettings(Block):
+    """features.segments: K-means on the standardised user profile, k by silhouette."""
+
+    k_min: Annotated[int, Field(strict=True, ge=2)] = 2
+    k_max: Annotated[int, Field(strict=True, ge=2)] = 8
+    sample_size: Count = 5000  # users scored for the silhouette (seeded sample)
+    minibatch_above: Count = 50_000  # users; above this MiniBatchKMeans
+    seed: Whole = 0
+
+    @model_validator(mode="after")
+    def _k_range(self) -> "SegmentSettings":
+        if self.k_min > self.k_max:
+            raise ValueError(f"features.segments: k_min {self.k_min} > k_max {self.k_max}; give k_min <= k_max")
+        return self
+
+
+class FeatureSettings(Block):
+    max_categories: Annotated[int, Field(strict=True, ge=0)] = 20  # the most frequent categories become columns
+    max_tags: Annotated[int, Field(strict=True, ge=0)] = 20  # the most frequent tags become columns
+    recent_days: Count = 30  # "recent popularity" window, back from the last training event
+    rating_prior: NonNegative = 10.0  # pseudo-ratings shrinking an item's mean rating to the global mean
+    segments: SegmentSettings = SegmentSettings()
+
+
+# --- tuning ---------------------------------------------------------------------------------------
+class SpaceDimension(Block):
+    """One tuned hyper-parameter: {type: int|float, low, high, log, step} or {type: categorical, choices}."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    step: float | None = None
+    choices: list[Any] | None = None
+
+    @model_validator(mode="after")
+    def _range(self) -> "SpaceDimension":
+        if self.type == "categorical":
+            if not self.choices:
+                raise ValueError("a categorical range needs a non-empty 'choices' list")
+            return self
+        if self.low is None or self.high is None or self.low >= self.high:
+            raise ValueError(f"give numbers low < high (got low={self.low!r}, high={self.high!r})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"a log range needs low > 0 (got {self.low!r})")
+        if self.type == "int" and (int(self.low) != self.low or int(self.high) != self.high):
+            raise ValueError(f"an int range needs whole numbers (got {self.low!r}, {self.high!r})")
+        return self
+
+
+class TuneFamily(Block):
+    n_trials: Count | None = None  # else tune.n_trials
+    metric: str | None = None  # else tune.metric, else register.primary_metric
+    space: dict[str, SpaceDimension] = {}
+
+
+class TuneSettings(Block):
+    n_trials: Count = 8  # finished trials per study (the first is the model_params values)
+    timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per study run
+    seed: Whole = 0  # TPE sampler seed
+    pruner: Literal["median", "successive_halving", "none"] = "median"
+    storage: str | None = None  # null: .optuna/studies.journal; or a database URL
+    metric: str | None = None  # null: register.primary_metric
+    families: dict[str, TuneFamily] = {}
+
+
+# --- evaluation, cold start, registry, promotion ---------------------------------------------------
+class TrainSettings(Block):
+    include_valid: bool = True  # fit the final models on train + valid (valid is for tuning)
+
+
+class EvaluateSettings(Block):
+    ks: Annotated[list[Count], Field(min_length=1)] = [10]
+    curve_max_k: Count = 50
+    activity_buckets: list[Count] = [5, 20, 100]
+    sample_users: Count | None = None  # null: every test user
+    sample_seed: Whole = 0
+
+    @property
+    def main_k(self) -> int:
+        return max(self.ks)
+
+
+DEFAULT_SEGMENT_PRIOR = 5.0  # `segment_prior: auto` where valid has too few users with little history
+
+
+class ColdStartSettings(Block):
+    """cold_start: one policy for evaluate, audiences and the served model (models/cold_start.py)."""
+
+    max_interactions: Annotated[int, Field(strict=True, ge=0)] = 5  # at most this many: segment blend
+    segment_prior: NonNegative | Literal["auto"] = "auto"  # segment weight prior / (prior + interactions)
+    recent_prior: NonNegative = 10_000.0  # new users: pseudo-interactions of all-time popularity
+    demographic_min_users: Annotated[int, Field(strict=True, ge=0)] = 20
+    demographic_prior: NonNegative = 20.0  # pseudo-users of overall popularity in each group's
+    new_item_slots: Annotated[int, Field(strict=True, ge=0)] = 1  # places of the k for new items
+
+    def resolved(self, chosen: float | None = None) -> "ColdStartSettings":
+        """`segment_prior: auto` made a number: the value tune@<model> chose on valid, else the default."""
+        if self.segment_prior != "auto":
+            return self
+        return self.model_copy(update={"segment_prior": float(chosen if chosen is not None else DEFAULT_SEGMENT_PRIOR)})
+
+
+class RegisterSettings(Block):
+    model_name: Annotated[str, Field(min_length=1)] = "mindshare"
+    primary_metric: str = "ndcg_at_10"  # picks the challenger; the promotion gate's metric
+
+
+class PromotionSettings(Block):
+    """promotion: the gate of `mindshare promote`. Drops are measured in each metric's better direction."""
+
+    tolerance: NonNegative = 0.0  # the primary metric may be worse than production by at most this
+    require_significant_lead: bool = False  # the candidate must beat production significantly (paired)
+    guardrails: dict[str, NonNegative] = {}  # metric -> the largest drop allowed against production
+
+
+# --- marketing ------------------------------------------------------------------------------------
+class AudienceSettings(Block):
+    top_n: Count = 10  # recommendations per user in data/recommendations.parquet
+    pool: Count = 200  # a user's top-N list in which a campaign's items are looked for
+    activity_weight: NonNegative = 1.0  # score = affinity x activity ** this
+    frequency_cap: Count = 1  # a user is in at most this many audiences
+    suppression_path: str | None = None  # raw user ids who opted out
+    seed: Whole = 0  # control groups
+
+
+MESSAGE_TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+EXAMPLE_MESSAGE = {"user_id": "0" * 20, "name": None, "campaign": "x", "channel": "email",
+                   "reason": "because you liked A and B", "reason_items": ["A", "B"], "top_items": ["C", "D"]}
+
+
+class CampaignSettings(Block):
+    name: Annotated[str, Field(min_length=1)]
+    items: list[str] = []
+    categories: list[str] = []
+    budget: Count  # users, control group included
+    min_score: float = 0.0
+    channel: str = "email"
+    control_share: Share = 0.1
+    template: str = "{{ reason }}: {{ top_items | join(', ') }}"
+
+    @field_validator("items", mode="before")
+    @classmethod
+    def _ids_as_text(cls, value: Any) -> Any:
+        return [str(v) for v in value] if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _targets(self) -> "CampaignSettings":
+        if not self.items and not self.categories:
+            raise ValueError("give target items or categories")
+        try:  # rendered once on an example: a mistake in the template stops before any data is read
+            MESSAGE_TEMPLATES.from_string(self.template).render(**EXAMPLE_MESSAGE)
+        except jinja2.TemplateError as error:
+            raise ValueError(f"template error: {error}; fields: {', '.join(EXAMPLE_MESSAGE)}") from None
+        return self
+
+
+class MlflowSettings(Block):
+    experiment: str | None = None  # null: mindshare-<dataset name>
+
+
+class Settings(Block):
+    """The whole of params.yaml. (Its `register` block shadows BaseModel.register, an ABC helper never used here.)"""
+
+    ingest: IngestSettings
+    prepare: PrepareSettings = PrepareSettings()
+    features: FeatureSettings = FeatureSettings()
+    models: Annotated[list[str], Field(min_length=1)]
+    model_params: dict[str, dict[str, Any]] = {}  # per model: its family's hyper-parameters (checked by family)
+    tune: TuneSettings = TuneSettings()
+    train: TrainSettings = TrainSettings()
+    evaluate: EvaluateSettings = EvaluateSettings()
+    cold_start: ColdStartSettings = ColdStartSettings()
+    register: RegisterSettings = RegisterSettings()
+    promotion: PromotionSettings = PromotionSettings()
+    audience: AudienceSettings = AudienceSettings()
+    campaigns: list[CampaignSettings] = []
+    mlflow: MlflowSettings = MlflowSettings()
+
+    @model_validator(mode="after")
+    def _names(self) -> "Settings":
+        """Metric names and the models named in per-model blocks must exist (a typo is not a new name)."""
+        known = metric_names(self.evaluate.ks)
+        for where, metric in [("register.primary_metric", self.register.primary_metric),
+                              ("tune.metric", self.tune.metric),
+                              *((f"tune.families.{m}.metric", f.metric) for m, f in self.tune.families.items()),
+                              *((f"promotion.guardrails.{m}", m) for m in self.promotion.guardrails)]:
+            if metric is not None and metric not in known:
+                raise ValueError(f"{where}: '{metric}' is not a metric evaluation reports{_suggest(metric, known)}")
+        if len(set(self.models)) != len(self.models):
+            raise ValueError("models: a name appears twice")
+        named = set(self.models) | set(self.model_params)
+        for model in self.tune.families:
+            if model not in named:
+                raise ValueError(f"unknown key 'tune.families.{model}': not a model in 'models' or "
+                                 f"'model_params'{_suggest(model, sorted(named))}")
+        names = [c.name for c in self.campaigns]
+        if len(set(names)) != len(names):
+            raise ValueError("campaigns: names must be unique")
+        return self
+
+    @property
+    def experiment_name(self) -> str:
+        return self.mlflow.experiment or f"mindshare-{self.ingest.name}"
+
+    def model_params_of(self, model: str) -> dict[str, Any]:
+        return dict(self.model_params.get(model) or {})
+
+    @classmethod
+    def from_yaml(cls, path: str | Path = PARAMS_FILE) -> "Settings":
+        path = Path(path)
+        if not path.exists():
+            raise MindshareError(f"{path}: not found; run from the project folder")
+        try:
+            values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            mark = getattr(error, "problem_mark", None)
+            where = f", line {mark.line + 1}" if mark else ""
+            raise MindshareError(f"{path}{where}: not valid YAML; fix the syntax") from None
+        return cls.checked(values, path.name)
+
+    @classmethod
+    def checked(cls, values: Any, source: str = "params.yaml") -> "Settings":
+        if not isinstance(values, dict):
+            raise MindshareError(f"{source}: the file must be a mapping of sections (ingest:, prepare:, ...)")
+        try:
+            return cls.model_validate(values)
+        except ValidationError as error:
+            message = describe_error(error, cls)
+            for position, entry in enumerate(values.get("campaigns") or []):  # name the campaign, not its position
+                if isinstance(entry, dict) and entry.get("name"):
+                    message = message.replace(f"campaigns[{position}]", f"campaign '{entry['name']}'")
+            raise MindshareError(f"{source}: {message}") from None
+
+
+def checked_block(block: type[Block], values: Any, where: str) -> Block:
+    """One block from values given elsewhere (a CLI flag), checked like params.yaml's."""
+    try:
+        return block.model_validate(values or {})
+    except ValidationError as error:
+        raise MindshareError(f"{where}: {describe_error(error, block)}") from None
+
+
+def describe_error(error: ValidationError, root: type[BaseModel]) -> str:
+    """The first mistake as one line: the dotted key, what is wrong, the likely fix."""
+    errors = error.errors(include_url=False)
+    first = errors[0]
+    location = _path(first["loc"])
+    dotted = ".".join(location).replace(".[", "[")
+    if first["type"] == "extra_forbidden":
+        allowed = _keys_at(root, location[:-1])
+        return f"unknown key '{dotted}'{_suggest(location[-1], allowed)}"
+    if first["type"] == "missing":
+        return f"'{dotted}' is missing; add it (see the README's params section)"
+    if first["type"] in ("value_error", "assertion_error"):
+        message = first["msg"].removeprefix("Value error, ")
+        return message if not dotted or message.startswith(dotted) else f"{dotted}: {message}"
+    # a value that may be one of several types fails once per type: say them all
+    messages = list(dict.fromkeys(e["msg"] for e in errors if _path(e["loc"]) == location))
+    message = " or ".join(m[0].lower() + m[1:] for m in messages)
+    value = first.get("input")
+    shown = repr(value) if isinstance(value, str) else json.dumps(value, default=str)
+    return f"{dotted} is {shown}; {message}"
+
+
+UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|str|bool)$|^(literal|list|dict|tuple)\[")
+
+
+def _path(location: tuple) -> list[str]:
+    """A pydantic error location as params.yaml keys: list positions as [i], union member tags dropped."""
+    return [f"[{part}]" if isinstance(part, int) else str(part) for part in location
+            if isinstance(part, int) or not UNION_MEMBER.match(str(part))]
+
+
+def _keys_at(root: type[BaseModel], location: list[str]) -> list[str]:
+    """The keys allowed in the mapping at `location` (for suggestions); [] where unknown."""
+    model: Any = root
+    for part in location:
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+        field = model.model_fields.get(part)
+        if field is None:  # a list index or a dict key (tune.families.<model>): step into the item type
+            continue
+        model = _model_in(field.annotation)
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def _model_in(annotation: Any) -> Any:
+    """The BaseModel inside `X`, `X | None`, `list[X]` or `dict[str, X]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in getattr(annotation, "__args__", ()):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _suggest(word: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; known: {', '.join(known)}" if known else ""
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of params.yaml (editors complete and check keys with it)."""
+    schema = Settings.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "mindshare params.yaml"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # python -m mindshare.settings [FILE]: write the JSON Schema
+    target = Path(sys.argv[1]) if len(sys.argv) > 1 else SCHEMA_FILE
+    target.write_text(schema_text(), encoding="utf-8")
+    print(f"{target}: written")

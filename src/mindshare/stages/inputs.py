@@ -1,0 +1,83 @@
+"""Reading what earlier stages wrote (by mindshare.layout): shared by the stages, the CLI and serving."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from mindshare import layout
+from mindshare.errors import MindshareError
+from mindshare.evaluation.on_test import sample_test_users
+from mindshare.settings import ColdStartSettings, EvaluateSettings, Settings
+
+
+def read_json(path: Path) -> dict:
+    if not path.exists():
+        raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first")
+    return json.loads(path.read_text())
+
+
+def read_table(path: Path, what: str) -> pd.DataFrame:
+    """A Parquet or CSV output of the pipeline, or one line saying which stage makes it."""
+    if not path.exists():
+        raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first to build the {what}")
+    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+
+
+def fit_frame(include_valid: bool) -> pd.DataFrame:
+    """What the final models are fitted on: train, plus valid when `train.include_valid`."""
+    parts = [pd.read_parquet(layout.split_path("train"))]
+    if include_valid:
+        parts.append(pd.read_parquet(layout.split_path("valid")))
+    return pd.concat(parts, ignore_index=True)
+
+
+def users_table() -> pd.DataFrame | None:
+    """Ingest's users (demographics, display names), None where it wrote none."""
+    return pd.read_parquet(layout.USERS) if layout.USERS.exists() else None
+
+
+def feature_tables() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The user and item tables the features stage wrote, indexed by id (None where absent)."""
+    users = pd.read_parquet(layout.USER_FEATURES).set_index("user_id") if layout.USER_FEATURES.exists() else None
+    items = pd.read_parquet(layout.ITEM_FEATURES).set_index("item_id") if layout.ITEM_FEATURES.exists() else None
+    return users, items
+
+
+def segments() -> pd.Series | None:
+    """Segment per user_id from the features stage (None where it has not run)."""
+    return pd.read_parquet(layout.SEGMENTS).set_index("user_id")["segment"] if layout.SEGMENTS.exists() else None
+
+
+def tuned(model: str) -> dict:
+    """What tune@<model> wrote ({} where it has not run)."""
+    path = layout.tuned_params_path(model)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def tuned_params(model: str) -> dict:
+    """The best parameters tune@<model> found ({} where it has not run)."""
+    return tuned(model).get("best_params") or {}
+
+
+def cold_start_settings(settings: Settings, model: str) -> ColdStartSettings:
+    """params.yaml `cold_start` with `segment_prior: auto` resolved to what tune@<model> chose."""
+    return settings.cold_start.resolved((tuned(model).get("cold_start") or {}).get("segment_prior"))
+
+
+def test_split(evaluate: EvaluateSettings) -> pd.DataFrame:
+    """The test split, restricted to `evaluate.sample_users` (the same sample for every model and the gate)."""
+    return sample_test_users(pd.read_parquet(layout.split_path("test")), evaluate.sample_users, evaluate.sample_seed)
+
+
+def split_fingerprints() -> dict:
+    """prepare's report: the data and split fingerprints (lineage of everything downstream)."""
+    return read_json(layout.PREPARE_REPORT)
+
+
+def known_test_split() -> pd.DataFrame:
+    """The test split where prepare has run, else no rows (an audience then has no offline lift)."""
+    path = layout.split_path("test")
+    return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
