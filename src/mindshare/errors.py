@@ -18,3 +18,13 @@ class PolicyRefusal(MindshareError):
     """A refusal by policy (quality gate, nothing to roll back to). Exit code 1."""
 
     exit_code = 1
+
+
+def suggestion(word: str, known: list[str]) -> str:
+    """'; did you mean X?' for the closest known name, else '; known: ...' (the tail of a one-line error)."""
+    import difflib
+
+    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    return f"; known: {', '.join(known)}" if known else ""

@@ -9,7 +9,6 @@ the library, which never reads params.yaml. `python -m mindshare.settings` write
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 import sys
@@ -21,7 +20,7 @@ import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mindshare.errors import MindshareError
+from mindshare.errors import MindshareError, suggestion
 from mindshare.metrics.names import metric_names
 
 PARAMS_FILE = Path("params.yaml")
@@ -321,14 +320,14 @@ class Settings(Block):
                               *((f"tune.families.{m}.metric", f.metric) for m, f in self.tune.families.items()),
                               *((f"promotion.guardrails.{m}", m) for m in self.promotion.guardrails)]:
             if metric is not None and metric not in known:
-                raise ValueError(f"{where}: '{metric}' is not a metric evaluation reports{_suggest(metric, known)}")
+                raise ValueError(f"{where}: '{metric}' is not a metric evaluation reports{suggestion(metric, known)}")
         if len(set(self.models)) != len(self.models):
             raise ValueError("models: a name appears twice")
         named = set(self.models) | set(self.model_params)
         for model in self.tune.families:
             if model not in named:
                 raise ValueError(f"unknown key 'tune.families.{model}': not a model in 'models' or "
-                                 f"'model_params'{_suggest(model, sorted(named))}")
+                                 f"'model_params'{suggestion(model, sorted(named))}")
         names = [c.name for c in self.campaigns]
         if len(set(names)) != len(names):
             raise ValueError("campaigns: names must be unique")
@@ -384,7 +383,7 @@ def describe_error(error: ValidationError, root: type[BaseModel]) -> str:
     dotted = ".".join(location).replace(".[", "[")
     if first["type"] == "extra_forbidden":
         allowed = _keys_at(root, location[:-1])
-        return f"unknown key '{dotted}'{_suggest(location[-1], allowed)}"
+        return f"unknown key '{dotted}'{suggestion(location[-1], allowed)}"
     if first["type"] == "missing":
         return f"'{dotted}' is missing; add it (see the README's params section)"
     if first["type"] in ("value_error", "assertion_error"):
@@ -429,13 +428,6 @@ def _model_in(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
-
-
-def _suggest(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(str(word), known, n=1, cutoff=0.6)
-    if close:
-        return f"; did you mean '{close[0]}'?"
-    return f"; known: {', '.join(known)}" if known else ""
 
 
 def json_schema() -> dict[str, Any]:

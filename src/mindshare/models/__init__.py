@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mindshare.errors import MindshareError
+from mindshare.errors import MindshareError, suggestion
 from mindshare.models.base import Recommender
 from mindshare.models.baseline import Baseline
 from mindshare.models.ease import EASE
@@ -37,8 +37,6 @@ def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
     allowed = family().get_params()
     unknown = sorted(set(params) - set(allowed))
     if unknown:
-        raise MindshareError(
-            f"params.yaml: model_params.{name}.{unknown[0]} is not a parameter of {family_name}; "
-            f"allowed: {', '.join(allowed) or 'none'}"
-        )
+        raise MindshareError(f"params.yaml: model_params.{name}.{unknown[0]} is not a parameter of {family_name}"
+                             f"{suggestion(unknown[0], list(allowed))}")
     return family(**params)

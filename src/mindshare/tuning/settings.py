@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from mindshare.errors import MindshareError, suggestion
 from mindshare.metrics.names import greater_is_better
 from mindshare.models import make_model
 from mindshare.settings import Settings
@@ -49,7 +50,11 @@ def tune_settings(settings: Settings, model: str) -> StudySettings:
     space = family.space if family else {}
     space_spec = {name: dimension.model_dump(exclude_unset=True) for name, dimension in space.items()}
     dimensions = parse_space(space)
+    allowed = list(make_model(model, model_params).get_params())
     for dimension in dimensions:
+        if dimension.name not in allowed:
+            raise MindshareError(f"params.yaml: tune.families.{model}.space.{dimension.name} is not a parameter of "
+                                 f"{model}{suggestion(dimension.name, allowed)}")
         sample = dimension.choices[0] if dimension.type == "categorical" else dimension.low
         make_model(model, {**model_params, dimension.name: sample})
     n_trials = (family.n_trials if family and family.n_trials else None) or tune.n_trials
