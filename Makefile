@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Stages call `python -m mindshare.stages.*`: put the project's venv first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run repro test leaderboard clean
+.PHONY: install run repro test lint leaderboard clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +28,12 @@ repro: install
 	mindshare download --quiet
 	dvc repro
 
-test: install
+test: install lint
 	python -m pytest -q -n auto --dist loadfile
+
+lint: install
+	ruff check src tests
+	lint-imports
 
 leaderboard: install
 	@mindshare leaderboard

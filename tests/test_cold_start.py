@@ -16,13 +16,19 @@ from mindshare.data.schema import RawTable, canonical_users
 from mindshare.data.split import split_holdout_items, split_holdout_users
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
 from mindshare.errors import MindshareError
-from mindshare.settings import checked_block
 from mindshare.evaluation import new_item_metrics, new_user_metrics
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 from mindshare.models.cold_start import (
-    DEMOGRAPHIC, MODEL, NEW_ITEM, POPULAR, SEGMENT_BLEND, ColdStartPolicy, ColdStartSettings,
+    DEMOGRAPHIC,
+    MODEL,
+    NEW_ITEM,
+    POPULAR,
+    SEGMENT_BLEND,
+    ColdStartPolicy,
+    ColdStartSettings,
 )
+from mindshare.settings import checked_block
 
 
 def _frame(rows):
@@ -162,7 +168,8 @@ def test_served_model_uses_the_policy(tmp_path):
     out = wrapper.predict(None, pd.DataFrame({"user_id": [raw_known, "stranger", "stranger2"], "k": [10, 5, 5],
                                               "gender": [None, "F", None], "age": [None, 30, None]}))
     mine = out[out["user_id"] == raw_known]
-    assert len(mine) == 10 and mine["basis"].iloc[-1] == NEW_ITEM and mine["item_id"].iloc[-1] not in set(frame["item_id"])
+    assert len(mine) == 10 and mine["basis"].iloc[-1] == NEW_ITEM
+    assert mine["item_id"].iloc[-1] not in set(frame["item_id"])
     assert out.loc[out["user_id"] == "stranger", "basis"].eq(DEMOGRAPHIC).all()
     assert out.loc[out["user_id"] == "stranger2", "basis"].eq(POPULAR).all()
     assert out.loc[out["user_id"] != raw_known, "cold_start"].all()

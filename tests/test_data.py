@@ -9,7 +9,12 @@ import pytest
 from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.split import (
-    drop_exact_duplicates, k_core, relevant_mask, split_global_time, split_leave_last_n, split_random_per_user,
+    drop_exact_duplicates,
+    k_core,
+    relevant_mask,
+    split_global_time,
+    split_leave_last_n,
+    split_random_per_user,
 )
 from mindshare.errors import MindshareError
 

@@ -55,7 +55,9 @@ def test_download_checks_the_published_md5(mirror, tmp_path):
     assert target == release_file("100k", tmp_path / "raw") and target.read_bytes() == data
     ratings, items = read_movielens(target)
     assert len(ratings.frame) == 2 and items.frame["title"].tolist() == ["Film (1995)"]
-    assert download_release("100k", tmp_path / "raw", base_url="http://127.0.0.1:9/", progress=False) == target  # cached
+    assert (
+        download_release("100k", tmp_path / "raw", base_url="http://127.0.0.1:9/", progress=False) == target
+    )  # cached
 
 
 def test_a_damaged_download_leaves_nothing(mirror, tmp_path):
@@ -73,8 +75,24 @@ def test_a_damaged_download_leaves_nothing(mirror, tmp_path):
 
 def test_download_command_one_line_errors(mirror, tmp_path):
     _, url = mirror
-    result = subprocess.run([sys.executable, "-m", "mindshare.cli", "download", "--release", "32m", "--to",
-                             str(tmp_path), "--base-url", url, "--quiet"], capture_output=True, text=True, cwd=tmp_path)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mindshare.cli",
+            "download",
+            "--release",
+            "32m",
+            "--to",
+            str(tmp_path),
+            "--base-url",
+            url,
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert result.returncode == 2 and len(result.stderr.strip().splitlines()) == 1
     assert "ml-32m.zip.md5: cannot download" in result.stderr
     assert not Path(tmp_path / "ml-32m.zip").exists()

@@ -140,7 +140,8 @@ def test_segments_breakdown_and_audiences(project):
     assert len(users) == 300 and users["gender"].notna().all() and users["age_group"].notna().all()
     assert any(c.startswith("demo_gender_") for c in pd.read_parquet(folder / "data/features/users.parquet").columns)
     assert {"new_users_users", "new_items_users"} <= set(metrics["item_knn"])
-    named = [json.loads(line)["message"] for line in (folder / "data/messages/first_category.jsonl").read_text().splitlines()]
+    letters = (folder / "data/messages/first_category.jsonl").read_text().splitlines()
+    named = [json.loads(line)["message"] for line in letters]
     assert all(m.startswith("Hello Customer ") for m in named)  # display names from the users table
     _execute_notebook(folder, "notebooks/03_segments_and_campaigns.ipynb")
 
@@ -150,7 +151,9 @@ def _execute_notebook(folder: Path, name: str) -> list:
     from nbclient import NotebookClient
 
     notebook = nbformat.read(folder / name, as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"], name
     return outputs
@@ -169,13 +172,21 @@ def test_dvc_repro_killed_mid_stage_then_completes(project):
     """SIGKILL `dvc repro` (and its stage) while evaluate has its MLflow run open: the next `dvc repro`
     completes, and the run the kill left RUNNING is marked KILLED."""
     folder, env = project
-    process = subprocess.Popen(["dvc", "repro", "-f", "-s", "evaluate"], cwd=folder, env=env, start_new_session=True,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        ["dvc", "repro", "-f", "-s", "evaluate"],
+        cwd=folder,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     database = folder / "mlflow.db"
 
     def running_pipeline_runs() -> list[str]:
         with sqlite3.connect(database) as db:
-            return [r[0] for r in db.execute("select run_uuid from runs where status = 'RUNNING' and name = 'pipeline'")]
+            return [
+                r[0] for r in db.execute("select run_uuid from runs where status = 'RUNNING' and name = 'pipeline'")
+            ]
 
     deadline = time.time() + 180
     while not running_pipeline_runs() and time.time() < deadline and process.poll() is None:
@@ -202,10 +213,15 @@ def test_data_versioning_round_trip_through_a_dvc_remote(project, tmp_path):
     assert run(folder, *cli, "example-data", "--rows", "500", "--out", str(raw), env=env).returncode == 0
     added = run(folder, "dvc", "add", "data/raw/shop_events.csv", env=env)
     assert added.returncode == 0, added.stderr
-    assert (folder / "data/raw/shop_events.csv.dvc").exists() and "shop_events.csv" in (folder / "data/raw/.gitignore").read_text()
+    assert (folder / "data/raw/shop_events.csv.dvc").exists() and "shop_events.csv" in (
+        folder / "data/raw/.gitignore"
+    ).read_text()
     default = run(folder, "dvc", "remote", "list", env=env).stdout
     assert "local" in default  # the shipped default: a folder beside the repository
-    assert run(folder, "dvc", "remote", "add", "--local", "-d", "scratch", str(tmp_path / "remote"), env=env).returncode == 0
+    assert (
+        run(folder, "dvc", "remote", "add", "--local", "-d", "scratch", str(tmp_path / "remote"), env=env).returncode
+        == 0
+    )
     pushed = run(folder, "dvc", "push", env=env)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     before = {p: p.read_bytes() for p in [raw, *sorted((folder / "data/processed").glob("*.parquet"))]}
@@ -263,8 +279,9 @@ def test_quickstart_notebook_runs(project):
     if not _client(folder).get_registered_model("mindshare").aliases.get("production"):
         assert run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "nb", env=env).returncode == 0
     notebook = nbformat.read(folder / "notebooks/01_quickstart.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
 
@@ -292,8 +309,9 @@ def test_compare_runs_from_the_store_and_the_notebook(project):
     leaderboard = (folder / "reports/leaderboard.md").read_text()
     assert "Lead of the best model" in leaderboard and "paired over" in leaderboard
     notebook = nbformat.read(folder / "notebooks/02_compare_runs.ipynb", as_version=4)
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(folder)}}).execute()
+    NotebookClient(
+        notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
     outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any("studies" in o.get("text", "") for o in outputs)
@@ -329,8 +347,15 @@ def test_outcomes_close_the_loop_and_forget_erases(project):
     rows = []
     for i, user in enumerate(audience.itertuples()):
         treated = user.group == "treatment"
-        rows.append({"user_id": raw[user.user_id], "sent": int(treated), "opened": int(treated and i % 2 == 0),
-                     "clicked": int(treated and i % 3 == 0), "converted": int(i % 4 == 0)})
+        rows.append(
+            {
+                "user_id": raw[user.user_id],
+                "sent": int(treated),
+                "opened": int(treated and i % 2 == 0),
+                "clicked": int(treated and i % 3 == 0),
+                "converted": int(i % 4 == 0),
+            }
+        )
     rows.append({"user_id": "zq9raw-not-targeted", "sent": 0, "opened": 0, "clicked": 0, "converted": 1})
     results = folder / "results.csv"
     pd.DataFrame(rows).to_csv(results, index=False)

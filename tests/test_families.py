@@ -129,8 +129,14 @@ def test_svd_refusals(tiny):
 @pytest.mark.parametrize("name", sorted(MODEL_FAMILIES))
 def test_every_family_is_deterministic(name):
     rng = np.random.default_rng(0)
-    frame = pd.DataFrame({"user_id": rng.integers(0, 30, 400).astype(str), "item_id": rng.integers(0, 25, 400).astype(str),
-                          "rating": rng.integers(1, 6, 400).astype(float), "timestamp": range(400)})
+    frame = pd.DataFrame(
+        {
+            "user_id": rng.integers(0, 30, 400).astype(str),
+            "item_id": rng.integers(0, 25, 400).astype(str),
+            "rating": rng.integers(1, 6, 400).astype(float),
+            "timestamp": range(400),
+        }
+    )
     frame = frame.drop_duplicates(["user_id", "item_id"])
     data = Interactions.from_frame(frame)
     first = make_model(name).fit(data).recommend(np.arange(data.n_users), k=5)

@@ -37,7 +37,9 @@ def test_recommend_contract(model, data):
     assert (np.diff(scores, axis=1)[np.isfinite(scores[:, 1:])] <= 1e-6).all()  # best first
     one, _ = model.recommend(users[5:6], k=10)
     assert (one[0] == items[5]).all()
-    assert model.score(rows[valid][:50], items.ravel()[valid][:50]) == pytest.approx(scores.ravel()[valid][:50], rel=1e-5)
+    assert model.score(rows[valid][:50], items.ravel()[valid][:50]) == pytest.approx(
+        scores.ravel()[valid][:50], rel=1e-5
+    )
 
 
 def test_feature_importances_and_ratings(model, data):

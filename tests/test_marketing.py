@@ -9,12 +9,12 @@ import pytest
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.settings import Settings, checked_block
-from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
 from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons
 from mindshare.marketing.campaigns import Campaign, parse_campaigns, target_mask
+from mindshare.models.cold_start import ColdStartPolicy
+from mindshare.settings import Settings, checked_block
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "title": ["A", "B", "C", "D"],
                       "categories": [["Drama"], ["Drama", "War"], ["Comedy"], ["Western"]]})

@@ -44,7 +44,12 @@ def _ingest(**values) -> IngestSettings:
 
 def test_every_messy_row_is_kept_repaired_or_dropped_and_counted(tmp_path):
     interactions, report = _load(tmp_path, cleaning={"unparseable_timestamp": "drop"})
-    assert report.dropped == {"missing_user_id": 1, "missing_item_id": 1, "negative_quantity": 1, "unparseable_timestamp": 1}
+    assert report.dropped == {
+        "missing_user_id": 1,
+        "missing_item_id": 1,
+        "negative_quantity": 1,
+        "unparseable_timestamp": 1,
+    }
     assert report.repaired == {"float_user_id": 1}
     assert interactions["user_id"].tolist() == ["17850", "13047", "13047"]
     assert interactions["weight"].tolist() == [5.0, 1.0, 3.0]
@@ -62,26 +67,30 @@ def test_rules_can_refuse_with_the_files_line(tmp_path):
         _load(tmp_path, cleaning={"negative_quantity": "error", "unparseable_timestamp": "drop"})
     with pytest.raises(MindshareError, match=r"column 'event' has 'view', an event type not in"):
         _load(tmp_path, event_weights={"purchase": 5}, cleaning={"unparseable_timestamp": "drop"})
-    kept, report = _load(tmp_path, cleaning={"negative_quantity": "keep", "float_ids": "keep",
-                                             "unparseable_timestamp": "drop"})
+    kept, report = _load(
+        tmp_path, cleaning={"negative_quantity": "keep", "float_ids": "keep", "unparseable_timestamp": "drop"}
+    )
     assert "17850.0" in set(kept["user_id"]) and "negative_quantity" not in report.dropped
     with pytest.raises(MindshareError, match="unknown key 'cleaning.typos'"):
         _ingest(cleaning={"typos": "drop"})
-    with pytest.raises(MindshareError, match='cleaning.float_ids is "drop"'):
+    with pytest.raises(MindshareError, match="cleaning.float_ids is 'drop'"):
         _ingest(cleaning={"float_ids": "drop"})
     with pytest.raises(MindshareError, match="event_weights.view is -1"):
         _load(tmp_path, event_weights={"view": -1})
 
 
 def test_zero_weight_events_are_dropped_and_counted(tmp_path):
-    _, report = _load(tmp_path, event_weights={"view": 0, "cart": 3, "purchase": 5},
-                      cleaning={"unparseable_timestamp": "drop"})
+    _, report = _load(
+        tmp_path, event_weights={"view": 0, "cart": 3, "purchase": 5}, cleaning={"unparseable_timestamp": "drop"}
+    )
     assert report.dropped["event_weight_zero"] == 1  # the view with a bad date was dropped first
 
 
 def test_json_lines(tmp_path):
-    rows = [{"customer": 17850.0, "sku": "A1", "qty": 2, "when": "2010-12-01T08:26:00", "event": "purchase"},
-            {"customer": "13047", "sku": "B2", "qty": 1, "when": "2010-12-02T08:26:00", "event": "view"}]
+    rows = [
+        {"customer": 17850.0, "sku": "A1", "qty": 2, "when": "2010-12-01T08:26:00", "event": "purchase"},
+        {"customer": "13047", "sku": "B2", "qty": 1, "when": "2010-12-02T08:26:00", "event": "view"},
+    ]
     interactions, report = _load(tmp_path, "".join(json.dumps(r) + "\n" for r in rows), ".jsonl")
     assert interactions["user_id"].tolist() == ["17850", "13047"] and report.repaired == {"float_user_id": 1}
     (tmp_path / "broken.jsonl").write_text('{"customer": 1\n')
@@ -90,19 +99,38 @@ def test_json_lines(tmp_path):
 
 
 def _inspect(tmp_path, *args):
-    return subprocess.run([sys.executable, "-m", "mindshare.cli", "inspect", *args], capture_output=True, text=True,
-                          cwd=tmp_path)
+    return subprocess.run(
+        [sys.executable, "-m", "mindshare.cli", "inspect", *args], capture_output=True, text=True, cwd=tmp_path
+    )
 
 
 def test_inspect_reports_what_the_pipeline_would_see(tmp_path):
     (tmp_path / "export.csv").write_text(MESSY)
-    result = _inspect(tmp_path, "--data", "export.csv", "--columns",
-                      "user_id=customer,item_id=sku,quantity=qty,timestamp=when,event=event",
-                      "--timestamp-format", "mixed", "--cleaning", "unparseable_timestamp=drop")
+    result = _inspect(
+        tmp_path,
+        "--data",
+        "export.csv",
+        "--columns",
+        "user_id=customer,item_id=sku,quantity=qty,timestamp=when,event=event",
+        "--timestamp-format",
+        "mixed",
+        "--cleaning",
+        "unparseable_timestamp=drop",
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    for needle in ("rows read: 7", "rows kept: 3", "users: 2", "items: 1", "missing_user_id: 1",
-                   "negative_quantity: 1", "float_user_id: 1", "density", "2010-12-01", "customer"):
+    for needle in (
+        "rows read: 7",
+        "rows kept: 3",
+        "users: 2",
+        "items: 1",
+        "missing_user_id: 1",
+        "negative_quantity: 1",
+        "float_user_id: 1",
+        "density",
+        "2010-12-01",
+        "customer",
+    ):
         assert needle in out, (needle, out)
     canonical = tmp_path / "canonical.csv"
     canonical.write_text("user_id,item_id,timestamp\n1,10,100\n2,10,200\n")
@@ -141,8 +169,10 @@ def test_inspect_recognises_movielens_layouts(tmp_path):
 
 def test_json_lines_errors_name_the_files_line(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_text('{"customer": 1, "sku": "A", "when": 100}\n\n{"customer": null, "sku": "B", "when": 200}\n'
-                    '{"customer": 2, "sku": "C", "when": "soon"}\n')
+    path.write_text(
+        '{"customer": 1, "sku": "A", "when": 100}\n\n{"customer": null, "sku": "B", "when": 200}\n'
+        '{"customer": 2, "sku": "C", "when": "soon"}\n'
+    )
     with pytest.raises(MindshareError, match=r"events.jsonl, line 3: column 'user_id'"):
         load_events(read_table(path, COLUMNS), _ingest(cleaning={"missing_user_id": "error"}))
     with pytest.raises(MindshareError, match=r"events.jsonl, line 4: column 'timestamp' has 'soon'"):

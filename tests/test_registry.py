@@ -85,17 +85,24 @@ def test_gate_needs_same_split_or_reevaluation(store):
     with pytest.raises(PolicyRefusal, match="different data or splits"):
         registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: None)
     with pytest.raises(PolicyRefusal, match="worse than production"):
-        registry.promote(client, "m", "new split", reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.50}))
-    event = registry.promote(client, "m", "new split",
-                             reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.305}))
+        registry.promote(
+            client, "m", "new split", reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.50})
+        )
+    event = registry.promote(
+        client, "m", "new split", reevaluate=lambda prod, cand: registry.Measured({"ndcg_at_10": 0.305})
+    )
     assert event["to"] == "2"
 
 
 def _per_user(values_by_run: dict):
     def lookup(version):
         values = values_by_run.get(version.run_id)
-        return None if values is None else pd.DataFrame({"user_id": [f"u{i}" for i in range(len(values))],
-                                                         "ndcg_at_10": values})
+        return (
+            None
+            if values is None
+            else pd.DataFrame({"user_id": [f"u{i}" for i in range(len(values))], "ndcg_at_10": values})
+        )
+
     return lookup
 
 
@@ -152,8 +159,9 @@ def test_new_users_get_what_is_popular_lately():
     from mindshare.models.cold_start import ColdStartSettings
     from mindshare.tracking.pyfunc import RecommenderPyfunc
 
-    frame = pd.DataFrame({"user_id": ["u1", "u2", "u3", "u1"], "item_id": ["old", "old", "old", "new"],
-                          "timestamp": [1, 2, 3, 4]})
+    frame = pd.DataFrame(
+        {"user_id": ["u1", "u2", "u3", "u1"], "item_id": ["old", "old", "old", "new"], "timestamp": [1, 2, 3, 4]}
+    )
     data = Interactions.from_frame(frame)
     recent = pd.DataFrame({"item_recent_popularity": [0.0, 1.0]}, index=pd.Index(["old", "new"], name="item_id"))
     wrapper = RecommenderPyfunc()

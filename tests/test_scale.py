@@ -11,10 +11,11 @@ import pytest
 from mindshare.data import synthetic
 from mindshare.data.pseudonymise import pseudonymise, pseudonymise_column
 from mindshare.errors import MindshareError
+from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.categories import top_categories
 from mindshare.features.users import build_user_features
-from mindshare.evaluation.on_test import sample_test_users
 from mindshare.settings import Settings
+
 from stage_project import REPO
 
 
@@ -103,4 +104,6 @@ def test_user_category_shares_and_top_categories_are_counted_per_interaction():
     shares = build_user_features(train, items, ["x", "y"])
     assert shares.loc["u", "user_share_cat_x"] == pytest.approx(1.0)
     assert shares.loc["u", "user_share_cat_y"] == pytest.approx(2 / 3)
-    assert shares.loc["v", "user_share_cat_x"] == pytest.approx(0.5) and shares.loc["v", "user_share_cat_y"] == pytest.approx(0.5)
+    assert shares.loc["v", "user_share_cat_x"] == pytest.approx(0.5) and shares.loc[
+        "v", "user_share_cat_y"
+    ] == pytest.approx(0.5)

@@ -85,7 +85,9 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
     stage("tune", "svd")  # the pipeline's own tune stage finds the study complete and writes the result
     summary = json.loads((tmp_path / "tuning/svd.json").read_text())
     study = optuna.load_study(study_name=summary["study"], storage=postgres.url("optuna"))
-    finished = [t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)]
+    finished = [
+        t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    ]
     assert 10 <= len(finished) <= 11
     assert len({t.user_attrs["mindshare.worker"] for t in finished}) == 2  # both workers ran trials
     assert summary["best_value"] == pytest.approx(study.best_value)
@@ -102,7 +104,9 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
     promoted = run(tmp_path, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "scale-out test", env=env)
     assert promoted.returncode == 0, promoted.stderr
     assert client.get_model_version_by_alias("mindshare", "production").version == challenger.version
-    answer = run(tmp_path, sys.executable, "-m", "mindshare.cli", "recommend", "--user", "1", "-k", "5", "--json", env=env)
+    answer = run(
+        tmp_path, sys.executable, "-m", "mindshare.cli", "recommend", "--user", "1", "-k", "5", "--json", env=env
+    )
     assert answer.returncode == 0, answer.stderr
     assert len(json.loads(answer.stdout)["items"]) == 5
     # the server's store really is the PostgreSQL database: runs, trials and versions are rows there
@@ -124,13 +128,38 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
 def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
     """The bench's own machinery at a size CI affords (the figures come from `mindshare bench scale`)."""
     out = tmp_path / "scale.json"
-    result = run(tmp_path, sys.executable, "-m", "mindshare.cli", "bench", "scale", "--rows", "20000,40000",
-                 "--sample-users", "100", "--json", str(out), "--plot", str(tmp_path / "scale.png"),
-                 "--workdir", str(tmp_path / "work"), env=project_env(tmp_path))
+    result = run(
+        tmp_path,
+        sys.executable,
+        "-m",
+        "mindshare.cli",
+        "bench",
+        "scale",
+        "--rows",
+        "20000,40000",
+        "--sample-users",
+        "100",
+        "--json",
+        str(out),
+        "--plot",
+        str(tmp_path / "scale.png"),
+        "--workdir",
+        str(tmp_path / "work"),
+        env=project_env(tmp_path),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
-    stages = ["generate", "ingest", "prepare", "features", "train@item_knn", "train@svd", "evaluate", "register",
-              "total"]
+    stages = [
+        "generate",
+        "ingest",
+        "prepare",
+        "features",
+        "train@item_knn",
+        "train@svd",
+        "evaluate",
+        "register",
+        "total",
+    ]
     assert [(r["rows"], r["stage"]) for r in report["results"]] == [(n, s) for n in (20000, 40000) for s in stages]
     for row in report["results"]:
         assert row["seconds"] > 0 and 50 < row["peak_rss_mb"] < 8192

@@ -34,7 +34,13 @@ from mindshare.models.cold_start import ColdStartSettings
 from mindshare.serving.answers import Answers, VersionInfo
 from mindshare.tracking import registry
 from mindshare.tracking.pyfunc import log_recommender
-from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking, use_experiment
+from mindshare.tracking.store import (
+    DATA_FINGERPRINT_TAG,
+    FAMILY_TAG,
+    SPLIT_FINGERPRINT_TAG,
+    configure_tracking,
+    use_experiment,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "serving-test-key"
@@ -295,9 +301,28 @@ def test_same_seeds_give_the_same_served_answers(project):
 def test_bench_serve_runs_and_reports(project):
     """A smoke run of the load benchmark (figures come from `mindshare bench serve` itself, not a test)."""
     folder, env, _ = project
-    result = subprocess.run([sys.executable, "-m", "mindshare.cli", "bench", "serve", "--seconds", "1", "--clients", "5",
-                             "--rate", "20", "--json", "serve.json"], cwd=folder, env=env, capture_output=True,
-                            text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mindshare.cli",
+            "bench",
+            "serve",
+            "--seconds",
+            "1",
+            "--clients",
+            "5",
+            "--rate",
+            "20",
+            "--json",
+            "serve.json",
+        ],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     report = json.loads((folder / "serve.json").read_text())
     assert report["closed"]["errors"] == 0 and report["open"]["errors"] == 0 and report["closed"]["requests"] > 0

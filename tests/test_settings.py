@@ -14,6 +14,7 @@ import yaml
 from mindshare import layout
 from mindshare.errors import MindshareError
 from mindshare.settings import SCHEMA_FILE, Settings, schema_text
+
 from stage_project import REPO, run
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())

@@ -27,7 +27,9 @@ def _check(folder):
 
 def test_ratings_csv_layout(tmp_path):
     (tmp_path / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,10,4.0,100\n2,20,3.5,200\n")
-    (tmp_path / "movies.csv").write_text('movieId,title,genres\n10,"Film, The (1999)",Comedy|Drama\n20,B,(no genres listed)\n')
+    (tmp_path / "movies.csv").write_text(
+        'movieId,title,genres\n10,"Film, The (1999)",Comedy|Drama\n20,B,(no genres listed)\n'
+    )
     catalogue = _check(tmp_path)
     assert catalogue.loc["10", "title"] == "Film, The (1999)" and catalogue.loc["20", "categories"] == []
 
@@ -44,7 +46,11 @@ def test_u_data_layout(tmp_path):
     comedy_drama = flags.copy()
     comedy_drama[5], comedy_drama[8] = "1", "1"
     (tmp_path / "u.item").write_text(
-        "10|A (1995)|01-Jan-1995||http://x|" + "|".join(comedy_drama) + "\n20|B (1996)|||http://y|" + "|".join(flags) + "\n"
+        "10|A (1995)|01-Jan-1995||http://x|"
+        + "|".join(comedy_drama)
+        + "\n20|B (1996)|||http://y|"
+        + "|".join(flags)
+        + "\n"
     )
     _check(tmp_path)
 
@@ -68,8 +74,9 @@ def test_broken_zip_and_missing_path(tmp_path):
 
 
 def test_iso_dates_and_formats():
-    frame = pd.DataFrame({"user_id": ["1", "2"], "item_id": ["a", "b"],
-                          "timestamp": ["1970-01-02T00:00:00Z", "1970-01-01 00:01:00"]})
+    frame = pd.DataFrame(
+        {"user_id": ["1", "2"], "item_id": ["a", "b"], "timestamp": ["1970-01-02T00:00:00Z", "1970-01-01 00:01:00"]}
+    )
     assert canonical_interactions(RawTable(frame, "f.csv")).timestamp.tolist() == [86_400, 60]
     dated = frame.assign(timestamp=["02/01/1970", "01/01/1970"])
     out = canonical_interactions(RawTable(dated, "f.csv"), timestamp_format="%d/%m/%Y")
@@ -94,13 +101,17 @@ def test_movielens_tags_and_years_become_item_features(tmp_path):
     folder = tmp_path / "ml-latest"
     folder.mkdir()
     (folder / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4,100\n2,1,3,200\n2,2,5,300\n")
-    (folder / "movies.csv").write_text('movieId,title,genres\n1,Heat (1995),Action|Crime\n2,"Up, Up (2009)",Animation\n')
+    (folder / "movies.csv").write_text(
+        'movieId,title,genres\n1,Heat (1995),Action|Crime\n2,"Up, Up (2009)",Animation\n'
+    )
     (folder / "tags.csv").write_text('userId,movieId,tag,timestamp\n1,1,Heist,10\n2,1,heist ,11\n2,2,"Pixar, fun",12\n')
     ratings, items = read_movielens(folder)
     items = canonical_items(items)
     assert items["tags"].tolist() == [["heist"], ["pixar, fun"]]
     _, table = build_feature_tables(canonical_interactions(ratings), items, FeatureSettings(max_tags=5))
-    assert table.loc["1", "tag_heist"] == 1 and table.loc["2", "tag_pixar_fun"] == 1 and table.loc["2", "tag_heist"] == 0
+    assert (
+        table.loc["1", "tag_heist"] == 1 and table.loc["2", "tag_pixar_fun"] == 1 and table.loc["2", "tag_heist"] == 0
+    )
     assert table["item_year"].tolist() == [1995, 2009]
     dat = tmp_path / "ml-10m"
     dat.mkdir()

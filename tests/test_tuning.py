@@ -18,6 +18,7 @@ from mindshare.errors import MindshareError
 from mindshare.settings import Settings
 from mindshare.stages.params import check_settings
 from mindshare.tuning.settings import tune_settings
+
 from stage_project import project_env, run_stage, write_params
 
 SYNTHETIC = {"n_users": 200, "n_items": 120, "n_interactions": 5000, "n_categories": 6, "seed": 3}
@@ -32,7 +33,7 @@ def _params(**tune) -> Settings:
 
 
 @pytest.mark.parametrize("space, message", [
-    ({"factors": {"type": "number", "low": 1, "high": 2}}, 'space.factors.type is "number"; input should be'),
+    ({"factors": {"type": "number", "low": 1, "high": 2}}, "space.factors.type is 'number'; input should be"),
     ({"factors": {"type": "int", "low": 9, "high": 2}}, "low < high"),
     ({"regularization": {"type": "float", "low": 0, "high": 2, "log": True}}, "log range needs low > 0"),
     ({"factors": {"type": "int", "low": 1, "high": 8, "lo": 2}}, "unknown key"),
@@ -105,9 +106,12 @@ def test_tune_stage_writes_best_params_and_nests_trials_in_mlflow(project):
     study_run = client.get_run(best["mlflow_run_id"])
     assert study_run.data.tags["mindshare.study"] == best["study"]
     assert "best_valid_ndcg_at_10" in study_run.data.metrics
-    assert {a.path for a in client.list_artifacts(study_run.info.run_id, "optuna")} >= {"optuna/optimisation_history.png"}
-    trials = client.search_runs([study_run.info.experiment_id],
-                                filter_string=f"tags.`mlflow.parentRunId` = '{study_run.info.run_id}'")
+    assert {a.path for a in client.list_artifacts(study_run.info.run_id, "optuna")} >= {
+        "optuna/optimisation_history.png"
+    }
+    trials = client.search_runs(
+        [study_run.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{study_run.info.run_id}'"
+    )
     assert len(trials) == 4
     for trial in trials:
         assert trial.data.tags["mindshare.trial_state"] in ("complete", "pruned")
@@ -119,8 +123,13 @@ def test_tune_stage_writes_best_params_and_nests_trials_in_mlflow(project):
 
 def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     _set_tune(project, n_trials=40, storage="studies/killed.journal")
-    process = subprocess.Popen([sys.executable, "-m", "mindshare.stages.tune", "svd"], cwd=project,
-                               env=project_env(project), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mindshare.stages.tune", "svd"],
+        cwd=project,
+        env=project_env(project),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline, done_before = time.time() + 120, []
     while time.time() < deadline:
         time.sleep(0.2)
@@ -148,8 +157,12 @@ def test_two_workers_share_one_study(project, storage):
     _set_tune(project, n_trials=12, storage=storage)
     outputs = {path: path.stat().st_mtime_ns for path in (project / "tuning").glob("*.json")}
     command = [sys.executable, "-m", "mindshare.cli", "tune", "--model", "svd", "--worker"]
-    workers = [subprocess.Popen(command, cwd=project, env=project_env(project), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    workers = [
+        subprocess.Popen(
+            command, cwd=project, env=project_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     for worker in workers:
         _, err = worker.communicate(timeout=300)
         assert worker.returncode == 0, err
@@ -157,7 +170,9 @@ def test_two_workers_share_one_study(project, storage):
     finished = [t for t in trials if t.state in FINISHED]
     assert 12 <= len(finished) <= 13  # each worker stops once the study has 12; one may be mid-trial then
     assert len({t.user_attrs["mindshare.worker"] for t in finished}) == 2
-    assert {path: path.stat().st_mtime_ns for path in (project / "tuning").glob("*.json")} == outputs  # workers write none
+    assert {
+        path: path.stat().st_mtime_ns for path in (project / "tuning").glob("*.json")
+    } == outputs  # workers write none
 
 
 def test_same_seed_same_trials(project):

@@ -44,52 +44,81 @@ def little_history(frame, items, users, models: list[str], seed: int, given: int
         model = make_model(name, RANKING_MODELS[name]).fit(train)
         alone, _ = model.recommend(test_set.users, k=K)
         blended, _, _ = policy.recommend(model, test_set.users, k=K)
-        out[name] = {"users": float(len(test_set.users)),
-                     "model_only_ndcg_at_10": metrics.ndcg_at_k(hit_matrix(alone, test_set.relevant), test_set.n_relevant, K),
-                     "segment_blend_ndcg_at_10": metrics.ndcg_at_k(hit_matrix(blended, test_set.relevant),
-                                                                   test_set.n_relevant, K)}
+        out[name] = {
+            "users": float(len(test_set.users)),
+            "model_only_ndcg_at_10": metrics.ndcg_at_k(hit_matrix(alone, test_set.relevant), test_set.n_relevant, K),
+            "segment_blend_ndcg_at_10": metrics.ndcg_at_k(
+                hit_matrix(blended, test_set.relevant), test_set.n_relevant, K
+            ),
+        }
         progress(f"seed {seed}: little history, {name}")
     return out
 
 
-def run_cold_start_bench(frame: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None,
-                         models: list[str], seeds: list[int], given: int = 3,
-                         settings: ColdStartSettings = ColdStartSettings(),
-                         progress: Callable[[str], None] = lambda _: None) -> dict:
+def run_cold_start_bench(
+    frame: pd.DataFrame,
+    items: pd.DataFrame | None,
+    users: pd.DataFrame | None,
+    models: list[str],
+    seeds: list[int],
+    given: int = 3,
+    settings: ColdStartSettings = ColdStartSettings(),
+    progress: Callable[[str], None] = lambda _: None,
+) -> dict:
     positives = frame[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"], ignore_index=True)
     runs: dict[str, list[dict]] = {"new_users": [], "new_items": [], **{m: [] for m in models}}
     for seed in seeds:
         for name, row in little_history(positives, items, users, models, seed, given, settings, progress).items():
             runs[name].append({"seed": seed, **row})
         split = split_holdout_users(positives, HELD_SHARE, 0.0, seed)
-        runs["new_users"].append({"seed": seed, **new_user_metrics(
-            ColdStartPolicy(_train(split.train, items, users), settings, users), split.test, K)})
+        runs["new_users"].append(
+            {
+                "seed": seed,
+                **new_user_metrics(ColdStartPolicy(_train(split.train, items, users), settings, users), split.test, K),
+            }
+        )
         progress(f"seed {seed}: new users")
         split = split_holdout_items(positives, 0.25, 0.0, seed)
-        runs["new_items"].append({"seed": seed, **new_item_metrics(
-            ColdStartPolicy(_train(split.train, items, users), settings, catalogue=items), split.test, K)})
+        runs["new_items"].append(
+            {
+                "seed": seed,
+                **new_item_metrics(
+                    ColdStartPolicy(_train(split.train, items, users), settings, catalogue=items), split.test, K
+                ),
+            }
+        )
         progress(f"seed {seed}: new items")
-    return {name: {**{m: float(np.mean([r[m] for r in rows])) for m in rows[0] if m != "seed"}, "per_seed": rows}
-            for name, rows in runs.items()}
+    return {
+        name: {**{m: float(np.mean([r[m] for r in rows])) for m in rows[0] if m != "seed"}, "per_seed": rows}
+        for name, rows in runs.items()
+    }
 
 
 def format_cold_start(results: dict, models: list[str], given: int) -> str:
-    lines = [f"little history ({given} training interactions each), nDCG@10:",
-             f"{'model':<16}{'model alone':>14}{'segment blend':>16}{'users':>8}"]
+    lines = [
+        f"little history ({given} training interactions each), nDCG@10:",
+        f"{'model':<16}{'model alone':>14}{'segment blend':>16}{'users':>8}",
+    ]
     for name in models:
         row = results[name]
-        lines.append(f"{name:<16}{row['model_only_ndcg_at_10']:>14.4f}{row['segment_blend_ndcg_at_10']:>16.4f}"
-                     f"{row['users']:>8.0f}")
+        lines.append(
+            f"{name:<16}{row['model_only_ndcg_at_10']:>14.4f}{row['segment_blend_ndcg_at_10']:>16.4f}"
+            f"{row['users']:>8.0f}"
+        )
     new_users = results["new_users"]
     if new_users.get("new_users_users"):
-        lines.append(f"new users ({new_users['new_users_users']:.0f}, with demographics "
-                     f"{new_users.get('new_users_with_demographics', 0):.0f}), nDCG@10: recent popularity "
-                     f"{new_users['new_users_popular_ndcg_at_10']:.4f}, policy {new_users['new_users_ndcg_at_10']:.4f}")
+        lines.append(
+            f"new users ({new_users['new_users_users']:.0f}, with demographics "
+            f"{new_users.get('new_users_with_demographics', 0):.0f}), nDCG@10: recent popularity "
+            f"{new_users['new_users_popular_ndcg_at_10']:.4f}, policy {new_users['new_users_ndcg_at_10']:.4f}"
+        )
     new_items = results["new_items"]
     if new_items.get("new_items_users"):
-        lines.append(f"new items ({new_items['new_items']:.0f}; {new_items['new_items_users']:.0f} users), nDCG@10 among "
-                     f"new items: category popularity {new_items['new_items_unpersonalised_ndcg_at_10']:.4f}, "
-                     f"user's categories {new_items['new_items_ndcg_at_10']:.4f}")
+        lines.append(
+            f"new items ({new_items['new_items']:.0f}; {new_items['new_items_users']:.0f} users), nDCG@10 among "
+            f"new items: category popularity {new_items['new_items_unpersonalised_ndcg_at_10']:.4f}, "
+            f"user's categories {new_items['new_items_ndcg_at_10']:.4f}"
+        )
     else:
         lines.append("new items: the data has no item categories to match")
     return "\n".join(lines)

@@ -75,12 +75,22 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
 
         raw_users = read_movielens_users(data) if Path(data).is_dir() or data.endswith(".zip") else None
         users = canonical_users(raw_users) if raw_users is not None else None
-        names, seed_list = parse_list(models or COLD_START_MODELS, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
+        names, seed_list = (
+            parse_list(models or COLD_START_MODELS, RANKING_MODELS, "--models"),
+            parse_ints(seeds, "--seeds"),
+        )
         with tqdm(total=len(seed_list) * (len(names) + 2), file=sys.stderr, desc="bench cold-start") as bar:
-            results = run_cold_start_bench(frame, items, users, names, seed_list, given,
-                                           progress=lambda label: _tick(bar, label))
-        report = {"protocol": protocol, "dataset": dataset, "rows": len(frame),
-                  "settings": {"seeds": seed_list, "k": 10, "given": given}, "machine": machine(), "results": results}
+            results = run_cold_start_bench(
+                frame, items, users, names, seed_list, given, progress=lambda label: _tick(bar, label)
+            )
+        report = {
+            "protocol": protocol,
+            "dataset": dataset,
+            "rows": len(frame),
+            "settings": {"seeds": seed_list, "k": 10, "given": given},
+            "machine": machine(),
+            "results": results,
+        }
         print(f"cold-start protocols on {dataset} ({len(frame)} rows)")
         print(format_cold_start(results, names, given))
         if json_path:
@@ -105,10 +115,21 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
             if compare_surprise:
                 results.update(run_surprise(frame, folds, progress=lambda label: _tick(bar, label)))
         settings, columns = {"folds": folds, "kfold_random_state": 0}, RATING_COLUMNS
-    report = {"protocol": protocol, "dataset": dataset, "rows": len(frame), "settings": settings,
-              "machine": machine(), "results": results}
+    report = {
+        "protocol": protocol,
+        "dataset": dataset,
+        "rows": len(frame),
+        "settings": settings,
+        "machine": machine(),
+        "results": results,
+    }
     print(f"{protocol} protocol on {dataset} ({len(frame)} rows)")
     print(format_table(results, columns))
+    for name, row in results.items():
+        if "fallback_seeds" in row:
+            fell = row["fallback_seeds"]
+            print(f"{name}: ranked by its prior on seed(s) {', '.join(map(str, fell))}" if fell else
+                  f"{name}: its learner beat its prior on every seed")
     if compare_surprise and "svd" in results and "surprise_svd" in results:
         ratio = results["svd"]["fit_seconds"] / results["surprise_svd"]["fit_seconds"]
         report["svd_time_ratio_to_surprise"] = ratio

@@ -58,7 +58,15 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
             started = time.perf_counter()
             model.fit(train)
             fit_seconds = time.perf_counter() - started
-            per_seed[name].append({"seed": seed, **ranking_metrics(model, split.test), "fit_seconds": fit_seconds})
+            fallback = {"fallback": bool(model.fallback_)} if hasattr(model, "fallback_") else {}  # re-rankers
+            per_seed[name].append({"seed": seed, **ranking_metrics(model, split.test), "fit_seconds": fit_seconds,
+                                   **fallback})
             progress(f"seed {seed}: {name}")
     return {name: {**{m: float(np.mean([r[m] for r in runs])) for m in (*METRICS, "recommend_seconds")},
-                   "per_seed": runs} for name, runs in per_seed.items()}
+                   **_fallbacks(runs), "per_seed": runs} for name, runs in per_seed.items()}
+
+
+def _fallbacks(runs: list[dict]) -> dict:
+    """A re-ranker's seeds on which it ranked by its prior (its learner did not beat it on its early-stopping users)."""
+    seeds = [r["seed"] for r in runs if r.get("fallback")]
+    return {"fallback_seeds": seeds} if any("fallback" in r for r in runs) else {}

@@ -56,7 +56,9 @@ def _summary(runs: list[dict]) -> dict:
             "fit_seconds": float(np.sum([r["fit_seconds"] for r in runs])), "per_fold": runs}
 
 
-def run_surprise(frame: pd.DataFrame, n_folds: int, progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+def run_surprise(
+    frame: pd.DataFrame, n_folds: int, progress: Callable[[str], None] = lambda _: None
+) -> dict[str, dict]:
     """Surprise's SVD and BaselineOnly (library defaults, SVD seeded 0) on the same folds."""
     try:
         from surprise import SVD, BaselineOnly, Dataset, Reader
@@ -77,7 +79,13 @@ def run_surprise(frame: pd.DataFrame, n_folds: int, progress: Callable[[str], No
             algorithm.fit(trainset)
             predicted = np.array([p.est for p in algorithm.test(testset)])
             seconds = time.perf_counter() - started
-            per_fold[name].append({"fold": fold, "rmse": metrics.rmse(truth, predicted),
-                                   "mae": metrics.mae(truth, predicted), "fit_seconds": seconds})
+            per_fold[name].append(
+                {
+                    "fold": fold,
+                    "rmse": metrics.rmse(truth, predicted),
+                    "mae": metrics.mae(truth, predicted),
+                    "fit_seconds": seconds,
+                }
+            )
             progress(f"fold {fold}: {name}")
     return {name: _summary(runs) for name, runs in per_fold.items()}

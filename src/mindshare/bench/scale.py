@@ -94,14 +94,24 @@ def run_scale_bench(sizes: list[int], sample_users: int = 10_000, seed: int = 0,
         for rows in sizes:
             workspace = root / f"rows-{rows}"
             workspace.mkdir(parents=True, exist_ok=True)
-            (workspace / "params.yaml").write_text(yaml.safe_dump(scale_params(rows, sample_users, seed), sort_keys=False))
+            (workspace / "params.yaml").write_text(
+                yaml.safe_dump(scale_params(rows, sample_users, seed), sort_keys=False)
+            )
             for step in STEPS:
                 seconds, peak = run_step(step_command(step, rows, seed), workspace, workspace / "bench.log")
-                results.append({"rows": rows, "stage": step, "seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1)})
+                results.append(
+                    {"rows": rows, "stage": step, "seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1)}
+                )
                 progress(f"{rows:>11,} {step:<16} {seconds:>9.1f} s {peak:>9.0f} MB")
             total = [r for r in results if r["rows"] == rows and r["stage"] != "generate"]  # the data's source
-            results.append({"rows": rows, "stage": "total", "seconds": round(sum(r["seconds"] for r in total), 3),
-                            "peak_rss_mb": max(r["peak_rss_mb"] for r in total)})
+            results.append(
+                {
+                    "rows": rows,
+                    "stage": "total",
+                    "seconds": round(sum(r["seconds"] for r in total), 3),
+                    "peak_rss_mb": max(r["peak_rss_mb"] for r in total),
+                }
+            )
     return results
 
 
@@ -113,8 +123,10 @@ def format_scale(results: list[dict]) -> str:
     lines = [header, f"{'':<16}" + "".join(f"{'seconds   peak MB':>24}" for _ in sizes), "-" * len(header)]
     for stage in [*STEPS, "total"]:
         cells = [cell.get((n, stage)) for n in sizes]
-        lines.append(f"{stage:<16}" + "".join(f"{c['seconds']:>14.1f}{c['peak_rss_mb']:>10.0f}" if c else f"{'':>24}"
-                                              for c in cells))
+        lines.append(
+            f"{stage:<16}"
+            + "".join(f"{c['seconds']:>14.1f}{c['peak_rss_mb']:>10.0f}" if c else f"{'':>24}" for c in cells)
+        )
     totals = [cell[(n, "total")]["seconds"] / n * 1e6 for n in sizes if (n, "total") in cell]
     lines.append(f"{'s per 1M rows':<16}" + "".join(f"{t:>14.1f}{'':>10}" for t in totals))
     return "\n".join(lines)
@@ -129,9 +141,14 @@ def growth_exponents(results: list[dict]) -> dict[str, dict[str, float]]:
     sizes = sorted({r["rows"] for r in results})
     cell = {(r["rows"], r["stage"]): r["seconds"] for r in results}
     pairs = ([(sizes[0], sizes[-1])] if len(sizes) > 2 else []) + list(zip(sizes, sizes[1:]))
-    return {f"{low}-{high}": {stage: round(math.log(cell[(high, stage)] / cell[(low, stage)]) / math.log(high / low), 3)
-                              for stage in [*STEPS, "total"] if cell.get((low, stage), 0) > 0 and (high, stage) in cell}
-            for low, high in pairs}
+    return {
+        f"{low}-{high}": {
+            stage: round(math.log(cell[(high, stage)] / cell[(low, stage)]) / math.log(high / low), 3)
+            for stage in [*STEPS, "total"]
+            if cell.get((low, stage), 0) > 0 and (high, stage) in cell
+        }
+        for low, high in pairs
+    }
 
 
 def plot_scale(results: list[dict], path: str | Path) -> None:
@@ -148,8 +165,13 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
         axis.plot(*zip(*points), marker="o", label=stage, linewidth=2.5 if stage == "total" else 1.2)
     last = next(r["seconds"] for r in results if r["stage"] == "total" and r["rows"] == sizes[-1])
     axis.plot(sizes, [last * n / sizes[-1] for n in sizes], linestyle=":", color="grey", label="linear (through total)")
-    axis.set(xscale="log", yscale="log", xlabel="interactions", ylabel="seconds",
-             title="bench scale: wall time per stage (2 cores)")
+    axis.set(
+        xscale="log",
+        yscale="log",
+        xlabel="interactions",
+        ylabel="seconds",
+        title="bench scale: wall time per stage (2 cores)",
+    )
     axis.legend(fontsize=7, ncol=2)
     axis.grid(alpha=0.3, which="both")
     figure.tight_layout()
@@ -158,8 +180,9 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
     plt.close(figure)
 
 
-def run_scale_command(rows: list[int], json_path: str | None, plot_path: str | None, sample_users: int, seed: int,
-                      workdir: str | None) -> dict:
+def run_scale_command(
+    rows: list[int], json_path: str | None, plot_path: str | None, sample_users: int, seed: int, workdir: str | None
+) -> dict:
     from mindshare.bench.command import machine
 
     if any(n < 10_000 for n in rows):
@@ -171,10 +194,16 @@ def run_scale_command(rows: list[int], json_path: str | None, plot_path: str | N
     exponents = growth_exponents(results)
     for pair, slopes in exponents.items():
         low, high = (f"{int(n):,}" for n in pair.split("-"))
-        print(f"growth exponent of wall time, {low} -> {high} rows (1 = linear): "
-              + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items()))
-    report = {"settings": {"sample_users": sample_users, "seed": seed, "users": "rows/100", "items": "rows/400"},
-              "machine": machine(), "results": results, "growth_exponents": exponents}
+        print(
+            f"growth exponent of wall time, {low} -> {high} rows (1 = linear): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
+        )
+    report = {
+        "settings": {"sample_users": sample_users, "seed": seed, "users": "rows/100", "items": "rows/400"},
+        "machine": machine(),
+        "results": results,
+        "growth_exponents": exponents,
+    }
     if json_path:
         write_json(report, json_path)
     if plot_path:

@@ -195,13 +195,18 @@ def _wait_for_version(base: str, version: str, seconds: float = 120) -> None:
 
 
 def format_serve(results: dict) -> str:
-    lines = [f"{'mode':<8}{'requests':>10}{'seconds':>9}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
+    header = f"{'mode':<8}{'requests':>10}{'seconds':>9}{'req/s':>9}"
+    lines = [header + f"{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'errors':>8}"]
     for mode in ("closed", "open"):
         r = results[mode]
-        lines.append(f"{mode:<8}{r['requests']:>10}{r['seconds']:>9.1f}{r['throughput']:>9.0f}{r['p50_ms']:>9.1f}"
-                     f"{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}")
+        lines.append(
+            f"{mode:<8}{r['requests']:>10}{r['seconds']:>9.1f}{r['throughput']:>9.0f}{r['p50_ms']:>9.1f}"
+            f"{r['p95_ms']:>9.1f}{r['p99_ms']:>9.1f}{r['errors']:>8}"
+        )
     switch = results["closed"].get("switch")
     if switch:
-        lines.append(f"during the closed loop: promote to version {switch['to_version']} (exit {switch['promote_exit']}) "
-                     f"and rollback (exit {switch['rollback_exit']})")
+        lines.append(
+            f"during the closed loop: promote to version {switch['to_version']} (exit {switch['promote_exit']}) "
+            f"and rollback (exit {switch['rollback_exit']})"
+        )
     return "\n".join(lines)

@@ -88,8 +88,12 @@ def clean_events(table: RawTable, rules: CleaningRules, timestamp_format: str | 
         unknown = ~frame["event"].astype(str).isin([str(e) for e in event_weights]).to_numpy()
         apply("unknown_event", unknown, rules.unknown_event, "event", "an event type not in ingest.event_weights",
               "add it there")
-        zero = frame["event"].astype(str).map({str(k): float(v) for k, v in event_weights.items()}).fillna(1).to_numpy() <= 0
+        zero = (
+            frame["event"].astype(str).map({str(k): float(v) for k, v in event_weights.items()}).fillna(1).to_numpy()
+            <= 0
+        )
         apply("event_weight_zero", zero, "drop", "event", "", "")
     kept = frame[~drop]
-    return RawTable(frame=kept, source=table.source, first_line=table.first_line, unit=table.unit), \
-        CleaningReport(dropped=dropped, repaired=repaired)
+    return RawTable(frame=kept, source=table.source, first_line=table.first_line, unit=table.unit), CleaningReport(
+        dropped=dropped, repaired=repaired
+    )

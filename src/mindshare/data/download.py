@@ -33,6 +33,17 @@ def release_file(release: str, folder: Path = RAW) -> Path:
     return Path(folder) / f"{RELEASES[release]}.zip"
 
 
+def missing_release(source: str, release: str | None, path: Path) -> str | None:
+    """The release ingest asks for (`source`, `release`, `path` as in params.yaml) if it is not at `path` yet,
+    else None; `path` must be where `download_release` puts that release."""
+    if source != "movielens" or not release or path.exists():
+        return None
+    if path != release_file(release, path.parent):
+        raise MindshareError(f"params.yaml: ingest.path is {path}; to download release {release} there, "
+                             f"name it {release_file(release, path.parent)}")
+    return release
+
+
 def _open(url: str, timeout: float):
     try:
         return urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 (http(s) URLs from our table or the user)

@@ -13,17 +13,23 @@ from mindshare.errors import MindshareError
 from mindshare.settings import IngestSettings
 
 
-def read_table(path: str | Path, columns: dict[str, str] | None = None, known: tuple[str, ...] = INTERACTION_COLUMNS) -> RawTable:
+def read_table(
+    path: str | Path, columns: dict[str, str] | None = None, known: tuple[str, ...] = INTERACTION_COLUMNS
+) -> RawTable:
     """Read CSV or Parquet and rename the file's columns to canonical ones (`columns`: canonical -> file)."""
     path = Path(path)
     if not path.exists():
         raise MindshareError(f"{path}: no such file; set ingest.path in params.yaml")
     if path.is_dir():
-        raise MindshareError(f"{path}: is a folder; ingest.source 'events' takes one CSV, TSV, Parquet or JSON-lines file")
+        raise MindshareError(
+            f"{path}: is a folder; ingest.source 'events' takes one CSV, TSV, Parquet or JSON-lines file"
+        )
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(known))
     if unknown:
-        raise MindshareError(f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}")
+        raise MindshareError(
+            f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}"
+        )
     if path.suffix.lower() in (".parquet", ".pq"):
         table = read_parquet(path, str(path))
     elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
@@ -33,8 +39,9 @@ def read_table(path: str | Path, columns: dict[str, str] | None = None, known: t
         ids = tuple(columns.get(c, c) for c in ("user_id", "item_id"))
         table = read_delimited(path.read_bytes(), str(path), sep=sep, id_columns=ids)
     rename = {file_name: canonical for canonical, file_name in columns.items()}
-    return RawTable(frame=table.frame.rename(columns=rename), source=table.source,
-                    first_line=table.first_line, unit=table.unit)
+    return RawTable(
+        frame=table.frame.rename(columns=rename), source=table.source, first_line=table.first_line, unit=table.unit
+    )
 
 
 def read_json_lines(path: Path, id_columns: tuple[str, ...]) -> RawTable:
@@ -52,8 +59,9 @@ def read_json_lines(path: Path, id_columns: tuple[str, ...]) -> RawTable:
         try:
             record = orjson.loads(line)
         except orjson.JSONDecodeError as error:
-            raise MindshareError(f"{path}, line {number + 1}: not JSON ({str(error).split(':')[0]}); give one JSON "
-                                 "object per line") from None
+            raise MindshareError(
+                f"{path}, line {number + 1}: not JSON ({str(error).split(':')[0]}); give one JSON object per line"
+            ) from None
         if not isinstance(record, dict):
             raise MindshareError(f"{path}, line {number + 1}: not a JSON object; give one object per line")
         records.append(record)

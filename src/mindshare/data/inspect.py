@@ -67,14 +67,25 @@ def inspect_data(loaded: Loaded) -> dict:
     first, last = (pd.to_datetime(frame["timestamp"].agg(["min", "max"]), unit="s", utc=True)
                    if len(frame) else (None, None))
     return {
-        "kind": loaded.kind, "source": loaded.raw.source, "rows_read": len(raw), "rows_kept": len(frame),
-        "users": users, "items": items, "density": pairs / max(users * items, 1),
-        "first": None if first is None else first.isoformat(), "last": None if last is None else last.isoformat(),
+        "kind": loaded.kind,
+        "source": loaded.raw.source,
+        "rows_read": len(raw),
+        "rows_kept": len(frame),
+        "users": users,
+        "items": items,
+        "density": pairs / max(users * items, 1),
+        "first": None if first is None else first.isoformat(),
+        "last": None if last is None else last.isoformat(),
         "span_days": 0.0 if first is None else (last - first).total_seconds() / 86_400,
-        "columns": {_file_name(str(c), loaded.columns): {"type": str(raw[c].dtype), "missing": int(raw[c].isna().sum())}
-                    for c in raw.columns},
+        "columns": {
+            _file_name(str(c), loaded.columns): {"type": str(raw[c].dtype), "missing": int(raw[c].isna().sum())}
+            for c in raw.columns
+        },
         "canonical_columns": list(frame.columns),
-        "dropped": {**loaded.cleaning.dropped, **({"exact_duplicate": int(duplicates.sum())} if duplicates.any() else {})},
+        "dropped": {
+            **loaded.cleaning.dropped,
+            **({"exact_duplicate": int(duplicates.sum())} if duplicates.any() else {}),
+        },
         "repaired": loaded.cleaning.repaired,
     }
 
@@ -85,13 +96,17 @@ def _file_name(column: str, columns: dict[str, str] | None) -> str:
 
 
 def format_inspection(report: dict) -> str:
-    lines = [f"{report['source']}: {report['kind']}",
-             f"rows read: {report['rows_read']}", f"rows kept: {report['rows_kept']}",
-             f"users: {report['users']}", f"items: {report['items']}",
-             f"density: {100 * report['density']:.4f}% of user x item pairs",
-             f"time span: {report['first'][:10] if report['first'] else '-'} to "
-             f"{report['last'][:10] if report['last'] else '-'} ({report['span_days']:.0f} days)",
-             "file columns (type, missing values):"]
+    lines = [
+        f"{report['source']}: {report['kind']}",
+        f"rows read: {report['rows_read']}",
+        f"rows kept: {report['rows_kept']}",
+        f"users: {report['users']}",
+        f"items: {report['items']}",
+        f"density: {100 * report['density']:.4f}% of user x item pairs",
+        f"time span: {report['first'][:10] if report['first'] else '-'} to "
+        f"{report['last'][:10] if report['last'] else '-'} ({report['span_days']:.0f} days)",
+        "file columns (type, missing values):",
+    ]
     lines += [f"  {name}: {info['type']}, {info['missing']} missing" for name, info in report["columns"].items()]
     lines.append(f"as the pipeline's columns: {', '.join(report['canonical_columns'])}")
     lines.append("rows dropped by reason:" + ("" if report["dropped"] else " none"))

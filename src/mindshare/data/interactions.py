@@ -40,7 +40,9 @@ class Interactions:
         shape = (len(user_ids), len(item_ids))
         if "rating" in frame.columns:
             latest = (
-                pd.DataFrame({"u": users, "i": items, "r": frame["rating"].to_numpy(), "t": frame["timestamp"].to_numpy()})
+                pd.DataFrame(
+                    {"u": users, "i": items, "r": frame["rating"].to_numpy(), "t": frame["timestamp"].to_numpy()}
+                )
                 .sort_values("t", kind="stable")
                 .drop_duplicates(["u", "i"], keep="last")
             )
@@ -51,8 +53,12 @@ class Interactions:
             rows, cols, values = users, items, np.ones(len(users))
         matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
         matrix.sum_duplicates()
-        return cls(np.asarray(user_ids, dtype=object), np.asarray(item_ids, dtype=object), matrix,
-                   has_ratings="rating" in frame.columns)
+        return cls(
+            np.asarray(user_ids, dtype=object),
+            np.asarray(item_ids, dtype=object),
+            matrix,
+            has_ratings="rating" in frame.columns,
+        )
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """`compute()` once per key for this object (not saved with it): lets a tuner's trials share
@@ -83,18 +89,26 @@ class Interactions:
 
     def with_features(self, users: pd.DataFrame | None, items: pd.DataFrame | None) -> "Interactions":
         """A copy carrying feature tables (indexed by id) aligned to index order; missing rows are 0."""
+
         def align(table: pd.DataFrame | None, ids: np.ndarray) -> pd.DataFrame | None:
             if table is None:
                 return None
             return table.reindex(pd.Index(ids)).fillna(0.0).astype(np.float32).reset_index(drop=True)
 
-        return Interactions(self.user_ids, self.item_ids, self.matrix, self.has_ratings,
-                            align(users, self.user_ids), align(items, self.item_ids))
+        return Interactions(
+            self.user_ids,
+            self.item_ids,
+            self.matrix,
+            self.has_ratings,
+            align(users, self.user_ids),
+            align(items, self.item_ids),
+        )
 
     def with_matrix(self, matrix: sp.csr_matrix) -> "Interactions":
         """The same users, items and features with another matrix (for example a part of this one)."""
-        return Interactions(self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features,
-                            self.item_features)
+        return Interactions(
+            self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features
+        )
 
     def binary(self) -> sp.csr_matrix:
         """The matrix with every stored value set to 1 (who interacted with what)."""
@@ -103,10 +117,21 @@ class Interactions:
         return out
 
     def __getstate__(self) -> dict:
-        return {"user_ids": self.user_ids, "item_ids": self.item_ids, "matrix": self.matrix,
-                "has_ratings": self.has_ratings, "user_features": self.user_features,
-                "item_features": self.item_features}
+        return {
+            "user_ids": self.user_ids,
+            "item_ids": self.item_ids,
+            "matrix": self.matrix,
+            "has_ratings": self.has_ratings,
+            "user_features": self.user_features,
+            "item_features": self.item_features,
+        }
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["user_ids"], state["item_ids"], state["matrix"], state.get("has_ratings", False),
-                      state.get("user_features"), state.get("item_features"))
+        self.__init__(
+            state["user_ids"],
+            state["item_ids"],
+            state["matrix"],
+            state.get("has_ratings", False),
+            state.get("user_features"),
+            state.get("item_features"),
+        )

@@ -76,7 +76,9 @@ def read_movielens(path: str | Path) -> tuple[RawTable, RawTable | None]:
         )
     data, source = files.read(layout.ratings)
     names = None if layout.header else ["user_id", "item_id", "rating", "timestamp"]
-    ratings = read_delimited(data, source, sep=layout.sep, names=names, id_columns=("userId", "movieId", "user_id", "item_id"))
+    ratings = read_delimited(
+        data, source, sep=layout.sep, names=names, id_columns=("userId", "movieId", "user_id", "item_id")
+    )
     ratings = RawTable(
         frame=ratings.frame.rename(columns={"userId": "user_id", "movieId": "item_id"}),
         source=ratings.source,
@@ -100,8 +102,14 @@ def _read_tags(files: _Files) -> pd.Series | None:
         frame = table.frame.rename(columns={"movieId": "item_id"})
     elif "tags.dat" in files.names:
         data, source = files.read("tags.dat")
-        table = read_delimited(data, source, sep="::", names=["user_id", "item_id", "tag", "timestamp"],
-                               encoding="latin-1", id_columns=("user_id", "item_id"))
+        table = read_delimited(
+            data,
+            source,
+            sep="::",
+            names=["user_id", "item_id", "tag", "timestamp"],
+            encoding="latin-1",
+            id_columns=("user_id", "item_id"),
+        )
         frame = table.frame
     else:
         return None
@@ -124,8 +132,9 @@ def read_movielens_users(path: str | Path) -> RawTable | None:
     elif "users.dat" in files.names:
         data, source = files.read("users.dat")
         names = ["user_id", "gender", "age", "occupation", "zip"]
-        table = read_delimited(data, source, sep="::", names=names, encoding="latin-1",
-                               id_columns=("user_id", "occupation"))
+        table = read_delimited(
+            data, source, sep="::", names=names, encoding="latin-1", id_columns=("user_id", "occupation")
+        )
     else:
         return None
     frame = table.frame[["user_id", "gender", "age", "occupation"]]
@@ -139,11 +148,14 @@ def _read_items(files: _Files, layout: Layout) -> RawTable:
         table = read_delimited(data, source, sep="|", names=names, encoding="latin-1", id_columns=("item_id",))
         flags = table.frame[ML100K_GENRES].fillna(0).astype(bool)
         categories = flags.apply(lambda row: [g for g in ML100K_GENRES[1:] if row[g]], axis=1)
-        frame = pd.DataFrame({"item_id": table.frame["item_id"], "title": table.frame["title"], "categories": categories})
+        frame = pd.DataFrame(
+            {"item_id": table.frame["item_id"], "title": table.frame["title"], "categories": categories}
+        )
         return RawTable(frame=frame, source=source, first_line=1)
     names = None if layout.header else ["item_id", "title", "genres"]
-    table = read_delimited(data, source, sep=layout.sep, names=names, encoding=layout.items_encoding,
-                           id_columns=("movieId", "item_id"))
+    table = read_delimited(
+        data, source, sep=layout.sep, names=names, encoding=layout.items_encoding, id_columns=("movieId", "item_id")
+    )
     frame = table.frame.rename(columns={"movieId": "item_id"})
     frame = pd.DataFrame(
         {"item_id": frame["item_id"], "title": frame["title"], "categories": split_categories(frame["genres"])}

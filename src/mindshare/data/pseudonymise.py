@@ -58,7 +58,9 @@ def pseudonymise_column(ids: pd.Series, key: bytes) -> pd.Series:
     import pyarrow as pa
 
     codes, hashed = _distinct_pseudonyms(ids, key)
-    column = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(hashed, pa.string())).dictionary_decode()
+    column = pa.DictionaryArray.from_arrays(
+        pa.array(codes, pa.int32()), pa.array(hashed, pa.string())
+    ).dictionary_decode()
     return pd.Series(pa.chunked_array([column], pa.string()).to_pandas().array, index=ids.index)
 
 

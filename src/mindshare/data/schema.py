@@ -59,7 +59,9 @@ def _ids(table: RawTable, column: str) -> pd.Series:
     values = table.frame[column]
     missing = values.isna().to_numpy()
     if missing.any():
-        raise MindshareError(f"{table.where(_first_bad(missing))}: column '{column}' is empty; every row needs a {column}")
+        raise MindshareError(
+            f"{table.where(_first_bad(missing))}: column '{column}' is empty; every row needs a {column}"
+        )
     return values.astype(str).str.strip()
 
 
@@ -84,7 +86,9 @@ def _timestamps(table: RawTable, timestamp_format: str | None) -> pd.Series:
     bad = seconds.isna().to_numpy()
     if bad.any():
         pos = _first_bad(bad)
-        hint = f"a date in format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO 8601 date"
+        hint = (
+            f"a date in format '{timestamp_format}'" if timestamp_format else "seconds since 1970 or an ISO 8601 date"
+        )
         raise MindshareError(
             f"{table.where(pos)}: column 'timestamp' has {raw.iloc[pos]!r}, which is not {hint}; fix the value "
             "or set ingest.timestamp_format (or ingest.cleaning.unparseable_timestamp: drop) in params.yaml"
@@ -150,7 +154,9 @@ def canonical_items(table: RawTable) -> pd.DataFrame:
     duplicated = out["item_id"].duplicated().to_numpy()
     if duplicated.any():
         pos = _first_bad(duplicated)
-        raise MindshareError(f"{table.where(pos)}: item_id {out['item_id'].iloc[pos]!r} appears twice; keep one row per item")
+        raise MindshareError(
+            f"{table.where(pos)}: item_id {out['item_id'].iloc[pos]!r} appears twice; keep one row per item"
+        )
     return out.reset_index(drop=True)
 
 
@@ -165,9 +171,7 @@ def _category_list(value: object) -> list[str]:
 
 def split_categories(text: pd.Series, separator: str = "|", none_marker: str = "(no genres listed)") -> pd.Series:
     """'Action|Comedy' -> ['Action', 'Comedy']; empty or the none marker -> []."""
-    return text.fillna("").astype(str).map(
-        lambda s: [c for c in s.split(separator) if c and c != none_marker]
-    )
+    return text.fillna("").astype(str).map(lambda s: [c for c in s.split(separator) if c and c != none_marker])
 
 
 USER_COLUMNS = ("user_id", "gender", "age_group", "occupation")

@@ -9,10 +9,12 @@ floats ("17850.0"), returns (negative quantity), two date formats, and duplicate
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from mindshare.atomic_files import atomic_path
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
 
 COLUMNS = {"user_id": "customer_id", "item_id": "sku", "timestamp": "ts", "event": "event", "quantity": "qty",
@@ -31,6 +33,11 @@ class ShopSpec:
     return_share: float = 0.02
     other_date_format_share: float = 0.3
     duplicate_share: float = 0.01
+
+    @classmethod
+    def of_size(cls, n_views: int, seed: int = 0) -> ShopSpec:
+        """A shop with `n_views` product views: a customer per 30 views, a product per 120 (at least 10 each)."""
+        return cls(n_views=n_views, n_users=max(n_views // 30, 10), n_items=max(n_views // 120, 10), seed=seed)
 
 
 def make_shop_export(spec: ShopSpec = ShopSpec()) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -73,3 +80,15 @@ def make_shop_export(spec: ShopSpec = ShopSpec()) -> tuple[pd.DataFrame, pd.Data
     items_file = pd.DataFrame({"sku": "SKU" + items["item_id"], "product": items["title"],
                                "category": items["categories"].map("|".join), "unit_price": items["price"]})
     return export, items_file
+
+
+def write_shop_export(spec: ShopSpec, out: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, Path]:
+    """The export to `out` and its items file beside it (`<name>_items.csv`), each written whole or not at
+    all: (export, items, items path)."""
+    export, items = make_shop_export(spec)
+    out = Path(out)
+    items_path = out.with_name(f"{out.stem}_items.csv")
+    for frame, path in ((export, out), (items, items_path)):
+        with atomic_path(path) as tmp:
+            frame.to_csv(tmp, index=False)
+    return export, items, items_path

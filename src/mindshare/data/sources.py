@@ -84,10 +84,14 @@ def read_source_tables(ingest: IngestSettings) -> SourceTables:
         interactions = canonical_interactions(raw_interactions, ingest.rating_scale, ingest.timestamp_format)
         cleaning = CleaningReport(dropped={}, repaired={})
     fingerprint = frame_fingerprint(interactions)
-    items, unknown_item_rows = complete_items(interactions, canonical_items(raw_items) if raw_items is not None else None)
+    items, unknown_item_rows = complete_items(
+        interactions, canonical_items(raw_items) if raw_items is not None else None
+    )
     if unknown_item_rows:
-        log.warning("%d interactions name items missing from the items file; added them with their id as title",
-                    unknown_item_rows)
+        log.warning(
+            "%d interactions name items missing from the items file; added them with their id as title",
+            unknown_item_rows,
+        )
     return SourceTables(interactions, items, read_users(ingest), cleaning, unknown_item_rows, fingerprint)
 
 

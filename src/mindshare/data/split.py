@@ -15,7 +15,6 @@ from mindshare.errors import MindshareError
 from mindshare.settings import SplitSettings
 
 
-
 @dataclass
 class Split:
     train: pd.DataFrame

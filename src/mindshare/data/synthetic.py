@@ -72,17 +72,23 @@ def draw_synthetic(spec: SyntheticSpec, merge_repeats: bool = True) -> Synthetic
         chunk_users = rng.choice(spec.n_users, size=size, p=user_weight)
         candidates = rng.choice(spec.n_items, size=(size, spec.candidates_per_draw), p=item_weight)
         # batched (candidates x factors) @ (factors x 1) per draw: BLAS, not einsum's loop
-        affinity = np.matmul(item_factors[candidates], user_taste[chunk_users][:, :, None])[..., 0] / np.sqrt(spec.n_factors)
+        affinity = np.matmul(item_factors[candidates], user_taste[chunk_users][:, :, None])[..., 0] / np.sqrt(
+            spec.n_factors
+        )
         chosen = np.argmax(spec.taste_strength * affinity + rng.gumbel(size=affinity.shape), axis=1)
         rows = np.arange(size)
         best = affinity[rows, chosen]
-        users[start:start + size] = chunk_users
-        items[start:start + size] = candidates[rows, chosen]
-        rating[start:start + size] = np.clip(np.round((3.0 + 1.2 * best + rng.normal(scale=0.5, size=size)) * 2) / 2,
-                                             0.5, 5.0)
+        users[start : start + size] = chunk_users
+        items[start : start + size] = candidates[rows, chosen]
+        rating[start : start + size] = np.clip(
+            np.round((3.0 + 1.2 * best + rng.normal(scale=0.5, size=size)) * 2) / 2, 0.5, 5.0
+        )
     timestamps = spec.start_timestamp + np.sort(rng.integers(0, spec.span_days * 86_400, size=n))
-    first = (~pd.Series(users.astype(np.int64) * spec.n_items + items).duplicated(keep="first").to_numpy()
-             if merge_repeats else slice(None))
+    first = (
+        ~pd.Series(users.astype(np.int64) * spec.n_items + items).duplicated(keep="first").to_numpy()
+        if merge_repeats
+        else slice(None)
+    )
 
     category_axes = rng.normal(size=(spec.n_factors, spec.n_categories))
     category_scores = item_factors @ category_axes
@@ -96,8 +102,9 @@ def draw_synthetic(spec: SyntheticSpec, merge_repeats: bool = True) -> Synthetic
             "price": np.round(rng.lognormal(mean=3.0, sigma=0.6, size=spec.n_items), 2),
         }
     )
-    return SyntheticLog(users[first], items[first], rating[first].astype(np.float64),
-                        timestamps[first].astype(np.int64), item_frame)
+    return SyntheticLog(
+        users[first], items[first], rating[first].astype(np.float64), timestamps[first].astype(np.int64), item_frame
+    )
 
 
 def _id_text(indices: np.ndarray, prefix: str = ""):
@@ -124,8 +131,9 @@ def generate_synthetic(spec: SyntheticSpec) -> tuple[pd.DataFrame, pd.DataFrame]
     return interactions, drawn.item_frame
 
 
-def write_synthetic_events(spec: SyntheticSpec, events_path: Path, items_path: Path,
-                           chunk_rows: int = 1_000_000) -> int:
+def write_synthetic_events(
+    spec: SyntheticSpec, events_path: Path, items_path: Path, chunk_rows: int = 1_000_000
+) -> int:
     """The synthetic log as a shop export would arrive: every draw an event (repeats kept, so exactly
     `n_interactions` rows), a Parquet file written one row group at a time (user_id, item_id,
     timestamp, price), and an items file (item_id, title, categories 'A|B', price). Returns the rows."""
@@ -134,15 +142,24 @@ def write_synthetic_events(spec: SyntheticSpec, events_path: Path, items_path: P
 
     drawn = draw_synthetic(spec, merge_repeats=False)
     prices = drawn.item_frame["price"].to_numpy()
-    schema = pa.schema([("user_id", pa.string()), ("item_id", pa.string()), ("timestamp", pa.int64()),
-                        ("price", pa.float64())])
+    schema = pa.schema(
+        [("user_id", pa.string()), ("item_id", pa.string()), ("timestamp", pa.int64()), ("price", pa.float64())]
+    )
     events_path.parent.mkdir(parents=True, exist_ok=True)
     with pq.ParquetWriter(events_path, schema) as writer:
         for start in range(0, len(drawn.users), chunk_rows):
             part = slice(start, start + chunk_rows)
-            writer.write_table(pa.table([_id_text(drawn.users[part], spec.user_prefix), _id_text(drawn.items[part]),
-                                         pa.array(drawn.timestamp[part]), pa.array(prices[drawn.items[part]])],
-                                        schema=schema))
+            writer.write_table(
+                pa.table(
+                    [
+                        _id_text(drawn.users[part], spec.user_prefix),
+                        _id_text(drawn.items[part]),
+                        pa.array(drawn.timestamp[part]),
+                        pa.array(prices[drawn.items[part]]),
+                    ],
+                    schema=schema,
+                )
+            )
     items = drawn.item_frame.assign(categories=drawn.item_frame["categories"].map("|".join))
     items.to_parquet(items_path, index=False)
     return len(drawn.users)

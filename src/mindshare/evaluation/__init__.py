@@ -2,8 +2,17 @@
 the evaluate stage and the promotion gate (on_test.py), and the leaderboard and its reports (reports.py)."""
 
 from mindshare.evaluation.protocol import (
-    Evaluation, TestSet, activity_bucket, breakdown, breakdown_metrics, build_test_set, evaluate_model, hit_matrix,
-    item_feature_matrix, new_item_metrics, new_user_metrics,
+    Evaluation,
+    TestSet,
+    activity_bucket,
+    breakdown,
+    breakdown_metrics,
+    build_test_set,
+    evaluate_model,
+    hit_matrix,
+    item_feature_matrix,
+    new_item_metrics,
+    new_user_metrics,
 )
 
 __all__ = [

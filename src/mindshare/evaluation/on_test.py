@@ -7,7 +7,12 @@ import numpy as np
 import pandas as pd
 
 from mindshare.evaluation.protocol import (
-    Evaluation, build_test_set, evaluate_model, item_feature_matrix, new_item_metrics, new_user_metrics,
+    Evaluation,
+    build_test_set,
+    evaluate_model,
+    item_feature_matrix,
+    new_item_metrics,
+    new_user_metrics,
 )
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy

@@ -104,7 +104,9 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
         if little.any():
             alone, _ = model.recommend(test_set.users[little], k=max(ks), exclude_seen=True)
             alone_metrics = metrics.per_user(hit_matrix(alone, test_set.relevant[little]), n_rel[little], max(ks))
-            out.update({f"cold_start_model_only_{name}": float(values.mean()) for name, values in alone_metrics.items()})
+            out.update(
+                {f"cold_start_model_only_{name}": float(values.mean()) for name, values in alone_metrics.items()}
+            )
     hits = hit_matrix(recommended, test_set.relevant)
     for k in ks:
         out[f"precision_at_{k}"] = metrics.precision_at_k(hits, k)
@@ -138,8 +140,13 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
             "recall": [metrics.recall_at_k(hits, n_rel, int(k)) for k in curve_ks],
         }
     )
-    users = pd.DataFrame({"user_id": train.user_ids[test_set.users],
-                          "train_interactions": np.diff(train.matrix.indptr)[test_set.users], **per_user})
+    users = pd.DataFrame(
+        {
+            "user_id": train.user_ids[test_set.users],
+            "train_interactions": np.diff(train.matrix.indptr)[test_set.users],
+            **per_user,
+        }
+    )
     return Evaluation(metrics=out, curves=curves, per_user=users)
 
 
@@ -151,13 +158,16 @@ def activity_bucket(counts: np.ndarray, edges: list[int]) -> np.ndarray:
     return np.asarray(labels, dtype=object)[np.searchsorted(edges, counts, side="left")]
 
 
-def breakdown(per_user: pd.DataFrame, segments: pd.Series | None, activity_edges: list[int],
-              cold_start_max: int) -> pd.DataFrame:
+def breakdown(
+    per_user: pd.DataFrame, segments: pd.Series | None, activity_edges: list[int], cold_start_max: int
+) -> pd.DataFrame:
     """Mean of every per-user metric by segment, by activity bucket (training interactions) and for
     cold-start users (at most `cold_start_max` training interactions): group_type, group, users, metrics."""
     metric_columns = [c for c in per_user.columns if c not in ("user_id", "train_interactions")]
-    groups = {"activity": activity_bucket(per_user["train_interactions"].to_numpy(), activity_edges),
-              "cold_start": np.where(per_user["train_interactions"].to_numpy() <= cold_start_max, "yes", "no")}
+    groups = {
+        "activity": activity_bucket(per_user["train_interactions"].to_numpy(), activity_edges),
+        "cold_start": np.where(per_user["train_interactions"].to_numpy() <= cold_start_max, "yes", "no"),
+    }
     if segments is not None:
         groups["segment"] = segments.reindex(per_user["user_id"]).fillna(-1).astype(int).astype(str).to_numpy()
     tables = []
@@ -190,14 +200,17 @@ def _relevant_pairs(test: pd.DataFrame, rows: np.ndarray) -> pd.DataFrame:
     return test.loc[rows & relevant, ["user_id", "item_id"]].drop_duplicates()
 
 
-def _ranking_metrics(prefix: str, top: np.ndarray, rows: np.ndarray, cols: np.ndarray, n_rows: int,
-                     n_cols: int, k: int) -> dict[str, float]:
+def _ranking_metrics(
+    prefix: str, top: np.ndarray, rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int, k: int
+) -> dict[str, float]:
     """Mean ndcg/precision/recall@k of rankings `top` (n_rows x k column indices) against the relevant
     (row, column) pairs."""
     relevant = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n_rows, n_cols))
     n_relevant = np.bincount(rows, minlength=n_rows)
     per_user = metrics.per_user(hit_matrix(top, relevant), n_relevant, k)
-    return {f"{prefix}_{name}_at_{k}": float(per_user[f"{name}_at_{k}"].mean()) for name in ("ndcg", "precision", "recall")}
+    return {
+        f"{prefix}_{name}_at_{k}": float(per_user[f"{name}_at_{k}"].mean()) for name in ("ndcg", "precision", "recall")
+    }
 
 
 def new_user_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dict[str, float]:
@@ -215,9 +228,12 @@ def new_user_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dic
     groups = policy.groups_of_users(uniques)
     top, _, _ = policy.new_users(groups, k)
     popular, _, _ = policy.new_users(np.full(len(uniques), -1), k)
-    return {**_ranking_metrics("new_users", top, codes, cols, len(uniques), train.n_items + 1, k),
-            **_ranking_metrics("new_users_popular", popular, codes, cols, len(uniques), train.n_items + 1, k),
-            "new_users_users": float(len(uniques)), "new_users_with_demographics": float((groups >= 0).sum())}
+    return {
+        **_ranking_metrics("new_users", top, codes, cols, len(uniques), train.n_items + 1, k),
+        **_ranking_metrics("new_users_popular", popular, codes, cols, len(uniques), train.n_items + 1, k),
+        "new_users_users": float(len(uniques)),
+        "new_users_with_demographics": float((groups >= 0).sum()),
+    }
 
 
 def new_item_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dict[str, float]:
@@ -238,7 +254,13 @@ def new_item_metrics(policy: ColdStartPolicy, test: pd.DataFrame, k: int) -> dic
     personal = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
     overall = np.tile(np.argsort(-policy.unpersonalised_new_item_scores(), kind="stable")[:take], (len(uniques), 1))
     pad = ((0, 0), (0, k - take))
-    return {**_ranking_metrics("new_items", np.pad(personal, pad, constant_values=-1), codes, cols, len(uniques), len(new), k),
-            **_ranking_metrics("new_items_unpersonalised", np.pad(overall, pad, constant_values=-1), codes, cols,
-                               len(uniques), len(new), k),
-            "new_items_users": float(len(uniques)), "new_items": float(len(new))}
+    return {
+        **_ranking_metrics(
+            "new_items", np.pad(personal, pad, constant_values=-1), codes, cols, len(uniques), len(new), k
+        ),
+        **_ranking_metrics(
+            "new_items_unpersonalised", np.pad(overall, pad, constant_values=-1), codes, cols, len(uniques), len(new), k
+        ),
+        "new_items_users": float(len(uniques)),
+        "new_items": float(len(new)),
+    }

@@ -32,33 +32,53 @@ def suppressed_users(path: str | None, user_ids: np.ndarray) -> np.ndarray:
     return np.isin(user_ids, list(hashed))
 
 
-def run_campaign(model: Recommender, campaign: Campaign, items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings,
-                 suppressed: np.ndarray, times_targeted: np.ndarray) -> tuple[pd.DataFrame, dict]:
+def run_campaign(
+    model: Recommender,
+    campaign: Campaign,
+    items: pd.DataFrame,
+    test: pd.DataFrame,
+    settings: AudienceSettings,
+    suppressed: np.ndarray,
+    times_targeted: np.ndarray,
+) -> tuple[pd.DataFrame, dict]:
     """The audience table and the summary row of one campaign (updates `times_targeted`)."""
     train = model.train_
     targets = target_mask(campaign, train.item_ids, items)
     binary = train.binary()
     interacted = np.asarray(binary[:, targets].sum(axis=1)).ravel() > 0
     scores = score_campaign(model, targets, settings.pool, settings.activity_weight)
-    audience = choose_audience(campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap,
-                               settings.seed)
+    audience = choose_audience(
+        campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap, settings.seed
+    )
     times_targeted[audience.users] += 1
     anchors = scores.top_targets[audience.users, 0]
-    table = audience_table(train, audience, scores, items.set_index("item_id")["title"],
-                           reasons(train, audience.users, anchors))
+    table = audience_table(
+        train, audience, scores, items.set_index("item_id")["title"], reasons(train, audience.users, anchors)
+    )
     test_users, test_items = train.user_index(test["user_id"]), train.item_index(test["item_id"])
     known = (test_users >= 0) & (test_items >= 0)
     hits = np.zeros(train.n_users, dtype=bool)
     hits[test_users[known][targets[test_items[known]]]] = True
     lift = offline_lift(audience, hits, np.diff(binary.indptr))
-    row = {"campaign": campaign.name, "channel": campaign.channel, "target_items": int(targets.sum()),
-           **audience.counts, **{k: round(v, 6) for k, v in lift.items()}}
+    row = {
+        "campaign": campaign.name,
+        "channel": campaign.channel,
+        "target_items": int(targets.sum()),
+        **audience.counts,
+        **{k: round(v, 6) for k, v in lift.items()},
+    }
     return table, row
 
 
-def single_campaign(model: Recommender, campaigns: list[Campaign], campaign_name: str, budget: int | None,
-                    settings: AudienceSettings, items: pd.DataFrame, test: pd.DataFrame
-                    ) -> tuple[Campaign, pd.DataFrame, dict]:
+def single_campaign(
+    model: Recommender,
+    campaigns: list[Campaign],
+    campaign_name: str,
+    budget: int | None,
+    settings: AudienceSettings,
+    items: pd.DataFrame,
+    test: pd.DataFrame,
+) -> tuple[Campaign, pd.DataFrame, dict]:
     """One campaign's audience from a given model (the CLI's and the web app's `@production`), alone:
     no frequency cap across campaigns. Unknown campaign or budget < 1: one-line error."""
     by_name = {c.name: c for c in parse_campaigns(campaigns, items)}
@@ -69,14 +89,21 @@ def single_campaign(model: Recommender, campaigns: list[Campaign], campaign_name
         if budget < 1:
             raise MindshareError(f"budget is {budget}; give a whole number of users >= 1")
         campaign = campaign.model_copy(update={"budget": budget})
-    table, row = run_campaign(model, campaign, items, test, settings,
-                              suppressed_users(settings.suppression_path, model.train_.user_ids),
-                              np.zeros(model.train_.n_users, dtype=np.int64))
+    table, row = run_campaign(
+        model,
+        campaign,
+        items,
+        test,
+        settings,
+        suppressed_users(settings.suppression_path, model.train_.user_ids),
+        np.zeros(model.train_.n_users, dtype=np.int64),
+    )
     return campaign, table, row
 
 
-def all_campaigns(model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame,
-                  settings: AudienceSettings) -> list[tuple[Campaign, pd.DataFrame, dict]]:
+def all_campaigns(
+    model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings
+) -> list[tuple[Campaign, pd.DataFrame, dict]]:
     """Every campaign (checked by `parse_campaigns`) in order, the frequency cap counting a user's
     audiences across them: (campaign, audience table, summary row) each."""
     suppressed = suppressed_users(settings.suppression_path, model.train_.user_ids)
@@ -84,8 +111,14 @@ def all_campaigns(model: Recommender, campaigns: list[Campaign], items: pd.DataF
     out = []
     for campaign in campaigns:
         table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted)
-        log.info("%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
-                 campaign.name, row["audience"], row["control"], row["candidates"], row["lift_vs_random"],
-                 row["lift_vs_active"])
+        log.info(
+            "%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
+            campaign.name,
+            row["audience"],
+            row["control"],
+            row["candidates"],
+            row["lift_vs_random"],
+            row["lift_vs_active"],
+        )
         out.append((campaign, table, row))
     return out

@@ -17,7 +17,7 @@ from scipy import stats
 
 from mindshare.atomic_files import write_parquet, write_text
 from mindshare.errors import MindshareError
-from mindshare.layout import FORGET_LIST, OUTCOMES
+from mindshare.layout import FORGET_LIST, INTERACTIONS, OUTCOMES, USERS
 
 OUTCOME_COLUMNS = ("sent", "opened", "clicked", "converted")
 
@@ -64,6 +64,13 @@ def apply_feedback(interactions: pd.DataFrame, users: pd.DataFrame, top_rating: 
     kept = interactions[~erased]
     interactions = pd.concat([kept, outcomes], ignore_index=True) if len(outcomes) else kept.reset_index(drop=True)
     return interactions, users, int(erased.sum()), len(outcomes)
+
+
+def forget_person(pseudonym: str) -> tuple[bool, int]:
+    """Erase a person now: onto the forget list, out of the outcomes and of ingest's interactions and users
+    (the next repro rebuilds the rest). (newly listed, ingested interaction rows removed)."""
+    new = forget(pseudonym)
+    return new, erase_from(pseudonym, [INTERACTIONS, USERS]).get(INTERACTIONS, 0)
 
 
 def erase_from(pseudonym: str, paths: list[Path]) -> dict[Path, int]:
@@ -144,9 +151,49 @@ def outcome_report(joined: pd.DataFrame) -> dict[str, dict]:
 def record_outcomes(campaign: str, joined: pd.DataFrame) -> int:
     """Clicks and conversions become interactions for the next `dvc repro` (one file per campaign)."""
     positive = joined[(joined["clicked"] == 1) | (joined["converted"] == 1)]
-    rows = pd.DataFrame({"user_id": positive["user_id"].to_numpy(), "item_id": positive["item_id"].astype(str).to_numpy(),
-                         "timestamp": np.int64(time.time()),
-                         "event": np.where(positive["converted"] == 1, "conversion", "click")})
+    rows = pd.DataFrame(
+        {
+            "user_id": positive["user_id"].to_numpy(),
+            "item_id": positive["item_id"].astype(str).to_numpy(),
+            "timestamp": np.int64(time.time()),
+            "event": np.where(positive["converted"] == 1, "conversion", "click"),
+        }
+    )
     rows = rows[rows["item_id"].notna() & (rows["item_id"] != "")]
     write_parquet(rows, OUTCOMES / f"{campaign}.parquet")
     return len(rows)
+
+
+@dataclass(frozen=True)
+class CampaignOutcomes:
+    """A results file joined to its campaign's audience, and what it adds up to."""
+
+    joined: pd.DataFrame  # the audience's rows: results, group, and the item each person was sent
+    report: dict[str, dict]  # outcome_report: rates per group, conversion uplift
+    metrics: dict[str, float]  # outcome_metrics: the report as flat numbers for the tracking run
+    rows: int  # rows in the results file
+    outside_audience: int  # of them, people the campaign did not target: counted, left out
+
+
+def campaign_outcomes(campaign: str, audience: pd.DataFrame, results: pd.DataFrame,
+                      source: str | Path) -> CampaignOutcomes:
+    """Results (pseudonymised user ids) of `campaign`'s `audience`; a row without item_id is credited to the
+    first item the person was sent. `source` names the results file in the error when nobody matches."""
+    joined = results.merge(audience[["user_id", "group", "top_item_ids"]], on="user_id", how="left")
+    outside = int(joined["group"].isna().sum())
+    joined = joined[joined["group"].notna()].copy()
+    if joined.empty:
+        raise MindshareError(f"{source}: none of its users is in the audience of '{campaign}'")
+    promoted = joined["top_item_ids"].fillna("").astype(str).map(lambda text: text.split("|")[0] or None)
+    joined["item_id"] = joined["item_id"].fillna(promoted) if "item_id" in joined else promoted
+    report = outcome_report(joined)
+    return CampaignOutcomes(joined, report, outcome_metrics(report), len(results), outside)
+
+
+def outcome_metrics(report: dict[str, dict]) -> dict[str, float]:
+    """`<group>.<rate>` = successes / trials for every rate with trials, and `uplift.<field>`."""
+    metrics = {f"{group}.{name}": float(values["successes"] / values["trials"])
+               for group in ("treatment", "control") for name, values in report[group].items()
+               if isinstance(values, dict) and values["trials"]}
+    metrics.update({f"uplift.{k}": float(v) for k, v in report.get("uplift", {}).items()})
+    return metrics

@@ -20,8 +20,22 @@ def messages(campaign: Campaign, table: pd.DataFrame, names: pd.Series | None = 
     names = names if names is not None else pd.Series(dtype=object)
     for row in table[table["group"] == "treatment"].itertuples(index=False):
         name = names.get(row.user_id)
-        context = {"user_id": row.user_id, "name": None if pd.isna(name) else name, "campaign": campaign.name, "channel": campaign.channel,
-                   "reason": row.reason, "reason_items": row.reason_items, "top_items": row.top_items}
-        out.append({"user_id": row.user_id, "campaign": campaign.name, "channel": campaign.channel,
-                    "items": row.top_item_ids, "message": render_message(campaign, context)})
+        context = {
+            "user_id": row.user_id,
+            "name": None if pd.isna(name) else name,
+            "campaign": campaign.name,
+            "channel": campaign.channel,
+            "reason": row.reason,
+            "reason_items": row.reason_items,
+            "top_items": row.top_items,
+        }
+        out.append(
+            {
+                "user_id": row.user_id,
+                "campaign": campaign.name,
+                "channel": campaign.channel,
+                "items": row.top_item_ids,
+                "message": render_message(campaign, context),
+            }
+        )
     return out

@@ -20,7 +20,7 @@ from mindshare.metrics.rating import RATING_METRICS, mae, rmse
 from mindshare.metrics.significance import PairedComparison, bootstrap_ci, paired_comparison
 
 __all__ = [
-    "PairedComparison", "bootstrap_ci", "paired_comparison", "per_user",
+    "PairedComparison", "RATING_METRICS", "bootstrap_ci", "paired_comparison", "per_user",
     "catalogue_coverage", "hit_rate_at_k", "intra_list_diversity", "mae", "map_at_k", "map_at_k_over_relevant",
     "mean_popularity", "mrr_at_k", "ndcg_at_k", "novelty", "precision_at_k", "recall_at_k", "rmse",
 ]

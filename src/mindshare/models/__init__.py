@@ -4,39 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from mindshare.errors import MindshareError, suggestion
 from mindshare.models.base import Recommender
-from mindshare.models.baseline import Baseline
-from mindshare.models.ease import EASE
-from mindshare.models.item_knn import ItemKNN
+from mindshare.models.families import BASE_FAMILIES, FAMILY_KEY, build_model
 from mindshare.models.lightgbm_ranker import LightGBMRanker
 from mindshare.models.mlp import MLPRanker
-from mindshare.models.popularity import Popularity
-from mindshare.models.svd import SVD
-from mindshare.models.user_knn import UserKNN
 
-MODEL_FAMILIES: dict[str, type[Recommender]] = {
-    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, SVD, LightGBMRanker, MLPRanker)
-}
-FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
+MODEL_FAMILIES: dict[str, type[Recommender]] = {**BASE_FAMILIES, LightGBMRanker.name: LightGBMRanker,
+                                                MLPRanker.name: MLPRanker}
+
+__all__ = ["FAMILY_KEY", "MODEL_FAMILIES", "Recommender", "make_model"]
 
 
 def make_model(name: str, params: dict[str, Any] | None = None) -> Recommender:
-    """Instantiate a model by name with its hyper-parameters, refusing unknown names and keys.
-
-    `params` may name the family (`family: svd`) so that variants get names of their own.
-    """
-    params = dict(params or {})
-    family_name = params.pop(FAMILY_KEY, name)
-    if family_name not in MODEL_FAMILIES:
-        raise MindshareError(
-            f"params.yaml: unknown model '{family_name}' in models; known: {', '.join(sorted(MODEL_FAMILIES))} "
-            f"(or give model_params.{name}.family)"
-        )
-    family = MODEL_FAMILIES[family_name]
-    allowed = family().get_params()
-    unknown = sorted(set(params) - set(allowed))
-    if unknown:
-        raise MindshareError(f"params.yaml: model_params.{name}.{unknown[0]} is not a parameter of {family_name}"
-                             f"{suggestion(unknown[0], list(allowed))}")
-    return family(**params)
+    """Instantiate any family (re-rankers included) by name, refusing unknown names and keys."""
+    return build_model(MODEL_FAMILIES, name, params)

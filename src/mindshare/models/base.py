@@ -2,8 +2,10 @@
 
 Hyper-parameters go in `__init__` and nothing else happens there; `fit(train)` returns self;
 learned state ends in `_`. `recommend(users, k, exclude_seen=True)` takes a batch of user
-indices and returns `(items, scores)` arrays of shape (len(users), k); `score(users, items)`
-scores pairs. A family implements `_fit` and `_score_block` (dense scores of a block of users
+indices and returns `(items, scores)` arrays of shape (len(users), k); with exclude_seen=False seen
+items compete too (a family that cannot rank them refuses with a MindshareError its docstring
+states); `score(users, items)` scores pairs, each pair's score independent of the others asked for.
+A family implements `_fit` and `_score_block` (dense scores of a block of users
 over the whole catalogue) and may override `score` with something cheaper.
 
 Families that train in steps (factorisation iterations, boosting rounds, epochs) call
@@ -97,7 +99,8 @@ class Recommender:
         return max(1, SCORE_BLOCK_FLOATS // max(1, self.train_.n_items))
 
     def recommend(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k items per user, best first. Where fewer than k unseen items exist, item -1, score -inf."""
+        """Top-k items per user, best first; seen items too where exclude_seen=False. Where fewer than k
+        items are left, item -1, score -inf."""
         users = np.asarray(users, dtype=np.int64)
         n_items = self.train_.n_items
         k = int(k)

@@ -34,15 +34,20 @@ def split_holdout(train: Interactions, n_folds: int, fold: int, seed: int) -> tu
 
 @dataclass
 class Candidates:
-    users: np.ndarray  # pair arrays, sorted by user then item
+    users: np.ndarray  # pair arrays; sorted by user then item where they come from generate_candidates
     items: np.ndarray
     ranks: np.ndarray  # (pairs, n_bases): rank in each base's list, n_candidates + 1 where absent
 
+    def keys(self, n_items: int) -> np.ndarray:
+        """One int64 per pair, user * n_items + item: sorted where the pairs are."""
+        return self.users * n_items + self.items
 
-def generate_candidates(bases: list[Recommender], users: np.ndarray, n_candidates: int) -> Candidates:
-    """The union of every base family's top-n unseen items for each user."""
+
+def generate_candidates(bases: list[Recommender], users: np.ndarray, n_candidates: int,
+                        exclude_seen: bool = True) -> Candidates:
+    """The union of every base family's top-n items for each user (unseen items only where exclude_seen)."""
     n_items = bases[0].train_.n_items
-    lists = [base.recommend(users, k=n_candidates, exclude_seen=True)[0] for base in bases]
+    lists = [base.recommend(users, k=n_candidates, exclude_seen=exclude_seen)[0] for base in bases]
     keys_per_base = []
     for items in lists:
         keys = (users[:, None] * n_items + items).ravel()
@@ -56,11 +61,98 @@ def generate_candidates(bases: list[Recommender], users: np.ndarray, n_candidate
     return Candidates(users=all_keys // n_items, items=all_keys % n_items, ranks=ranks)
 
 
-def pair_features(bases: list[Recommender], train: Interactions, candidates: Candidates,
-                  embeddings: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, list[str]]:
-    """Feature matrix (pairs x features) and the column names.
+@dataclass
+class ScoredPool:
+    """Users' candidates, the base families' scores of them, and each user's mean and standard deviation
+    of each base's scores: the yardstick a pair's base scores are standardised against, so that a pair's
+    features never depend on what else is in a batch."""
 
-    Per base family: its within-user standardised score and its rank. Then what `train`'s matrix
+    candidates: Candidates  # sorted by user then item
+    scores: np.ndarray  # (pairs, n_bases): each base's score() of each candidate, float64
+    users: np.ndarray  # the users that have candidates, sorted
+    mean: np.ndarray  # (users, n_bases)
+    std: np.ndarray  # (users, n_bases); 1 where a base scores all of a user's candidates alike
+
+
+def score_pool(bases: list[Recommender], candidates: Candidates) -> ScoredPool:
+    """Score `candidates` (sorted, as generate_candidates makes them) by every base; each user's statistics."""
+    users, codes = np.unique(candidates.users, return_inverse=True)
+    scores = np.zeros((len(codes), len(bases)))
+    mean, std = np.zeros((len(users), len(bases))), np.ones((len(users), len(bases)))
+    for b, base in enumerate(bases):
+        scores[:, b] = base.score(candidates.users, candidates.items)
+        mean[:, b], std[:, b] = per_user_scale(scores[:, b], codes, len(users))
+    return ScoredPool(candidates, scores, users, mean, std)
+
+
+def place_in_pool(pool: ScoredPool, bases: list[Recommender], users: np.ndarray, items: np.ndarray,
+                  seen: np.ndarray, n_candidates: int) -> Candidates:
+    """(user, item) pairs, in any order, with each base's rank in the user's candidate lists: a candidate's
+    own rank; for a seen item, the place its score would take among the listed items (after those scored
+    at least as high; n_candidates + 1 beyond the list); n_candidates + 1 for any other pair."""
+    n_items = bases[0].train_.n_items
+    position, in_pool = _lookup(pool.candidates.keys(n_items), users * n_items + items)
+    ranks = np.full((len(users), len(bases)), n_candidates + 1, dtype=np.float32)
+    ranks[in_pool] = pool.candidates.ranks[position[in_pool]]
+    seen = seen & ~in_pool
+    if seen.any():
+        seen_scores = base_scores(pool, bases, users[seen], items[seen])
+        for b in range(len(bases)):
+            ranks[seen, b] = _place_among_listed(pool, b, users[seen], seen_scores[:, b], n_candidates)
+    return Candidates(users, items, ranks)
+
+
+def _place_among_listed(pool: ScoredPool, base: int, users: np.ndarray, scores: np.ndarray,
+                        n_candidates: int) -> np.ndarray:
+    """1 + how many of each user's listed candidates `base` scores at least as high as `scores`."""
+    listed = pool.candidates.ranks[:, base] <= n_candidates
+    all_users = np.concatenate([pool.candidates.users[listed], users])
+    all_scores = np.concatenate([pool.scores[listed, base], scores])
+    is_listed = np.arange(len(all_users)) < listed.sum()
+    # by user, best first, a listed score before an equal asked-for one; then count listed scores ahead
+    order = np.lexsort((~is_listed, -all_scores, all_users))
+    sorted_users, sorted_listed = all_users[order], is_listed[order]
+    listed_ahead = np.cumsum(sorted_listed) - sorted_listed
+    user_start = np.searchsorted(sorted_users, sorted_users)
+    above = np.empty(len(all_users), dtype=np.int64)
+    above[order] = listed_ahead - listed_ahead[user_start]
+    return 1 + above[~is_listed]
+
+
+def base_scores(pool: ScoredPool, bases: list[Recommender], users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """Each base's score of (user, item) pairs, float64: the pool's for its candidates, score() for the rest."""
+    n_items = bases[0].train_.n_items
+    position, in_pool = _lookup(pool.candidates.keys(n_items), users * n_items + items)
+    scores = np.zeros((len(users), len(bases)))
+    scores[in_pool] = pool.scores[position[in_pool]]
+    if not in_pool.all():
+        scores[~in_pool] = np.column_stack([base.score(users[~in_pool], items[~in_pool]) for base in bases])
+    return scores
+
+
+def standardise_against_pool(pool: ScoredPool, scores: np.ndarray, users: np.ndarray) -> np.ndarray:
+    """(score - user's pool mean) / user's pool std for each base's column; 0 for a user without candidates."""
+    row, known = _lookup(pool.users, users)
+    out = np.zeros(scores.shape, dtype=np.float32)
+    out[known] = ((scores[known] - pool.mean[row[known]]) / pool.std[row[known]]).astype(np.float32)
+    return out
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Position of each key in `sorted_keys` and whether it is there."""
+    position = np.searchsorted(sorted_keys, keys)
+    found = position < len(sorted_keys)
+    found[found] = sorted_keys[position[found]] == keys[found]
+    return position, found
+
+
+def pair_features(bases: list[Recommender], train: Interactions, candidates: Candidates,
+                  embeddings: tuple[np.ndarray, np.ndarray] | None = None,
+                  pool: ScoredPool | None = None) -> tuple[np.ndarray, list[str]]:
+    """Feature matrix (pairs x features) and the column names; each row depends on its pair alone.
+
+    Per base family: its score standardised against the user's candidate pool (`pool`; by default
+    the candidates themselves) and its rank (`candidates.ranks`). Then what `train`'s matrix
     says (so a re-ranker trained on a part of the data sees no aggregate of the held-out part):
     user activity, item popularity share, the item's popularity against the user's usual taste,
     mean ratings where there are ratings, and the user's share of interactions in the item's
@@ -70,9 +162,12 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     """
     users, items = candidates.users, candidates.items
     columns, names = [], []
-    for b, base in enumerate(bases):
-        columns += [standardise_per_user(base.score(users, items), users), candidates.ranks[:, b]]
-        names += [f"score_{b}_{base.name}", f"rank_{b}_{base.name}"]
+    if bases:
+        pool = pool if pool is not None else score_pool(bases, candidates)
+        standardised = standardise_against_pool(pool, base_scores(pool, bases, users, items), users)
+        for b, base in enumerate(bases):
+            columns += [standardised[:, b], candidates.ranks[:, b]]
+            names += [f"score_{b}_{base.name}", f"rank_{b}_{base.name}"]
     binary = train.binary()
     counts = np.diff(binary.indptr)
     # shares, not counts: the learner is trained on a part of the data and applied to all of it
@@ -91,7 +186,8 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         columns += [share, share - log_popularity[items]]
         names += ["pair_segment_item_share", "pair_segment_vs_overall_popularity"]
     if train.item_features is not None:
-        static = [c for c in train.item_features.columns if c.startswith(("cat_", "tag_")) or c in ("item_price", "item_year")]
+        static = [c for c in train.item_features.columns
+                  if c.startswith(("cat_", "tag_")) or c in ("item_price", "item_year")]
         table = train.item_features[static].to_numpy(dtype=np.float32)
         columns += list(table[items].T)
         names += static
@@ -104,7 +200,11 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         user_vectors, item_vectors = embeddings[0][users], embeddings[1][items]
         columns += list(user_vectors.T) + list(item_vectors.T) + list((user_vectors * item_vectors).T)
         k = user_vectors.shape[1]
-        names += [f"emb_user_{j}" for j in range(k)] + [f"emb_item_{j}" for j in range(k)] + [f"emb_dot_{j}" for j in range(k)]
+        names += (
+            [f"emb_user_{j}" for j in range(k)]
+            + [f"emb_item_{j}" for j in range(k)]
+            + [f"emb_dot_{j}" for j in range(k)]
+        )
     return np.column_stack(columns).astype(np.float32), names
 
 
@@ -113,12 +213,19 @@ def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:
 
     Base scores change scale when a base is refitted on more data; within-user standing does not.
     """
-    _, codes, counts = np.unique(users, return_inverse=True, return_counts=True)
+    unique, codes = np.unique(users, return_inverse=True)
+    mean, std = per_user_scale(scores, codes, len(unique))
+    return ((scores.astype(np.float64) - mean[codes]) / std[codes]).astype(np.float32)
+
+
+def per_user_scale(scores: np.ndarray, codes: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's mean and standard deviation of `scores` (users coded 0..n_users-1); std 1 where they do not vary."""
+    counts = np.bincount(codes, minlength=n_users)
     scores = scores.astype(np.float64)
-    mean = np.bincount(codes, scores) / counts
+    mean = np.bincount(codes, scores, minlength=n_users) / counts
     centred = scores - mean[codes]
-    std = np.sqrt(np.bincount(codes, centred**2) / counts)
-    return (centred / np.where(std > 0, std, 1.0)[codes]).astype(np.float32)
+    std = np.sqrt(np.bincount(codes, centred**2, minlength=n_users) / counts)
+    return mean, np.where(std > 0, std, 1.0)
 
 
 def _mean_ratings(matrix: sp.csr_matrix, prior: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
@@ -128,5 +235,6 @@ def _mean_ratings(matrix: sp.csr_matrix, prior: float = 10.0) -> tuple[np.ndarra
     user_n, item_n = np.diff(matrix.indptr), np.bincount(matrix.indices, minlength=matrix.shape[1])
     user_sum = np.asarray(matrix.sum(axis=1)).ravel()
     item_sum = np.asarray(matrix.sum(axis=0)).ravel()
-    return ((user_sum + prior * mean) / (user_n + prior)).astype(np.float32), \
-        ((item_sum + prior * mean) / (item_n + prior)).astype(np.float32)
+    return ((user_sum + prior * mean) / (user_n + prior)).astype(np.float32), (
+        (item_sum + prior * mean) / (item_n + prior)
+    ).astype(np.float32)

@@ -4,8 +4,10 @@ Inputs are the re-rankers' pair features plus the user and item embeddings of th
 family with factors (the implicit factorisation by default) and their element-wise product,
 standardised. Ranking: an MLPClassifier (candidate in the held-out part or not) trained by
 mini-batch Adam through `partial_fit`, one call per epoch over shuffled data, keeping the epoch
-with the best nDCG@10 on the early-stopping users. Ratings: an MLPRegressor the same way, kept
-at its best validation RMSE. Training data as in `reranker.py`. scikit-learn suffices here: the
+with the best nDCG@10 on the early-stopping users; unless that beats the first base family's own
+ranking of those users, the model ranks by that family (`fallback_` is True; `validation_ndcg_`
+holds both figures). Ratings: an MLPRegressor the same way, kept at its best validation RMSE.
+Training data as in `reranker.py`. scikit-learn suffices here: the
 inputs are a few dozen dense features, not raw ids, so no embedding layers need to be learned.
 """
 
@@ -45,7 +47,7 @@ class MLPRanker(CandidateReranker):
         return kind(hidden_layer_sizes=self.hidden_layers, alpha=self.alpha, learning_rate_init=self.learning_rate,
                     batch_size=self.batch_size, random_state=self.seed)
 
-    def _train(self, network, scaler, x, y, validate, kind, **partial) -> tuple[object, float]:
+    def _train(self, network, scaler, x, y, validate, kind, **partial) -> MLPClassifier | MLPRegressor:
         """Epochs of partial_fit over shuffled data; the best epoch by `validate` (higher is better)."""
         rng = np.random.default_rng(self.seed)
         x = scaler.transform(x)
@@ -61,7 +63,7 @@ class MLPRanker(CandidateReranker):
                 waited += 1
                 if waited >= self.patience:
                     break
-        return best, best_value
+        return best
 
     def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
         self.rank_scaler_ = StandardScaler().fit(x)
@@ -71,11 +73,10 @@ class MLPRanker(CandidateReranker):
         def validate(network) -> float:
             return grouped_ndcg(network.predict_proba(stop_x)[:, 1], y_stop, group_ids, 10)
 
-        self.classifier_, self.validation_ndcg_ = self._train(self._network(MLPClassifier), self.rank_scaler_, x,
-                                                              y.astype(int), validate, "ranking",
-                                                              classes=np.array([0, 1]))
+        self.classifier_ = self._train(self._network(MLPClassifier), self.rank_scaler_, x, y.astype(int), validate,
+                                       "ranking", classes=np.array([0, 1]))
 
-    def _rank_scores(self, x: np.ndarray) -> np.ndarray:
+    def _learned_scores(self, x: np.ndarray) -> np.ndarray:
         probability = self.classifier_.predict_proba(self.rank_scaler_.transform(x))[:, 1]
         return np.log(np.clip(probability, 1e-9, 1.0))
 
@@ -88,8 +89,8 @@ class MLPRanker(CandidateReranker):
             return -float(np.sqrt(np.mean((network.predict(stop_x) + shift - y_stop) ** 2)))
 
         self.rating_shift_ = shift
-        self.regressor_, _ = self._train(self._network(MLPRegressor), self.rating_scaler_, x, y - shift, validate,
-                                          "rating")
+        self.regressor_ = self._train(self._network(MLPRegressor), self.rating_scaler_, x, y - shift, validate,
+                                      "rating")
 
     def _regress(self, x: np.ndarray) -> np.ndarray:
         return self.regressor_.predict(self.rating_scaler_.transform(x)) + self.rating_shift_

@@ -4,12 +4,18 @@ How the training data is made (no test label reaches it): each user's interactio
 data are shuffled and dealt into round(1 / holdout_share) disjoint folds (users with one
 interaction keep it out of every fold). For each of the first `holdout_folds` folds, the base
 families are fitted on the rest; each user's candidates are the union of their top
-`n_candidates` unseen items; a candidate's label is 1 if it is in that fold. Users are then split (`early_stopping_share`) into those the learner trains on and
-those it is early-stopped on. For ratings, the rating families' predictions for the held-out
-ratings of every fold (made by models that never saw them: out-of-fold stacking) plus the pair
-features are the inputs and the held-out rating the target. Finally the base families are refitted on all the fit data
+`n_candidates` unseen items; a candidate's label is 1 if it is in that fold. Users are then split
+(`early_stopping_share`) into those the learner trains on and those it is early-stopped on. For
+ratings, the rating families' predictions for the held-out ratings of every fold (made by models
+that never saw them: out-of-fold stacking) plus the pair features are the inputs and the held-out
+rating the target. Finally the base families are refitted on all the fit data
 and the learner re-ranks their candidates. Feature tables attached to the data (the features
 stage) are computed on all fit data, so user and item aggregates include the held-out part.
+
+The learner is kept only if its nDCG@10 on the early-stopping users beats its prior (the first
+base family); otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
+pair's base scores are standardised against its user's candidates, never against the rest of the
+batch, so score(u, i) is one number whatever else is asked for.
 """
 
 from __future__ import annotations
@@ -20,17 +26,18 @@ import scipy.sparse as sp
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.models.base import Recommender
-from mindshare.models.candidates import Candidates, generate_candidates, pair_features, split_holdout
+from mindshare.models.candidates import (
+    Candidates,
+    ScoredPool,
+    generate_candidates,
+    pair_features,
+    place_in_pool,
+    score_pool,
+    split_holdout,
+)
+from mindshare.models.families import make_base
 
 LEARN = ("both", "ranking", "rating")
-
-
-def make_base(spec: str) -> Recommender:
-    """'family' or 'family:algorithm' (e.g. 'svd:biased_als') with the library defaults."""
-    from mindshare.models import make_model
-
-    family, _, algorithm = spec.partition(":")
-    return make_model(family, {"algorithm": algorithm} if algorithm else {})
 
 
 class CandidateReranker(Recommender):
@@ -39,8 +46,9 @@ class CandidateReranker(Recommender):
     supports_ratings = True
     uses_embeddings = False
 
-    def _init_reranker(self, base_models, rating_models, n_candidates, holdout_share, holdout_folds,
-                       early_stopping_share, learn, seed) -> None:
+    def _init_reranker(
+        self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed
+    ) -> None:
         self.base_models = list(base_models)
         self.rating_models = list(rating_models)
         self.n_candidates = n_candidates
@@ -54,8 +62,13 @@ class CandidateReranker(Recommender):
     def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
         raise NotImplementedError
 
-    def _rank_scores(self, x: np.ndarray) -> np.ndarray:
+    def _learned_scores(self, x: np.ndarray) -> np.ndarray:
+        """The fitted ranker's scores of feature rows."""
         raise NotImplementedError
+
+    def _prior_scores(self, x: np.ndarray) -> np.ndarray:
+        """What the ranker must beat: the first base family's within-user standardised score."""
+        return x[:, 0]
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
         raise NotImplementedError
@@ -82,13 +95,25 @@ class CandidateReranker(Recommender):
         self.feature_names_: list[str] = []
         if self.learn in ("both", "ranking"):
             # the candidates and their features depend on these settings only, not on the learner's
-            key = ("ranking", tuple(self.base_models), self.n_candidates, n_folds, n_used, self.seed,
-                   self.uses_embeddings)
-            parts, self.bases_ = train.memo(key, lambda: (
-                [self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_used)],
-                [make_base(spec).fit(train) for spec in self.base_models]))
+            key = (
+                "ranking",
+                tuple(self.base_models),
+                self.n_candidates,
+                n_folds,
+                n_used,
+                self.seed,
+                self.uses_embeddings,
+            )
+            parts, self.bases_ = train.memo(
+                key,
+                lambda: (
+                    [self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_used)],
+                    [make_base(spec).fit(train) for spec in self.base_models],
+                ),
+            )
             self.learned_ = sum(len(p[1]) for p in parts) > 1
             if not self.learned_:  # too little data to learn from: rank by the first base family
+                self.fallback_, self.validation_ndcg_ = True, {}
                 return self._fit_ratings(train, n_folds, stop_users)
             x, y = np.vstack([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
             pair_users, names = np.concatenate([p[2] for p in parts]), parts[0][3]
@@ -97,10 +122,34 @@ class CandidateReranker(Recommender):
             if stop.all() or not stop.any():
                 stop = np.zeros_like(stop)
                 stop[pair_users == pair_users[-1]] = True
-            self._fit_ranker(x[~stop], y[~stop], _group_sizes(group_ids[~stop]), x[stop], y[stop],
-                             _group_sizes(group_ids[stop]), names)
+            self._fit_ranker(
+                x[~stop],
+                y[~stop],
+                _group_sizes(group_ids[~stop]),
+                x[stop],
+                y[stop],
+                _group_sizes(group_ids[stop]),
+                names,
+            )
+            self._check_against_prior(x[stop], y[stop], _group_sizes(group_ids[stop]))
             self.feature_names_ = names
         self._fit_ratings(train, n_folds, stop_users)
+
+    def _check_against_prior(self, x_stop: np.ndarray, y_stop: np.ndarray, groups_stop: np.ndarray) -> None:
+        """Rank by the prior instead of the ranker (`fallback_`) unless the ranker's nDCG@10 on the
+        early-stopping users beats the prior's: a re-ranker never ranks below its prior on the data it sees."""
+        group_ids = np.repeat(np.arange(len(groups_stop)), groups_stop)
+        self.validation_ndcg_ = {
+            "prior": grouped_ndcg(self._prior_scores(x_stop), y_stop, group_ids, 10),
+            "learned": grouped_ndcg(self._learned_scores(x_stop), y_stop, group_ids, 10),
+        }
+        self.fallback_ = not self.validation_ndcg_["learned"] > self.validation_ndcg_["prior"]
+
+    def __setstate__(self, state: dict) -> None:
+        """Rankers pickled before `fallback_`: LightGBM's use_trees_ said the opposite; the MLP never fell back."""
+        if "bases_" in state and "fallback_" not in state:
+            state["fallback_"] = not state.pop("use_trees_", True) if state.get("learned_") else True
+        self.__dict__.update(state)
 
     def _fit_ratings(self, train: Interactions, n_folds: int, stop_users: np.ndarray) -> None:
         if self.learn in ("both", "rating") and train.has_ratings:
@@ -116,7 +165,9 @@ class CandidateReranker(Recommender):
             y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
             stop = stop_users[users]
             self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
-            self.baseline_ = next((r for r in self.raters_ if r.name == "baseline"), None) or make_base("baseline").fit(train)
+            self.baseline_ = next((r for r in self.raters_ if r.name == "baseline"), None) or make_base("baseline").fit(
+                train
+            )
 
     def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):
         raters = [make_base(spec).fit(fit_part) for spec in self.rating_models]
@@ -131,7 +182,9 @@ class CandidateReranker(Recommender):
         x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases))
         n_items = fit_part.n_items
         held_pairs = held.tocoo()
-        y = np.isin(candidates.users * n_items + candidates.items, held_pairs.row.astype(np.int64) * n_items + held_pairs.col)
+        y = np.isin(
+            candidates.users * n_items + candidates.items, held_pairs.row.astype(np.int64) * n_items + held_pairs.col
+        )
         keep = np.isin(candidates.users, np.unique(candidates.users[y]))  # groups with a positive
         return x[keep], y[keep].astype(np.float32), candidates.users[keep], names
 
@@ -154,52 +207,78 @@ class CandidateReranker(Recommender):
             raise MindshareError(f"{self.name} was fitted with learn='{self.learn}'; it cannot rank")
 
     def recommend(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """Top-k of the re-ranked candidates (seen items are never candidates). The pool is the same
-        for every k, so a top k is the first k of a longer top; a k above the pool gives the pool."""
+        """Top-k of the re-ranked candidates: the union of the base families' top `n_candidates` unseen
+        items. With exclude_seen=False, the seen items in the bases' top `n_candidates` of all items join
+        them, each scored as `score` scores it. The pool is the same for every k, so a top k is the first
+        k of a longer top; a k above the pool gives the pool."""
         self._require_ranker()
         users = np.asarray(users, dtype=np.int64)
-        items_out = np.full((len(users), k), -1, dtype=np.int64)
-        scores_out = np.full((len(users), k), -np.inf, dtype=np.float32)
-        if len(users) == 0:
-            return items_out, scores_out
         unique_users, inverse = np.unique(users, return_inverse=True)
-        candidates = generate_candidates(self.bases_, unique_users, self.n_candidates)
-        x, _ = pair_features(self.bases_, self.train_, candidates, self._embeddings(self.bases_))
-        scores = self._scores(x)
-        row = np.searchsorted(unique_users, candidates.users)
-        # per user: best first; ties (trees score in steps) by the first base family's rank, then item
-        order = np.lexsort((candidates.items, candidates.ranks[:, 0], -scores, row))
-        row, items, scores = row[order], candidates.items[order], scores[order]
-        starts = np.searchsorted(row, np.arange(len(unique_users)))
-        position = np.arange(len(row)) - starts[row]
-        top = position < k
-        table_items = np.full((len(unique_users), k), -1, dtype=np.int64)
-        table_scores = np.full((len(unique_users), k), -np.inf, dtype=np.float32)
-        table_items[row[top], position[top]] = items[top]
-        table_scores[row[top], position[top]] = scores[top]
-        return table_items[inverse], table_scores[inverse]
+        if len(users) == 0:
+            return np.full((0, k), -1, dtype=np.int64), np.full((0, k), -np.inf, dtype=np.float32)
+        pool = self._pool(unique_users)
+        pairs = pool.candidates if exclude_seen else self._with_seen_candidates(pool, unique_users)
+        scores = self._pair_scores(pool, pairs)
+        items, top_scores = _top_k_per_user(
+            np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k
+        )
+        return items[inverse], top_scores[inverse]
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """The learner's score of (user, item) pairs, computed among the user's candidates as in `recommend`.
-
-        A pair outside the candidates joins its user's pool (its ranks count as absent).
+        """The ranker's score of (user, item) pairs, as `recommend` scores them: a pair's base scores are
+        standardised against its user's candidates (never against the other pairs asked for), and a pair
+        outside the candidates ranks as absent from the bases' lists (a seen item: where its scores place it).
         """
         self._require_ranker()
         users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        pool = generate_candidates(self.bases_, np.unique(users), self.n_candidates)
+        if len(users) == 0:
+            return np.zeros(0, dtype=np.float32)
+        pool = self._pool(np.unique(users))
+        return self._pair_scores(pool, self._placed_pairs(pool, users, items))
+
+    def _pool(self, users: np.ndarray) -> ScoredPool:
+        """The users' candidates (the bases' top `n_candidates` unseen items), scored by every base."""
+        return score_pool(self.bases_, generate_candidates(self.bases_, users, self.n_candidates))
+
+    def _with_seen_candidates(self, pool: ScoredPool, users: np.ndarray) -> Candidates:
+        """The pool's candidates plus the seen items in the bases' top `n_candidates` of all items."""
         n_items = self.train_.n_items
-        pool_keys = pool.users * n_items + pool.items
-        keys = users * n_items + items
-        all_keys = np.union1d(pool_keys, keys)
-        ranks = np.full((len(all_keys), len(self.bases_)), self.n_candidates + 1, dtype=np.float32)
-        ranks[np.searchsorted(all_keys, pool_keys)] = pool.ranks
-        everything = Candidates(all_keys // n_items, all_keys % n_items, ranks)
-        x, _ = pair_features(self.bases_, self.train_, everything, self._embeddings(self.bases_))
-        return self._scores(x)[np.searchsorted(all_keys, keys)]
+        wider = generate_candidates(self.bases_, users, self.n_candidates, exclude_seen=False)
+        keys = np.union1d(pool.candidates.keys(n_items), wider.keys(n_items))
+        return self._placed_pairs(pool, keys // n_items, keys % n_items)
+
+    def _placed_pairs(self, pool: ScoredPool, users: np.ndarray, items: np.ndarray) -> Candidates:
+        """(user, item) pairs with each base's rank among the user's candidates (see place_in_pool)."""
+        seen = np.asarray(self.train_.matrix[users, items]).ravel() != 0
+        return place_in_pool(pool, self.bases_, users, items, seen, self.n_candidates)
+
+    def _pair_scores(self, pool: ScoredPool, pairs: Candidates) -> np.ndarray:
+        x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool)
+        return self._scores(x)
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
-        """The learner's scores, or the first base family's standardised score where nothing was learned."""
-        return (self._rank_scores(x) if self.learned_ else x[:, 0]).astype(np.float32)
+        """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
+        family's standardised score where there was too little data to learn from."""
+        if not self.learned_:
+            return x[:, 0].astype(np.float32)
+        return (self._prior_scores(x) if self.fallback_ else self._learned_scores(x)).astype(np.float32)
+
+
+def _top_k_per_user(
+    row: np.ndarray, n_rows: int, pairs: Candidates, scores: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n_rows, k) items and scores, best first; ties (trees score in steps) by the first base family's
+    rank, then by item; -1 and -inf where a row has fewer than k pairs."""
+    order = np.lexsort((pairs.items, pairs.ranks[:, 0], -scores, row))
+    row, items, scores = row[order], pairs.items[order], scores[order]
+    starts = np.searchsorted(row, np.arange(n_rows))
+    position = np.arange(len(row)) - starts[row]
+    top = position < k
+    table_items = np.full((n_rows, k), -1, dtype=np.int64)
+    table_scores = np.full((n_rows, k), -np.inf, dtype=np.float32)
+    table_items[row[top], position[top]] = items[top]
+    table_scores[row[top], position[top]] = scores[top]
+    return table_items, table_scores
 
 
 def _group_sizes(sorted_users: np.ndarray) -> np.ndarray:

@@ -56,7 +56,9 @@ class SVD(Recommender):
 
     def _fit(self, train: Interactions) -> None:
         if self.algorithm not in ALGORITHMS:
-            raise MindshareError(f"params.yaml: svd algorithm '{self.algorithm}' is unknown; use one of {', '.join(ALGORITHMS)}")
+            raise MindshareError(
+                f"params.yaml: svd algorithm '{self.algorithm}' is unknown; use one of {', '.join(ALGORITHMS)}"
+            )
         self.factors_ = int(self._setting("factors"))
         self.regularization_ = float(self._setting("regularization"))
         self.iterations_ = int(self._setting("iterations"))
@@ -72,8 +74,12 @@ class SVD(Recommender):
             fitted = fit_biased_als(train.matrix, self.factors_, self.regularization_, self.iterations_, self.seed)
             self.rating_factors_ = fitted
             self.baseline_ = Baseline().fit(train)  # for users or items unknown at prediction time
-            self.user_factors_ = np.hstack([fitted.user_factors, fitted.user_bias[:, None], np.ones((train.n_users, 1))]).astype(np.float32)
-            self.item_factors_ = np.hstack([fitted.item_factors, np.ones((train.n_items, 1)), fitted.item_bias[:, None]]).astype(np.float32)
+            self.user_factors_ = np.hstack(
+                [fitted.user_factors, fitted.user_bias[:, None], np.ones((train.n_users, 1))]
+            ).astype(np.float32)
+            self.item_factors_ = np.hstack(
+                [fitted.item_factors, np.ones((train.n_items, 1)), fitted.item_bias[:, None]]
+            ).astype(np.float32)
         else:
             self.user_factors_, self.item_factors_ = self._fit_implicit(binary)
 
@@ -95,11 +101,20 @@ class SVD(Recommender):
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         if self.algorithm == "implicit_als":
-            return AlternatingLeastSquares(factors=self.factors_, regularization=self.regularization_,
-                                           alpha=self.alpha, iterations=self.iterations_, random_state=self.seed)
-        return BayesianPersonalizedRanking(factors=self.factors_, learning_rate=self.learning_rate,
-                                           regularization=self.regularization_, iterations=self.iterations_,
-                                           random_state=self.seed)
+            return AlternatingLeastSquares(
+                factors=self.factors_,
+                regularization=self.regularization_,
+                alpha=self.alpha,
+                iterations=self.iterations_,
+                random_state=self.seed,
+            )
+        return BayesianPersonalizedRanking(
+            factors=self.factors_,
+            learning_rate=self.learning_rate,
+            regularization=self.regularization_,
+            iterations=self.iterations_,
+            random_state=self.seed,
+        )
 
     def _score_block(self, users: np.ndarray) -> np.ndarray:
         return self.user_factors_[users] @ self.item_factors_.T

@@ -53,11 +53,18 @@ def main() -> None:
     metrics = {f"{r['campaign']}.{key}": float(r[key]) for r in rows
                for key in ("audience", "control", "candidates", "audience_hit_rate", "lift_vs_random", "lift_vs_active")
                if np.isfinite(r[key])}
-    log_stage_run("audience", settings.experiment_name,
-                  {"audience": settings.audience.model_dump(), "campaigns": [c.model_dump() for c in settings.campaigns]},
-                  metrics, {DATA_FINGERPRINT_TAG: inputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: family},
-                  artifacts=[layout.CAMPAIGN_SUMMARY, layout.AUDIENCE_REPORT,
-                             *(layout.audience_file(c.name) for c, _, _ in runs)])
+    log_stage_run(
+        "audience",
+        settings.experiment_name,
+        {"audience": settings.audience.model_dump(), "campaigns": [c.model_dump() for c in settings.campaigns]},
+        metrics,
+        {DATA_FINGERPRINT_TAG: inputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: family},
+        artifacts=[
+            layout.CAMPAIGN_SUMMARY,
+            layout.AUDIENCE_REPORT,
+            *(layout.audience_file(c.name) for c, _, _ in runs),
+        ],
+    )
 
 
 if __name__ == "__main__":

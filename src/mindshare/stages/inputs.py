@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare import layout
+from mindshare.data.pseudonymise import pseudonym
 from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.settings import ColdStartSettings, EvaluateSettings, Settings
@@ -81,3 +82,21 @@ def known_test_split() -> pd.DataFrame:
     """The test split where prepare has run, else no rows (an audience then has no offline lift)."""
     path = layout.split_path("test")
     return pd.read_parquet(path) if path.exists() else pd.DataFrame(columns=["user_id", "item_id"])
+
+
+def user_profile(user_id: str, key: bytes) -> dict:
+    """One person (raw id, hashed with `key`) as the features and audience stages see them: pseudonym,
+    segment and its description, profile values, top recommendations."""
+    user = pseudonym(user_id, key)
+    profiles = read_table(layout.USER_FEATURES, "user profiles").set_index("user_id")
+    if user not in profiles.index:
+        raise MindshareError(f"user '{user_id}' is not in the training data (a new user gets the cold-start answer)")
+    segment_of = read_table(layout.SEGMENTS, "segments").set_index("user_id")["segment"]
+    described = read_table(layout.SEGMENT_SUMMARY, "segments").set_index("segment")["description"]
+    recommendations = read_table(layout.RECOMMENDATIONS, "recommendations")
+    mine = recommendations[recommendations["user_id"] == user].sort_values("rank")
+    segment = int(segment_of.get(user, -1))
+    return {"user_id": user_id, "pseudonym": user, "segment": segment,
+            "segment_description": described.get(segment, ""),
+            "profile": {k: round(float(v), 4) for k, v in profiles.loc[user].items()},
+            "recommendations": mine[["rank", "item_id", "title"]].to_dict(orient="records")}

@@ -16,7 +16,10 @@ from mindshare.stages.runner import run_stage
 from mindshare.tracking.registry import Candidate, register_candidates
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import (
-    DATA_FINGERPRINT_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking,
+    DATA_FINGERPRINT_TAG,
+    GIT_COMMIT_TAG,
+    SPLIT_FINGERPRINT_TAG,
+    configure_tracking,
 )
 
 log = logging.getLogger(__name__)

@@ -26,8 +26,8 @@ from mlflow.types import ColSpec, Schema
 
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.data.schema import age_groups
-from mindshare.models.base import Recommender
 from mindshare.models.answers import answer
+from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
 
 DEFAULT_K = 10
@@ -80,7 +80,11 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
                                           age_groups(pd.to_numeric(frame["age"], errors="coerce")).to_numpy())
             groups = np.where(groups >= 0, groups, given)
         parts = [self._for_k(raw_ids[ks == k], users[ks == k], groups[ks == k], int(k)) for k in np.unique(ks)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[c.name for c in OUTPUT_SCHEMA.inputs])
+        return (
+            pd.concat(parts, ignore_index=True)
+            if parts
+            else pd.DataFrame(columns=[c.name for c in OUTPUT_SCHEMA.inputs])
+        )
 
     def _for_k(self, raw_ids: np.ndarray, users: np.ndarray, groups: np.ndarray, k: int) -> pd.DataFrame:
         lists = answer(self.recommender, self.policy_, users, groups, k)
@@ -109,8 +113,13 @@ def _requirements() -> list[str]:
     return pins
 
 
-def log_recommender(model_path: Path, items_path: Path, name: str = "model", users_path: Path | None = None,
-                    cold_start: ColdStartSettings = ColdStartSettings()) -> str:
+def log_recommender(
+    model_path: Path,
+    items_path: Path,
+    name: str = "model",
+    users_path: Path | None = None,
+    cold_start: ColdStartSettings = ColdStartSettings(),
+) -> str:
     """Log a saved recommender as a pyfunc in the active run; return its model URI. Of the users table
     only pseudonymised ids, gender and age group go in (no names)."""
     package_dir = Path(sys.modules["mindshare"].__file__).parent

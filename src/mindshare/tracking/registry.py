@@ -21,8 +21,8 @@ from mlflow.exceptions import MlflowException
 
 from mindshare.errors import MindshareError, PolicyRefusal
 from mindshare.metrics.names import greater_is_better
-from mindshare.settings import PromotionSettings
 from mindshare.metrics.significance import paired_comparison
+from mindshare.settings import PromotionSettings
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
 CHALLENGER = "challenger"
@@ -71,15 +71,23 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
             **candidate.tags,
         }
         # a logged model's URI (models:/m-<id>) names its model id: a tracking server checks the two agree
-        model_id = candidate.model_uri.removeprefix("models:/") if candidate.model_uri.startswith("models:/m-") else None
-        version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags,
-                                              model_id=model_id)
+        model_id = (
+            candidate.model_uri.removeprefix("models:/") if candidate.model_uri.startswith("models:/m-") else None
+        )
+        version = client.create_model_version(
+            name, candidate.model_uri, run_id=candidate.run_id, tags=tags, model_id=model_id
+        )
         versions[candidate.family] = str(version.version)
     sign = 1.0 if greater_is_better(primary_metric) else -1.0
     best = max(candidates, key=lambda c: sign * c.metrics[primary_metric])
     client.set_registered_model_alias(name, CHALLENGER, versions[best.family])
-    return {"registered_model": name, "versions": versions, "challenger": versions[best.family],
-            "challenger_family": best.family, "primary_metric": primary_metric}
+    return {
+        "registered_model": name,
+        "versions": versions,
+        "challenger": versions[best.family],
+        "challenger_family": best.family,
+        "primary_metric": primary_metric,
+    }
 
 
 def _version_by_alias(client: MlflowClient, name: str, alias: str):
@@ -112,8 +120,12 @@ def history(client: MlflowClient, name: str) -> list[dict]:
 
 def _record(client: MlflowClient, name: str, event: dict) -> dict:
     seq = len(history(client, name)) + 1
-    event = {"seq": seq, "who": os.environ.get("MINDSHARE_USER") or getpass.getuser(),
-             "when": datetime.now(timezone.utc).isoformat(timespec="seconds"), **event}
+    event = {
+        "seq": seq,
+        "who": os.environ.get("MINDSHARE_USER") or getpass.getuser(),
+        "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **event,
+    }
     client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(event))
     return event
 
@@ -143,9 +155,13 @@ class GateResult:
     checks: list[str] = field(default_factory=list)  # one line per check, 'ok ...' or 'FAIL ...'
 
 
-def quality_gate(candidate, production, settings: PromotionSettings,
-                 reevaluate: Callable[[object, object], Measured | None] | None,
-                 per_user: Callable[[object], pd.DataFrame | None] = lambda version: None) -> GateResult:
+def quality_gate(
+    candidate,
+    production,
+    settings: PromotionSettings,
+    reevaluate: Callable[[object, object], Measured | None] | None,
+    per_user: Callable[[object], pd.DataFrame | None] = lambda version: None,
+) -> GateResult:
     """May `candidate` replace `production`? Every check is reported; any failure refuses.
 
     Both must be measured on the same data and split; if they were not, `reevaluate(production,
@@ -154,15 +170,19 @@ def quality_gate(candidate, production, settings: PromotionSettings,
     metric, candidate_value = _primary(candidate)
     prod_metric, _ = _primary(production)
     if metric is None or candidate_value is None:
-        return GateResult(False, f"version {candidate.version} has no primary metric tag; register it through the pipeline")
+        return GateResult(
+            False, f"version {candidate.version} has no primary metric tag; register it through the pipeline"
+        )
     same_split = (
         prod_metric == metric
         and candidate.tags.get(DATA_FINGERPRINT_TAG) == production.tags.get(DATA_FINGERPRINT_TAG)
         and candidate.tags.get(SPLIT_FINGERPRINT_TAG) == production.tags.get(SPLIT_FINGERPRINT_TAG)
     )
     if same_split:
-        measured = Measured(_metrics(production) or {metric: _primary(production)[1]},
-                            per_user(production) if settings.require_significant_lead else None)
+        measured = Measured(
+            _metrics(production) or {metric: _primary(production)[1]},
+            per_user(production) if settings.require_significant_lead else None,
+        )
     else:
         measured = reevaluate(production, candidate) if reevaluate else None
         if measured is None or measured.metrics.get(metric) is None:
@@ -182,17 +202,25 @@ def quality_gate(candidate, production, settings: PromotionSettings,
 
     prod_value = float(measured.metrics[metric])
     shortfall = _drop(metric, candidate_value, prod_value)
-    versus = f"worse than production {prod_value:.4f} by {shortfall:.4f}" if shortfall > 0 else \
-        f"vs production {prod_value:.4f}"
-    check(shortfall <= settings.tolerance,
-          f"{metric}: candidate {candidate_value:.4f} {versus} (tolerance {settings.tolerance})")
+    versus = (
+        f"worse than production {prod_value:.4f} by {shortfall:.4f}"
+        if shortfall > 0
+        else f"vs production {prod_value:.4f}"
+    )
+    check(
+        shortfall <= settings.tolerance,
+        f"{metric}: candidate {candidate_value:.4f} {versus} (tolerance {settings.tolerance})",
+    )
     for name, allowed in (settings.guardrails or {}).items():
         if name not in candidate_metrics or name not in measured.metrics:
             check(False, f"guardrail {name}: not measured for both versions")
             continue
         drop = _drop(name, candidate_metrics[name], measured.metrics[name])
-        check(drop <= allowed, f"guardrail {name}: candidate {candidate_metrics[name]:.4f} vs production "
-              f"{measured.metrics[name]:.4f} (drop {max(drop, 0):.4f}, allowed {allowed})")
+        check(
+            drop <= allowed,
+            f"guardrail {name}: candidate {candidate_metrics[name]:.4f} vs production "
+            f"{measured.metrics[name]:.4f} (drop {max(drop, 0):.4f}, allowed {allowed})",
+        )
     if settings.require_significant_lead:
         candidate_users, production_users = per_user(candidate), measured.per_user
         if candidate_users is None or production_users is None or metric not in candidate_users:
@@ -224,9 +252,17 @@ def per_user_values(version) -> pd.DataFrame | None:
     return pd.read_parquet(path)
 
 
-def promote(client: MlflowClient, name: str, reason: str, version: str | None = None, force: bool = False,
-            tolerance: float = 0.0, reevaluate: Callable | None = None, settings: PromotionSettings | None = None,
-            per_user: Callable[[object], pd.DataFrame | None] = per_user_values) -> dict:
+def promote(
+    client: MlflowClient,
+    name: str,
+    reason: str,
+    version: str | None = None,
+    force: bool = False,
+    tolerance: float = 0.0,
+    reevaluate: Callable | None = None,
+    settings: PromotionSettings | None = None,
+    per_user: Callable[[object], pd.DataFrame | None] = per_user_values,
+) -> dict:
     """Move `production` to `version` (default: the challenger) if the gate allows; record the event.
 
     The gate's checks (one line each) are in the event's `checks`; a refusal carries them too."""
@@ -244,13 +280,25 @@ def promote(client: MlflowClient, name: str, reason: str, version: str | None = 
         raise PolicyRefusal(f"version {candidate.version} is already in production; nothing to promote")
     gate = GateResult(True, "no production version yet")
     if production is not None:
-        gate = quality_gate(candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user)
+        gate = quality_gate(
+            candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user
+        )
         if not gate.allowed and not force:
             raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)
     client.set_registered_model_alias(name, PRODUCTION, candidate.version)
-    return _record(client, name, {"action": "promote", "from": str(production.version) if production else None,
-                                  "to": str(candidate.version), "why": reason, "forced": bool(force and not gate.allowed),
-                                  "gate": gate.message, "checks": gate.checks})
+    return _record(
+        client,
+        name,
+        {
+            "action": "promote",
+            "from": str(production.version) if production else None,
+            "to": str(candidate.version),
+            "why": reason,
+            "forced": bool(force and not gate.allowed),
+            "gate": gate.message,
+            "checks": gate.checks,
+        },
+    )
 
 
 class GateRefusal(PolicyRefusal):
@@ -301,7 +349,9 @@ def describe_versions(client: MlflowClient, name: str) -> list[dict]:
                 "family": version.tags.get(FAMILY_TAG, ""),
                 "primary_metric": metric or "",
                 "value": value,
-                "created": datetime.fromtimestamp(version.creation_timestamp / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M"),
+                "created": datetime.fromtimestamp(version.creation_timestamp / 1000, timezone.utc).strftime(
+                    "%Y-%m-%d %H:%M"
+                ),
                 "git_commit": version.tags.get(GIT_COMMIT_TAG, "")[:12],
                 "data_fingerprint": version.tags.get(DATA_FINGERPRINT_TAG, ""),
                 "run_id": version.run_id,

@@ -9,7 +9,13 @@ from typing import Any, Iterable
 import mlflow
 
 from mindshare.tracking.store import (
-    GIT_COMMIT_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, git_commit, owner, use_experiment,
+    GIT_COMMIT_TAG,
+    OWNER_TAG,
+    STAGE_TAG,
+    configure_tracking,
+    git_commit,
+    owner,
+    use_experiment,
 )
 
 MAX_PARAM_CHARS = 6000

@@ -67,6 +67,14 @@ def configure_tracking(project_root: str | Path = ".") -> str:
     return uri
 
 
+def tracking_client():
+    """An MlflowClient on the store `configure_tracking` chooses (runs and the model registry)."""
+    from mlflow import MlflowClient
+
+    configure_tracking()
+    return MlflowClient()
+
+
 def check_tracking(uri: str, timeout: float = 5.0) -> None:
     """One clear line (exit 2) if the tracking store cannot be reached, before a stage writes anything."""
     scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else "file"

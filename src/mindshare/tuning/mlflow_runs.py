@@ -17,7 +17,14 @@ from mlflow.tracking import MlflowClient  # noqa: E402
 
 from mindshare.tracking.runs import flatten_params  # noqa: E402
 from mindshare.tracking.store import (  # noqa: E402
-    DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, git_commit, owner,
+    DATA_FINGERPRINT_TAG,
+    FAMILY_TAG,
+    GIT_COMMIT_TAG,
+    OWNER_TAG,
+    STAGE_TAG,
+    configure_tracking,
+    git_commit,
+    owner,
     use_experiment,
 )
 from mindshare.tuning.settings import StudySettings

@@ -31,7 +31,11 @@ from mindshare.metrics import RATING_METRICS, ndcg_at_k
 from mindshare.models import make_model
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import (
-    MIN_USERS_TO_CHOOSE, SEGMENT_PRIOR_GRID, ColdStartPolicy, ColdStartSettings, choose_segment_prior,
+    MIN_USERS_TO_CHOOSE,
+    SEGMENT_PRIOR_GRID,
+    ColdStartPolicy,
+    ColdStartSettings,
+    choose_segment_prior,
 )
 from mindshare.tracking.store import process_alive
 from mindshare.tuning.settings import StudySettings

@@ -1,0 +1,70 @@
+"""bench: the families on the field's published protocols, cold start, the server under load, the stages at scale."""
+
+from __future__ import annotations
+
+import argparse
+
+from mindshare.errors import MindshareError
+
+
+def add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="benchmark the families on the field's published protocols",
+                       description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
+                       "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
+                       "users with little history, new users and new items (bench/cold_start.py).")
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale"))
+    p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
+                   "(CSV, TSV, Parquet, JSON lines)")
+    p.add_argument("--columns",
+                   help="events file: canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
+    p.add_argument("--timestamp-format", help="events file: strftime format or 'mixed'")
+    p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
+    p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
+    p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
+    p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
+    p.add_argument("--clients", type=int, default=200, help="serve: concurrent clients of the closed loop")
+    p.add_argument("--seconds", type=float, default=10.0, help="serve: length of each loop")
+    p.add_argument("--max-requests", type=int, default=200_000, help="serve: at most this many closed-loop requests")
+    p.add_argument("--rate", type=float, default=300.0, help="serve: requests per second of the open loop")
+    p.add_argument("-k", type=int, default=10, help="serve: items per request")
+    p.add_argument("--workers", type=int, default=1, help="serve: server worker processes")
+    p.add_argument("--no-switch", action="store_true", help="serve: no promote + rollback during the closed loop")
+    p.add_argument("--rows", default="1000000,5000000,20000000",
+                   help="scale: comma-separated log sizes (default 1000000,5000000,20000000)")
+    p.add_argument("--sample-users", type=int, default=10_000, help="scale: test users evaluate scores (seeded sample)")
+    p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log, the split and the sample")
+    p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
+    p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
+    p.add_argument("--json", help="also write the results as JSON to this file")
+    p.add_argument("--compare-surprise", action="store_true",
+                   help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    if args.protocol == "serve":
+        from mindshare.atomic_files import write_json
+        from mindshare.bench.serve import format_serve, run_serve_bench
+
+        if args.clients < 1 or args.seconds <= 0 or args.rate <= 0 or args.workers < 1:
+            raise MindshareError("--clients, --seconds, --rate and --workers must be positive")
+        results = run_serve_bench(args.clients, args.seconds, args.max_requests, args.rate, args.seconds, args.k,
+                                  args.workers, not args.no_switch)
+        print(format_serve(results))
+        if args.json:
+            write_json(results, args.json)
+        return
+    if args.protocol == "scale":
+        from mindshare.bench.command import parse_ints
+        from mindshare.bench.scale import run_scale_command
+
+        run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.sample_users, args.seed,
+                          args.workdir)
+        return
+    if not args.data:
+        raise MindshareError(f"bench {args.protocol}: --data is required "
+                             "(a MovieLens folder or zip, or an events file)")
+    from mindshare.bench.command import run_bench
+
+    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
+              args.given, args.columns, args.timestamp_format)
