@@ -17,7 +17,7 @@ from mindshare.data.events import load_events, read_items_table, read_table, rea
 from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.data.movielens import read_movielens, read_movielens_users
 from mindshare.data.schema import USER_COLUMNS, RawTable, canonical_interactions, canonical_items, canonical_users
-from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
+from mindshare.data.synthetic import generate_synthetic, generate_synthetic_users
 from mindshare.errors import MindshareError
 from mindshare.settings import IngestSettings
 
@@ -44,7 +44,7 @@ def read_source(ingest: IngestSettings) -> tuple[RawTable, RawTable | None]:
     if ingest.source == "events":
         items = read_items_table(ingest.items_path, ingest.item_columns) if ingest.items_path else None
         return read_table(ingest.path, ingest.columns), items
-    interactions, items = generate_synthetic(_synthetic_spec(ingest))
+    interactions, items = generate_synthetic(ingest.synthetic)
     return RawTable(interactions, "synthetic"), RawTable(items, "synthetic items")
 
 
@@ -56,7 +56,7 @@ def read_users(ingest: IngestSettings) -> pd.DataFrame:
     elif ingest.source == "events" and ingest.users_path:
         raw = read_users_table(ingest.users_path, ingest.user_columns)
     elif ingest.source == "synthetic":
-        raw = RawTable(generate_synthetic_users(_synthetic_spec(ingest)), "synthetic users")
+        raw = RawTable(generate_synthetic_users(ingest.synthetic), "synthetic users")
     if raw is None:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in USER_COLUMNS})
     return canonical_users(raw)
@@ -93,7 +93,3 @@ def read_source_tables(ingest: IngestSettings) -> SourceTables:
             unknown_item_rows,
         )
     return SourceTables(interactions, items, read_users(ingest), cleaning, unknown_item_rows, fingerprint)
-
-
-def _synthetic_spec(ingest: IngestSettings) -> SyntheticSpec:
-    return SyntheticSpec(**ingest.synthetic.model_dump())

@@ -13,21 +13,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindshare.settings import SyntheticSettings
 
-@dataclass(frozen=True)
-class SyntheticSpec:
-    n_users: int = 1000
-    n_items: int = 400
-    n_interactions: int = 20_000
-    n_categories: int = 12
-    n_factors: int = 8
-    candidates_per_draw: int = 32
-    taste_strength: float = 3.0  # how much taste beats popularity when a user picks an item
-    start_timestamp: int = 1_600_000_000
-    span_days: int = 365
-    seed: int = 0
-    user_prefix: str = ""  # raw user ids are f"{user_prefix}{n}" (a privacy test looks for the prefix)
-
+SyntheticSpec = SyntheticSettings  # the generator's settings (params.yaml ingest.synthetic)
 
 CHUNK_ROWS = 250_000  # draws per chunk: bounds the candidates x factors block (chunk x 32 x 8 float32)
 
