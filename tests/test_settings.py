@@ -18,6 +18,7 @@ from mindshare.settings import SCHEMA_FILE, Settings, schema_text
 from stage_project import REPO, run
 
 PARAMS = yaml.safe_load((REPO / "params.yaml").read_text())
+CAMPAIGN_TEMPLATE = "{{ reason }}: {{ top_items | join(', ') }}"
 
 
 def test_schema_file_is_current_and_the_shipped_params_follow_it():
@@ -59,7 +60,7 @@ TYPOS = [  # (where the typo goes, the line it must give)
     ("prepare.split.sed", "unknown key 'prepare.split.sed'; did you mean 'seed'?"),
     ("features.segments.kmin", "unknown key 'features.segments.kmin'; did you mean 'k_min'?"),
     ("ingest.cleaning.float_id", "unknown key 'ingest.cleaning.float_id'; did you mean 'float_ids'?"),
-    ("campaigns.0.budgett", "unknown key 'campaign 'westerns'.budgett'; did you mean 'budget'?"),
+    ("campaigns.0.budgett", "unknown key 'campaigns[0].budgett'; did you mean 'budget'? (campaign 'westerns')"),
     ("evaluate.kss", "unknown key 'evaluate.kss'; did you mean 'ks'?"),
     ("model_params.svd.factor", "model_params.svd.factor is not a parameter of svd; did you mean 'factors'?"),
 ]
@@ -146,3 +147,38 @@ def test_dvc_yaml_agrees_with_the_layout():
         outputs = _declared(stage.get("outs")) | _declared(stage.get("metrics")) | _declared(stage.get("plots"))
         assert data_deps == {str(p) for p in reads}, name
         assert outputs == {str(p) for p in writes}, name
+
+
+def test_empty_blocks_take_their_defaults_and_whole_numbers_may_be_written_as_floats():
+    from mindshare.settings import AudienceSettings, PromotionSettings
+    from mindshare.stages.params import check_settings
+
+    params = copy.deepcopy(PARAMS)
+    params.update(promotion=None, audience=None, campaigns=None, mlflow=None)
+    params["model_params"]["popularity"] = None
+    params["tune"]["families"]["popularity"] = None
+    params["cold_start"]["max_interactions"] = 5.0
+    params["campaigns"] = [{"name": 2024, "categories": [1990], "budget": 10, "template": None}]
+    settings = check_settings(Settings.checked(params))
+    assert settings.promotion == PromotionSettings() and settings.audience == AudienceSettings()
+    assert settings.cold_start.max_interactions == 5 and isinstance(settings.cold_start.max_interactions, int)
+    campaign = settings.campaigns[0]
+    assert (campaign.name, campaign.categories, campaign.template) == ("2024", ["1990"], CAMPAIGN_TEMPLATE)
+    with pytest.raises(MindshareError, match="cold_start.max_interactions is 5.5; input should be a valid integer"):
+        Settings.checked(_with("cold_start.max_interactions", 5.5))
+    with pytest.raises(MindshareError, match="ingest.rating_scale is \\[1\\]; give \\[low, high\\]"):
+        Settings.checked(_with("ingest.rating_scale", [1]))
+
+
+@pytest.mark.parametrize("metric, known", [
+    ("coverage_at_10", True), ("cold_start_ndcg_at_10", True), ("new_users_precision_at_10", True),
+    ("segment_0_ndcg_at_10", True), ("activity_21_100_recall_at_10", True), ("rmse", True),
+    ("ndcg_at_20", False), ("cold_start_ndcg_at_20", False), ("newusers_ndcg_at_10", False), ("coverage", False),
+])
+def test_guardrails_may_name_any_metric_evaluation_reports(metric, known):
+    params = _with(f"promotion.guardrails.{metric}", 0.01)
+    if known:
+        assert metric in Settings.checked(params).promotion.guardrails
+    else:
+        with pytest.raises(MindshareError, match="is not a metric evaluation reports"):
+            Settings.checked(params)

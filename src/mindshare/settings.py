@@ -18,25 +18,50 @@ from typing import Annotated, Any, Literal
 
 import jinja2
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mindshare.errors import MindshareError, suggestion
-from mindshare.metrics.names import metric_names
+from mindshare.layout import PARAMS
+from mindshare.metrics.names import is_reported, metric_names
 
-PARAMS_FILE = Path("params.yaml")
 SCHEMA_FILE = Path("params.schema.json")
+MOVIELENS_RELEASES = ("100k", "1m", "10m", "20m", "25m", "32m", "latest-small", "latest")
 
-Whole = Annotated[int, Field(strict=True)]
-Count = Annotated[int, Field(strict=True, ge=1)]
+
+def _whole_number(value: Any) -> Any:
+    """5.0 is 5 (YAML writers and older model configs write whole numbers as floats); 5.5 stays refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _text(value: Any) -> Any:
+    """Ids and names written as numbers (an item 1990, a campaign 2024) are text."""
+    return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+
+Whole = Annotated[int, BeforeValidator(_whole_number), Field(strict=True)]
+Count = Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=1)]
+NonNegativeWhole = Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=0)]
 NonNegative = Annotated[float, Field(ge=0)]
 Share = Annotated[float, Field(ge=0, lt=1)]
+Number = int | float  # kept as written: an int stays an int (study names hash the values)
+Text = Annotated[str, BeforeValidator(_text)]
 Action = Literal["drop", "error"]
 
 
 class Block(BaseModel):
-    """A params.yaml mapping: unknown keys refused, values not coerced across types (no '5' for 5)."""
+    """A params.yaml mapping: unknown keys refused, values not coerced across types (no '5' for 5), and
+    a key left empty (`promotion:` with nothing under it, a null) taking its default."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_default(cls, values: Any) -> Any:
+        if not isinstance(values, dict):
+            return values
+        return {key: value for key, value in values.items()
+                if not (value is None and key in cls.model_fields and not cls.model_fields[key].is_required()
+                        and cls.model_fields[key].default is not None)}
 
 
 warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
@@ -73,7 +98,7 @@ class SyntheticSettings(Block):
 class IngestSettings(Block):
     source: Literal["movielens", "events", "synthetic"] = "movielens"
     path: str | None = None  # movielens: folder or zip; events: a CSV, TSV, Parquet or JSON lines file
-    release: Literal["100k", "1m", "10m", "20m", "25m", "32m", "latest-small", "latest"] | None = None
+    release: Literal[*MOVIELENS_RELEASES] | None = None  # `mindshare download` fetches it
     items_path: str | None = None
     users_path: str | None = None
     columns: dict[str, str] = {}  # canonical name -> the file's column
@@ -82,13 +107,15 @@ class IngestSettings(Block):
     timestamp_format: str | None = None  # null: seconds or ISO 8601; `mixed`; else strftime
     event_weights: dict[str, NonNegative] | None = None  # event type -> implicit-feedback weight (0 drops it)
     cleaning: CleaningRules = CleaningRules()
-    rating_scale: tuple[float, float] | None = (0.5, 5.0)
+    rating_scale: tuple[float, float] | None = None  # ratings outside are refused; null: not checked
     dataset_name: str | None = None  # null: derived from the source and path
     synthetic: SyntheticSettings = SyntheticSettings()
 
     @field_validator("rating_scale", mode="before")
     @classmethod
     def _scale_pair(cls, value: Any) -> Any:
+        if isinstance(value, list) and len(value) != 2:
+            raise ValueError(f"ingest.rating_scale is {value}; give [low, high]")
         return tuple(value) if isinstance(value, list) else value
 
     @model_validator(mode="after")
@@ -107,7 +134,7 @@ class IngestSettings(Block):
         if self.source == "synthetic":
             return f"synthetic-{self.synthetic.n_interactions}"
         stem = Path(str(self.path)).name
-        for suffix in (".zip", ".csv", ".parquet", ".tsv", ".jsonl"):
+        for suffix in (".zip", ".csv", ".parquet", ".tsv"):
             stem = stem.removesuffix(suffix)
         return stem
 
@@ -116,11 +143,11 @@ class IngestSettings(Block):
 class SplitSettings(Block):
     protocol: Literal["random_per_user", "leave_last_n", "global_time", "holdout_users", "holdout_items"] = \
         "random_per_user"
-    holdout_given: Annotated[int, Field(strict=True, ge=0)] = 0
+    holdout_given: NonNegativeWhole = 0
     test_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.2
     valid_ratio: Share = 0.1
     leave_last_n: Count = 1
-    valid_last_n: Annotated[int, Field(strict=True, ge=0)] = 1
+    valid_last_n: NonNegativeWhole = 1
     seed: Whole = 42
 
 
@@ -135,8 +162,8 @@ class PrepareSettings(Block):
 class SegmentSettings(Block):
     """features.segments: K-means on the standardised user profile, k by silhouette."""
 
-    k_min: Annotated[int, Field(strict=True, ge=2)] = 2
-    k_max: Annotated[int, Field(strict=True, ge=2)] = 8
+    k_min: Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=2)] = 2
+    k_max: Annotated[int, BeforeValidator(_whole_number), Field(strict=True, ge=2)] = 8
     sample_size: Count = 5000  # users scored for the silhouette (seeded sample)
     minibatch_above: Count = 50_000  # users; above this MiniBatchKMeans
     seed: Whole = 0
@@ -149,8 +176,8 @@ class SegmentSettings(Block):
 
 
 class FeatureSettings(Block):
-    max_categories: Annotated[int, Field(strict=True, ge=0)] = 20  # the most frequent categories become columns
-    max_tags: Annotated[int, Field(strict=True, ge=0)] = 20  # the most frequent tags become columns
+    max_categories: NonNegativeWhole = 20  # the most frequent categories become columns
+    max_tags: NonNegativeWhole = 20  # the most frequent tags become columns
     recent_days: Count = 30  # "recent popularity" window, back from the last training event
     rating_prior: NonNegative = 10.0  # pseudo-ratings shrinking an item's mean rating to the global mean
     segments: SegmentSettings = SegmentSettings()
@@ -161,10 +188,10 @@ class SpaceDimension(Block):
     """One tuned hyper-parameter: {type: int|float, low, high, log, step} or {type: categorical, choices}."""
 
     type: Literal["int", "float", "categorical"]
-    low: float | None = None
-    high: float | None = None
+    low: Number | None = None
+    high: Number | None = None
     log: bool = False
-    step: float | None = None
+    step: Number | None = None
     choices: list[Any] | None = None
 
     @model_validator(mode="after")
@@ -189,13 +216,13 @@ class TuneFamily(Block):
 
 
 class TuneSettings(Block):
-    n_trials: Count = 8  # finished trials per study (the first is the model_params values)
+    n_trials: Count = 10  # finished trials per study (the first is the model_params values)
     timeout: Annotated[float, Field(gt=0)] | None = None  # seconds per study run
     seed: Whole = 0  # TPE sampler seed
     pruner: Literal["median", "successive_halving", "none"] = "median"
     storage: str | None = None  # null: .optuna/studies.journal; or a database URL
     metric: str | None = None  # null: register.primary_metric
-    families: dict[str, TuneFamily] = {}
+    families: dict[str, TuneFamily | None] = {}  # an empty entry: nothing to search
 
 
 # --- evaluation, cold start, registry, promotion ---------------------------------------------------
@@ -221,12 +248,12 @@ DEFAULT_SEGMENT_PRIOR = 5.0  # `segment_prior: auto` where valid has too few use
 class ColdStartSettings(Block):
     """cold_start: one policy for evaluate, audiences and the served model (models/cold_start.py)."""
 
-    max_interactions: Annotated[int, Field(strict=True, ge=0)] = 5  # at most this many: segment blend
+    max_interactions: NonNegativeWhole = 5  # at most this many: segment blend
     segment_prior: NonNegative | Literal["auto"] = "auto"  # segment weight prior / (prior + interactions)
     recent_prior: NonNegative = 10_000.0  # new users: pseudo-interactions of all-time popularity
-    demographic_min_users: Annotated[int, Field(strict=True, ge=0)] = 20
+    demographic_min_users: NonNegativeWhole = 20
     demographic_prior: NonNegative = 20.0  # pseudo-users of overall popularity in each group's
-    new_item_slots: Annotated[int, Field(strict=True, ge=0)] = 1  # places of the k for new items
+    new_item_slots: NonNegativeWhole = 1  # places of the k for new items
 
     def resolved(self, chosen: float | None = None) -> "ColdStartSettings":
         """`segment_prior: auto` made a number: the value tune@<model> chose on valid, else the default."""
@@ -264,19 +291,19 @@ EXAMPLE_MESSAGE = {"user_id": "0" * 20, "name": None, "campaign": "x", "channel"
 
 
 class CampaignSettings(Block):
-    name: Annotated[str, Field(min_length=1)]
-    items: list[str] = []
-    categories: list[str] = []
+    name: Annotated[Text, Field(min_length=1)]
+    items: list[Text] = []
+    categories: list[Text] = []
     budget: Count  # users, control group included
     min_score: float = 0.0
     channel: str = "email"
     control_share: Share = 0.1
     template: str = "{{ reason }}: {{ top_items | join(', ') }}"
 
-    @field_validator("items", mode="before")
+    @field_validator("template", mode="before")
     @classmethod
-    def _ids_as_text(cls, value: Any) -> Any:
-        return [str(v) for v in value] if isinstance(value, list) else value
+    def _default_template(cls, value: Any) -> Any:
+        return value or cls.model_fields["template"].default
 
     @model_validator(mode="after")
     def _targets(self) -> "CampaignSettings":
@@ -300,7 +327,7 @@ class Settings(Block):
     prepare: PrepareSettings = PrepareSettings()
     features: FeatureSettings = FeatureSettings()
     models: Annotated[list[str], Field(min_length=1)]
-    model_params: dict[str, dict[str, Any]] = {}  # per model: its family's hyper-parameters (checked by family)
+    model_params: dict[str, dict[str, Any] | None] = {}  # per model: its family's hyper-parameters (checked there)
     tune: TuneSettings = TuneSettings()
     train: TrainSettings = TrainSettings()
     evaluate: EvaluateSettings = EvaluateSettings()
@@ -317,9 +344,9 @@ class Settings(Block):
         known = metric_names(self.evaluate.ks)
         for where, metric in [("register.primary_metric", self.register.primary_metric),
                               ("tune.metric", self.tune.metric),
-                              *((f"tune.families.{m}.metric", f.metric) for m, f in self.tune.families.items()),
+                              *((f"tune.families.{m}.metric", f.metric) for m, f in self.tune.families.items() if f),
                               *((f"promotion.guardrails.{m}", m) for m in self.promotion.guardrails)]:
-            if metric is not None and metric not in known:
+            if metric is not None and not is_reported(metric, self.evaluate.ks):
                 raise ValueError(f"{where}: '{metric}' is not a metric evaluation reports{suggestion(metric, known)}")
         if len(set(self.models)) != len(self.models):
             raise ValueError("models: a name appears twice")
@@ -341,7 +368,7 @@ class Settings(Block):
         return dict(self.model_params.get(model) or {})
 
     @classmethod
-    def from_yaml(cls, path: str | Path = PARAMS_FILE) -> "Settings":
+    def from_yaml(cls, path: str | Path = PARAMS) -> "Settings":
         path = Path(path)
         if not path.exists():
             raise MindshareError(f"{path}: not found; run from the project folder")
@@ -351,7 +378,7 @@ class Settings(Block):
             mark = getattr(error, "problem_mark", None)
             where = f", line {mark.line + 1}" if mark else ""
             raise MindshareError(f"{path}{where}: not valid YAML; fix the syntax") from None
-        return cls.checked(values, path.name)
+        return cls.checked(values, str(path))
 
     @classmethod
     def checked(cls, values: Any, source: str = "params.yaml") -> "Settings":
@@ -360,11 +387,19 @@ class Settings(Block):
         try:
             return cls.model_validate(values)
         except ValidationError as error:
-            message = describe_error(error, cls)
-            for position, entry in enumerate(values.get("campaigns") or []):  # name the campaign, not its position
-                if isinstance(entry, dict) and entry.get("name"):
-                    message = message.replace(f"campaigns[{position}]", f"campaign '{entry['name']}'")
-            raise MindshareError(f"{source}: {message}") from None
+            raise MindshareError(f"{source}: {describe_error(error, cls)}{_campaign_named(error, values)}") from None
+
+
+def _campaign_named(error: ValidationError, values: dict) -> str:
+    """' (campaign NAME)' where the first mistake is inside a campaign: people know campaigns by name."""
+    location = error.errors(include_url=False)[0]["loc"]
+    campaigns = values.get("campaigns")
+    if len(location) > 1 and location[0] == "campaigns" and isinstance(campaigns, list) \
+            and isinstance(location[1], int) and location[1] < len(campaigns):
+        entry = campaigns[location[1]]
+        if isinstance(entry, dict) and entry.get("name"):
+            return f" (campaign '{entry['name']}')"
+    return ""
 
 
 def checked_block(block: type[Block], values: Any, where: str) -> Block:

@@ -18,12 +18,10 @@ from tqdm import tqdm
 from mindshare.atomic_files import atomic_path
 from mindshare.errors import MindshareError
 from mindshare.layout import RAW
+from mindshare.settings import MOVIELENS_RELEASES
 
 BASE_URL = "https://files.grouplens.org/datasets/movielens/"
-RELEASES = {
-    "100k": "ml-100k", "1m": "ml-1m", "10m": "ml-10m", "20m": "ml-20m", "25m": "ml-25m", "32m": "ml-32m",
-    "latest-small": "ml-latest-small", "latest": "ml-latest",
-}
+RELEASES = {release: f"ml-{release}" for release in MOVIELENS_RELEASES}  # release -> the zip's name
 CHUNK = 1 << 20
 
 

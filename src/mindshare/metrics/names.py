@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 AT_EACH_K = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")  # at every k of evaluate.ks
 AT_LARGEST_K = ("coverage", "novelty", "diversity", "mean_popularity")  # beyond accuracy, at the largest k
 WHOLE_LIST = ("map", "rmse", "mae")
@@ -13,6 +15,19 @@ def metric_names(ks: list[int]) -> list[str]:
     names = [f"{name}_at_{k}" for k in ks for name in AT_EACH_K]
     names += [f"{name}_at_{max(ks)}" for name in AT_LARGEST_K]
     return names + list(WHOLE_LIST)
+
+
+BY_GROUP = re.compile(r"^(cold_start|cold_start_model_only|new_users|new_users_popular|new_items|"
+                      r"new_items_unpersonalised|segment_\w+|activity_\w+)_"
+                      rf"(?P<metric>(?:{'|'.join(AT_EACH_K)})_at_\d+)$")
+
+
+def is_reported(name: str, ks: list[int]) -> bool:
+    """A metric evaluation reports for these k: one of `metric_names(ks)`, or one of those at k measured on
+    a group (cold start, new users, new items, a segment, an activity bucket), e.g. cold_start_ndcg_at_10."""
+    known = metric_names(ks)
+    match = BY_GROUP.match(name)
+    return name in known or (match is not None and match.group("metric") in known)
 
 
 def greater_is_better(metric: str) -> bool:

@@ -244,12 +244,6 @@ class ColdStartPolicy:
         best = np.argsort(-affinity, axis=1, kind="stable")[:, :take]
         return self.new_item_ids_[best].astype(object), np.take_along_axis(affinity, best, axis=1)
 
-    def place_new_items(self, users: np.ndarray, ids: np.ndarray, scores: np.ndarray, basis: np.ndarray
-                        ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Given known users' top-k as item ids (with scores and per-item basis), the last
-        `new_item_slots` places go to the new items each user matches best (positive affinity only)."""
-        return place_new_items(ids, scores, basis, *self.new_item_choices(users))
-
     def unpersonalised_new_item_scores(self) -> np.ndarray:
         """The new items' scores from overall category popularity: the baseline their metric is read against."""
         if self.user_category_share_ is None or not len(self.new_item_ids_):

@@ -1,6 +1,8 @@
 """Load params.yaml once, typed and checked: the schema (mindshare.settings), then what only the
-library knows (each model's hyper-parameters, each tuned name). Every stage, command, the server
-and the benches call `load_settings` first, so a bad config stops them all alike: one line, exit 2."""
+library knows (each model's hyper-parameters, each tuned name). Every stage, every command that
+reads params.yaml (models, promote, rollback, recommend, audience, outcomes, compare, tune, serve,
+download without --release, bench serve) and the server call `load_settings` first, so a bad config
+stops them all alike: one line, exit 2."""
 
 from __future__ import annotations
 

@@ -28,7 +28,8 @@ from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.data.schema import age_groups
 from mindshare.models.answers import answer
 from mindshare.models.base import Recommender
-from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
+from mindshare.models.cold_start import ColdStartPolicy
+from mindshare.settings import ColdStartSettings, checked_block
 
 DEFAULT_K = 10
 MAX_K = 1000
@@ -55,7 +56,8 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
     def load_context(self, context) -> None:
         self.recommender = Recommender.load(context.artifacts["model"])
         users = pd.read_parquet(context.artifacts["users"]) if "users" in context.artifacts else None
-        settings = ColdStartSettings(**(context.model_config or {}).get("cold_start", {}))
+        settings = checked_block(ColdStartSettings, (context.model_config or {}).get("cold_start"),
+                                 "the model's cold_start settings")
         self._prepare(pd.read_parquet(context.artifacts["items"]), load_key(create=False), users, settings)
 
     def _prepare(self, items: pd.DataFrame, key: bytes, users: pd.DataFrame | None = None,

@@ -62,4 +62,4 @@ def tune_settings(settings: Settings, model: str) -> StudySettings:
         n_trials = 1  # nothing to search: one trial scores the params.yaml values
     metric = (family.metric if family else None) or tune.metric or settings.register.primary_metric
     return StudySettings(model, model_params, dimensions, space_spec, n_trials, tune.timeout, tune.seed, tune.pruner,
-                         metric, tune.storage, settings.cold_start.model_dump())
+                         metric, tune.storage, settings.cold_start.model_dump(exclude_unset=True))  # as written

@@ -27,6 +27,7 @@ import pandas as pd
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.evaluation import build_test_set, evaluate_model, hit_matrix, item_feature_matrix
+from mindshare.layout import OPTUNA_JOURNAL
 from mindshare.metrics import RATING_METRICS, ndcg_at_k
 from mindshare.models import make_model
 from mindshare.models.base import Recommender
@@ -41,8 +42,6 @@ from mindshare.tracking.store import process_alive
 from mindshare.tuning.settings import StudySettings
 
 log = logging.getLogger(__name__)
-LOCAL_STORAGE = Path(".optuna/studies.journal")
-PRUNERS = ("median", "successive_halving", "none")
 WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boosting rounds report every 10)
 WORKER_ATTR = "mindshare.worker"
 COLD_START_ATTR = "mindshare.segment_prior_scores"  # valid ndcg of little-history users by segment prior
@@ -67,7 +66,7 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
                 if attempt == 5:
                     raise
                 time.sleep(0.5 * (attempt + 1))
-    path = Path(url) if url else LOCAL_STORAGE
+    path = Path(url) if url else OPTUNA_JOURNAL
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
