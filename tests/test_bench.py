@@ -62,3 +62,15 @@ def test_bench_refuses_bad_arguments(movielens, capsys):
     assert main(["bench", "rating", "--data", str(movielens / "missing")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 3 and all(line.startswith("mindshare bench: error:") for line in err)
+
+
+def test_bench_ease_keep_measures_the_curve_against_dense(movielens, tmp_path, capsys):
+    out = tmp_path / "keep.json"
+    assert main(["bench", "ease-keep", "--data", str(movielens), "--keeps", "2,0", "--seeds", "0",
+                 "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert set(results) == {"2", "0"} and results["0"]["loss_vs_dense"] == 0.0
+    assert results["2"]["megabytes"] < results["0"]["megabytes"]
+    assert results["2"]["loss_vs_dense"] == pytest.approx(results["0"]["ndcg_at_10"] - results["2"]["ndcg_at_10"])
+    assert "dense" in capsys.readouterr().out
+    assert main(["bench", "ease-keep", "--data", str(movielens), "--keeps", "-1"]) == 2

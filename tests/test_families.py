@@ -12,7 +12,7 @@ from mindshare.errors import MindshareError
 from mindshare.models import MODEL_FAMILIES, make_model
 from mindshare.models.baseline import Baseline
 from mindshare.models.biased_mf import fit_biased_als
-from mindshare.models.ease import EASE
+from mindshare.models.ease import EASE, prune_to_largest
 from mindshare.models.neighbours import top_k_similarities
 from mindshare.models.svd import SVD
 from mindshare.models.user_knn import UserKNN
@@ -93,6 +93,22 @@ def test_ease_matches_the_closed_form(tiny):
     assert np.allclose(model.weights_, expected, atol=1e-5)
     with pytest.raises(MindshareError, match="max_items"):
         EASE(max_items=3).fit(tiny)
+
+
+def test_ease_keeps_the_weights_that_matter_most(tiny):
+    weights = np.array([[0, 3, -1], [2, 0, 0.5], [-4, 0.1, 0]], dtype=np.float32)
+    # importance |w_ji| * scale_j: [[0, 3, 1], [8, 0, 2], [2, 0.05, 0]]; the 3 largest are 8, 3, 2 and the tie 2
+    kept = prune_to_largest(weights, 1, np.array([1.0, 4.0, 0.5], dtype=np.float32))
+    assert sp.issparse(kept) and kept.dtype == np.float32
+    assert np.array_equal(kept.toarray(), np.array([[0, 3, 0], [2, 0, 0.5], [-4, 0, 0]], dtype=np.float32))
+    assert prune_to_largest(weights, 0, np.ones(3, dtype=np.float32)) is weights  # keep 0: dense
+    pruned, dense = EASE(l2=1.0, keep=2).fit(tiny), EASE(l2=1.0, keep=0).fit(tiny)
+    assert sp.issparse(pruned.weights_) and pruned.weights_.nnz <= 2 * tiny.n_items + tiny.n_items
+    users = np.arange(tiny.n_users)
+    items = np.zeros(tiny.n_users, dtype=np.int64)
+    x = tiny.binary().toarray()
+    assert np.allclose(pruned.score(users, items), x @ pruned.weights_.toarray()[:, 0], atol=1e-5)
+    assert dense.score(users, items).shape == (tiny.n_users,)
 
 
 def test_truncated_svd_recovers_a_block_structure():

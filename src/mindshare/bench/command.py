@@ -139,6 +139,27 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
     return report
 
 
+def run_keep_curve_command(data: str, keeps: str, seeds: str, json_path: str | None, columns: str | None = None,
+                           timestamp_format: str | None = None) -> dict:
+    """`bench ease-keep`: EASE's nDCG@10 and size against `keep` on any data set."""
+    from mindshare.bench.ease_keep import format_keep_curve, run_keep_curve
+
+    frame, _, dataset = load_dataset(data, columns, timestamp_format)
+    keep_list, seed_list = parse_ints(keeps, "--keeps"), parse_ints(seeds, "--seeds")
+    if any(k < 0 for k in keep_list):
+        raise MindshareError(f"--keeps is {keeps}; give whole numbers >= 0 (0: dense)")
+    with tqdm(total=len(keep_list) * len(seed_list), file=sys.stderr, desc="bench ease-keep") as bar:
+        results = run_keep_curve(frame, keep_list, seed_list, progress=lambda label: _tick(bar, label))
+    report = {"protocol": "ease-keep", "dataset": dataset, "rows": len(frame),
+              "settings": {"seeds": seed_list, "k": 10, "train_share": 0.75, "l2": 200.0}, "machine": machine(),
+              "results": results}
+    print(f"EASE keep curve on {dataset} ({len(frame)} rows; loss = dense minus pruned)")
+    print(format_keep_curve(results))
+    if json_path:
+        write_json(report, json_path)
+    return report
+
+
 def _tick(bar, label: str) -> None:
     bar.set_postfix_str(label)
     bar.update(1)

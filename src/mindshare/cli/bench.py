@@ -12,7 +12,7 @@ def add_bench(sub) -> None:
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
                        "users with little history, new users and new items (bench/cold_start.py).")
-    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale"))
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale", "ease-keep"))
     p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
                    "(CSV, TSV, Parquet, JSON lines)")
     p.add_argument("--columns",
@@ -35,6 +35,8 @@ def add_bench(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log, the split and the sample")
     p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
     p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
+    p.add_argument("--keeps", default="32,64,128,256,512,1024,0",
+                   help="ease-keep: EASE weights kept per item on average, 0 for dense (default 32,...,1024,0)")
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
@@ -64,6 +66,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "
                              "(a MovieLens folder or zip, or an events file)")
+    if args.protocol == "ease-keep":
+        from mindshare.bench.command import run_keep_curve_command
+
+        run_keep_curve_command(args.data, args.keeps, args.seeds, args.json, args.columns, args.timestamp_format)
+        return
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
