@@ -308,6 +308,10 @@ def test_compare_runs_from_the_store_and_the_notebook(project):
     assert unknown.returncode == 2 and len(unknown.stderr.strip().splitlines()) == 1
     leaderboard = (folder / "reports/leaderboard.md").read_text()
     assert "Lead of the best model" in leaderboard and "paired over" in leaderboard
+    compact = run(folder, *cli, "leaderboard", env=env)
+    assert compact.returncode == 0 and "coverage_at_10" in compact.stdout and "novelty_at_10" not in compact.stdout
+    every = run(folder, *cli, "leaderboard", "--all", env=env)
+    assert every.returncode == 0 and every.stdout.strip() == leaderboard.strip()
     notebook = nbformat.read(folder / "notebooks/02_compare_runs.ipynb", as_version=4)
     NotebookClient(
         notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(folder)}}

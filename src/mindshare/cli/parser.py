@@ -11,7 +11,7 @@ from mindshare.errors import MindshareError
 
 EXAMPLES = """\
 examples:
-  mindshare leaderboard                         the last evaluation, best model first
+  mindshare leaderboard [--all]                 the last evaluation, best model first (--all: every column)
   mindshare models                              registered versions, aliases, metric, lineage
   mindshare models --history                    every promotion and rollback
   mindshare promote --reason "beats popularity" challenger -> production, through the quality gate

@@ -30,6 +30,7 @@ def add_compare(sub) -> None:
 
 def add_leaderboard(sub) -> None:
     p = sub.add_parser("leaderboard", help="print the last evaluation's leaderboard")
+    p.add_argument("--all", action="store_true", help="every metric, the breakdown by group and cold start")
     p.set_defaults(func=cmd_leaderboard)
 
 
@@ -37,7 +38,18 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
     path = layout.LEADERBOARD_MD
     if not path.exists():
         raise MindshareError(f"{path}: not found; run `dvc repro` (or `make run`) first")
-    print(path.read_text().rstrip())
+    if args.all:
+        print(path.read_text().rstrip())
+        return
+    from mindshare.evaluation.reports import compact_table, leaderboard_markdown
+    from mindshare.stages.inputs import read_json, read_table
+
+    primary = read_json(layout.EVALUATION)["primary_metric"]
+    lead = next((line for line in path.read_text().splitlines() if line.startswith("Lead of the best")), "")
+    print(f"Leaderboard (test split, best {primary} first; 95% intervals over users; every column: --all)\n")
+    print(leaderboard_markdown(compact_table(read_table(layout.LEADERBOARD_CSV, "leaderboard"), primary)))
+    if lead:
+        print(f"\n{lead}")
 
 
 def cmd_compare(args: argparse.Namespace) -> None:

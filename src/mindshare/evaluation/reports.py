@@ -3,6 +3,7 @@ Pure functions of the evaluations, plus writers of the files the evaluate stage 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib
@@ -43,10 +44,32 @@ def cold_start_markdown(results: dict[str, dict], order: list[str], k: int) -> s
     present = [c for c in columns if c in table and table[c].fillna(0).any()]
     if not any(c.endswith(f"ndcg_at_{k}") for c in present):
         return ""
-    shown = table[present].rename(columns=columns).rename_axis("model").reset_index()
-    for column in [c for c in shown.columns if c.strip() in ("users", "new users")]:
-        shown[column] = shown[column].fillna(0).astype(int)
-    return f"## Cold start (ndcg@{k}; models/cold_start.py)\n\n{shown.to_markdown(index=False, floatfmt='.4f')}\n"
+    counts = [c for c in present if c.endswith("_users")]
+    table[counts] = table[counts].fillna(0).astype(int)
+    same = [c for c in present if len(order) > 1 and table[c].nunique(dropna=False) == 1]  # not the model's doing
+    once = "; ".join(f"{columns[c].strip()} {_figure(table[c].iloc[0])}" for c in same)
+    varying = [c for c in present if c not in same]
+    shown = table[varying].rename(columns=columns).rename_axis("model").reset_index()
+    parts = [f"## Cold start (ndcg@{k}; models/cold_start.py)\n"]
+    if varying:
+        parts.append(shown.to_markdown(index=False, floatfmt=".4f") + "\n")
+    if once:
+        parts.append(f"The same for every model: {once}.\n")
+    return "\n".join(parts)
+
+
+def _figure(value) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.4f}"
+
+
+def compact_table(table: pd.DataFrame, primary: str) -> pd.DataFrame:
+    """The leaderboard a person reads first: the primary metric with its interval, precision, recall, map,
+    coverage, rmse and fit seconds at the largest k (`mindshare leaderboard --all`: every column)."""
+    ks = [int(c.rsplit("_", 1)[1]) for c in table.columns if re.fullmatch(r"precision_at_\d+", c)]
+    k = max(ks) if ks else 10
+    wanted = [primary, f"{primary}_ci_low", f"{primary}_ci_high", f"precision_at_{k}", f"recall_at_{k}",
+              f"map_at_{k}", f"coverage_at_{k}", "rmse", "fit_seconds"]
+    return table[["model", *dict.fromkeys(c for c in wanted if c in table.columns)]]
 
 
 def leaderboard_markdown(table: pd.DataFrame) -> str:
