@@ -54,6 +54,13 @@ def test_register_gate_promote_rollback(store):
     result = registry.register_candidates(client, "m", _candidates(uris, [0.30, 0.20, 0.25]), "ndcg_at_10")
     assert result["versions"] == {"family0": "1", "family1": "2", "family2": "3"}
     assert str(client.get_model_version_by_alias("m", "challenger").version) == "1"
+    assert client.get_model_version("m", "1").description == "family0: ndcg_at_10 0.3000 on the test split"
+    described = registry.Candidate(family="svd", model_uri="", run_id="", params={}, metrics={
+        "ndcg_at_10": 0.3, "ndcg_at_10_ci_low": 0.28, "ndcg_at_10_ci_high": 0.32},
+        tags={"mindshare.dataset": "ml-latest-small", "mindshare.split_protocol": "random_per_user"})
+    assert registry.describe_candidate(described, "ndcg_at_10") == (
+        "svd: ndcg_at_10 0.3000 (95% CI 0.2800-0.3200) on the test split (data set ml-latest-small, "
+        "split random_per_user)")
 
     first = registry.promote(client, "m", "first", tolerance=0.01)
     assert (first["from"], first["to"], first["who"]) == (None, "1", "tester")

@@ -30,7 +30,8 @@ def main() -> None:
     evaluation = read_json(layout.EVALUATION)
     configure_tracking()
     client = MlflowClient()
-    lineage = {tag: evaluation[tag] for tag in (DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, GIT_COMMIT_TAG)}
+    lineage = {tag: evaluation[tag] for tag in (DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, GIT_COMMIT_TAG,
+                                                "mindshare.dataset", "mindshare.split_protocol") if tag in evaluation}
     lineage["mindshare.pipeline_run_id"] = evaluation["pipeline_run_id"]
     candidates = [
         Candidate(family=name, model_uri=entry["model_uri"], run_id=entry["run_id"], metrics=entry["metrics"],

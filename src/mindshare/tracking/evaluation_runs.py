@@ -46,7 +46,7 @@ def log_model_run(name: str, tags: dict[str, str], fit_params: dict, figures: di
     """A nested run for one evaluated model; returns (run id, logged model URI)."""
     with mlflow.start_run(run_name=name, nested=True,
                           tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name, OWNER_TAG: owner()}) as run:
-        mlflow.log_params(flatten_params({"model": fit_params}) or {"model": name})
+        mlflow.log_params({"family": name, **flatten_params({"model": fit_params})})  # no placeholder for none
         mlflow.log_metrics(figures)
         for row in evaluation.curves.itertuples():
             mlflow.log_metrics({"precision_at_k": row.precision, "recall_at_k": row.recall}, step=int(row.k))

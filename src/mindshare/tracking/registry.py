@@ -74,9 +74,9 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
         model_id = (
             candidate.model_uri.removeprefix("models:/") if candidate.model_uri.startswith("models:/m-") else None
         )
-        version = client.create_model_version(
-            name, candidate.model_uri, run_id=candidate.run_id, tags=tags, model_id=model_id
-        )
+        version = client.create_model_version(name, candidate.model_uri, run_id=candidate.run_id, tags=tags,
+                                              model_id=model_id,
+                                              description=describe_candidate(candidate, primary_metric))
         versions[candidate.family] = str(version.version)
     sign = 1.0 if greater_is_better(primary_metric) else -1.0
     best = max(candidates, key=lambda c: sign * c.metrics[primary_metric])
@@ -88,6 +88,18 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
         "challenger_family": best.family,
         "primary_metric": primary_metric,
     }
+
+
+def describe_candidate(candidate: Candidate, primary_metric: str) -> str:
+    """A registered version's description, as the registry UI shows it: family, the primary metric with its
+    95% interval over users, the data set and split it was measured on."""
+    metrics = candidate.metrics
+    interval = (f" (95% CI {metrics[f'{primary_metric}_ci_low']:.4f}-{metrics[f'{primary_metric}_ci_high']:.4f})"
+                if f"{primary_metric}_ci_low" in metrics else "")
+    labels = (("data set", "mindshare.dataset"), ("split", "mindshare.split_protocol"))
+    where = ", ".join(f"{label} {candidate.tags[tag]}" for label, tag in labels if tag in candidate.tags)
+    return f"{candidate.family}: {primary_metric} {metrics[primary_metric]:.4f}{interval} on the test split" + \
+        (f" ({where})" if where else "")
 
 
 def _version_by_alias(client: MlflowClient, name: str, alias: str):

@@ -22,11 +22,11 @@ MAX_PARAM_CHARS = 6000
 
 
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """{'a': {'b': 1}} -> {'a.b': '1'}; lists become JSON."""
+    """{'a': {'b': 1}} -> {'a.b': '1'}; lists become JSON; an empty mapping logs nothing (no '{}' param)."""
     flat: dict[str, str] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
-        if isinstance(value, dict) and value:
+        if isinstance(value, dict):
             flat.update(flatten_params(value, f"{name}."))
         else:
             text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)

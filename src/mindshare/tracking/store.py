@@ -154,6 +154,9 @@ def process_alive(pid: int) -> bool:
     return True
 
 
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+
+
 def use_experiment(name: str, project_root: str | Path = ".") -> str:
     """Set the active experiment, creating it with artifacts under `<project>/mlruns` on a local store."""
     import mlflow
@@ -163,7 +166,9 @@ def use_experiment(name: str, project_root: str | Path = ".") -> str:
         location = None
         if mlflow.get_tracking_uri().startswith("sqlite:"):
             location = (Path(project_root).resolve() / "mlruns").as_uri()
-        experiment_id = mlflow.create_experiment(name, artifact_location=location)
+        # a model-development experiment: the UI's runs table, not its GenAI overview
+        experiment_id = mlflow.create_experiment(name, artifact_location=location,
+                                                 tags={EXPERIMENT_KIND_TAG: "custom_model_development"})
     else:
         experiment_id = experiment.experiment_id
     mlflow.set_experiment(experiment_id=experiment_id)
