@@ -12,7 +12,8 @@ from mindshare.evaluation.reports import curve_table, lead_of_best, leaderboard,
 
 
 class Leaderboard:
-    """Models in the order they are added; `table` best first by the primary metric."""
+    """Models in the order they are added; after `write`, `table_` (best first by the primary metric) and
+    `lead_` (the best against the next, paired over users; None with one model)."""
 
     def __init__(self, primary: str, k: int, segments: pd.Series | None, activity_buckets: list[int]):
         self.primary, self.k, self.segments, self.activity_buckets = primary, k, segments, activity_buckets
@@ -32,30 +33,23 @@ class Leaderboard:
         self.curves[name], self.per_user[name] = evaluation.curves, evaluation.per_user
         return self.results[name]
 
-    @property
-    def table(self) -> pd.DataFrame:
-        return leaderboard(self.results, self.primary)
-
-    @property
-    def lead(self):
-        """(best, next, PairedComparison) on the primary metric over the same users, or None."""
-        return lead_of_best(self.table, self.per_user, self.primary)
-
     def lead_report(self) -> dict | None:
-        lead = self.lead
+        lead = self.lead_
         return None if lead is None else {"best": lead[0], "next": lead[1], **lead[2].__dict__,
                                           "significant": lead[2].significant}
 
     def write(self) -> list:
-        """Every report file of the evaluate stage (atomically); returns those logged on the pipeline run."""
-        table, groups = self.table, pd.concat(self.breakdowns, ignore_index=True)
+        """Every report file of the evaluate stage (atomically), once every model is added; returns those
+        logged on the pipeline run. The table and the lead (a paired bootstrap) are computed here once."""
+        table, groups = leaderboard(self.results, self.primary), pd.concat(self.breakdowns, ignore_index=True)
+        self.table_, self.lead_ = table, lead_of_best(table, self.per_user, self.primary)
         for metric, path in layout.CURVE_TABLES.items():
             with atomic_path(path) as tmp:
                 curve_table(self.curves, metric).to_csv(tmp, index=False)
         plot_curves(self.curves, layout.CURVES_PLOT)
         with atomic_path(layout.LEADERBOARD_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
-        write_text(leaderboard_document(table, self.results, groups, self.lead, self.primary, self.k),
+        write_text(leaderboard_document(table, self.results, groups, self.lead_, self.primary, self.k),
                    layout.LEADERBOARD_MD)
         write_parquet(pd.concat([f.assign(model=name) for name, f in self.per_user.items()], ignore_index=True),
                       layout.PER_USER)

@@ -57,8 +57,9 @@ def main() -> None:
             run_id, model_uri = log_model_run(name, run_tags, fit["params"], figures, evaluation, cold_start, files)
             entries[name] = {"run_id": run_id, "model_uri": model_uri, "metrics": figures, "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, figures.get(primary, float("nan")))
-        table = board.table
-        log_leaderboard(primary, table["model"].iloc[0], float(table[primary].iloc[0]), board.lead, board.write())
+        artifacts = board.write()
+        best = board.table_.iloc[0]
+        log_leaderboard(primary, best["model"], float(best[primary]), board.lead_, artifacts)
     write_json({"pipeline_run_id": parent.info.run_id, "primary_metric": primary, **tags, "models": entries,
                 "lead": board.lead_report()}, layout.EVALUATION)
 
