@@ -325,11 +325,38 @@ def test_dvc_experiment_with_another_seed(project):
     folder, env = project
     if not _client(folder).get_registered_model("mindshare").aliases.get("production"):
         assert run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "x", env=env).returncode == 0
+    # The run's metrics and plot data are small committed files: they travel with the commit.
+    for command in (["git", "add", "-A"], ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "run"]):
+        subprocess.run(command, cwd=folder, check=True, capture_output=True)
+    committed = subprocess.run(["git", "ls-files", "reports"], cwd=folder, capture_output=True, text=True).stdout
+    assert "reports/metrics.json" in committed and "reports/plots/precision_at_k.csv" in committed
+    families = json.loads((folder / "reports/metrics.json").read_text()).keys()
     result = run(folder, "dvc", "exp", "run", "-S", "prepare.split.seed=1", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Running stage 'prepare'" in result.stdout
-    shown = run(folder, "dvc", "exp", "show", "--csv", env=env)
-    assert shown.returncode == 0 and "prepare.split.seed" in shown.stdout
+    shown = run(folder, "dvc", "exp", "show", "--json", env=env)
+    assert shown.returncode == 0, shown.stderr
+    baseline = next(row for row in json.loads(shown.stdout) if row["rev"] != "workspace")
+    experiment = baseline["experiments"][0]["revs"][0]
+    seeds, ndcgs = {}, {}
+    for label, row in (("main", baseline), ("experiment", experiment)):
+        assert not row.get("error"), row
+        seeds[label] = row["data"]["params"]["params.yaml"]["data"]["prepare"]["split"]["seed"]
+        metrics = row["data"]["metrics"]["reports/metrics.json"]["data"]
+        ndcgs[label] = {family: metrics[family]["ndcg_at_10"] for family in families}
+        assert all(isinstance(value, float) for value in ndcgs[label].values()), (label, metrics)
+    assert seeds["experiment"] == 1 and seeds["main"] != 1
+    assert ndcgs["main"] != ndcgs["experiment"]  # another split, other figures
+    diff = run(folder, "dvc", "metrics", "diff", "--all", "--json", env=env)  # HEAD (main) vs the experiment
+    assert diff.returncode == 0 and "failed to load" not in diff.stdout + diff.stderr, diff.stdout + diff.stderr
+    compared = json.loads(diff.stdout)["reports/metrics.json"]
+    for family in families:
+        assert compared[f"{family}.ndcg_at_10"]["old"] == ndcgs["main"][family]
+        assert compared[f"{family}.ndcg_at_10"]["new"] == ndcgs["experiment"][family]
+    plots = run(folder, "dvc", "plots", "diff", "--json", env=env)
+    assert plots.returncode == 0, plots.stderr
+    curves = json.loads(plots.stdout)["data"]
+    assert {"workspace", "HEAD"} <= {rev for curve in curves.values() for p in curve for rev in p["revisions"]}
     # The experiment registered new versions measured on another split: the gate re-evaluates
     # production on the workspace's (the candidate's) test split instead of comparing apples to pears.
     promoted = run(folder, sys.executable, "-m", "mindshare.cli", "promote", "--reason", "new split", env=env)

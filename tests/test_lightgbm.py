@@ -59,6 +59,14 @@ def test_deterministic_and_save_load(model, data, tmp_path):
     assert (loaded.recommend(users, k=5)[0] == model.recommend(users, k=5)[0]).all()
 
 
+def test_a_family_both_base_and_rater_is_fitted_and_saved_once(model, data, tmp_path):
+    shared = next(b for b in model.bases_ if b.name == "item_knn")
+    assert any(rater is shared for rater in model.raters_)
+    model.save(tmp_path / "m.pkl")
+    loaded = LightGBMRanker.load(tmp_path / "m.pkl")
+    assert any(rater is next(b for b in loaded.bases_ if b.name == "item_knn") for rater in loaded.raters_)
+
+
 def test_learn_rating_only_cannot_rank(data):
     rating_only = LightGBMRanker(**{**SMALL, "learn": "rating"}).fit(data)
     with pytest.raises(MindshareError, match="cannot rank"):

@@ -23,8 +23,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from mindshare.atomic_files import atomic_path
 from mindshare.data.interactions import Interactions
+from mindshare.models.storage import save_compact
 
 # Dense score blocks are at most this many floats (users x items): 32 M floats = 128 MB.
 SCORE_BLOCK_FLOATS = 32_000_000
@@ -135,8 +135,8 @@ class Recommender:
         raise NotImplementedError
 
     def save(self, path: str | Path) -> None:
-        with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-            pickle.dump(self, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        """A pickle with compact sparse indices (models/storage.py); `load` or plain pickle reads it."""
+        save_compact(self, path)
 
     @staticmethod
     def load(path: str | Path) -> "Recommender":

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError, suggestion
 from mindshare.models.base import Recommender
 from mindshare.models.baseline import Baseline
@@ -46,3 +47,9 @@ def make_base(spec: str) -> Recommender:
     """A re-ranker's base: 'family' or 'family:algorithm' (e.g. 'svd:biased_als') with the library defaults."""
     family, _, algorithm = spec.partition(":")
     return build_model(BASE_FAMILIES, family, {"algorithm": algorithm} if algorithm else {})
+
+
+def fitted_base(train: Interactions, spec: str) -> Recommender:
+    """`make_base(spec)` fitted on `train`, once per (train, spec): a re-ranker whose base families and
+    rating models name the same family holds one fitted model, not two equal ones (and saves one)."""
+    return train.memo(("fitted_base", spec), lambda: make_base(spec).fit(train))

@@ -35,7 +35,7 @@ from mindshare.models.candidates import (
     score_pool,
     split_holdout,
 )
-from mindshare.models.families import make_base
+from mindshare.models.families import fitted_base, make_base
 
 LEARN = ("both", "ranking", "rating")
 
@@ -108,7 +108,7 @@ class CandidateReranker(Recommender):
                 key,
                 lambda: (
                     [self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_used)],
-                    [make_base(spec).fit(train) for spec in self.base_models],
+                    [fitted_base(train, spec) for spec in self.base_models],
                 ),
             )
             self.learned_ = sum(len(p[1]) for p in parts) > 1
@@ -156,7 +156,7 @@ class CandidateReranker(Recommender):
             # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
             def out_of_fold():
                 rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
-                raters = [make_base(spec).fit(train) for spec in self.rating_models]
+                raters = [fitted_base(train, spec) for spec in self.rating_models]  # a base's fit when shared
                 return rows, raters, self.rating_feature_names_
 
             key = ("rating", tuple(self.rating_models), n_folds, self.seed)
@@ -165,9 +165,7 @@ class CandidateReranker(Recommender):
             y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
             stop = stop_users[users]
             self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
-            self.baseline_ = next((r for r in self.raters_ if r.name == "baseline"), None) or make_base("baseline").fit(
-                train
-            )
+            self.baseline_ = fitted_base(train, "baseline")
 
     def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):
         raters = [make_base(spec).fit(fit_part) for spec in self.rating_models]

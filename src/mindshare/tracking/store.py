@@ -176,11 +176,13 @@ def use_experiment(name: str, project_root: str | Path = ".") -> str:
 
 
 def git_commit(project_root: str | Path = ".") -> str:
-    """The checked-out commit, with '-dirty' if tracked files changed; 'unknown' outside git."""
+    """The checked-out commit, with '-dirty' if tracked files changed; 'unknown' outside git. What the
+    pipeline itself writes while it runs (dvc.lock, the committed metrics under reports/) does not count."""
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_root, capture_output=True, text=True,
                                 check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=project_root,
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                ":(exclude)dvc.lock", ":(exclude)reports"], cwd=project_root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"

@@ -1,0 +1,55 @@
+"""How a fitted model is written to disk: a pickle whose sparse matrices keep their column indices in
+the smallest unsigned type that holds them (uint16 below 65,536 columns), widened back on load.
+
+A sparse item x item block such as EASE's kept weights is half indices: this alone makes it a third
+smaller, and nothing else about the model changes (the loaded matrices equal the saved ones)."""
+
+from __future__ import annotations
+
+import io
+import pickle
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from mindshare.atomic_files import atomic_path
+
+
+def _compact_indices(indices: np.ndarray, n_columns: int) -> np.ndarray:
+    for dtype in (np.uint16, np.uint32):
+        if n_columns <= np.iinfo(dtype).max + 1:
+            return indices.astype(dtype, copy=False)
+    return indices
+
+
+def _sparse_from_parts(kind: str, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                       shape: tuple[int, int]) -> sp.spmatrix:
+    """The inverse of `CompactPickler`'s reduction: indices widened to int32 (int64 if they need it)."""
+    wide = np.int32 if max(shape) < np.iinfo(np.int32).max and len(data) < np.iinfo(np.int32).max else np.int64
+    matrix = {"csr": sp.csr_matrix, "csc": sp.csc_matrix}[kind]
+    return matrix((data, indices.astype(wide), indptr.astype(wide, copy=False)), shape=shape)
+
+
+class CompactPickler(pickle.Pickler):
+    """A pickler that writes CSR/CSC matrices with compact index types (see the module's docstring)."""
+
+    def reducer_override(self, obj: Any):
+        kind = {sp.csr_matrix: "csr", sp.csc_matrix: "csc"}.get(type(obj))
+        if kind is None:
+            return NotImplemented
+        n_minor = obj.shape[1] if kind == "csr" else obj.shape[0]
+        return _sparse_from_parts, (kind, obj.data, _compact_indices(obj.indices, n_minor), obj.indptr, obj.shape)
+
+
+def compact_dumps(obj: Any) -> bytes:
+    buffer = io.BytesIO()
+    CompactPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
+
+
+def save_compact(obj: Any, path: str | Path) -> None:
+    """Pickle `obj` to `path` atomically (nothing half-written), sparse matrices compacted."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        CompactPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
