@@ -21,8 +21,7 @@ run: install
 	dvc repro
 	@mindshare leaderboard
 	@echo
-	@echo "Open the MLflow UI on this store with:"
-	@echo "  $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db --port 5000"
+	@mindshare ui
 
 repro: install
 	mindshare download --quiet

@@ -93,9 +93,16 @@ def test_pipeline_outputs_and_mlflow_layout(project):
     assert len(parents) == 1
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(r.info.run_name for r in children) == sorted(models)
+    splits = json.loads((folder / "reports/prepare.json").read_text())["splits"]
+    assert not {"None", "unknown", "{}", "[]"} & set(parents[0].data.params.values())  # no placeholder params
     for child in children:
         assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(child.data.metrics)
         assert child.data.tags["mindshare.git_commit"] != "unknown"
+        assert child.data.params["family"] == child.info.run_name and child.data.params["algorithm"]
+        assert "cold_start/segment_prior" in child.data.params  # the pyfunc's model_config, resolved
+    for pipeline_or_model in (parents[0], *children):  # the Dataset column: each split by its fingerprint
+        assert {i.dataset.name: i.dataset.digest for i in pipeline_or_model.inputs.dataset_inputs} == {
+            name: splits[name]["fingerprint"] for name in ("train", "valid", "test")}
     stages = {r.data.tags.get("mindshare.stage") for r in runs}
     assert {"ingest", "prepare", "evaluate", "register", *(f"train@{m}" for m in models),
             *(f"tune@{m}" for m in models)} <= stages
@@ -108,6 +115,7 @@ def test_pipeline_outputs_and_mlflow_layout(project):
     challenger = client.get_model_version_by_alias("mindshare", "challenger")
     best = max(models, key=lambda m: metrics[m]["ndcg_at_10"])
     assert challenger.tags["mindshare.model_family"] == best
+    assert max(map(len, challenger.tags.values())) < 100  # short tags; the figures are the source run's metrics
     assert challenger.tags["mindshare.data_fingerprint"] == json.loads((folder / "reports/ingest.json").read_text())[
         "data_fingerprint"]
 
@@ -449,3 +457,46 @@ def test_no_raw_user_id_anywhere(project):
             leaks.append(str(path.relative_to(folder)))
     assert scanned > 100
     assert not leaks, leaks
+
+
+def test_mlflow_ui_in_a_real_browser(project):
+    """The URL `mindshare ui` prints opens the runs table (Model-training view, not the GenAI overview) with the
+    pipeline run; the compare page of its nested runs shows ndcg_at_10 for every model; the registered model's
+    page shows @challenger. Headless chromium; each page's screenshot kept in build/test-artifacts/mlflow-ui/."""
+    import yaml
+
+    from mindshare.tracking.ui import compare_runs_url, model_url
+
+    from mlflow_ui import artifacts_folder, chromium, compared_metric, mlflow_ui, printed_ui, run_names, show
+
+    folder, env = project
+    started = time.perf_counter()
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    shots = artifacts_folder()
+    command, url, port = printed_ui(folder, env)
+    experiment_id = re.fullmatch(rf"http://127\.0\.0\.1:{port}/#/experiments/(\w+)\?workflowType=machine_learning",
+                                 url).group(1)
+    client = _client(folder)
+    pipeline = client.search_runs([experiment_id], "attributes.run_name = 'pipeline' and attributes.status = "
+                                  "'FINISHED'", order_by=["attributes.start_time DESC"], max_results=1)[0]
+    nested = client.search_runs([experiment_id], f"tags.`mlflow.parentRunId` = '{pipeline.info.run_id}'")
+    assert sorted(run.info.run_name for run in nested) == sorted(params["models"])
+    model = params["register"]["model_name"]
+    challenger = client.get_model_version_by_alias(model, "challenger").version
+    with chromium() as driver, mlflow_ui(command, port, env, shots / "mlflow-ui.log") as base:
+        show(driver, url, ["Run Name", "pipeline"], shots / "1-runs-table.png")
+        assert f"/experiments/{experiment_id}/runs" in driver.current_url, driver.current_url  # not /overview
+
+        shown = show(driver, compare_runs_url(base, [r.info.run_id for r in nested], [experiment_id]),
+                     [f"Comparing {len(nested)} Runs", "Metrics"], shots / "2-compare-nested-runs.png")
+        values = dict(zip(run_names(shown), compared_metric(driver, "ndcg_at_10", len(nested)), strict=True))
+        driver.save_screenshot(str(shots / "2-compare-nested-runs.png"))  # now with the ndcg_at_10 row in view
+        assert set(values) == set(params["models"])
+        for run in nested:  # the UI rounds to 3 decimals
+            assert abs(float(values[run.info.run_name]) - run.data.metrics["ndcg_at_10"]) <= 5e-4, run.info.run_name
+
+        shown = show(driver, model_url(base, model), ["Registered Models", "challenger"],
+                     shots / "3-registered-model.png", scroll_to="challenger")
+        versions = {block.split("\n", 1)[0]: block for block in shown.split("Version ")[1:]}
+        assert "challenger" in versions[str(challenger)], versions.get(str(challenger))
+    print(f"MLflow UI in chromium: {time.perf_counter() - started:.1f} s; screenshots in {shots}")

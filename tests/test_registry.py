@@ -14,7 +14,14 @@ from mindshare.errors import MindshareError, PolicyRefusal
 from mindshare.models.popularity import Popularity
 from mindshare.tracking import registry
 from mindshare.tracking.pyfunc import log_recommender
-from mindshare.tracking.store import DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG, configure_tracking, use_experiment
+from mindshare.tracking.store import (
+    DATA_FINGERPRINT_TAG,
+    FAMILY_TAG,
+    GIT_COMMIT_TAG,
+    SPLIT_FINGERPRINT_TAG,
+    configure_tracking,
+    use_experiment,
+)
 
 KEY = "registry-test-key"
 
@@ -44,9 +51,16 @@ def store(tmp_path, monkeypatch):
 def _candidates(uris, values, data="d1", split="s1"):
     return [
         registry.Candidate(family=f"family{i}", model_uri=uri, run_id=run_id, metrics={"ndcg_at_10": value},
-                           params={"n": i}, tags={DATA_FINGERPRINT_TAG: data, SPLIT_FINGERPRINT_TAG: split})
+                           tags={DATA_FINGERPRINT_TAG: data, SPLIT_FINGERPRINT_TAG: split})
         for i, ((run_id, uri), value) in enumerate(zip(uris, values))
     ]
+
+
+def _log_metrics(client, candidates):
+    """As evaluate does: a candidate's figures are the metrics of its source run."""
+    for candidate in candidates:
+        for name, value in candidate.metrics.items():
+            client.log_metric(candidate.run_id, name, value)
 
 
 def test_register_gate_promote_rollback(store):
@@ -54,13 +68,15 @@ def test_register_gate_promote_rollback(store):
     result = registry.register_candidates(client, "m", _candidates(uris, [0.30, 0.20, 0.25]), "ndcg_at_10")
     assert result["versions"] == {"family0": "1", "family1": "2", "family2": "3"}
     assert str(client.get_model_version_by_alias("m", "challenger").version) == "1"
-    assert client.get_model_version("m", "1").description == "family0: ndcg_at_10 0.3000 on the test split"
-    described = registry.Candidate(family="svd", model_uri="", run_id="", params={}, metrics={
+    assert client.get_model_version("m", "1").description == (
+        "family0: ndcg_at_10 0.3000 on the test split (test digest s1)")
+    described = registry.Candidate(family="svd", model_uri="", run_id="", metrics={
         "ndcg_at_10": 0.3, "ndcg_at_10_ci_low": 0.28, "ndcg_at_10_ci_high": 0.32},
-        tags={"mindshare.dataset": "ml-latest-small", "mindshare.split_protocol": "random_per_user"})
+        tags={"mindshare.dataset": "ml-latest-small", "mindshare.split_protocol": "random_per_user",
+              SPLIT_FINGERPRINT_TAG: "0123456789abcdef"})
     assert registry.describe_candidate(described, "ndcg_at_10") == (
         "svd: ndcg_at_10 0.3000 (95% CI 0.2800-0.3200) on the test split (data set ml-latest-small, "
-        "split random_per_user)")
+        "split random_per_user, test digest 0123456789abcdef)")
 
     first = registry.promote(client, "m", "first", tolerance=0.01)
     assert (first["from"], first["to"], first["who"]) == (None, "1", "tester")
@@ -82,6 +98,25 @@ def test_register_gate_promote_rollback(store):
                        ("rollback", "2", "3"), ("rollback", "3", "1")]
     listed = {r["version"]: r["aliases"] for r in registry.describe_versions(client, "m")}
     assert listed[1] == "challenger,production"
+
+
+def test_version_tags_stay_short_and_figures_stay_on_the_run(store):
+    client, uris = store
+    run_id, uri = uris[0]
+    metrics = {**{f"segment_{i}_ndcg_at_10": i / 100 for i in range(40)},
+               "ndcg_at_10": 0.3, "ndcg_at_10_ci_low": 0.28, "ndcg_at_10_ci_high": 0.32}
+    lineage = {DATA_FINGERPRINT_TAG: "0123456789abcdef", SPLIT_FINGERPRINT_TAG: "fedcba9876543210",
+               GIT_COMMIT_TAG: "0" * 40 + "-dirty", "mindshare.dataset": "ml-latest-small",
+               "mindshare.split_protocol": "random_per_user", "mindshare.pipeline_run_id": run_id}
+    candidate = registry.Candidate("item_knn_ease", uri, run_id, metrics, lineage)
+    _log_metrics(client, [candidate])
+    registry.register_candidates(client, "m", [candidate], "ndcg_at_10")
+    version = client.get_model_version("m", "1")
+    assert set(version.tags) == {FAMILY_TAG, registry.PRIMARY_METRIC_TAG, registry.PRIMARY_VALUE_TAG, *lineage}
+    assert max(len(value) for value in version.tags.values()) < 100, version.tags
+    assert registry.run_metrics(client, version)["segment_39_ndcg_at_10"] == 0.39  # the figures: on the run
+    assert version.description == ("item_knn_ease: ndcg_at_10 0.3000 (95% CI 0.2800-0.3200) on the test split "
+                                   "(data set ml-latest-small, split random_per_user, test digest fedcba9876543210)")
 
 
 def test_gate_needs_same_split_or_reevaluation(store):
@@ -118,6 +153,7 @@ def test_guardrails_and_significant_lead_each_reported(store):
     candidates = _candidates(uris[:2], [0.30, 0.32])
     candidates[0].metrics["coverage_at_10"] = 0.50
     candidates[1].metrics["coverage_at_10"] = 0.30  # better ndcg, much narrower catalogue
+    _log_metrics(client, candidates)  # the gate reads the guardrail metrics from the source runs
     registry.register_candidates(client, "m", candidates[:1], "ndcg_at_10")
     registry.promote(client, "m", "first")
     registry.register_candidates(client, "m", candidates[1:], "ndcg_at_10")

@@ -103,7 +103,7 @@ def project(tmp_path_factory):
                                   cold_start=ColdStartSettings(demographic_min_users=5))
         candidates.append(registry.Candidate(family=family, model_uri=uri, run_id=run.info.run_id,
                                              metrics={"ndcg_at_10": 0.3 if family == "item_knn" else 0.1},
-                                             params={}, tags={DATA_FINGERPRINT_TAG: "d", SPLIT_FINGERPRINT_TAG: "s"}))
+                                             tags={DATA_FINGERPRINT_TAG: "d", SPLIT_FINGERPRINT_TAG: "s"}))
     client = MlflowClient()
     registry.register_candidates(client, "mindshare", candidates, "ndcg_at_10")
     registry.promote(client, "mindshare", "first")

@@ -7,7 +7,7 @@ import pickle
 import numpy as np
 import scipy.sparse as sp
 
-from mindshare.models.storage import compact_dumps, save_compact
+from mindshare.models.storage import compact_dumps, load_model_file, save_compact
 
 
 def _random(shape: tuple[int, int], nnz: int, seed: int = 0) -> sp.csr_matrix:
@@ -20,7 +20,8 @@ def test_csr_and_csc_come_back_equal_with_int32_indices(tmp_path):
     narrow, wide = _random((50, 3000), 4000), _random((20, 70_000), 500, seed=1)
     state = {"narrow": narrow, "wide": wide, "columns": narrow.tocsc(), "dense": np.arange(3)}
     save_compact(state, tmp_path / "m.pkl")
-    loaded = pickle.loads((tmp_path / "m.pkl").read_bytes())
+    assert (tmp_path / "m.pkl").read_bytes()[:2] == b"\x1f\x8b"  # gzip'd
+    loaded = load_model_file(tmp_path / "m.pkl")
     for key in ("narrow", "wide", "columns"):
         assert type(loaded[key]) is type(state[key])
         assert loaded[key].shape == state[key].shape and loaded[key].dtype == np.float32
@@ -38,3 +39,9 @@ def test_indices_below_65536_columns_take_two_bytes():
 def test_one_object_referenced_twice_is_stored_once():
     matrix = _random((100, 5000), 20_000)
     assert len(compact_dumps([matrix, matrix])) < 1.1 * len(compact_dumps(matrix))
+
+
+def test_a_plain_pickle_saved_before_still_loads(tmp_path):
+    matrix = _random((10, 100), 50)
+    (tmp_path / "old.pkl").write_bytes(pickle.dumps({"weights": matrix}))
+    assert (load_model_file(tmp_path / "old.pkl")["weights"] != matrix).nnz == 0

@@ -113,9 +113,18 @@ def test_tune_stage_writes_best_params_and_nests_trials_in_mlflow(project):
         [study_run.info.experiment_id], filter_string=f"tags.`mlflow.parentRunId` = '{study_run.info.run_id}'"
     )
     assert len(trials) == 4
+    assert (study_run.data.params["family"], study_run.data.params["algorithm"]) == (
+        "svd", "implicit ALS matrix factorisation")
+    assert "model.factors" in study_run.data.params and not {"None", "{}", "[]"} & set(study_run.data.params.values())
+    splits = json.loads((project / "reports/prepare.json").read_text())["splits"]
+    for run in (study_run, client.get_run(trials[0].info.run_id)):  # the splits the study saw, by fingerprint
+        assert {(i.dataset.name, i.dataset.digest) for i in run.inputs.dataset_inputs} == {
+            (name, splits[name]["fingerprint"]) for name in ("train", "valid")}
     for trial in trials:
         assert trial.data.tags["mindshare.trial_state"] in ("complete", "pruned")
-        assert "duration_seconds" in trial.data.metrics and "model.factors" in trial.data.params
+        assert "duration_seconds" in trial.data.metrics
+        assert set(trial.data.params) == {"family", "algorithm", "model.factors", "model.regularization",
+                                          "model.alpha"}  # what it tuned; the rest is the study run's
     # the same settings again: the study is complete, nothing runs, the result is the same
     again = run_stage(project, "tune", "svd")
     assert again.returncode == 0 and json.loads((project / "tuning/svd.json").read_text()) == best

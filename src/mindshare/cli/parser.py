@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mindshare.cli import answers, bench, data, marketing, pipeline, registry
+from mindshare.cli import answers, bench, data, marketing, pipeline, registry, retention, ui
 from mindshare.errors import MindshareError
 
 EXAMPLES = """\
@@ -26,6 +26,8 @@ examples:
   mindshare outcomes --campaign westerns --file results.csv   treatment vs control, fed back as interactions
   mindshare forget --user 1                     erase a person (then `dvc repro`)
   mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
+  mindshare prune --keep 5 --dry-run            what deleting all but the newest 5 pipeline runs would free
+  mindshare ui --port 5000                      how to start the MLflow UI, and the URL of the runs table
   mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
   mindshare serve --port 8080                   REST: /recommend/{user}, /audience/{campaign}, /docs
   mindshare bench serve --clients 200 --rate 300  load test of `serve` (closed and open loop)
@@ -41,8 +43,8 @@ exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad inpu
 COMMANDS = (
     registry.add_models, registry.add_promote, registry.add_rollback, answers.add_recommend, bench.add_bench,
     answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
-    pipeline.add_compare, marketing.add_segments, marketing.add_profile, marketing.add_audience,
-    marketing.add_outcomes, marketing.add_forget, pipeline.add_leaderboard,
+    pipeline.add_compare, retention.add_prune, marketing.add_segments, marketing.add_profile,
+    marketing.add_audience, marketing.add_outcomes, marketing.add_forget, pipeline.add_leaderboard, ui.add_ui,
 )
 
 

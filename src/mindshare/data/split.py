@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.errors import MindshareError
 from mindshare.settings import SplitSettings
 
@@ -169,3 +170,10 @@ def relevant_mask(test: pd.DataFrame, min_rating: float | None) -> np.ndarray:
     if min_rating is None or "rating" not in test.columns:
         return np.ones(len(test), dtype=bool)
     return (test["rating"] >= min_rating).to_numpy()
+
+
+def split_summary(frame: pd.DataFrame) -> dict:
+    """A split as lineage records it (MLflow dataset inputs): its fingerprint, rows, distinct users and
+    items, and column dtypes; never a row."""
+    return {"fingerprint": frame_fingerprint(frame), "rows": len(frame), "users": int(frame["user_id"].nunique()),
+            "items": int(frame["item_id"].nunique()), "columns": {str(c): str(t) for c, t in frame.dtypes.items()}}

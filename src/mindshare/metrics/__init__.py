@@ -5,22 +5,22 @@ user u's list is relevant), and `n_relevant`, each user's number of relevant tes
 row a user with at least one). Names are the ones used in JSON, CLI and MLflow.
 """
 
-from mindshare.metrics.beyond_accuracy import catalogue_coverage, intra_list_diversity, mean_popularity, novelty
-from mindshare.metrics.ranking import (
-    hit_rate_at_k,
-    map_at_k,
-    map_at_k_over_relevant,
-    mrr_at_k,
-    ndcg_at_k,
-    per_user,
-    precision_at_k,
-    recall_at_k,
-)
-from mindshare.metrics.rating import RATING_METRICS, mae, rmse
-from mindshare.metrics.significance import PairedComparison, bootstrap_ci, paired_comparison
+from importlib import import_module
 
-__all__ = [
-    "PairedComparison", "RATING_METRICS", "bootstrap_ci", "paired_comparison", "per_user",
-    "catalogue_coverage", "hit_rate_at_k", "intra_list_diversity", "mae", "map_at_k", "map_at_k_over_relevant",
-    "mean_popularity", "mrr_at_k", "ndcg_at_k", "novelty", "precision_at_k", "recall_at_k", "rmse",
-]
+# name -> submodule, imported on first use: `mindshare.metrics.names` (read by the settings and the CLI)
+# must not pull in scipy.stats through `significance`
+_WHERE = {
+    "beyond_accuracy": ("catalogue_coverage", "intra_list_diversity", "mean_popularity", "novelty"),
+    "ranking": ("hit_rate_at_k", "map_at_k", "map_at_k_over_relevant", "mrr_at_k", "ndcg_at_k", "per_user",
+                "precision_at_k", "recall_at_k"),
+    "rating": ("RATING_METRICS", "mae", "rmse"),
+    "significance": ("PairedComparison", "bootstrap_ci", "paired_comparison"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)

@@ -17,14 +17,13 @@ Families that train in steps (factorisation iterations, boosting rounds, epochs)
 from __future__ import annotations
 
 import inspect
-import pickle
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
 from mindshare.data.interactions import Interactions
-from mindshare.models.storage import save_compact
+from mindshare.models.storage import load_model_file, save_compact
 
 # Dense score blocks are at most this many floats (users x items): 32 M floats = 128 MB.
 SCORE_BLOCK_FLOATS = 32_000_000
@@ -135,13 +134,12 @@ class Recommender:
         raise NotImplementedError
 
     def save(self, path: str | Path) -> None:
-        """A pickle with compact sparse indices (models/storage.py); `load` or plain pickle reads it."""
+        """A gzip'd pickle with compact sparse indices (models/storage.py), read by `load`."""
         save_compact(self, path)
 
     @staticmethod
     def load(path: str | Path) -> "Recommender":
-        with open(path, "rb") as handle:
-            model = pickle.load(handle)
+        model = load_model_file(path)
         if not isinstance(model, Recommender):
             raise TypeError(f"{path} does not hold a mindshare model")
         return model

@@ -13,7 +13,6 @@ measured against the first base family's standardised score, which they then fal
 
 from __future__ import annotations
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
@@ -70,6 +69,8 @@ class LightGBMRanker(CandidateReranker):
                 value = value if higher_is_better else -np.sqrt(value) if metric == "l2" else -value
                 self._report_step(env.iteration + 1, value, kind)
 
+        import lightgbm as lgb  # here, not at import: answering from a saved model needs only its pickle
+
         return [lgb.early_stopping(self.early_stopping_rounds, verbose=False), report]
 
     def _prior(self, x: np.ndarray) -> np.ndarray:
@@ -81,6 +82,8 @@ class LightGBMRanker(CandidateReranker):
         return self._prior(x) if self.prior_weight else x[:, 0]
 
     def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
+        import lightgbm as lgb
+
         self.ranker_ = lgb.LGBMRanker(objective=self.objective, **self._settings())
         self.ranker_.fit(
             x,
@@ -100,6 +103,8 @@ class LightGBMRanker(CandidateReranker):
         return self._prior(x) + self.ranker_.booster_.predict(x, num_iteration=self.ranker_.best_iteration_ or None)
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
+        import lightgbm as lgb
+
         self.regressor_ = lgb.LGBMRegressor(objective="regression", **self._settings())
         self.regressor_.fit(x, y, eval_X=x_stop, eval_y=y_stop, feature_name=names, callbacks=self._callbacks("rating"))
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from sklearn.neural_network import MLPClassifier, MLPRegressor
-from sklearn.preprocessing import StandardScaler
 
 from mindshare.models.reranker import CandidateReranker, grouped_ndcg
 
@@ -47,7 +45,7 @@ class MLPRanker(CandidateReranker):
         return kind(hidden_layer_sizes=self.hidden_layers, alpha=self.alpha, learning_rate_init=self.learning_rate,
                     batch_size=self.batch_size, random_state=self.seed)
 
-    def _train(self, network, scaler, x, y, validate, kind, **partial) -> MLPClassifier | MLPRegressor:
+    def _train(self, network, scaler, x, y, validate, kind, **partial):
         """Epochs of partial_fit over shuffled data; the best epoch by `validate` (higher is better)."""
         rng = np.random.default_rng(self.seed)
         x = scaler.transform(x)
@@ -66,6 +64,9 @@ class MLPRanker(CandidateReranker):
         return best
 
     def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
+        from sklearn.neural_network import MLPClassifier  # scikit-learn loads when a fit needs it
+        from sklearn.preprocessing import StandardScaler
+
         self.rank_scaler_ = StandardScaler().fit(x)
         stop_x = self.rank_scaler_.transform(x_stop)
         group_ids = np.repeat(np.arange(len(groups_stop)), groups_stop)
@@ -81,6 +82,9 @@ class MLPRanker(CandidateReranker):
         return np.log(np.clip(probability, 1e-9, 1.0))
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
+        from sklearn.neural_network import MLPRegressor
+        from sklearn.preprocessing import StandardScaler
+
         self.rating_scaler_ = StandardScaler().fit(x)
         stop_x = self.rating_scaler_.transform(x_stop)
         shift = float(np.mean(y))

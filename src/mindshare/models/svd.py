@@ -12,7 +12,6 @@ Ranking scores are user-factor . item-factor products, batched over users.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.utils.extmath import randomized_svd
 from threadpoolctl import threadpool_limits
 
 from mindshare.data.interactions import Interactions
@@ -65,6 +64,8 @@ class SVD(Recommender):
         binary = train.binary()
         if self.algorithm == "truncated":
             factors = min(self.factors_, min(binary.shape) - 1)
+            from sklearn.utils.extmath import randomized_svd  # scikit-learn loads when a fit needs it
+
             _, _, vt = randomized_svd(binary, n_components=factors, n_iter=self.iterations_, random_state=self.seed)
             self.item_factors_ = vt.T.astype(np.float32)
             self.user_factors_ = np.asarray(binary @ self.item_factors_, dtype=np.float32)

@@ -20,6 +20,7 @@ from mindshare.models.base import Recommender
 from mindshare.stages import inputs
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
+from mindshare.tracking.datasets import split_datasets
 from mindshare.tracking.evaluation_runs import (
     RANKED_BY_PRIOR_TAG,
     ModelFiles,
@@ -43,7 +44,8 @@ def main() -> None:
     entries = {}
     logged_params = {"prepare": settings.prepare.model_dump(), "evaluate": settings.evaluate.model_dump(),
                      "models": settings.models}
-    with pipeline_run(settings.experiment_name, tags, logged_params) as parent:
+    datasets = split_datasets(lineage.get("splits"))
+    with pipeline_run(settings.experiment_name, tags, logged_params, datasets) as parent:
         for name in settings.models:
             fit = inputs.read_json(layout.fit_report(name))
             model = Recommender.load(layout.model_file(name))
@@ -54,7 +56,7 @@ def main() -> None:
                 if hasattr(model, "feature_importances") else []
             files = ModelFiles(layout.model_file(name), layout.ITEMS, layout.USERS, importances)
             run_tags = {**tags, **({RANKED_BY_PRIOR_TAG: str(fit["fallback"]).lower()} if "fallback" in fit else {})}
-            run_id, model_uri = log_model_run(name, run_tags, fit["params"], figures, evaluation, cold_start, files)
+            run_id, model_uri = log_model_run(name, model, run_tags, figures, evaluation, cold_start, files, datasets)
             entries[name] = {"run_id": run_id, "model_uri": model_uri, "metrics": figures, "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, figures.get(primary, float("nan")))
         artifacts = board.write()

@@ -1,7 +1,7 @@
 """prepare: de-duplicate, k-core filter, split into train / valid / test, mark relevant test rows.
 
 Writes data/processed/{train,valid,test}.parquet and reports/prepare.json (every dropped row
-counted by reason).
+counted by reason; each split's fingerprint, counts and columns).
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
-from mindshare.data.fingerprint import frame_fingerprint
-from mindshare.data.split import drop_exact_duplicates, k_core, relevant_mask, split_interactions
+from mindshare.data.split import drop_exact_duplicates, k_core, relevant_mask, split_interactions, split_summary
 from mindshare.stages.inputs import read_json
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
@@ -35,7 +34,8 @@ def main() -> None:
     for name in layout.SPLITS:
         write_parquet(getattr(split, name), layout.split_path(name))
     fingerprint = read_json(layout.INGEST_REPORT)["data_fingerprint"]
-    split_fingerprint = frame_fingerprint(split.test)
+    splits = {name: split_summary(getattr(split, name)) for name in layout.SPLITS}  # MLflow dataset inputs
+    split_fingerprint = splits["test"]["fingerprint"]
     counts = {
         "rows_in": rows_in,
         "train_rows": len(split.train),
@@ -47,7 +47,7 @@ def main() -> None:
     }
     dropped = {"exact_duplicate": duplicates, "k_core": k_core_dropped}
     write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "counts": counts,
-                "dropped": dropped}, layout.PREPARE_REPORT)
+                "dropped": dropped, "splits": splits}, layout.PREPARE_REPORT)
     log.info("split %s: train %d, valid %d, test %d rows; dropped %s", split_settings.protocol, counts["train_rows"],
              counts["valid_rows"], counts["test_rows"], dropped)
     log_stage_run("prepare", settings.experiment_name, {"prepare": prepare.model_dump()},

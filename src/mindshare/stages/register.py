@@ -35,7 +35,7 @@ def main() -> None:
     lineage["mindshare.pipeline_run_id"] = evaluation["pipeline_run_id"]
     candidates = [
         Candidate(family=name, model_uri=entry["model_uri"], run_id=entry["run_id"], metrics=entry["metrics"],
-                  params=entry["params"], tags=lineage)
+                  tags=lineage)
         for name, entry in evaluation["models"].items()
     ]
     result = register_candidates(client, settings.register.model_name, candidates, settings.register.primary_metric)

@@ -25,6 +25,7 @@ from mindshare.settings import Settings
 from mindshare.stages import inputs
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
+from mindshare.tracking.datasets import split_datasets
 from mindshare.tuning.mlflow_runs import log_study_summary, study_run, trial_logger
 from mindshare.tuning.settings import tune_settings
 from mindshare.tuning.study import ValidationData, finished, load_study, prepare_study, run_trials, study_summary
@@ -51,14 +52,15 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
                     study_settings.metric, primary)
         study_settings = dataclasses.replace(study_settings, metric=primary)
-    fingerprint = inputs.split_fingerprints()["split_fingerprint"]
+    lineage = inputs.split_fingerprints()
+    fingerprint, datasets = lineage["split_fingerprint"], split_datasets(lineage.get("splits"), ("train", "valid"))
     name = study_settings.study_name(fingerprint)
     # workers draw from their own seeded stream so that they do not propose the same points
     study = load_study(study_settings, name, seed_offset=os.getpid() if worker else 0)
     prepare_study(study, study_settings)
-    experiment_id, run_id = study_run(settings.experiment_name, name, study_settings, fingerprint)
+    experiment_id, run_id = study_run(settings.experiment_name, name, study_settings, fingerprint, datasets)
     log.info("study %s: %d of %d trials finished", name, finished(study), study_settings.n_trials)
-    run_trials(study, study_settings, data, trial_logger(experiment_id, run_id, study_settings), progress)
+    run_trials(study, study_settings, data, trial_logger(experiment_id, run_id, study_settings, datasets), progress)
     summary = study_summary(study, study_settings, name, run_id)
     if not worker:
         log_study_summary(run_id, study, study_settings)

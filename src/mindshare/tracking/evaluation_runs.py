@@ -1,5 +1,6 @@
 """The evaluate stage's MLflow record: one parent run per pipeline run, a nested run per model with its
-params, metrics, curves, per-user values, importances and pyfunc; the leaderboard on the parent."""
+params, metrics, curves, per-user values, importances and pyfunc; the leaderboard on the parent. Both
+have the train, valid and test splits as dataset inputs."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ import mlflow
 
 from mindshare.evaluation import Evaluation
 from mindshare.metrics.significance import PairedComparison
+from mindshare.models.base import Recommender
 from mindshare.settings import ColdStartSettings
+from mindshare.tracking.datasets import SplitDataset, log_split_inputs
+from mindshare.tracking.model_params import model_run_params
 from mindshare.tracking.pyfunc import log_recommender
 from mindshare.tracking.runs import flatten_params
 from mindshare.tracking.store import FAMILY_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, owner, use_experiment
@@ -33,20 +37,25 @@ class ModelFiles:
 
 
 @contextmanager
-def pipeline_run(experiment: str, tags: dict[str, str], params: dict) -> Iterator[mlflow.ActiveRun]:
+def pipeline_run(experiment: str, tags: dict[str, str], params: dict,
+                 datasets: list[SplitDataset]) -> Iterator[mlflow.ActiveRun]:
     configure_tracking()
     use_experiment(experiment)
     with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate", OWNER_TAG: owner()}) as run:
         mlflow.log_params(flatten_params(params))
+        log_split_inputs(run.info.run_id, datasets)
         yield run
 
 
-def log_model_run(name: str, tags: dict[str, str], fit_params: dict, figures: dict[str, float], evaluation: Evaluation,
-                  cold_start: ColdStartSettings, files: ModelFiles) -> tuple[str, str]:
+def log_model_run(name: str, model: Recommender, tags: dict[str, str], figures: dict[str, float],
+                  evaluation: Evaluation, cold_start: ColdStartSettings, files: ModelFiles,
+                  datasets: list[SplitDataset]) -> tuple[str, str]:
     """A nested run for one evaluated model; returns (run id, logged model URI)."""
     with mlflow.start_run(run_name=name, nested=True,
                           tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name, OWNER_TAG: owner()}) as run:
-        mlflow.log_params({"family": name, **flatten_params({"model": fit_params})})  # no placeholder for none
+        # the cold-start settings come as params `cold_start/*` with the pyfunc's model_config
+        mlflow.log_params(model_run_params(name, model.get_params(), family=model.name))
+        log_split_inputs(run.info.run_id, datasets)
         mlflow.log_metrics(figures)
         for row in evaluation.curves.itertuples():
             mlflow.log_metrics({"precision_at_k": row.precision, "recall_at_k": row.recall}, step=int(row.k))
@@ -56,7 +65,6 @@ def log_model_run(name: str, tags: dict[str, str], fit_params: dict, figures: di
             path = Path(folder) / PER_USER_ARTIFACT
             evaluation.per_user.to_parquet(path, index=False)
             mlflow.log_artifact(str(path))
-        mlflow.log_param("cold_start.segment_prior", cold_start.segment_prior)
         model_uri = log_recommender(files.model, files.items, users_path=files.users, cold_start=cold_start)
     return run.info.run_id, model_uri
 

@@ -1,5 +1,8 @@
 """The model registry: versions with lineage, the `challenger` alias, promotion and rollback.
 
+A version's tags are short (family, primary metric and value, lineage); its other figures are the
+metrics of its source run, where the promotion gate reads them.
+
 Promotion moves the `production` alias (MLflow's replacement for the deprecated stages). Every
 promotion and rollback is an event stored as a registered-model tag `mindshare.history.NNNNNN`
 (who, when, why, from, to), so the history lives in the registry itself. Rollback replays the
@@ -21,7 +24,6 @@ from mlflow.exceptions import MlflowException
 
 from mindshare.errors import MindshareError, PolicyRefusal
 from mindshare.metrics.names import greater_is_better
-from mindshare.metrics.significance import paired_comparison
 from mindshare.settings import PromotionSettings
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
@@ -30,8 +32,6 @@ PRODUCTION = "production"
 HISTORY_PREFIX = "mindshare.history."
 PRIMARY_METRIC_TAG = "mindshare.primary_metric"
 PRIMARY_VALUE_TAG = "mindshare.primary_metric_value"
-PARAMS_TAG = "mindshare.params"
-METRICS_TAG = "mindshare.metrics"
 
 
 @dataclass
@@ -42,8 +42,7 @@ class Candidate:
     model_uri: str
     run_id: str
     metrics: dict[str, float]
-    params: dict
-    tags: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)  # lineage: short values only
 
 
 def register_candidates(client: MlflowClient, name: str, candidates: list[Candidate], primary_metric: str) -> dict:
@@ -65,9 +64,6 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
             FAMILY_TAG: candidate.family,
             PRIMARY_METRIC_TAG: primary_metric,
             PRIMARY_VALUE_TAG: repr(float(candidate.metrics[primary_metric])),
-            PARAMS_TAG: json.dumps(candidate.params, sort_keys=True)[:4000],
-            METRICS_TAG: json.dumps({k: round(v, 6) for k, v in candidate.metrics.items() if "_ci_" not in k},
-                                     sort_keys=True),
             **candidate.tags,
         }
         # a logged model's URI (models:/m-<id>) names its model id: a tracking server checks the two agree
@@ -92,11 +88,13 @@ def register_candidates(client: MlflowClient, name: str, candidates: list[Candid
 
 def describe_candidate(candidate: Candidate, primary_metric: str) -> str:
     """A registered version's description, as the registry UI shows it: family, the primary metric with its
-    95% interval over users, the data set and split it was measured on."""
+    95% interval over users, the data set and split it was measured on (the test digest is the one of the
+    source run's `test` dataset input)."""
     metrics = candidate.metrics
     interval = (f" (95% CI {metrics[f'{primary_metric}_ci_low']:.4f}-{metrics[f'{primary_metric}_ci_high']:.4f})"
                 if f"{primary_metric}_ci_low" in metrics else "")
-    labels = (("data set", "mindshare.dataset"), ("split", "mindshare.split_protocol"))
+    labels = (("data set", "mindshare.dataset"), ("split", "mindshare.split_protocol"),
+              ("test digest", SPLIT_FINGERPRINT_TAG))
     where = ", ".join(f"{label} {candidate.tags[tag]}" for label, tag in labels if tag in candidate.tags)
     return f"{candidate.family}: {primary_metric} {metrics[primary_metric]:.4f}{interval} on the test split" + \
         (f" ({where})" if where else "")
@@ -148,8 +146,14 @@ def _primary(version) -> tuple[str | None, float | None]:
     return metric, (float(value) if value is not None else None)
 
 
-def _metrics(version) -> dict[str, float]:
-    return {k: float(v) for k, v in json.loads(version.tags.get(METRICS_TAG) or "{}").items() if v is not None}
+def run_metrics(client: MlflowClient, version) -> dict[str, float]:
+    """The figures evaluate logged on the version's source run ({} where the run is gone)."""
+    if not version.run_id:
+        return {}
+    try:
+        return {k: float(v) for k, v in client.get_run(version.run_id).data.metrics.items()}
+    except MlflowException:
+        return {}
 
 
 @dataclass
@@ -173,26 +177,29 @@ def quality_gate(
     settings: PromotionSettings,
     reevaluate: Callable[[object, object], Measured | None] | None,
     per_user: Callable[[object], pd.DataFrame | None] = lambda version: None,
+    metrics: Callable[[object], dict[str, float]] = lambda version: {},
 ) -> GateResult:
     """May `candidate` replace `production`? Every check is reported; any failure refuses.
 
     Both must be measured on the same data and split; if they were not, `reevaluate(production,
-    candidate)` measures production on the candidate's test split (None: it cannot).
+    candidate)` measures production on the candidate's test split (None: it cannot). `metrics(version)`
+    gives a version's figures besides the primary one (for the guardrails).
     """
     metric, candidate_value = _primary(candidate)
-    prod_metric, _ = _primary(production)
+    prod_metric, prod_primary = _primary(production)
     if metric is None or candidate_value is None:
         return GateResult(
             False, f"version {candidate.version} has no primary metric tag; register it through the pipeline"
         )
     same_split = (
         prod_metric == metric
+        and prod_primary is not None
         and candidate.tags.get(DATA_FINGERPRINT_TAG) == production.tags.get(DATA_FINGERPRINT_TAG)
         and candidate.tags.get(SPLIT_FINGERPRINT_TAG) == production.tags.get(SPLIT_FINGERPRINT_TAG)
     )
     if same_split:
         measured = Measured(
-            _metrics(production) or {metric: _primary(production)[1]},
+            {**metrics(production), metric: prod_primary},
             per_user(production) if settings.require_significant_lead else None,
         )
     else:
@@ -204,7 +211,7 @@ def quality_gate(
                 "production cannot be re-evaluated on the candidate's test split here; run `dvc repro` on the "
                 "candidate's data, or use --force",
             )
-    candidate_metrics = {**_metrics(candidate), metric: candidate_value}
+    candidate_metrics = {**metrics(candidate), metric: candidate_value}
     checks, failures = [], []
 
     def check(ok: bool, text: str) -> None:
@@ -241,6 +248,8 @@ def quality_gate(
             paired = candidate_users[["user_id", metric]].merge(production_users[["user_id", metric]], on="user_id")
             a, b = paired[f"{metric}_x"].to_numpy(), paired[f"{metric}_y"].to_numpy()
             sign = 1.0 if greater_is_better(metric) else -1.0
+            from mindshare.metrics.significance import paired_comparison  # scipy.stats: only when gating
+
             comparison = paired_comparison(sign * a, sign * b)
             check(comparison.significant, "significant lead: " + comparison.describe(metric, "candidate", "production"))
     if failures:
@@ -293,7 +302,8 @@ def promote(
     gate = GateResult(True, "no production version yet")
     if production is not None:
         gate = quality_gate(
-            candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user
+            candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user,
+            lambda v: run_metrics(client, v),
         )
         if not gate.allowed and not force:
             raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)

@@ -22,16 +22,24 @@ MAX_PARAM_CHARS = 6000
 
 
 def flatten_params(params: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    """{'a': {'b': 1}} -> {'a.b': '1'}; lists become JSON; an empty mapping logs nothing (no '{}' param)."""
+    """{'a': {'b': 1}} -> {'a.b': '1'}; lists become JSON. A placeholder (None, '', 'unknown', an empty list
+    or mapping) logs nothing: a param's value is always a setting a person can compare on."""
     flat: dict[str, str] = {}
     for key, value in params.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             flat.update(flatten_params(value, f"{name}."))
-        else:
-            text = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+        elif not is_placeholder(value):
+            text = json.dumps(value) if isinstance(value, (list, tuple)) else str(value)
             flat[name] = text[:MAX_PARAM_CHARS]
     return flat
+
+
+def is_placeholder(value: Any) -> bool:
+    """None, '', 'unknown' or an empty list: a value that says nothing about the run."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("", "unknown")
+    return value is None or (isinstance(value, (list, tuple, dict)) and not value)
 
 
 def log_stage_run(stage: str, experiment: str, params: dict[str, Any], metrics: dict[str, float],

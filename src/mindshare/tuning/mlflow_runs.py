@@ -1,5 +1,6 @@
 """Studies in MLflow: one run per study (found again on resume and by other workers), one nested
-run per trial with its parameters, value, state and duration, and Optuna's plots on the study run."""
+run per trial with its tuned parameters, value, state and duration, and Optuna's plots on the study run.
+Both have the train and valid splits as dataset inputs."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import optuna  # noqa: E402
 from mlflow.entities import RunStatus  # noqa: E402
 from mlflow.tracking import MlflowClient  # noqa: E402
 
+from mindshare.tracking.datasets import SplitDataset, log_split_inputs  # noqa: E402
+from mindshare.tracking.model_params import model_run_params  # noqa: E402
 from mindshare.tracking.runs import flatten_params  # noqa: E402
 from mindshare.tracking.store import (  # noqa: E402
     DATA_FINGERPRINT_TAG,
@@ -37,8 +40,9 @@ TRIAL_STATE_TAG = "mindshare.trial_state"
 RUN_STATUS = {"COMPLETE": RunStatus.FINISHED, "PRUNED": RunStatus.KILLED, "FAIL": RunStatus.FAILED}
 
 
-def study_run(experiment: str, study_name: str, settings: StudySettings, fingerprint: str) -> tuple[str, str]:
-    """(experiment id, run id) of the study's run, created on first use."""
+def study_run(experiment: str, study_name: str, settings: StudySettings, fingerprint: str,
+              datasets: list[SplitDataset]) -> tuple[str, str]:
+    """(experiment id, run id) of the study's run, created on first use with the splits as its inputs."""
     configure_tracking()
     experiment_id = use_experiment(experiment)
     client = MlflowClient()
@@ -48,14 +52,16 @@ def study_run(experiment: str, study_name: str, settings: StudySettings, fingerp
     run = client.create_run(experiment_id, run_name=f"tune@{settings.model}", tags={
         STAGE_TAG: f"tune@{settings.model}", STUDY_TAG: study_name, FAMILY_TAG: settings.model,
         DATA_FINGERPRINT_TAG: fingerprint, GIT_COMMIT_TAG: git_commit(), OWNER_TAG: owner()})
-    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in flatten_params({
-        "model": settings.model_params, "tune": {"metric": settings.metric, "seed": settings.seed,
-                                                 "pruner": settings.pruner, "space": settings.space_spec}}).items()])
+    params = {**model_run_params(settings.model, settings.model_params), **flatten_params({"tune": {
+        "metric": settings.metric, "seed": settings.seed, "pruner": settings.pruner, "space": settings.space_spec}})}
+    client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
+    log_split_inputs(run.info.run_id, datasets)
     return experiment_id, run.info.run_id
 
 
-def trial_logger(experiment_id: str, parent_run_id: str, settings: StudySettings):
-    """An Optuna callback: each finished trial becomes a run nested under the study run."""
+def trial_logger(experiment_id: str, parent_run_id: str, settings: StudySettings, datasets: list[SplitDataset]):
+    """An Optuna callback: each finished trial becomes a run nested under the study run, with the
+    parameters it tuned (the others are the study run's) and the splits as its inputs."""
     client = MlflowClient()
     metric = f"valid_{settings.metric}"
 
@@ -65,8 +71,11 @@ def trial_logger(experiment_id: str, parent_run_id: str, settings: StudySettings
             "mlflow.parentRunId": parent_run_id, STAGE_TAG: f"tune@{settings.model}", FAMILY_TAG: settings.model,
             TRIAL_OF_TAG: study.study_name, TRIAL_TAG: str(trial.number), TRIAL_STATE_TAG: state.lower()})
         run_id = run.info.run_id
-        params = flatten_params({"model": settings.trial_params(trial.params)})
+        model_params = settings.trial_params(trial.params)
+        params = {key: value for key, value in model_run_params(settings.model, model_params).items()
+                  if key in ("family", "algorithm") or key.removeprefix("model.") in trial.params}
         client.log_batch(run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
+        log_split_inputs(run_id, datasets)
         metrics = [mlflow.entities.Metric("duration_seconds", seconds(trial), 0, 0)]
         if trial.value is not None:
             metrics.append(mlflow.entities.Metric(metric, float(trial.value), 0, 0))
