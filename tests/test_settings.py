@@ -113,6 +113,8 @@ COMMANDS = {  # every command and stage that reads params.yaml
     "recommend": [*MINDSHARE, "recommend", "--user", "1"],
     "audience": [*MINDSHARE, "audience", "--campaign", "westerns"],
     "compare": [*MINDSHARE, "compare"],
+    "prune": [*MINDSHARE, "prune", "--keep", "1", "--dry-run"],
+    "ui": [*MINDSHARE, "ui"],
     "tune": [*MINDSHARE, "tune", "--model", "svd"],
     "serve": [*MINDSHARE, "serve", "--port", "1"],
     "download": [*MINDSHARE, "download"],

@@ -138,9 +138,10 @@ class ModelHolder:
 
     def refresh(self) -> bool:
         """Load the production version if it is not the one being served; True if it swapped."""
-        import mlflow
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
+
+        from mindshare.tracking.production import load_recommender
 
         with self._loading:
             client = self._client = self._client or MlflowClient()
@@ -154,7 +155,7 @@ class ModelHolder:
             if self.current is not None and self.current.info.version == str(version.version):
                 return False
             started = time.perf_counter()
-            wrapper = mlflow.pyfunc.load_model(f"models:/{self.name}/{version.version}").unwrap_python_model()
+            wrapper = load_recommender(self.name, version.version)
             tags = client.get_run(version.run_id).data.tags if version.run_id else {}
             info = VersionInfo(self.name, str(version.version), PRODUCTION, tags.get(FAMILY_TAG, ""),
                                tags.get(GIT_COMMIT_TAG, ""), version.run_id or "")

@@ -54,6 +54,7 @@ class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
     """Wraps a fitted `Recommender`, the item catalogue, the demographics and the cold-start policy."""
 
     def load_context(self, context) -> None:
+        self.model_folder_ = str(Path(context.artifacts["model"]).parent.parent)  # <model>/artifacts/model.pkl
         self.recommender = Recommender.load(context.artifacts["model"])
         users = pd.read_parquet(context.artifacts["users"]) if "users" in context.artifacts else None
         settings = checked_block(ColdStartSettings, (context.model_config or {}).get("cold_start"),
