@@ -11,6 +11,7 @@ RANKING_MODELS: dict[str, dict] = {
     "user_knn": {"family": "user_knn"},
     "item_knn": {"family": "item_knn"},
     "item_knn_ease": {"family": "item_knn_ease"},
+    "rp3beta": {"family": "rp3beta"},
     "svd": {"family": "svd"},  # implicit ALS: the family's ranking default
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
