@@ -19,14 +19,19 @@ def test_weights_of_a_two_user_graph_by_hand():
     half_over_root2 = 0.5 / np.sqrt(2)
     assert weights == pytest.approx(np.array([[0, half_over_root2, 0], [0.25, 0, 0.25], [0, half_over_root2, 0]]),
                                     abs=1e-6)
-    squared = rp3beta_weights(binary, alpha=2.0, beta=0.0, n_neighbours=1).toarray()
-    assert squared == pytest.approx(np.array([[0, 0.25, 0], [0.0625, 0, 0], [0, 0.25, 0]]), abs=1e-6)  # top 1
+    # alpha = 2 squares every step's probability: from item 1, 1/4 x 1/4 + 0 to item 0
+    squared = rp3beta_weights(binary, alpha=2.0, beta=0.0, n_neighbours=2).toarray()
+    assert squared == pytest.approx(np.array([[0, 0.25, 0], [0.0625, 0, 0.0625], [0, 0.25, 0]]), abs=1e-6)
+    normalised = rp3beta_weights(binary, alpha=2.0, beta=0.0, n_neighbours=2, normalise=True).toarray()
+    assert normalised == pytest.approx(np.array([[0, 1, 0], [0.5, 0, 0.5], [0, 1, 0]]), abs=1e-6)
+    top_one = rp3beta_weights(binary, alpha=1.0, beta=0.5, n_neighbours=1).toarray()
+    assert (top_one > 0).sum(axis=1).tolist() == [1, 1, 1]
 
 
 def test_scores_sum_the_weights_from_a_users_items():
     frame = pd.DataFrame({"user_id": ["a", "a", "b", "b"], "item_id": ["x", "y", "y", "z"]})
     data = Interactions.from_frame(frame)
-    model = RP3Beta(alpha=1.0, beta=0.5, n_neighbours=5).fit(data)
+    model = RP3Beta(alpha=1.0, beta=0.5, n_neighbours=5, normalise=False).fit(data)
     a, z = data.user_index(["a"])[0], data.item_index(["z"])[0]
     assert model.score(np.array([a]), np.array([z]))[0] == pytest.approx(0.25, abs=1e-6)  # from y only
     items, scores = model.recommend(np.array([a]), k=1)
