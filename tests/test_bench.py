@@ -11,6 +11,7 @@ import pytest
 from mindshare.bench import RANKING_MODELS, RATING_MODELS
 from mindshare.bench.ranking import run_ranking_bench
 from mindshare.cli import main
+from mindshare.data.interactions import Interactions
 
 
 @pytest.fixture
@@ -31,11 +32,39 @@ def test_bench_ranking_writes_every_key(movielens, tmp_path, capsys):
     report = json.loads(out.read_text())
     assert report["protocol"] == "ranking" and report["dataset"] == "ml-tiny"
     assert set(report["results"]) == set(RANKING_MODELS)
-    for result in report["results"].values():
+    for name, result in report["results"].items():
         assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(result)
         assert [r["seed"] for r in result["per_seed"]] == [0, 1]
         assert 0 <= result["ndcg_at_10"] <= 1
+        assert result["recall_at_10"] <= result["recall_at_50"] <= 1  # the family's own 50 hold its 10
+        if RANKING_MODELS[name]["family"] in ("lightgbm", "mlp"):
+            assert result["recall_at_50"] <= result["pool_recall"] + 1e-9, name  # its 50 come from its pool
+        else:
+            assert "pool_recall" not in result, name
     assert "item_knn_ease" in capsys.readouterr().out
+
+
+def test_pool_recall_counts_the_test_items_in_the_union_of_the_bases_lists():
+    from mindshare.bench.ranking import pool_recall
+    from mindshare.evaluation import build_test_set
+    from mindshare.models.lightgbm_ranker import LightGBMRanker
+
+    class Fixed:  # a base that always offers the same items
+        def __init__(self, items, train):
+            self.items, self.train_ = np.array(items), train
+
+        def recommend(self, users, k, exclude_seen=True):
+            return np.tile(self.items[:k], (len(users), 1)), np.zeros((len(users), min(k, len(self.items))))
+
+    train = Interactions.from_frame(pd.DataFrame({"user_id": ["a", "b", "c", "c", "c", "c"],
+                                                  "item_id": ["0", "1", "2", "3", "4", "5"]}))
+    reranker = LightGBMRanker(n_candidates=1)
+    reranker.train_ = train
+    index = dict(zip(["2", "3", "4", "5"], train.item_index(["2", "3", "4", "5"])))
+    reranker.bases_ = [Fixed([index["2"]], train), Fixed([index["3"]], train)]
+    # user a's test items 2, 3, 4 (two in the pool), user b's 5 and an item unknown to train (none in it)
+    test = pd.DataFrame({"user_id": ["a", "a", "a", "b", "b"], "item_id": ["2", "3", "4", "5", "new"]})
+    assert pool_recall(reranker, build_test_set(train, test)) == pytest.approx((2 / 3 + 0 / 2) / 2)
 
 
 def test_bench_rating_writes_every_key(movielens, tmp_path):

@@ -16,7 +16,8 @@ from mindshare.data.movielens import read_movielens_users
 from mindshare.data.schema import canonical_users
 from mindshare.errors import MindshareError
 
-RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
+RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "recall_at_50", "pool_recall",
+                   "fit_seconds")
 RATING_COLUMNS = ("rmse", "mae", "fit_seconds")
 
 
@@ -53,7 +54,8 @@ def format_table(results: dict[str, dict], columns: tuple[str, ...]) -> str:
     header = f"{'model':<16}" + "".join(f"{c:>17}" for c in columns)
     lines = [header, "-" * len(header)]
     for name, row in results.items():
-        cells = "".join(f"{row[c]:>17.4f}" if c != "fit_seconds" else f"{row[c]:>17.2f}" for c in columns)
+        cells = "".join(f"{'-':>17}" if c not in row else f"{row[c]:>17.4f}" if c != "fit_seconds"
+                        else f"{row[c]:>17.2f}" for c in columns)  # '-': not this family's figure (pool_recall)
         lines.append(f"{name:<16}{cells}")
     return "\n".join(lines)
 

@@ -20,29 +20,49 @@ from mindshare.bench import RANKING_MODELS
 from mindshare.data.interactions import Interactions
 from mindshare.data.split import split_random_per_user
 from mindshare.evaluation import build_test_set, hit_matrix
+from mindshare.evaluation.protocol import TestSet
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
+from mindshare.models.candidates import generate_candidates
 
 TRAIN_SHARE = 0.75
 K = 10
-METRICS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds")
+POOL = 50  # the re-rankers' default n_candidates
+METRICS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "recall_at_50", "fit_seconds")
 
 
 def ranking_metrics(model, test: pd.DataFrame, k: int = K) -> dict[str, float]:
+    """The protocol's figures at k, and what a candidate pool of this family would hold: `recall_at_50`
+    (of its own top 50, what a re-ranker takes from it as a base) and, for a re-ranker, `pool_recall`
+    (of the union of its bases' top `n_candidates`: what its learner could at best put first)."""
     test_set = build_test_set(model.train_, test)
     started = time.perf_counter()
     recommended, _ = model.recommend(test_set.users, k=k, exclude_seen=True)
     recommend_seconds = time.perf_counter() - started
     hits = hit_matrix(recommended, test_set.relevant)
     n_rel = test_set.n_relevant
+    longer, _ = model.recommend(test_set.users, k=POOL, exclude_seen=True)
     return {
         f"ndcg_at_{k}": metrics.ndcg_at_k(hits, n_rel, k),
         f"precision_at_{k}": metrics.precision_at_k(hits, k),
         f"recall_at_{k}": metrics.recall_at_k(hits, n_rel, k),
         "map": metrics.map_at_k_over_relevant(hits, n_rel, k),
+        f"recall_at_{POOL}": metrics.recall_at_k(hit_matrix(longer, test_set.relevant), n_rel, POOL),
+        **({"pool_recall": pool_recall(model, test_set)} if hasattr(model, "bases_") else {}),
         "recommend_seconds": recommend_seconds,
         "users": float(len(test_set.users)),
     }
+
+
+def pool_recall(reranker, test_set: TestSet) -> float:
+    """Mean over users of the share of their relevant test items in the re-ranker's candidate pool."""
+    pool = generate_candidates(reranker.bases_, test_set.users, reranker.n_candidates)
+    n_items = reranker.train_.n_items
+    relevant = test_set.relevant.tocoo()
+    keys = test_set.users[relevant.row].astype(np.int64) * n_items + relevant.col
+    found = np.isin(keys, pool.keys(n_items))
+    per_user = np.bincount(relevant.row, found, minlength=len(test_set.users))
+    return float(np.mean(per_user / test_set.n_relevant))
 
 
 def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], items: pd.DataFrame | None = None,
@@ -63,6 +83,8 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
                                    **fallback})
             progress(f"seed {seed}: {name}")
     return {name: {**{m: float(np.mean([r[m] for r in runs])) for m in (*METRICS, "recommend_seconds")},
+                   **({"pool_recall": float(np.mean([r["pool_recall"] for r in runs]))} if "pool_recall" in runs[0]
+                      else {}),
                    **_fallbacks(runs), "per_seed": runs} for name, runs in per_seed.items()}
 
 
