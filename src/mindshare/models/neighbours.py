@@ -48,7 +48,7 @@ def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: 
         return sp.csr_matrix((n, n), dtype=np.float32)
     transposed = vectors.T.tocsc()
     block = max(1, max_dense_floats // max(1, n))
-    rows_out, cols_out, vals_out = [], [], []
+    parts = []
     for start in range(0, n, block):
         stop = min(start + block, n)
         sim = (vectors[start:stop] @ transposed).toarray()  # the dots, turned into similarities in place
@@ -61,14 +61,24 @@ def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: 
         sim /= denominator
         del denominator
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        top = np.argpartition(-sim, keep - 1, axis=1)[:, :keep]
-        values = np.take_along_axis(sim, top, axis=1)
-        positive = values > 0
-        rows_out.append(np.repeat(np.arange(start, stop), keep)[positive.ravel()])
-        cols_out.append(top[positive])
-        vals_out.append(values[positive].astype(np.float32))
-    return sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
-                         shape=(n, n), dtype=np.float32)
+        parts.append(top_k_of_block(sim, start, keep))
+    return csr_from_parts(parts, n)
+
+
+def top_k_of_block(block: np.ndarray, start: int, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, columns, values) of each row's `keep` largest positive entries of a dense block of rows
+    start, start + 1, ... of an n x n matrix (argpartition: no full sort)."""
+    top = np.argpartition(-block, keep - 1, axis=1)[:, :keep]
+    values = np.take_along_axis(block, top, axis=1)
+    positive = values > 0
+    rows = np.repeat(np.arange(start, start + len(block)), keep)[positive.ravel()]
+    return rows, top[positive], values[positive].astype(np.float32)
+
+
+def csr_from_parts(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]], n: int) -> sp.csr_matrix:
+    """The n x n float32 CSR matrix of the blocks' (rows, columns, values)."""
+    rows, cols, values = (np.concatenate([part[i] for part in parts]) for i in range(3))
+    return sp.csr_matrix((values, (rows, cols)), shape=(n, n), dtype=np.float32)
 
 
 def weighted_residual_average(weights: sp.csr_matrix, residuals_t: sp.csr_matrix, rated_t: sp.csr_matrix,

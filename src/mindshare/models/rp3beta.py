@@ -16,6 +16,7 @@ import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender
+from mindshare.models.neighbours import csr_from_parts, top_k_of_block
 
 
 def _transitions(matrix: sp.csr_matrix, alpha: float) -> sp.csr_matrix:
@@ -42,20 +43,14 @@ def rp3beta_weights(binary: sp.csr_matrix, alpha: float, beta: float, n_neighbou
     if keep < 1:
         return sp.csr_matrix((n_items, n_items), dtype=np.float32)
     block = max(1, max_dense_floats // max(1, n_items))
-    rows_out, cols_out, vals_out = [], [], []
+    parts = []
     for start in range(0, n_items, block):
         stop = min(start + block, n_items)
         walk = (item_to_user[start:stop] @ user_to_item).toarray()  # 3-step probabilities from these items
         walk *= penalty[None, :].astype(np.float32)
         walk[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        top = np.argpartition(-walk, keep - 1, axis=1)[:, :keep]
-        values = np.take_along_axis(walk, top, axis=1)
-        positive = values > 0
-        rows_out.append(np.repeat(np.arange(start, stop), keep)[positive.ravel()])
-        cols_out.append(top[positive])
-        vals_out.append(values[positive].astype(np.float32))
-    weights = sp.csr_matrix((np.concatenate(vals_out), (np.concatenate(rows_out), np.concatenate(cols_out))),
-                            shape=(n_items, n_items), dtype=np.float32)
+        parts.append(top_k_of_block(walk, start, keep))
+    weights = csr_from_parts(parts, n_items)
     if normalise:
         sums = np.asarray(weights.sum(axis=1), dtype=np.float64).ravel()
         weights = (sp.diags(np.divide(1.0, sums, out=np.zeros_like(sums), where=sums > 0).astype(np.float32))
