@@ -183,3 +183,49 @@ def test_json_lines_errors_name_the_files_line(tmp_path):
     path.write_text('{"customer": 1, "sku": "A", "when": 1e30}\n')
     with pytest.raises(MindshareError, match="line 1: column 'timestamp'"):
         load_events(read_table(path, COLUMNS), _ingest())
+
+
+SHOP_ROWS = (
+    "customer,sku,when,Description,Category,UnitPrice\n"
+    "1,A1,2010-12-01 08:00:00,WHITE MUG,kitchen,2.5\n"
+    "2,A1,2010-12-01 09:00:00,White mug ,kitchen,2.5\n"  # a typo on one row: the most frequent wins
+    "3,A1,2010-12-01 10:00:00,WHITE MUG,kitchen|gifts,3.0\n"
+    "1,B2,2010-12-02 08:00:00,RED LAMP,home,10\n"
+    "2,B2,2010-12-02 09:00:00,LAMP RED,home,10\n"  # a tie with RED LAMP: the first seen wins
+    "3,C3,not a date,TEA TIN,kitchen,1\n"  # dropped by the cleaning rules: so is its item
+    "4,D4,2010-12-03 08:00:00,,,1\n"  # an item its rows never describe: its id as title
+)
+DROP_BAD_DATES = {"unparseable_timestamp": "drop"}
+SHOP_COLUMNS = {"user_id": "customer", "item_id": "sku", "timestamp": "when", "title": "Description",
+                "categories": "Category", "price": "UnitPrice"}
+
+
+def test_item_columns_in_the_log_give_the_item_table_its_most_frequent_values(tmp_path):
+    from mindshare.data.events import load_events_and_items
+
+    path = tmp_path / "shop.csv"
+    path.write_text(SHOP_ROWS)
+    raw = read_table(path, SHOP_COLUMNS)
+    interactions, items, report = load_events_and_items(raw, _ingest(cleaning=DROP_BAD_DATES))
+    assert report.dropped == {"unparseable_timestamp": 1}
+    items = items.set_index("item_id")
+    assert list(items.index) == ["A1", "B2", "D4"]
+    assert items["title"].tolist() == ["WHITE MUG", "RED LAMP", "D4"]
+    assert items["categories"].tolist() == [["kitchen"], ["home"], []]
+    assert items.loc["A1", "price"] == 2.5 and items.loc["B2", "price"] == 10
+    assert set(interactions["item_id"]) == set(items.index)
+
+
+def test_a_log_without_item_columns_gives_no_item_table_and_ingest_accepts_the_mapping(tmp_path):
+    from mindshare.data.events import load_events_and_items
+    from mindshare.data.sources import read_source_tables
+
+    path = tmp_path / "shop.csv"
+    path.write_text(SHOP_ROWS)
+    plain = {k: v for k, v in SHOP_COLUMNS.items() if k in ("user_id", "item_id", "timestamp")}
+    assert load_events_and_items(read_table(path, plain), _ingest(cleaning=DROP_BAD_DATES))[1] is None
+    tables = read_source_tables(_ingest(path=str(path), columns=SHOP_COLUMNS, cleaning=DROP_BAD_DATES))
+    assert dict(zip(tables.items["item_id"], tables.items["title"])) == {"A1": "WHITE MUG", "B2": "RED LAMP",
+                                                                        "D4": "D4"}
+    with pytest.raises(MindshareError, match="unknown key 'name'"):
+        read_table(path, {**plain, "name": "Description"})

@@ -7,14 +7,21 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.data.cleaning import CleaningReport, clean_events
-from mindshare.data.schema import INTERACTION_COLUMNS, ITEM_COLUMNS, RawTable, canonical_interactions
+from mindshare.data.schema import (
+    EVENT_COLUMNS,
+    ITEM_ATTRIBUTE_COLUMNS,
+    ITEM_COLUMNS,
+    RawTable,
+    canonical_interactions,
+    canonical_items,
+)
 from mindshare.data.text_files import check_encoding, read_delimited, read_parquet
 from mindshare.errors import MindshareError
 from mindshare.settings import IngestSettings
 
 
 def read_table(
-    path: str | Path, columns: dict[str, str] | None = None, known: tuple[str, ...] = INTERACTION_COLUMNS
+    path: str | Path, columns: dict[str, str] | None = None, known: tuple[str, ...] = EVENT_COLUMNS
 ) -> RawTable:
     """Read CSV or Parquet and rename the file's columns to canonical ones (`columns`: canonical -> file)."""
     path = Path(path)
@@ -84,9 +91,40 @@ def read_users_table(path: str | Path, columns: dict[str, str] | None = None) ->
 def load_events(raw: RawTable, ingest: IngestSettings) -> tuple[pd.DataFrame, CleaningReport]:
     """A raw events table through the cleaning rules and the schema checks; event types become
     implicit-feedback `weight`s. One path for ingest, `mindshare inspect` and `bench --columns`."""
+    interactions, _, report = load_events_and_items(raw, ingest)
+    return interactions, report
+
+
+def load_events_and_items(raw: RawTable, ingest: IngestSettings) -> tuple[pd.DataFrame, pd.DataFrame | None,
+                                                                          CleaningReport]:
+    """`load_events`, and the canonical items the kept rows describe where the log carries item
+    attributes (title, categories, tags; see `items_from_events`), else None."""
     weights = dict(ingest.event_weights) if ingest.event_weights else None
     cleaned, report = clean_events(raw, ingest.cleaning, ingest.timestamp_format, weights)
     interactions = canonical_interactions(cleaned, ingest.rating_scale, ingest.timestamp_format)
     if weights:
         interactions["weight"] = interactions["event"].map(weights).astype("float64")
-    return interactions, report
+    described = items_from_events(cleaned)
+    return interactions, canonical_items(described) if described is not None else None, report
+
+
+def items_from_events(events: RawTable) -> RawTable | None:
+    """One row per item of an events log whose rows carry item attributes: each attribute's most frequent
+    non-empty value among the item's rows (ties: the first seen); price, where mapped, likewise. None when
+    the log carries no item attribute."""
+    frame = events.frame
+    attributes = [c for c in ITEM_ATTRIBUTE_COLUMNS if c in frame]
+    if not attributes or "item_id" not in frame or not len(frame):
+        return None
+    ids = frame["item_id"].astype(str).str.strip()
+    out = pd.DataFrame({"item_id": ids.drop_duplicates().to_numpy()})
+    for column in attributes + (["price"] if "price" in frame else []):
+        values = frame[column].map(lambda v: "|".join(map(str, v)) if isinstance(v, (list, tuple)) else v)
+        values = values.where(values.astype(str).str.strip() != "").dropna()
+        pairs = pd.DataFrame({"item_id": ids[values.index], "value": values})
+        counts = pairs.groupby(["item_id", "value"], sort=False).size()  # groups in first-seen order
+        counts = counts.reset_index(name="n").sort_values("n", ascending=False, kind="stable")
+        out[column] = out["item_id"].map(counts.drop_duplicates("item_id").set_index("item_id")["value"])
+    if "title" in out:
+        out["title"] = out["title"].fillna(out["item_id"])  # an item whose rows never name it: its id
+    return RawTable(frame=out, source=f"{events.source} (item columns, most frequent value per item)")

@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.data.cleaning import CleaningReport
-from mindshare.data.events import load_events, read_table
+from mindshare.data.events import load_events_and_items, read_table
 from mindshare.data.movielens import read_movielens
 from mindshare.data.schema import RawTable, canonical_interactions, canonical_items
 from mindshare.errors import MindshareError
@@ -54,8 +54,8 @@ def load_any(path: str | Path, columns: dict[str, str] | None = None, timestamp_
     ingest = checked_block(IngestSettings, {"source": "events", "path": str(path), "rating_scale": None,
                                             "timestamp_format": timestamp_format, "cleaning": cleaning or {},
                                             "event_weights": event_weights}, "--cleaning")
-    interactions, report = load_events(raw, ingest)
-    return Loaded(f"events ({path.suffix.lstrip('.') or 'csv'})", raw, interactions, None, report, columns)
+    interactions, items, report = load_events_and_items(raw, ingest)
+    return Loaded(f"events ({path.suffix.lstrip('.') or 'csv'})", raw, interactions, items, report, columns)
 
 
 def inspect_data(loaded: Loaded) -> dict:

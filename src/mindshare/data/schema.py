@@ -22,6 +22,9 @@ NUMERIC_INTERACTION_COLUMNS = ("rating", "quantity", "price", "value", "weight")
 TEXT_INTERACTION_COLUMNS = ("event",)
 INTERACTION_COLUMNS = REQUIRED_INTERACTION_COLUMNS + NUMERIC_INTERACTION_COLUMNS + TEXT_INTERACTION_COLUMNS
 ITEM_COLUMNS = ("item_id", "title", "categories", "tags", "price")
+# item attributes an events log may carry on every row (a shop export's description, category)
+ITEM_ATTRIBUTE_COLUMNS = ("title", "categories", "tags")
+EVENT_COLUMNS = INTERACTION_COLUMNS + ITEM_ATTRIBUTE_COLUMNS
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.data.cleaning import CleaningReport
-from mindshare.data.events import load_events, read_items_table, read_table, read_users_table
+from mindshare.data.events import load_events_and_items, read_items_table, read_table, read_users_table
 from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.data.movielens import read_movielens, read_movielens_users
 from mindshare.data.schema import USER_COLUMNS, RawTable, canonical_interactions, canonical_items, canonical_users
@@ -76,17 +76,17 @@ def complete_items(interactions: pd.DataFrame, items: pd.DataFrame | None) -> tu
 def read_source_tables(ingest: IngestSettings) -> SourceTables:
     """The configured source as canonical tables, messy rows handled by the cleaning rules and counted."""
     raw_interactions, raw_items = read_source(ingest)
+    items = canonical_items(raw_items) if raw_items is not None else None
     if ingest.source == "events":
-        interactions, cleaning = load_events(raw_interactions, ingest)
+        interactions, described, cleaning = load_events_and_items(raw_interactions, ingest)
+        items = items if items is not None else described  # an items file wins over the log's item columns
         for reason, n in cleaning.dropped.items():
             log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
     else:
         interactions = canonical_interactions(raw_interactions, ingest.rating_scale, ingest.timestamp_format)
         cleaning = CleaningReport(dropped={}, repaired={})
     fingerprint = frame_fingerprint(interactions)
-    items, unknown_item_rows = complete_items(
-        interactions, canonical_items(raw_items) if raw_items is not None else None
-    )
+    items, unknown_item_rows = complete_items(interactions, items)
     if unknown_item_rows:
         log.warning(
             "%d interactions name items missing from the items file; added them with their id as title",
