@@ -6,6 +6,7 @@ import argparse
 import json
 
 from mindshare import layout
+from mindshare.cli.settings import experiment_name
 from mindshare.errors import MindshareError
 
 
@@ -56,13 +57,7 @@ def cmd_compare(args: argparse.Namespace) -> None:
     from mindshare.tracking.compare import compare_runs, format_comparison
     from mindshare.tracking.store import tracking_client
 
-    experiment = args.experiment
-    if experiment is None:
-        if not layout.PARAMS.exists():
-            raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
-        from mindshare.stages.params import load_settings
-
-        experiment = load_settings().experiment_name
+    experiment = experiment_name(args)
     if args.last < 1:
         raise MindshareError(f"--last is {args.last}; give a whole number >= 1")
     table = compare_runs(tracking_client(), experiment, args.metric, args.last)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from mindshare import layout
+from mindshare.cli.settings import experiment_name
 from mindshare.errors import MindshareError
 
 
@@ -32,7 +32,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
 
     if args.keep < 1:
         raise MindshareError(f"--keep is {args.keep}; give a whole number >= 1 (the newest runs to keep)")
-    names = None if args.all_experiments else [_experiment_name(args)]  # params.yaml first: a typo opens no store
+    names = None if args.all_experiments else [experiment_name(args)]  # params.yaml first: a typo opens no store
     uri = configure_tracking()
     client = tracking_client()
     experiments = find_experiments(client, names)
@@ -64,16 +64,6 @@ def cmd_prune(args: argparse.Namespace) -> None:
               "against its backend store")
     print(f"freed {human_size(result.freed)} (artifact folders and database: {human_size(result.before)} -> "
           f"{human_size(result.after)})")
-
-
-def _experiment_name(args: argparse.Namespace) -> str:
-    if args.experiment:
-        return args.experiment
-    if not layout.PARAMS.exists():
-        raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
-    from mindshare.stages.params import load_settings
-
-    return load_settings().experiment_name
 
 
 def _describe(run, with_experiment: bool) -> str:

@@ -1,4 +1,4 @@
-"""What the registry commands read from params.yaml: the registered model's name and the gate's settings."""
+"""What commands read from params.yaml: the registered model's name, the gate's settings, the experiment."""
 
 from __future__ import annotations
 
@@ -22,3 +22,16 @@ def registry_settings(args: argparse.Namespace) -> tuple[str, PromotionSettings]
         settings = load_settings()
         register, gate = settings.register, settings.promotion
     return args.model_name or register.model_name, gate
+
+
+def experiment_name(args: argparse.Namespace) -> str:
+    """The MLflow experiment: --experiment, else the one params.yaml names (one line if there is none)."""
+    if args.experiment:
+        return args.experiment
+    from mindshare.errors import MindshareError
+
+    if not PARAMS.exists():
+        raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
+    from mindshare.stages.params import load_settings
+
+    return load_settings().experiment_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 
-from mindshare import layout
+from mindshare.cli.settings import experiment_name
 from mindshare.errors import MindshareError
 
 
@@ -20,12 +20,12 @@ def add_ui(sub) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
-    from mindshare.tracking.store import configure_tracking, tracking_client
-    from mindshare.tracking.ui import experiment_url, is_server, sqlite_file, ui_command
+    from mindshare.tracking.store import configure_tracking, sqlite_file, tracking_client
+    from mindshare.tracking.ui import experiment_url, is_server, ui_command
 
     if not 0 < args.port < 65536:
         raise MindshareError(f"--port is {args.port}; give a port between 1 and 65535")
-    experiment = args.experiment or _experiment_from_params()
+    experiment = experiment_name(args)
     uri = configure_tracking()
     database = sqlite_file(uri)
     if database is not None and not database.exists():
@@ -42,14 +42,6 @@ def cmd_ui(args: argparse.Namespace) -> None:
     print(f"  {url}", flush=True)
     if args.serve:
         _serve(command)
-
-
-def _experiment_from_params() -> str:
-    if not layout.PARAMS.exists():
-        raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
-    from mindshare.stages.params import load_settings
-
-    return load_settings().experiment_name
 
 
 def _serve(command: list[str]) -> None:

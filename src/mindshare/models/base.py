@@ -53,8 +53,14 @@ class Recommender:
     """Base class: batched top-k with `argpartition`, seen-item exclusion, save / load."""
 
     name = "base"
+    method = ""  # what the family does, in a few words (logged as the `algorithm` param of its runs)
     supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
     step_callback: Callable[["Recommender", int, float | None, str], None] | None = None
+
+    @classmethod
+    def describe(cls, params: dict[str, Any]) -> str:
+        """What the family does with these hyper-parameters, in a few words (`method` unless it varies)."""
+        return cls.method
 
     def _report_step(self, step: int, value: float | None = None, kind: str = "ranking") -> None:
         """Tell the watcher (if any) that step `step` is done; kind is 'ranking' or 'rating'."""

@@ -17,6 +17,7 @@ from mindshare.models.base import Recommender
 
 class Baseline(Recommender):
     name = "baseline"
+    method = "global mean + user and item biases"
     supports_ratings = True
 
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, iterations: int = 10) -> None:

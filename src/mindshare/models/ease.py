@@ -23,6 +23,7 @@ from mindshare.models.base import Recommender
 
 class EASE(Recommender):
     name = "item_knn_ease"
+    method = "EASE item-item regression"
 
     def __init__(self, l2: float = 200.0, max_items: int = 20_000, keep: int = 256) -> None:
         self.l2 = l2

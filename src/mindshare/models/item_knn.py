@@ -19,6 +19,7 @@ from mindshare.models.neighbours import top_k_similarities, weighted_residual_av
 
 class ItemKNN(Recommender):
     name = "item_knn"
+    method = "item-based kNN"
     supports_ratings = True
 
     def __init__(self, n_neighbours: int = 100, similarity: str = "cosine", shrinkage: float = 10.0,

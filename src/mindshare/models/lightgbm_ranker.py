@@ -24,6 +24,7 @@ DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
 
 class LightGBMRanker(CandidateReranker):
     name = "lightgbm"
+    method = "LightGBM LambdaRank re-ranker"
 
     def __init__(self, base_models=DEFAULT_BASES, rating_models=DEFAULT_RATERS, n_candidates: int = 50,
                  holdout_share: float = 0.2, holdout_folds: int = 5, early_stopping_share: float = 0.2,

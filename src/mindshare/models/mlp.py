@@ -25,6 +25,7 @@ DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
 
 class MLPRanker(CandidateReranker):
     name = "mlp"
+    method = "MLP re-ranker"
     uses_embeddings = True
 
     def __init__(self, base_models=DEFAULT_BASES, rating_models=DEFAULT_RATERS, n_candidates: int = 50,

@@ -12,6 +12,7 @@ class Popularity(Recommender):
     """score(u, i) = |{users who interacted with i}|, the same for every user."""
 
     name = "popularity"
+    method = "most popular items"
 
     def __init__(self) -> None:
         pass

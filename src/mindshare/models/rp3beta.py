@@ -64,6 +64,7 @@ class RP3Beta(Recommender):
     `bench ranking`, 5 seeds: their default 0.6 gives 0.2995 nDCG@10, 0.3 gives 0.3403)."""
 
     name = "rp3beta"
+    method = "RP3beta random walk"
 
     def __init__(self, alpha: float = 1.0, beta: float = 0.3, n_neighbours: int = 100, normalise: bool = True,
                  max_dense_floats: int = SCORE_BLOCK_FLOATS) -> None:

@@ -30,10 +30,20 @@ DEFAULTS = {
     "biased_als": {"factors": 20, "regularization": 0.12, "iterations": 8},
 }
 ALGORITHMS = tuple(DEFAULTS)
+METHODS = {
+    "implicit_als": "implicit ALS matrix factorisation",
+    "bpr": "BPR matrix factorisation",
+    "truncated": "PureSVD (truncated SVD)",
+    "biased_als": "biased matrix factorisation (ALS, ratings)",
+}
 
 
 class SVD(Recommender):
     name = "svd"
+
+    @classmethod
+    def describe(cls, params: dict) -> str:
+        return METHODS.get(params.get("algorithm") or "implicit_als", "")
 
     def __init__(self, algorithm: str = "implicit_als", factors: int | None = None, regularization: float | None = None,
                  iterations: int | None = None, alpha: float = 5.0, learning_rate: float = 0.01, seed: int = 0) -> None:

@@ -18,6 +18,7 @@ from mindshare.models.neighbours import top_k_similarities, weighted_residual_av
 
 class UserKNN(Recommender):
     name = "user_knn"
+    method = "user-based kNN"
     supports_ratings = True
 
     def __init__(self, n_neighbours: int = 50, similarity: str = "cosine", shrinkage: float = 10.0,

@@ -5,32 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from mindshare.models import FAMILY_KEY
+from mindshare.models import FAMILY_KEY, MODEL_FAMILIES
 from mindshare.tracking.runs import flatten_params
-
-# family class name -> what it does; the svd family by its `algorithm` hyper-parameter
-ALGORITHMS = {
-    "popularity": "most popular items",
-    "baseline": "global mean + user and item biases",
-    "user_knn": "user-based kNN",
-    "item_knn": "item-based kNN",
-    "item_knn_ease": "EASE item-item regression",
-    "lightgbm": "LightGBM LambdaRank re-ranker",
-    "mlp": "MLP re-ranker",
-}
-SVD_ALGORITHMS = {
-    "implicit_als": "implicit ALS matrix factorisation",
-    "bpr": "BPR matrix factorisation",
-    "truncated": "PureSVD (truncated SVD)",
-    "biased_als": "biased matrix factorisation (ALS, ratings)",
-}
 
 
 def algorithm_name(family: str, params: dict[str, Any]) -> str | None:
     """A short human name of what family `family` does with these hyper-parameters (None if not known)."""
-    if family == "svd":
-        return SVD_ALGORITHMS.get(params.get("algorithm") or "implicit_als")
-    return ALGORITHMS.get(family)
+    family_class = MODEL_FAMILIES.get(family)
+    return (family_class.describe(params) or None) if family_class is not None else None
 
 
 def family_of(name: str, params: dict[str, Any]) -> str:

@@ -25,7 +25,7 @@ from mlflow.exceptions import MlflowException
 from mindshare.errors import MindshareError, suggestion
 from mindshare.tracking.compare import PIPELINE_RUN
 from mindshare.tracking.registry import history
-from mindshare.tracking.store import FAMILY_TAG, STAGE_TAG
+from mindshare.tracking.store import FAMILY_TAG, SERVER_SCHEMES, STAGE_TAG, sqlite_file, store_scheme
 
 GC_BATCH = 500  # ids per `mlflow gc` call: keeps the command line far below the system's limit
 
@@ -203,7 +203,7 @@ def collect_garbage(tracking_uri: str, run_ids: list[str], model_ids: list[str])
     """`mlflow gc` on these deleted runs and logged models; False if the store is a tracking server
     (its backend store is on the server: run `mlflow gc` there). Each call names runs and models both
     where it can: gc given no ids of a kind takes every deleted one of that kind."""
-    if urlparse(tracking_uri).scheme in ("http", "https", "databricks", "databricks-uc", "uc"):
+    if store_scheme(tracking_uri) in SERVER_SCHEMES:
         return False
     calls = max(1, -(-max(len(run_ids), len(model_ids)) // GC_BATCH))
     for call in range(calls):
@@ -224,9 +224,8 @@ def store_folders(tracking_uri: str, experiments: Iterable) -> list[Path]:
     """The local artifact roots of these experiments (nested ones once) and a SQLite store's file."""
     roots = sorted({folder.resolve() for e in experiments if (folder := local_folder(e.artifact_location))})
     paths = [root for root in roots if not any(other in root.parents for other in roots)]
-    if tracking_uri.startswith("sqlite:///"):
-        paths.append(Path(tracking_uri.removeprefix("sqlite:///")))
-    return paths
+    database = sqlite_file(tracking_uri)
+    return paths + ([database] if database is not None else [])
 
 
 def local_folder(uri: str | None) -> Path | None:

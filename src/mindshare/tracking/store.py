@@ -18,6 +18,8 @@ SPLIT_FINGERPRINT_TAG = "mindshare.split_fingerprint"
 FAMILY_TAG = "mindshare.model_family"
 OWNER_TAG = "mindshare.owner"  # host:pid of the process that opened a run: finds runs orphaned by a kill
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
+HOSTED_SCHEMES = ("databricks", "databricks-uc", "uc")
+SERVER_SCHEMES = ("http", "https", *HOSTED_SCHEMES)  # stores whose files live on another machine
 _checked: set[str] = set()
 
 
@@ -75,12 +77,22 @@ def tracking_client():
     return MlflowClient()
 
 
+def store_scheme(uri: str) -> str:
+    """The kind of a tracking URI: 'sqlite', 'postgresql', 'http', … ('file' for a bare path)."""
+    return uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else "file"
+
+
+def sqlite_file(uri: str) -> Path | None:
+    """The database file of a `sqlite:///` store, else None."""
+    return Path(uri.split(":///", 1)[-1]) if store_scheme(uri) == "sqlite" else None
+
+
 def check_tracking(uri: str, timeout: float = 5.0) -> None:
     """One clear line (exit 2) if the tracking store cannot be reached, before a stage writes anything."""
-    scheme = uri.split(":", 1)[0].split("+", 1)[0].lower() if "://" in uri or uri.startswith("sqlite:") else "file"
+    scheme = store_scheme(uri)
     where = f"MLFLOW_TRACKING_URI {uri}"
     if scheme == "sqlite":
-        path = Path(uri.split(":///", 1)[-1])
+        path = sqlite_file(uri)
         if not path.parent.exists():
             raise MindshareError(f"{where}: folder {path.parent} does not exist; create it or fix the variable")
     elif scheme in ("http", "https"):
@@ -104,7 +116,7 @@ def check_tracking(uri: str, timeout: float = 5.0) -> None:
         except Exception as error:  # every driver has its own errors
             first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
             raise MindshareError(f"{where}: cannot connect to the database ({first}); fix the variable") from None
-    elif scheme not in ("file", "databricks", "databricks-uc", "uc"):
+    elif scheme not in ("file", *HOSTED_SCHEMES):
         raise MindshareError(f"{where}: unknown kind of store '{scheme}'; use sqlite:///path, http(s)://server or a "
                              "database URL")
 
@@ -164,7 +176,7 @@ def use_experiment(name: str, project_root: str | Path = ".") -> str:
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is None:
         location = None
-        if mlflow.get_tracking_uri().startswith("sqlite:"):
+        if store_scheme(mlflow.get_tracking_uri()) == "sqlite":
             location = (Path(project_root).resolve() / "mlruns").as_uri()
         # a model-development experiment: the UI's runs table, not its GenAI overview
         experiment_id = mlflow.create_experiment(name, artifact_location=location,

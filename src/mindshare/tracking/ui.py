@@ -11,6 +11,7 @@ from urllib.parse import quote
 from mlflow.tracking import MlflowClient
 
 from mindshare.errors import MindshareError
+from mindshare.tracking.store import store_scheme
 
 # MLflow 3.x's `workflowType` of the runs table (the other: `genai`); the UI reads it from each page's query and
 # otherwise from the browser's last choice, GenAI in a fresh one: every address here carries it
@@ -47,10 +48,5 @@ def ui_command(tracking_uri: str, port: int) -> list[str]:
 
 def is_server(tracking_uri: str) -> bool:
     """A tracking server already serves the UI at its own address; nothing to start."""
-    return tracking_uri.startswith(("http://", "https://"))
-
-
-def sqlite_file(tracking_uri: str) -> Path | None:
-    """The database file of a `sqlite:///` store, else None."""
-    return Path(tracking_uri.split(":///", 1)[-1]) if tracking_uri.startswith("sqlite:") else None
+    return store_scheme(tracking_uri) in ("http", "https")
 
