@@ -15,8 +15,9 @@ class Interactions:
     """Users and items as contiguous int32 indices and the train matrix as CSR.
 
     `matrix[u, i]` is the user's latest rating where the data has ratings, else the number of
-    interactions. Index order is first appearance in the data, so it never depends on the
-    pseudonymisation key.
+    interactions. `times[u, i]`, where the data has timestamps, is when the user last interacted
+    with the item (seconds since 1970) on the same pairs as `matrix`. Index order is first
+    appearance in the data, so it never depends on the pseudonymisation key.
     """
 
     user_ids: np.ndarray
@@ -25,6 +26,7 @@ class Interactions:
     has_ratings: bool = False
     user_features: pd.DataFrame | None = None  # row u describes user index u (see `with_features`)
     item_features: pd.DataFrame | None = None
+    times: sp.csr_matrix | None = None
     _memo: dict = field(init=False, repr=False, compare=False, default_factory=dict)
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
@@ -38,14 +40,13 @@ class Interactions:
         users, user_ids = pd.factorize(frame["user_id"], sort=False)
         items, item_ids = pd.factorize(frame["item_id"], sort=False)
         shape = (len(user_ids), len(item_ids))
+        latest = None
+        if "timestamp" in frame.columns:
+            pairs = {"u": users, "i": items, "t": frame["timestamp"].to_numpy(dtype=np.int64)}
+            if "rating" in frame.columns:
+                pairs["r"] = frame["rating"].to_numpy()
+            latest = pd.DataFrame(pairs).sort_values("t", kind="stable").drop_duplicates(["u", "i"], keep="last")
         if "rating" in frame.columns:
-            latest = (
-                pd.DataFrame(
-                    {"u": users, "i": items, "r": frame["rating"].to_numpy(), "t": frame["timestamp"].to_numpy()}
-                )
-                .sort_values("t", kind="stable")
-                .drop_duplicates(["u", "i"], keep="last")
-            )
             rows, cols, values = latest["u"].to_numpy(), latest["i"].to_numpy(), latest["r"].to_numpy()
         elif "weight" in frame.columns:  # implicit feedback: event weights add up per (user, item)
             rows, cols, values = users, items, frame["weight"].to_numpy(dtype=np.float64)
@@ -53,11 +54,17 @@ class Interactions:
             rows, cols, values = users, items, np.ones(len(users))
         matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
         matrix.sum_duplicates()
+        times = None
+        if latest is not None:
+            times = sp.csr_matrix(
+                (latest["t"].to_numpy(dtype=np.float64), (latest["u"].to_numpy(), latest["i"].to_numpy())), shape=shape
+            )
         return cls(
             np.asarray(user_ids, dtype=object),
             np.asarray(item_ids, dtype=object),
             matrix,
             has_ratings="rating" in frame.columns,
+            times=times,
         )
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -102,12 +109,18 @@ class Interactions:
             self.has_ratings,
             align(users, self.user_ids),
             align(items, self.item_ids),
+            self.times,
         )
 
     def with_matrix(self, matrix: sp.csr_matrix) -> "Interactions":
-        """The same users, items and features with another matrix (for example a part of this one)."""
+        """The same users, items and features with another matrix (for example a part of this one); the
+        times of the pairs it keeps."""
+        times = None
+        if self.times is not None:
+            pattern = matrix.astype(bool).astype(np.float64)
+            times = self.times.multiply(pattern).tocsr()
         return Interactions(
-            self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features
+            self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features, times
         )
 
     def binary(self) -> sp.csr_matrix:
@@ -124,6 +137,7 @@ class Interactions:
             "has_ratings": self.has_ratings,
             "user_features": self.user_features,
             "item_features": self.item_features,
+            "times": self.times,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -134,4 +148,5 @@ class Interactions:
             state.get("has_ratings", False),
             state.get("user_features"),
             state.get("item_features"),
+            state.get("times"),
         )

@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import group_item_share
+from mindshare.models.recency import time_context, time_features
 
 
 def split_holdout(train: Interactions, n_folds: int, fold: int, seed: int) -> tuple[Interactions, sp.csr_matrix]:
@@ -155,10 +156,12 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     the candidates themselves) and its rank (`candidates.ranks`). Then what `train`'s matrix
     says (so a re-ranker trained on a part of the data sees no aggregate of the held-out part):
     user activity, item popularity share, the item's popularity against the user's usual taste,
-    mean ratings where there are ratings, and the user's share of interactions in the item's
-    categories, and how popular the item is among the user's segment (segments come from the
-    attached user table, computed on all fit data; the shares from `train`'s matrix). From the
-    attached item table only static columns are used: categories, tags, release year, price.
+    mean ratings where there are ratings, what time says where `train` has times (see recency.py),
+    the user's share of interactions in the item's categories, the item's price against the
+    user's usual price where there are prices, and how popular the item is among the user's
+    segment (segments come from the attached user table, computed on all fit data; the shares
+    from `train`'s matrix). From the attached item table only static columns are used:
+    categories, tags, release year, price.
     """
     users, items = candidates.users, candidates.items
     columns, names = [], []
@@ -179,6 +182,11 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         user_mean, item_mean = _mean_ratings(train.matrix)
         columns += [user_mean[users], item_mean[items], item_mean[items] - user_mean[users]]
         names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
+    context = time_context(train)
+    if context is not None:
+        time_columns, time_names = time_features(context, users, items)
+        columns += time_columns
+        names += time_names
     if train.user_features is not None and "segment" in train.user_features:
         segment = train.user_features["segment"].to_numpy().astype(np.int64)
         segment_share = train.memo(("segment_item_share",), lambda: group_item_share(binary, segment))
@@ -196,6 +204,9 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
             shares = np.asarray(binary @ table[:, flags]) / np.maximum(counts, 1)[:, None]
             columns.append(np.einsum("nc,nc->n", shares[users], table[items][:, flags]))
             names.append("pair_category_affinity")
+        if "item_price" in static and table[:, static.index("item_price")].any():
+            columns.append(_price_vs_usual(binary, table[:, static.index("item_price")], users, items))
+            names.append("pair_price_vs_usual")
     if embeddings is not None:
         user_vectors, item_vectors = embeddings[0][users], embeddings[1][items]
         columns += list(user_vectors.T) + list(item_vectors.T) + list((user_vectors * item_vectors).T)
@@ -206,6 +217,16 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
             + [f"emb_dot_{j}" for j in range(k)]
         )
     return np.column_stack(columns).astype(np.float32), names
+
+
+def _price_vs_usual(binary: sp.csr_matrix, price: np.ndarray, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+    """log(1 + the item's price) minus the mean of that over the user's priced items (0 where either is unknown)."""
+    log_price = np.log1p(np.maximum(price, 0.0)).astype(np.float64)
+    priced = (price > 0).astype(np.float64)
+    n_priced = np.asarray(binary @ priced).ravel()
+    usual = np.divide(np.asarray(binary @ log_price).ravel(), n_priced, out=np.zeros_like(n_priced), where=n_priced > 0)
+    known = (priced[items] > 0) & (n_priced[users] > 0)
+    return np.where(known, log_price[items] - usual[users], 0.0).astype(np.float32)
 
 
 def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:
