@@ -12,8 +12,10 @@ rating the target. Finally the base families are refitted on all the fit data
 and the learner re-ranks their candidates. Feature tables attached to the data (the features
 stage) are computed on all fit data, so user and item aggregates include the held-out part.
 
-The learner is kept only if its nDCG@10 on the early-stopping users beats its prior (the first
-base family); otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
+The learner's prior is the base family whose score alone ranks the training groups best (nDCG@10;
+ties: the first listed), so that the order of `base_models` does not decide it on data where
+another family is stronger. The learner is kept only if its nDCG@10 on the early-stopping users
+beats its prior; otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
 pair's base scores are standardised against its user's candidates, never against the rest of the
 batch, so score(u, i) is one number whatever else is asked for.
 """
@@ -67,8 +69,17 @@ class CandidateReranker(Recommender):
         raise NotImplementedError
 
     def _prior_scores(self, x: np.ndarray) -> np.ndarray:
-        """What the ranker must beat: the first base family's within-user standardised score."""
-        return x[:, 0]
+        """What the ranker must beat: the prior base family's within-user standardised score."""
+        return self._base_score(x)
+
+    def _base_score(self, x: np.ndarray) -> np.ndarray:
+        """The prior base family's within-user standardised score (pair features hold a score and a rank per base)."""
+        return x[:, 2 * getattr(self, "prior_base_", 0)]  # models saved before the choice: the first base
+
+    def _choose_prior(self, x: np.ndarray, y: np.ndarray, group_ids: np.ndarray) -> int:
+        """The base family whose score alone ranks these groups best (nDCG@10), the first listed on ties."""
+        figures = [grouped_ndcg(x[:, 2 * b], y, group_ids, 10) for b in range(len(self.base_models))]
+        return int(np.argmax(figures))
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
         raise NotImplementedError
@@ -122,6 +133,7 @@ class CandidateReranker(Recommender):
             if stop.all() or not stop.any():
                 stop = np.zeros_like(stop)
                 stop[pair_users == pair_users[-1]] = True
+            self.prior_base_ = self._choose_prior(x[~stop], y[~stop], group_ids[~stop])
             self._fit_ranker(
                 x[~stop],
                 y[~stop],
@@ -258,7 +270,7 @@ class CandidateReranker(Recommender):
         """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
         family's standardised score where there was too little data to learn from."""
         if not self.learned_:
-            return x[:, 0].astype(np.float32)
+            return self._base_score(x).astype(np.float32)
         return (self._prior_scores(x) if self.fallback_ else self._learned_scores(x)).astype(np.float32)
 
 
