@@ -21,6 +21,10 @@ def tiny_frame() -> pd.DataFrame:
     )
 
 
+TINY_TEXT = pd.Series({"a": "space war", "b": "space opera", "c": "love story", "d": "war story", "e": "cooking show"})
+
+
 @pytest.fixture
 def tiny(tiny_frame: pd.DataFrame) -> Interactions:
-    return Interactions.from_frame(tiny_frame)
+    """The tiny matrix with a document per item (TINY_TEXT), for the content family."""
+    return Interactions.from_frame(tiny_frame).with_item_text(TINY_TEXT)

@@ -142,6 +142,46 @@ def test_svd_refusals(tiny):
         SVD(algorithm="biased_als").fit(tiny)
 
 
+def test_ials_hands_its_own_defaults_or_the_given_values_to_implicit(tiny):
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    rendle = SVD(algorithm="ials").fit(tiny)
+    assert (rendle.factors_, rendle.regularization_, rendle.alpha_, rendle.iterations_) == (256, 48.0, 8.0, 15)
+    assert rendle.item_factors_.shape == (tiny.n_items, 256)
+    assert SVD().fit(tiny).alpha_ == 5.0  # implicit_als keeps its alpha
+    given = SVD(algorithm="ials", factors=3, regularization=0.5, alpha=2.0, iterations=4, seed=1).fit(tiny)
+    direct = AlternatingLeastSquares(factors=3, regularization=0.5, alpha=2.0, iterations=4, random_state=1)
+    with threadpool_limits(1, "blas"):
+        direct.fit(tiny.binary().tocsr(), show_progress=False)
+    assert np.allclose(given.user_factors_, direct.user_factors)
+    assert np.allclose(given.item_factors_, direct.item_factors)
+
+
+def test_implicit_als_is_rendles_ials_with_nu_0():
+    """svd.py's mapping: Rendle's loss sum_S (y - 1)^2 + alpha0 sum_all y^2 + lambda (|W|^2 + |H|^2) is implicit's
+    with alpha = 1 + 1/alpha0, regularization = lambda * alpha; its scores are implicit's / (1 + alpha0)."""
+    from implicit.cpu.als import AlternatingLeastSquares
+    from threadpoolctl import threadpool_limits
+
+    x = np.array([[1, 1, 0, 0], [0, 1, 1, 0], [1, 0, 0, 1], [0, 0, 1, 1], [1, 1, 1, 0]], dtype=np.float64)
+    alpha0, lam, k = 0.25, 0.5, 2
+    rng = np.random.default_rng(0)
+    w, h = rng.normal(size=(5, k)), rng.normal(size=(4, k))
+    implicit = AlternatingLeastSquares(factors=k, regularization=lam * 5.0, alpha=5.0, use_cg=False, iterations=3,
+                                       dtype=np.float64)
+    scale = np.sqrt(1 + alpha0)  # y = y' / (1 + alpha0): each factor matrix divided by its square root
+    implicit.user_factors, implicit.item_factors = w * scale, h * scale
+    for _ in range(3):  # Rendle's ALS, exactly: each row's normal equations
+        for rows, fixed, out in ((x, h, w), (x.T, w, h)):
+            for r, row in enumerate(rows):
+                seen = fixed[row > 0]
+                out[r] = np.linalg.solve(alpha0 * fixed.T @ fixed + seen.T @ seen + lam * np.eye(k), seen.sum(0))
+    with threadpool_limits(1, "blas"):
+        implicit.fit(sp.csr_matrix(x), show_progress=False)
+    assert np.allclose(w @ h.T, implicit.user_factors @ implicit.item_factors.T / (1 + alpha0), atol=1e-10)
+
+
 @pytest.mark.parametrize("name", sorted(MODEL_FAMILIES))
 def test_every_family_is_deterministic(name):
     rng = np.random.default_rng(0)
@@ -154,7 +194,8 @@ def test_every_family_is_deterministic(name):
         }
     )
     frame = frame.drop_duplicates(["user_id", "item_id"])
-    data = Interactions.from_frame(frame)
+    words = pd.Series({str(i): f"genre{i % 5} mood{i % 3}" for i in range(25)})  # for the content family
+    data = Interactions.from_frame(frame).with_item_text(words)
     first = make_model(name).fit(data).recommend(np.arange(data.n_users), k=5)
     second = make_model(name).fit(data).recommend(np.arange(data.n_users), k=5)
     assert (first[0] == second[0]).all()

@@ -12,7 +12,10 @@ RANKING_MODELS: dict[str, dict] = {
     "item_knn": {"family": "item_knn"},
     "item_knn_ease": {"family": "item_knn_ease"},
     "rp3beta": {"family": "rp3beta"},
+    "slim": {"family": "slim"},
+    "content": {"family": "content"},  # needs item text: the data's catalogue
     "svd": {"family": "svd"},  # implicit ALS: the family's ranking default
+    "svd_ials": {"family": "svd", "algorithm": "ials"},  # the same solver, Rendle et al. 2022 settings
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
     "lightgbm": {"family": "lightgbm", "learn": "ranking"},

@@ -21,6 +21,7 @@ from mindshare.bench import RANKING_MODELS
 from mindshare.data.interactions import Interactions
 from mindshare.data.split import split_holdout_items, split_holdout_users
 from mindshare.evaluation import build_test_set, hit_matrix, new_item_metrics, new_user_metrics
+from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 from mindshare.models.cold_start import ColdStartPolicy, ColdStartSettings
@@ -30,7 +31,8 @@ HELD_SHARE = 0.2
 
 
 def _train(frame: pd.DataFrame, items: pd.DataFrame | None, users: pd.DataFrame | None) -> Interactions:
-    return Interactions.from_frame(frame).with_features(*build_feature_tables(frame, items, demographics=users))
+    train = Interactions.from_frame(frame).with_features(*build_feature_tables(frame, items, demographics=users))
+    return train.with_item_text(item_documents(items))
 
 
 def little_history(frame, items, users, models: list[str], seed: int, given: int,

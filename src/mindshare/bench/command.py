@@ -15,6 +15,7 @@ from mindshare.bench import RANKING_MODELS, RATING_MODELS
 from mindshare.data.movielens import read_movielens_users
 from mindshare.data.schema import canonical_users
 from mindshare.errors import MindshareError
+from mindshare.features.item_text import item_documents
 
 RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "recall_at_50", "pool_recall",
                    "fit_seconds")
@@ -102,6 +103,8 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
         from mindshare.bench.ranking import run_ranking_bench
 
         names, seed_list = parse_list(models, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
+        if not models and item_documents(items) is None:  # by default, content only where the data has words
+            names = [n for n in names if RANKING_MODELS[n]["family"] != "content"]
         with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
             results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
         settings, columns = {"seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS

@@ -21,6 +21,7 @@ from mindshare.data.interactions import Interactions
 from mindshare.data.split import split_random_per_user
 from mindshare.evaluation import build_test_set, hit_matrix
 from mindshare.evaluation.protocol import TestSet
+from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 from mindshare.models.candidates import generate_candidates
@@ -67,12 +68,15 @@ def pool_recall(reranker, test_set: TestSet) -> float:
 
 def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], items: pd.DataFrame | None = None,
                       progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
-    """Feature tables (for the feature-based families) are built from each seed's train part only."""
+    """Feature tables (for the feature-based families) are built from each seed's train part only; the
+    items' documents (for the content family) from the catalogue."""
     positives = frame[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"], ignore_index=True)
     per_seed: dict[str, list[dict]] = {name: [] for name in models}
+    documents = item_documents(items)
     for seed in seeds:
         split = split_random_per_user(positives, test_ratio=1 - TRAIN_SHARE, valid_ratio=0.0, seed=seed)
         train = Interactions.from_frame(split.train).with_features(*build_feature_tables(split.train, items))
+        train = train.with_item_text(documents)
         for name in models:
             model = make_model(name, RANKING_MODELS[name])
             started = time.perf_counter()

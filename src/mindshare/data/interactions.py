@@ -16,8 +16,9 @@ class Interactions:
 
     `matrix[u, i]` is the user's latest rating where the data has ratings, else the number of
     interactions. `times[u, i]`, where the data has timestamps, is when the user last interacted
-    with the item (seconds since 1970) on the same pairs as `matrix`. Index order is first
-    appearance in the data, so it never depends on the pseudonymisation key.
+    with the item (seconds since 1970) on the same pairs as `matrix`. `item_text[i]`, where a catalogue
+    was attached, is item i's words (title, categories, tags, description) for the content families.
+    Index order is first appearance in the data, so it never depends on the pseudonymisation key.
     """
 
     user_ids: np.ndarray
@@ -27,6 +28,7 @@ class Interactions:
     user_features: pd.DataFrame | None = None  # row u describes user index u (see `with_features`)
     item_features: pd.DataFrame | None = None
     times: sp.csr_matrix | None = None
+    item_text: np.ndarray | None = None  # object array: item index i's document (see `with_item_text`)
     _memo: dict = field(init=False, repr=False, compare=False, default_factory=dict)
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
@@ -110,7 +112,18 @@ class Interactions:
             align(users, self.user_ids),
             align(items, self.item_ids),
             self.times,
+            self.item_text,
         )
+
+    def with_item_text(self, documents: pd.Series | None) -> "Interactions":
+        """A copy carrying each item's document (`documents`: str indexed by item id) in index order; an
+        item without one gets ''. None keeps this object's text (no catalogue at hand)."""
+        if documents is None:
+            return self
+        keyed = pd.Series(documents.to_numpy(dtype=object), index=documents.index.astype(str))
+        text = keyed[~keyed.index.duplicated()].reindex(pd.Index(self.item_ids).astype(str)).fillna("")
+        return Interactions(self.user_ids, self.item_ids, self.matrix, self.has_ratings, self.user_features,
+                            self.item_features, self.times, text.to_numpy(dtype=object))
 
     def with_matrix(self, matrix: sp.csr_matrix) -> "Interactions":
         """The same users, items and features with another matrix (for example a part of this one); the
@@ -120,7 +133,8 @@ class Interactions:
             pattern = matrix.astype(bool).astype(np.float64)
             times = self.times.multiply(pattern).tocsr()
         return Interactions(
-            self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features, times
+            self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features, times,
+            self.item_text,
         )
 
     def binary(self) -> sp.csr_matrix:
@@ -138,6 +152,7 @@ class Interactions:
             "user_features": self.user_features,
             "item_features": self.item_features,
             "times": self.times,
+            "item_text": self.item_text,
         }
 
     def __setstate__(self, state: dict) -> None:
@@ -149,4 +164,5 @@ class Interactions:
             state.get("user_features"),
             state.get("item_features"),
             state.get("times"),
+            state.get("item_text"),
         )

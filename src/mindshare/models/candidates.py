@@ -12,6 +12,7 @@ import scipy.sparse as sp
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import group_item_share
+from mindshare.models.content import content_space, cosine_of_pairs
 from mindshare.models.recency import time_context, time_features
 
 
@@ -156,7 +157,8 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     the candidates themselves) and its rank (`candidates.ranks`). Then what `train`'s matrix
     says (so a re-ranker trained on a part of the data sees no aggregate of the held-out part):
     user activity, item popularity share, the item's popularity against the user's usual taste,
-    mean ratings where there are ratings, what time says where `train` has times (see recency.py),
+    mean ratings where there are ratings, what time says where `train` has times (see recency.py), the
+    TF-IDF cosine of the item with the user's items where `train` carries item text (see content.py),
     the user's share of interactions in the item's categories, the item's price against the
     user's usual price where there are prices, and how popular the item is among the user's
     segment (segments come from the attached user table, computed on all fit data; the shares
@@ -187,6 +189,10 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         time_columns, time_names = time_features(context, users, items)
         columns += time_columns
         names += time_names
+    space = content_space(train)
+    if space is not None:
+        columns.append(cosine_of_pairs(space, users, items))
+        names.append("pair_content_similarity")
     if train.user_features is not None and "segment" in train.user_features:
         segment = train.user_features["segment"].to_numpy().astype(np.int64)
         segment_share = train.memo(("segment_item_share",), lambda: group_item_share(binary, segment))

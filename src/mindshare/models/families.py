@@ -9,15 +9,17 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError, suggestion
 from mindshare.models.base import Recommender
 from mindshare.models.baseline import Baseline
+from mindshare.models.content import ContentTfidf
 from mindshare.models.ease import EASE
 from mindshare.models.item_knn import ItemKNN
 from mindshare.models.popularity import Popularity
 from mindshare.models.rp3beta import RP3Beta
+from mindshare.models.slim import SLIM
 from mindshare.models.svd import SVD
 from mindshare.models.user_knn import UserKNN
 
 BASE_FAMILIES: dict[str, type[Recommender]] = {
-    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, RP3Beta, SVD)
+    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, RP3Beta, SLIM, SVD, ContentTfidf)
 }
 FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
 

@@ -230,7 +230,8 @@ class CandidateReranker(Recommender):
         pairs = pool.candidates if exclude_seen else self._with_seen_candidates(pool, unique_users)
         scores = self._pair_scores(pool, pairs)
         items, top_scores = _top_k_per_user(
-            np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k
+            np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k,
+            pairs.ranks[:, getattr(self, "prior_base_", 0)],
         )
         return items[inverse], top_scores[inverse]
 
@@ -275,11 +276,11 @@ class CandidateReranker(Recommender):
 
 
 def _top_k_per_user(
-    row: np.ndarray, n_rows: int, pairs: Candidates, scores: np.ndarray, k: int
+    row: np.ndarray, n_rows: int, pairs: Candidates, scores: np.ndarray, k: int, tie_rank: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n_rows, k) items and scores, best first; ties (trees score in steps) by the first base family's
-    rank, then by item; -1 and -inf where a row has fewer than k pairs."""
-    order = np.lexsort((pairs.items, pairs.ranks[:, 0], -scores, row))
+    """(n_rows, k) items and scores, best first; ties (trees score in steps) by `tie_rank` (the prior
+    base family's rank), then by item; -1 and -inf where a row has fewer than k pairs."""
+    order = np.lexsort((pairs.items, tie_rank, -scores, row))
     row, items, scores = row[order], pairs.items[order], scores[order]
     starts = np.searchsorted(row, np.arange(n_rows))
     position = np.arange(len(row)) - starts[row]

@@ -11,6 +11,7 @@ from mindshare import layout
 from mindshare.data.pseudonymise import pseudonym
 from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
+from mindshare.features.item_text import item_documents
 from mindshare.settings import ColdStartSettings, EvaluateSettings, Settings
 
 
@@ -38,6 +39,11 @@ def fit_frame(include_valid: bool) -> pd.DataFrame:
 def users_table() -> pd.DataFrame | None:
     """Ingest's users (demographics, display names), None where it wrote none."""
     return pd.read_parquet(layout.USERS) if layout.USERS.exists() else None
+
+
+def item_text() -> pd.Series | None:
+    """Ingest's catalogue as one document per item_id (None where it has no text columns)."""
+    return item_documents(read_table(layout.ITEMS, "item catalogue"))
 
 
 def feature_tables() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:

@@ -33,7 +33,7 @@ def main() -> None:
         raise MindshareError(f"params.yaml: model '{name}' is not in 'models'; add it there first")
     model = make_model(name, {**settings.model_params_of(name), **inputs.tuned_params(name)})
     train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid))
-    train = train.with_features(*inputs.feature_tables())
+    train = train.with_features(*inputs.feature_tables()).with_item_text(inputs.item_text())
     started = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - started

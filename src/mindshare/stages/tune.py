@@ -19,6 +19,7 @@ from mindshare import layout
 from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
 from mindshare.metrics import RATING_METRICS
 from mindshare.settings import Settings
@@ -34,10 +35,12 @@ log = logging.getLogger(__name__)
 
 
 def validation_data(settings: Settings) -> ValidationData:
-    """Train (with feature tables built from train alone) and valid, as every trial sees them."""
+    """Train (with feature tables built from train alone, item documents from the catalogue) and valid, as
+    every trial sees them."""
     train_frame, items = pd.read_parquet(layout.split_path("train")), pd.read_parquet(layout.ITEMS)
     train = Interactions.from_frame(train_frame).with_features(
-        *build_feature_tables(train_frame, items, settings.features, inputs.users_table()))
+        *build_feature_tables(train_frame, items, settings.features, inputs.users_table())
+    ).with_item_text(item_documents(items))
     return ValidationData(train, pd.read_parquet(layout.split_path("valid")), items, settings.cold_start)
 
 
