@@ -9,9 +9,10 @@
   the popularity among the user's segment (features stage). Over the model's and the segment's top
   candidates both are scaled to [0, 1] per user; the segment's weight is
   segment_prior / (segment_prior + interactions), so it fades as history grows.
-- New item (in the catalogue, no training interactions): a user's affinity to it is the mean, over
-  the item's categories, of the user's share of interactions in that category; `new_item_slots` of
-  the k places go to the new items the user has the highest (positive) affinity for.
+- New item (in the catalogue, no training interactions): a user's affinity to it is the TF-IDF cosine
+  of its words with the user's items' words where the data has item text, else the mean, over the
+  item's categories, of the user's share of interactions in that category (new_items.py);
+  `new_item_slots` of the k places go to the new items the user has the highest (positive) affinity for.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import top_k_rows
+from mindshare.models.new_items import new_items_of
 from mindshare.settings import DEFAULT_SEGMENT_PRIOR, ColdStartSettings  # noqa: F401 (re-exported)
 
 # where an answer came from (the `basis` of a served recommendation)
@@ -113,29 +115,12 @@ class ColdStartPolicy:
         if train.user_features is not None and "segment" in train.user_features:
             self.segment_ = train.user_features["segment"].to_numpy().astype(np.int64)
             self.segment_share_ = train.memo(("segment_item_share",), lambda: group_item_share(binary, self.segment_))
-        # new items: catalogue items without training interactions, by category
-        self.new_item_ids_ = np.array([], dtype=object)
-        self.user_category_share_ = None
-        categories = [c for c in (train.item_features.columns if train.item_features is not None else [])
-                      if c.startswith("cat_")]
-        if catalogue is not None and categories and len(catalogue):
-            new = catalogue[train.item_index(catalogue["item_id"].astype(str)) < 0]
-            names = {c.removeprefix("cat_"): j for j, c in enumerate(categories)}
-            rows, cols = [], []
-            for r, cats in enumerate(new["categories"]):
-                for cat in cats:
-                    if cat in names:
-                        rows.append(r)
-                        cols.append(names[cat])
-            flags = sp.csr_matrix((np.ones(len(rows), dtype=np.float32), (rows, cols)), shape=(len(new), len(names)))
-            flags.sum_duplicates()
-            flags.data[:] = 1.0  # a category listed twice counts once
-            has = np.diff(flags.indptr) > 0
-            self.new_item_ids_ = new["item_id"].astype(str).to_numpy(dtype=object)[has]
-            self.new_item_categories_ = sp.csr_matrix(flags[has].multiply(1.0 / np.diff(flags[has].indptr)[:, None]))
-            item_categories = train.item_features[categories].to_numpy(dtype=np.float32)
-            self.user_category_share_ = (binary @ item_categories) / np.maximum(self.counts_, 1)[:, None]
-            self.category_share_ = item_categories.T @ popularity / max(popularity.sum(), 1e-12)
+        # new items: catalogue items without training interactions, by their words or categories
+        self.new_items_ = new_items_of(train, catalogue)
+
+    @property
+    def new_item_ids_(self) -> np.ndarray:
+        return self.new_items_.ids if self.new_items_ is not None else np.array([], dtype=object)
 
     # -- new users -------------------------------------------------------------------------------
     def group_of(self, gender, age_group) -> np.ndarray:
@@ -231,10 +216,10 @@ class ColdStartPolicy:
 
     # -- new items -------------------------------------------------------------------------------
     def new_item_affinity(self, users: np.ndarray) -> np.ndarray:
-        """(len(users), new items) affinity of known users to the catalogue's new items."""
-        if self.user_category_share_ is None or not len(self.new_item_ids_):
+        """(len(users), new items) affinity of known users to the catalogue's new items (new_items.py)."""
+        if self.new_items_ is None:
             return np.zeros((len(users), 0))
-        return np.asarray(self.new_item_categories_ @ self.user_category_share_[users].T).T
+        return self.new_items_.affinity(users)
 
     def new_item_choices(self, users: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each known user's best-matching new items for the `new_item_slots` places, best first:
@@ -245,10 +230,8 @@ class ColdStartPolicy:
         return self.new_item_ids_[best].astype(object), np.take_along_axis(affinity, best, axis=1)
 
     def unpersonalised_new_item_scores(self) -> np.ndarray:
-        """The new items' scores from overall category popularity: the baseline their metric is read against."""
-        if self.user_category_share_ is None or not len(self.new_item_ids_):
-            return np.zeros(0)
-        return np.asarray(self.new_item_categories_ @ self.category_share_).ravel()
+        """The new items' scores for no one in particular: the baseline their metric is read against."""
+        return self.new_items_.unpersonalised() if self.new_items_ is not None else np.zeros(0)
 
 
 def place_new_items(ids: np.ndarray, scores: np.ndarray, basis: np.ndarray, new_ids: np.ndarray,
