@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 
 from mindshare.data.interactions import Interactions
@@ -26,12 +27,13 @@ def _random_binary(seed: int, shape: tuple[int, int], density: float) -> sp.csr_
 
 
 def test_weights_of_two_items_always_together_by_hand():
-    # users x items [[1, 1, 0], [1, 1, 0], [0, 0, 1]]: items 0 and 1 predict each other from one feature each
-    # (x.y = x.x = 2 of n = 3 users); item 2 shares no user, so it predicts nothing and nothing predicts it
-    binary = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [0, 0, 1]], dtype=np.float32))
+    # users x items [[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0]]: items 0 and 1 predict each other from one feature
+    # each (x.y = x.x = 2 of n = 3 users); item 2 shares no user and item 3 has none: they predict nothing and
+    # nothing predicts them
+    binary = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0]], dtype=np.float32))
     weights = slim_weights(binary, alpha=0.1, l1_ratio=0.5, n_neighbours=5).toarray()
     w = _one_feature_weight(2, 2, 3, 0.1, 0.5)  # (2/3 - 0.05) / (2/3 + 0.05) = 0.8605
-    assert weights == pytest.approx(np.array([[0, w, 0], [w, 0, 0], [0, 0, 0]]), abs=1e-6)
+    assert weights == pytest.approx(np.array([[0, w, 0, 0], [w, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]), abs=1e-6)
     assert slim_weights(binary, alpha=2.0, l1_ratio=0.5, n_neighbours=5).nnz == 0  # the L1 term wins: 1 > 2/3
 
 
@@ -70,6 +72,8 @@ def test_convergence_warnings_are_silenced_and_others_are_not():
         slim_weights(binary, alpha=1e-6, l1_ratio=0.1, n_neighbours=10, max_iter=1, tol=1e-12, n_jobs=1)
     with pytest.warns(UserWarning, match="alpha=0"):
         slim_weights(binary, alpha=0.0, l1_ratio=0.1, n_neighbours=10, max_iter=1, n_jobs=1)
+    with pytest.warns(ConvergenceWarning):  # silenced during the fit only
+        ElasticNet(alpha=1e-6, max_iter=1, tol=1e-12).fit(binary.toarray()[:, 1:], binary.toarray()[:, 0])
 
 
 def test_scores_sum_the_weights_from_a_users_items():
