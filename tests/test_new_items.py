@@ -34,3 +34,17 @@ def test_without_item_text_new_items_are_matched_on_categories(tiny_frame):
     u4 = train.user_index(["u4"])
     assert new.affinity(u4)[0, 0] == 1.0  # all of u4's interactions are in food
     assert new_items_of(train, items[items["item_id"] != "f"]) is None
+
+
+def test_bench_cold_start_reports_new_items_by_words_and_by_categories_alone():
+    from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+
+    frame, items = generate_synthetic(SyntheticSpec(n_users=120, n_items=80, n_interactions=3000, seed=1))
+    results = run_cold_start_bench(frame, items, None, ["popularity"], [0])
+    for name in ("new_items", "new_items_by_categories"):
+        assert results[name]["new_items_users"] > 0
+    # the titles ("Item 17") hold no word shared by two items beyond "item", the categories are words too
+    assert results["new_items"]["new_items"] == results["new_items_by_categories"]["new_items"]
+    text = format_cold_start(results, ["popularity"], 3)
+    assert "matched on words where the catalogue has text" in text and "matched on categories alone" in text

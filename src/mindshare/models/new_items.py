@@ -41,15 +41,20 @@ class NewItems:
         return np.asarray(self.item_vectors @ self.overall).ravel()
 
 
-def new_items_of(train: Interactions, catalogue: pd.DataFrame | None) -> NewItems | None:
-    """The catalogue's new items with a description to match on (words first, else categories); None
-    where there are none."""
+def new_items_of(train: Interactions, catalogue: pd.DataFrame | None,
+                 bases: tuple[str, ...] = (WORDS, CATEGORIES)) -> NewItems | None:
+    """The catalogue's new items with a description to match on, by the first of `bases` the data allows;
+    None where there are none."""
     if catalogue is None or not len(catalogue):
         return None
     new = catalogue[train.item_index(catalogue["item_id"].astype(str)) < 0]
     if not len(new):
         return None
-    return _by_words(train, new) or _by_categories(train, new)
+    for basis in bases:
+        found = {WORDS: _by_words, CATEGORIES: _by_categories}[basis](train, new)
+        if found is not None:
+            return found
+    return None
 
 
 def _by_words(train: Interactions, new: pd.DataFrame) -> NewItems | None:
