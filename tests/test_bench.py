@@ -103,3 +103,24 @@ def test_bench_ease_keep_measures_the_curve_against_dense(movielens, tmp_path, c
     assert results["2"]["loss_vs_dense"] == pytest.approx(results["0"]["ndcg_at_10"] - results["2"]["ndcg_at_10"])
     assert "dense" in capsys.readouterr().out
     assert main(["bench", "ease-keep", "--data", str(movielens), "--keeps", "-1"]) == 2
+
+
+def test_bench_reads_an_events_files_items_file(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    n = 800
+    events = pd.DataFrame({"customer": rng.integers(1, 41, n), "sku": rng.integers(1, 31, n).astype(str),
+                           "ts": rng.integers(0, 10**6, n)})
+    events.to_csv(tmp_path / "events.csv", index=False)
+    words = ["red shoe", "blue shoe", "red hat", "green hat", "blue scarf"]
+    pd.DataFrame({"sku": [str(i) for i in range(1, 31)], "name": [words[i % 5] for i in range(30)]}).to_csv(
+        tmp_path / "products.csv", index=False)
+    args = ["bench", "ranking", "--data", str(tmp_path / "events.csv"), "--columns",
+            "user_id=customer,item_id=sku,timestamp=ts", "--models", "content", "--seeds", "0"]
+    assert main(args) == 2  # without the items file: no words
+    assert "no item text" in capsys.readouterr().err
+    out = tmp_path / "content.json"
+    assert main([*args, "--items", str(tmp_path / "products.csv"), "--item-columns", "item_id=sku,title=name",
+                 "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["results"]["content"]["ndcg_at_10"] > 0
+    assert main(["bench", "ranking", "--data", str(tmp_path / "events.csv"), "--items", str(tmp_path / "none.csv"),
+                 "--columns", "user_id=customer,item_id=sku,timestamp=ts"]) == 2

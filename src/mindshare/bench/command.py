@@ -42,12 +42,16 @@ def parse_ints(text: str, flag: str) -> list[int]:
     return values
 
 
-def load_dataset(path: str, columns: str | None = None, timestamp_format: str | None = None):
+def load_dataset(path: str, columns: str | None = None, timestamp_format: str | None = None,
+                 items_path: str | None = None, item_columns: str | None = None):
     """A MovieLens folder or zip, or any events file (with `--columns` where its names are not the
-    canonical ones), read as `mindshare inspect` reads it."""
+    canonical ones) and its items file (`--items`, `--item-columns`), read as `mindshare inspect` reads it."""
     from mindshare.data.inspect import load_any, parse_pairs
 
-    loaded = load_any(path, parse_pairs(columns, "--columns"), timestamp_format)
+    if items_path is not None and (Path(path).is_dir() or path.endswith(".zip")):
+        raise MindshareError("--items: a MovieLens release brings its own items; give --items with an events file")
+    loaded = load_any(path, parse_pairs(columns, "--columns"), timestamp_format, items_path=items_path,
+                      item_columns=parse_pairs(item_columns, "--item-columns"))
     return loaded.interactions, loaded.items, Path(path).name.removesuffix(".zip")
 
 
@@ -71,8 +75,9 @@ COLD_START_MODELS = "popularity,item_knn,item_knn_ease,svd"
 
 def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
               compare_surprise: bool, given: int = 3, columns: str | None = None,
-              timestamp_format: str | None = None) -> dict:
-    frame, items, dataset = load_dataset(data, columns, timestamp_format)
+              timestamp_format: str | None = None, items_path: str | None = None,
+              item_columns: str | None = None) -> dict:
+    frame, items, dataset = load_dataset(data, columns, timestamp_format, items_path, item_columns)
     if protocol == "cold-start":
         from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
 

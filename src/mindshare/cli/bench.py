@@ -18,6 +18,9 @@ def add_bench(sub) -> None:
     p.add_argument("--columns",
                    help="events file: canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode")
     p.add_argument("--timestamp-format", help="events file: strftime format or 'mixed'")
+    p.add_argument("--items", help="events file: its items file (item_id, title, categories 'A|B', price, ...), "
+                   "as ingest.items_path")
+    p.add_argument("--item-columns", help="items file: canonical=file column pairs, as ingest.item_columns")
     p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
@@ -74,4 +77,4 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
-              args.given, args.columns, args.timestamp_format)
+              args.given, args.columns, args.timestamp_format, args.items, args.item_columns)

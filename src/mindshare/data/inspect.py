@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 
 from mindshare.data.cleaning import CleaningReport
-from mindshare.data.events import load_events_and_items, read_table
+from mindshare.data.events import load_events_and_items, read_items_table, read_table
 from mindshare.data.movielens import read_movielens
 from mindshare.data.schema import RawTable, canonical_interactions, canonical_items
 from mindshare.errors import MindshareError
@@ -41,7 +41,10 @@ class Loaded:
 
 
 def load_any(path: str | Path, columns: dict[str, str] | None = None, timestamp_format: str | None = None,
-             cleaning: dict[str, str] | None = None, event_weights: dict | None = None) -> Loaded:
+             cleaning: dict[str, str] | None = None, event_weights: dict | None = None,
+             items_path: str | Path | None = None, item_columns: dict[str, str] | None = None) -> Loaded:
+    """A MovieLens folder or zip, or an events file with, optionally, its items file (which wins over the
+    log's item columns, as in ingest)."""
     path = Path(path)
     if not path.exists():
         raise MindshareError(f"{path}: no such file or folder")
@@ -55,6 +58,8 @@ def load_any(path: str | Path, columns: dict[str, str] | None = None, timestamp_
                                             "timestamp_format": timestamp_format, "cleaning": cleaning or {},
                                             "event_weights": event_weights}, "--cleaning")
     interactions, items, report = load_events_and_items(raw, ingest)
+    if items_path is not None:
+        items = canonical_items(read_items_table(items_path, item_columns))
     return Loaded(f"events ({path.suffix.lstrip('.') or 'csv'})", raw, interactions, items, report, columns)
 
 
