@@ -229,3 +229,14 @@ def test_a_log_without_item_columns_gives_no_item_table_and_ingest_accepts_the_m
                                                                         "D4": "D4"}
     with pytest.raises(MindshareError, match="unknown key 'name'"):
         read_table(path, {**plain, "name": "Description"})
+
+
+def test_example_data_writes_the_synthetic_shop_log_and_its_items(tmp_path):
+    from mindshare.cli import main
+
+    out = tmp_path / "log.parquet"
+    assert main(["example-data", "--synthetic", "--rows", "2000", "--out", str(out)]) == 0
+    events, items = pd.read_parquet(out), pd.read_parquet(tmp_path / "log_items.parquet")
+    assert len(events) == 2000 and list(events.columns) == ["user_id", "item_id", "timestamp", "price"]
+    assert set(events["item_id"]) <= set(items["item_id"]) and items["categories"].str.contains("category_").all()
+    assert main(["example-data", "--synthetic", "--out", str(tmp_path / "log.csv")]) == 2

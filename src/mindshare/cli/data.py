@@ -14,6 +14,9 @@ def add_example_data(sub) -> None:
     p.add_argument("--out", default="data/example/shop_events.csv", help="where (default data/example/shop_events.csv)")
     p.add_argument("--rows", type=int, default=60000, help="product views to simulate (default 60000)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--synthetic", action="store_true",
+                   help="instead: the clean synthetic shop log of `bench scale` (--rows events, rows/100 users, "
+                   "rows/400 items) as Parquet, and its items file beside it")
     p.set_defaults(func=cmd_example_data)
 
 
@@ -46,6 +49,17 @@ def cmd_example_data(args: argparse.Namespace) -> None:
 
     if args.rows < 100:
         raise MindshareError(f"--rows is {args.rows}; give at least 100")
+    if args.synthetic:
+        from mindshare.data.synthetic import scaled_spec, write_synthetic_events
+
+        out = Path(args.out)
+        if out.suffix != ".parquet":
+            raise MindshareError(f"--out {out}: the synthetic log is written as Parquet; name a .parquet file")
+        items_path = out.with_name(f"{out.stem}_items.parquet")
+        rows = write_synthetic_events(scaled_spec(args.rows, seed=args.seed), out, items_path)
+        print(f"{out}: {rows} events (user_id, item_id, timestamp, price); {items_path}: its items "
+              "(item_id, title, categories 'A|B', price)")
+        return
     export, items, items_path = write_shop_export(ShopSpec.of_size(args.rows, args.seed), args.out)
     print(f"{Path(args.out)}: {len(export)} rows (views, carts, purchases, returns; with the usual mess); "
           f"{items_path}: {len(items)} products. Column map: {','.join(f'{k}={v}' for k, v in COLUMNS.items())}")
