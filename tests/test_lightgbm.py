@@ -73,13 +73,3 @@ def test_learn_rating_only_cannot_rank(data):
         rating_only.recommend(np.arange(3), k=5)
     with pytest.raises(MindshareError, match="learn 'sideways'"):
         LightGBMRanker(learn="sideways").fit(data)
-
-
-def test_the_prior_is_the_base_that_ranks_the_training_groups_best():
-    # two groups of three pairs; columns: score and rank of base 0, then of base 1; the positives are
-    # the pairs base 1 scores highest, while base 0 puts them last
-    x = np.array([[3, 1, 0, 3], [2, 2, 1, 2], [1, 3, 2, 1], [3, 1, 0, 3], [2, 2, 1, 2], [1, 3, 2, 1]], dtype=float)
-    y = np.array([0, 0, 1, 0, 0, 1], dtype=float)
-    ranker = LightGBMRanker(base_models=["popularity", "item_knn"])
-    assert ranker._choose_prior(x, y, np.repeat([0, 1], 3)) == 1
-    assert ranker._choose_prior(x, 1 - y, np.repeat([0, 1], 3)) == 0  # here base 0 ranks them best

@@ -12,10 +12,8 @@ rating the target. Finally the base families are refitted on all the fit data
 and the learner re-ranks their candidates. Feature tables attached to the data (the features
 stage) are computed on all fit data, so user and item aggregates include the held-out part.
 
-The learner's prior is the base family whose score alone ranks the training groups best (nDCG@10;
-ties: the first listed), so that the order of `base_models` does not decide it on data where
-another family is stronger. The learner is kept only if its nDCG@10 on the early-stopping users
-beats its prior; otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
+The learner is kept only if its nDCG@10 on the early-stopping users beats its prior (the first
+base family); otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
 pair's base scores are standardised against its user's candidates, never against the rest of the
 batch, so score(u, i) is one number whatever else is asked for.
 """
@@ -69,17 +67,8 @@ class CandidateReranker(Recommender):
         raise NotImplementedError
 
     def _prior_scores(self, x: np.ndarray) -> np.ndarray:
-        """What the ranker must beat: the prior base family's within-user standardised score."""
-        return self._base_score(x)
-
-    def _base_score(self, x: np.ndarray) -> np.ndarray:
-        """The prior base family's within-user standardised score (pair features hold a score and a rank per base)."""
-        return x[:, 2 * getattr(self, "prior_base_", 0)]  # models saved before the choice: the first base
-
-    def _choose_prior(self, x: np.ndarray, y: np.ndarray, group_ids: np.ndarray) -> int:
-        """The base family whose score alone ranks these groups best (nDCG@10), the first listed on ties."""
-        figures = [grouped_ndcg(x[:, 2 * b], y, group_ids, 10) for b in range(len(self.base_models))]
-        return int(np.argmax(figures))
+        """What the ranker must beat: the first base family's within-user standardised score."""
+        return x[:, 0]
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
         raise NotImplementedError
@@ -133,7 +122,6 @@ class CandidateReranker(Recommender):
             if stop.all() or not stop.any():
                 stop = np.zeros_like(stop)
                 stop[pair_users == pair_users[-1]] = True
-            self.prior_base_ = self._choose_prior(x[~stop], y[~stop], group_ids[~stop])
             self._fit_ranker(
                 x[~stop],
                 y[~stop],
@@ -230,8 +218,7 @@ class CandidateReranker(Recommender):
         pairs = pool.candidates if exclude_seen else self._with_seen_candidates(pool, unique_users)
         scores = self._pair_scores(pool, pairs)
         items, top_scores = _top_k_per_user(
-            np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k,
-            pairs.ranks[:, getattr(self, "prior_base_", 0)],
+            np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k
         )
         return items[inverse], top_scores[inverse]
 
@@ -271,16 +258,16 @@ class CandidateReranker(Recommender):
         """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
         family's standardised score where there was too little data to learn from."""
         if not self.learned_:
-            return self._base_score(x).astype(np.float32)
+            return x[:, 0].astype(np.float32)
         return (self._prior_scores(x) if self.fallback_ else self._learned_scores(x)).astype(np.float32)
 
 
 def _top_k_per_user(
-    row: np.ndarray, n_rows: int, pairs: Candidates, scores: np.ndarray, k: int, tie_rank: np.ndarray
+    row: np.ndarray, n_rows: int, pairs: Candidates, scores: np.ndarray, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(n_rows, k) items and scores, best first; ties (trees score in steps) by `tie_rank` (the prior
-    base family's rank), then by item; -1 and -inf where a row has fewer than k pairs."""
-    order = np.lexsort((pairs.items, tie_rank, -scores, row))
+    """(n_rows, k) items and scores, best first; ties (trees score in steps) by the first base family's
+    rank, then by item; -1 and -inf where a row has fewer than k pairs."""
+    order = np.lexsort((pairs.items, pairs.ranks[:, 0], -scores, row))
     row, items, scores = row[order], pairs.items[order], scores[order]
     starts = np.searchsorted(row, np.arange(n_rows))
     position = np.arange(len(row)) - starts[row]
