@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
+import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.storage import load_model_file, save_compact
@@ -149,3 +150,19 @@ class Recommender:
         if not isinstance(model, Recommender):
             raise TypeError(f"{path} does not hold a mindshare model")
         return model
+
+
+class ItemWeightsRecommender(Recommender):
+    """A family that scores s_u = x_u W: `_fit` sets `user_vectors_` (users x items, sparse) and `weights_`
+    (items x items, sparse or dense). EASE, RP3beta and SLIM differ only in how they learn W."""
+
+    def _score_block(self, users: np.ndarray) -> np.ndarray:
+        scores = self.user_vectors_[users] @ self.weights_
+        return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
+
+    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
+        weights = self.weights_[left.col, items[left.row]]
+        gathered = left.data * np.asarray(weights, dtype=np.float64).ravel()
+        return np.bincount(left.row, gathered, minlength=len(users)).astype(np.float32)

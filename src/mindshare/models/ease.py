@@ -18,10 +18,10 @@ from scipy.linalg import lapack
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.models.base import Recommender
+from mindshare.models.base import ItemWeightsRecommender
 
 
-class EASE(Recommender):
+class EASE(ItemWeightsRecommender):
     name = "item_knn_ease"
     method = "EASE item-item regression"
 
@@ -34,17 +34,6 @@ class EASE(Recommender):
         x = train.binary()
         self.weights_ = prune_to_largest(dense_ease_weights(x, self.l2, self.max_items), self.keep, column_norms(x))
         self.user_vectors_ = x
-
-    def _score_block(self, users: np.ndarray) -> np.ndarray:
-        scores = self.user_vectors_[users] @ self.weights_
-        return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
-
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
-        weights = self.weights_[left.col, items[left.row]]
-        gathered = left.data * np.asarray(weights, dtype=np.float64).ravel()
-        return np.bincount(left.row, gathered, minlength=len(users)).astype(np.float32)
 
 
 def dense_ease_weights(x: sp.csr_matrix, l2: float, max_items: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
-from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender
+from mindshare.models.base import SCORE_BLOCK_FLOATS, ItemWeightsRecommender
 from mindshare.models.neighbours import csr_from_parts, top_k_of_block
 
 
@@ -58,7 +58,7 @@ def rp3beta_weights(binary: sp.csr_matrix, alpha: float, beta: float, n_neighbou
     return weights
 
 
-class RP3Beta(Recommender):
+class RP3Beta(ItemWeightsRecommender):
     """Defaults: Ferrari Dacrema et al.'s reference implementation's (alpha 1, 100 neighbours, rows
     normalised) with beta 0.3, in the range their tuned runs on MovieLens chose (on the sample's
     `bench ranking`, 5 seeds: their default 0.6 gives 0.2995 nDCG@10, 0.3 gives 0.3403)."""
@@ -78,12 +78,3 @@ class RP3Beta(Recommender):
         self.user_vectors_ = train.binary()
         self.weights_ = rp3beta_weights(self.user_vectors_, self.alpha, self.beta, self.n_neighbours, self.normalise,
                                         self.max_dense_floats)
-
-    def _score_block(self, users: np.ndarray) -> np.ndarray:
-        return (self.user_vectors_[users] @ self.weights_).toarray()
-
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
-        weights = np.asarray(self.weights_[left.col, items[left.row]], dtype=np.float64).ravel()
-        return np.bincount(left.row, left.data * weights, minlength=len(users)).astype(np.float32)

@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 
 from mindshare.data.interactions import Interactions
-from mindshare.models.base import Recommender
+from mindshare.models.base import ItemWeightsRecommender
 from mindshare.models.neighbours import csr_from_parts, top_k_of_block
 
 CHUNKS_PER_WORKER = 4  # popular items cost far more than rare ones: small chunks even out the workers
@@ -75,7 +75,7 @@ def slim_weights(binary: sp.csr_matrix, alpha: float, l1_ratio: float, n_neighbo
     return csr_from_parts(parts, n_items).T.tocsr()  # rows of the parts: the regressions, i.e. W's columns
 
 
-class SLIM(Recommender):
+class SLIM(ItemWeightsRecommender):
     """Defaults: alpha 0.1 with little L1 (l1_ratio 0.01), 100 neighbours, 100 sweeps: mostly a non-negative
     ridge, like EASE (users x alpha x (1 - l1_ratio) plays EASE's l2: 60 on the sample, 198 on the shop log).
     `bench ranking` nDCG@10, seeds 0 1, on the sample / on `mindshare example-data`'s shop log (-: not run):
@@ -101,12 +101,3 @@ class SLIM(Recommender):
         self.user_vectors_ = train.binary()
         self.weights_ = slim_weights(self.user_vectors_, self.alpha, self.l1_ratio, self.n_neighbours, self.max_iter,
                                      self.tol, self.seed, self.n_jobs)
-
-    def _score_block(self, users: np.ndarray) -> np.ndarray:
-        return (self.user_vectors_[users] @ self.weights_).toarray()
-
-    def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
-        left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
-        weights = np.asarray(self.weights_[left.col, items[left.row]], dtype=np.float64).ravel()
-        return np.bincount(left.row, left.data * weights, minlength=len(users)).astype(np.float32)
