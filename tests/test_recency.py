@@ -75,3 +75,24 @@ def test_price_against_the_users_usual_price():
     price = np.array([10.0, 100.0, 0.0], dtype=np.float32)
     got = _price_vs_usual(binary, price, np.array([0, 1]), np.array([1, 1]))
     np.testing.assert_allclose(got, [np.log(101) - np.log(11), 0.0], rtol=1e-6)
+
+
+def test_the_re_rankers_signals_choose_the_optional_features():
+    from mindshare.errors import MindshareError
+    from mindshare.models.candidates import generate_candidates, pair_features
+    from mindshare.models.lightgbm_ranker import LightGBMRanker
+    from mindshare.models.popularity import Popularity
+
+    data = tiny_log()
+    base = Popularity().fit(data)
+    candidates = generate_candidates([base], np.arange(data.n_users), 2, exclude_seen=False)
+    _, with_time = pair_features([base], data, candidates, signals=("time",))
+    _, without = pair_features([base], data, candidates, signals=())
+    assert set(with_time) - set(without) == {"pair_time_matched_popularity", "pair_time_matched_vs_overall",
+                                            "pair_item_trend", "pair_recent_cooccurrence"}
+    try:
+        LightGBMRanker(signals=["weather"]).fit(data)
+    except MindshareError as error:
+        assert "signals has 'weather'" in str(error)
+    else:
+        raise AssertionError("an unknown signal was accepted")

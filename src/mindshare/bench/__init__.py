@@ -19,6 +19,10 @@ RANKING_MODELS: dict[str, dict] = {
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
     "lightgbm": {"family": "lightgbm", "learn": "ranking"},
+    # the same with iALS (Rendle et al. settings) as its second base and with the time signals: measured variants
+    "lightgbm_ials": {"family": "lightgbm", "learn": "ranking",
+                      "base_models": ["item_knn_ease", "svd:ials", "item_knn", "user_knn"]},
+    "lightgbm_time": {"family": "lightgbm", "learn": "ranking", "signals": ["time", "content", "price"]},
     "mlp": {"family": "mlp", "learn": "ranking"},
 }
 RATING_MODELS: dict[str, dict] = {

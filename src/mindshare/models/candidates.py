@@ -148,9 +148,12 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     return position, found
 
 
+SIGNALS = ("time", "content", "price")  # optional feature groups (the re-rankers' `signals`)
+
+
 def pair_features(bases: list[Recommender], train: Interactions, candidates: Candidates,
                   embeddings: tuple[np.ndarray, np.ndarray] | None = None,
-                  pool: ScoredPool | None = None) -> tuple[np.ndarray, list[str]]:
+                  pool: ScoredPool | None = None, signals: tuple[str, ...] = SIGNALS) -> tuple[np.ndarray, list[str]]:
     """Feature matrix (pairs x features) and the column names; each row depends on its pair alone.
 
     Per base family: its score standardised against the user's candidate pool (`pool`; by default
@@ -160,7 +163,8 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     mean ratings where there are ratings, what time says where `train` has times (see recency.py), the
     TF-IDF cosine of the item with the user's items where `train` carries item text (see content.py),
     the user's share of interactions in the item's categories, the item's price against the
-    user's usual price where there are prices, and how popular the item is among the user's
+    user's usual price where there are prices (time, content and price only where named in
+    `signals`), and how popular the item is among the user's
     segment (segments come from the attached user table, computed on all fit data; the shares
     from `train`'s matrix). From the attached item table only static columns are used:
     categories, tags, release year, price.
@@ -184,12 +188,12 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         user_mean, item_mean = _mean_ratings(train.matrix)
         columns += [user_mean[users], item_mean[items], item_mean[items] - user_mean[users]]
         names += ["pair_user_mean_rating", "pair_item_mean_rating", "pair_item_vs_user_rating"]
-    context = time_context(train)
+    context = time_context(train) if "time" in signals else None
     if context is not None:
         time_columns, time_names = time_features(context, users, items)
         columns += time_columns
         names += time_names
-    space = content_space(train)
+    space = content_space(train) if "content" in signals else None
     if space is not None:
         columns.append(cosine_of_pairs(space, users, items))
         names.append("pair_content_similarity")
@@ -210,7 +214,7 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
             shares = np.asarray(binary @ table[:, flags]) / np.maximum(counts, 1)[:, None]
             columns.append(np.einsum("nc,nc->n", shares[users], table[items][:, flags]))
             names.append("pair_category_affinity")
-        if "item_price" in static and table[:, static.index("item_price")].any():
+        if "price" in signals and "item_price" in static and table[:, static.index("item_price")].any():
             columns.append(_price_vs_usual(binary, table[:, static.index("item_price")], users, items))
             names.append("pair_price_vs_usual")
     if embeddings is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from mindshare.models.reranker import CandidateReranker
+from mindshare.models.reranker import DEFAULT_SIGNALS, CandidateReranker
 
 DEFAULT_BASES = ("item_knn_ease", "svd", "item_knn", "user_knn")
 DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
@@ -31,10 +31,11 @@ class LightGBMRanker(CandidateReranker):
                  learn: str = "both", n_estimators: int = 500, learning_rate: float = 0.02, num_leaves: int = 31,
                  min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, objective: str = "lambdarank", prior_weight: float = 3.0,
-                 early_stopping_rounds: int = 100,
+                 early_stopping_rounds: int = 100, signals: tuple[str, ...] = DEFAULT_SIGNALS,
                  n_jobs: int = 2, seed: int = 0) -> None:
         self._init_reranker(
-            base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed
+            base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
+            signals,
         )
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate

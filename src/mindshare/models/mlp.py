@@ -17,7 +17,7 @@ import copy
 
 import numpy as np
 
-from mindshare.models.reranker import CandidateReranker, grouped_ndcg
+from mindshare.models.reranker import DEFAULT_SIGNALS, CandidateReranker, grouped_ndcg
 
 DEFAULT_BASES = ("item_knn_ease", "svd", "item_knn", "user_knn")
 DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
@@ -32,9 +32,9 @@ class MLPRanker(CandidateReranker):
                  holdout_share: float = 0.2, holdout_folds: int = 1, early_stopping_share: float = 0.2,
                  learn: str = "both", hidden_layers: tuple[int, ...] = (64, 32), alpha: float = 1e-4,
                  learning_rate: float = 1e-3, batch_size: int = 256, epochs: int = 20, patience: int = 4,
-                 seed: int = 0) -> None:
+                 signals: tuple[str, ...] = DEFAULT_SIGNALS, seed: int = 0) -> None:
         self._init_reranker(base_models, rating_models, n_candidates, holdout_share, holdout_folds,
-                            early_stopping_share, learn, seed)
+                            early_stopping_share, learn, seed, signals)
         self.hidden_layers = tuple(hidden_layers)
         self.alpha = alpha
         self.learning_rate = learning_rate

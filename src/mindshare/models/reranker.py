@@ -27,6 +27,7 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.models.base import Recommender
 from mindshare.models.candidates import (
+    SIGNALS,
     Candidates,
     ScoredPool,
     generate_candidates,
@@ -38,6 +39,9 @@ from mindshare.models.candidates import (
 from mindshare.models.families import fitted_base, make_base
 
 LEARN = ("both", "ranking", "rating")
+# The optional feature groups on by default. "time" (recency.py) is off: with it, lightgbm's nDCG@10 on
+# the sample's `bench ranking` fell from 0.4013 to 0.3978 over seeds 0-4 (docs/benchmarks.md).
+DEFAULT_SIGNALS = ("content", "price")
 
 
 class CandidateReranker(Recommender):
@@ -47,8 +51,10 @@ class CandidateReranker(Recommender):
     uses_embeddings = False
 
     def _init_reranker(
-        self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed
+        self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
+        signals,
     ) -> None:
+        self.signals = list(signals)
         self.base_models = list(base_models)
         self.rating_models = list(rating_models)
         self.n_candidates = n_candidates
@@ -88,6 +94,9 @@ class CandidateReranker(Recommender):
             raise MindshareError(f"params.yaml: learn '{self.learn}' is unknown; use one of {', '.join(LEARN)}")
         if not self.base_models:
             raise MindshareError("params.yaml: base_models must name at least one family")
+        unknown = sorted(set(self._signals()) - set(SIGNALS))
+        if unknown:
+            raise MindshareError(f"params.yaml: signals has '{unknown[0]}'; use any of {', '.join(SIGNALS)}")
         n_folds = max(2, round(1 / self.holdout_share))
         n_used = max(1, min(self.holdout_folds, n_folds))
         rng = np.random.default_rng(self.seed)
@@ -103,6 +112,7 @@ class CandidateReranker(Recommender):
                 n_used,
                 self.seed,
                 self.uses_embeddings,
+                self._signals(),
             )
             parts, self.bases_ = train.memo(
                 key,
@@ -134,6 +144,10 @@ class CandidateReranker(Recommender):
             self._check_against_prior(x[stop], y[stop], _group_sizes(group_ids[stop]))
             self.feature_names_ = names
         self._fit_ratings(train, n_folds, stop_users)
+
+    def _signals(self) -> tuple[str, ...]:
+        """The optional feature groups used (models saved before `signals` had none of them)."""
+        return tuple(getattr(self, "signals", ()))
 
     def _check_against_prior(self, x_stop: np.ndarray, y_stop: np.ndarray, groups_stop: np.ndarray) -> None:
         """Rank by the prior instead of the ranker (`fallback_`) unless the ranker's nDCG@10 on the
@@ -177,7 +191,7 @@ class CandidateReranker(Recommender):
         bases = [make_base(spec).fit(fit_part) for spec in self.base_models]
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         candidates = generate_candidates(bases, users, self.n_candidates)
-        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases))
+        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), signals=self._signals())
         n_items = fit_part.n_items
         held_pairs = held.tocoo()
         y = np.isin(
@@ -188,7 +202,7 @@ class CandidateReranker(Recommender):
 
     def _rating_features(self, raters, data: Interactions, users, items) -> np.ndarray:
         candidates = Candidates(users=users, items=items, ranks=np.zeros((len(users), 0), dtype=np.float32))
-        context, names = pair_features([], data, candidates)
+        context, names = pair_features([], data, candidates, signals=self._signals())
         predictions = np.column_stack([r.predict_ratings(users, items) for r in raters]).astype(np.float32)
         self.rating_feature_names_ = [f"rating_{r.name}_{i}" for i, r in enumerate(raters)] + names
         return np.hstack([predictions, context])
@@ -251,7 +265,7 @@ class CandidateReranker(Recommender):
         return place_in_pool(pool, self.bases_, users, items, seen, self.n_candidates)
 
     def _pair_scores(self, pool: ScoredPool, pairs: Candidates) -> np.ndarray:
-        x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool)
+        x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool, self._signals())
         return self._scores(x)
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
