@@ -57,10 +57,13 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
 
         url = database_url(url)
 
+        # a trial whose worker has sent no heartbeat for grace_period seconds is retried elsewhere; a fit that
+        # holds the GIL on a loaded machine can starve the heartbeat thread for tens of seconds (30 s made a
+        # live trial stale in CI, and its worker then failed telling its result), so the grace is generous
         for attempt in range(6):  # workers starting together race to create the schema: the loser retries
             try:
                 return optuna.storages.RDBStorage(
-                    url, heartbeat_interval=10, grace_period=30,
+                    url, heartbeat_interval=10, grace_period=180,
                     heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=2))
             except (IntegrityError, OperationalError):
                 if attempt == 5:
