@@ -35,10 +35,10 @@ class ContentSpace:
 
 
 def unit_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
-    """Each row divided by its L2 norm (zero rows stay zero)."""
-    norms = np.sqrt(np.asarray(matrix.multiply(matrix).sum(axis=1), dtype=np.float64).ravel())
-    inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return (sp.diags(inverse.astype(np.float32)) @ matrix).astype(np.float32).tocsr()
+    """Each row divided by its L2 norm (zero rows stay zero), float32 CSR."""
+    from sklearn.preprocessing import normalize  # scikit-learn loads when a fit needs it
+
+    return normalize(matrix.tocsr(), norm="l2").astype(np.float32).tocsr()
 
 
 def fit_content_space(train: Interactions, sublinear_tf: bool = True, min_df: int = 1, max_df: float = 1.0,

@@ -34,6 +34,8 @@ class TimeContext:
     item_share: np.ndarray  # (items,) float32: share of all users per item
     recent: sp.csr_matrix  # (users, items): 1 / sqrt(|users(j)|) on each user's N_RECENT latest items j
     binary: sp.csr_matrix  # (users, items): who interacted with what
+    by_item: sp.csr_matrix  # (items, users): its transpose
+    item_norm: np.ndarray  # (items,) float64: 1 / sqrt(|users(i)|)
 
 
 def time_context(train: Interactions) -> TimeContext | None:
@@ -59,12 +61,15 @@ def _build(train: Interactions) -> TimeContext:
     item_bin_share = item_counts / np.maximum(active, 1)[None, :]
     popularity = np.bincount(times.col, minlength=n_items).astype(np.float64)
     item_share = popularity / max(n_users, 1)
+    binary = sp.csr_matrix((np.ones(times.nnz, dtype=np.float32), (times.row, times.col)), shape=(n_users, n_items))
     return TimeContext(
         user_bins=user_bins.astype(np.float32),
         item_bin_share=item_bin_share.astype(np.float32),
         item_share=item_share.astype(np.float32),
         recent=_latest_items(times, n_users, n_items, popularity),
-        binary=sp.csr_matrix((np.ones(times.nnz, dtype=np.float32), (times.row, times.col)), shape=(n_users, n_items)),
+        binary=binary,
+        by_item=binary.T.tocsr(),
+        item_norm=1.0 / np.sqrt(np.maximum(popularity, 1.0)),
     )
 
 
@@ -95,17 +100,15 @@ def recent_cooccurrence(context: TimeContext, users: np.ndarray, items: np.ndarr
     """Cosine co-occurrence of each pair's item with its user's latest items, summed; block-wise over users."""
     unique, codes = np.unique(users, return_inverse=True)
     n_items = context.binary.shape[1]
-    item_norm = 1.0 / np.sqrt(np.maximum(np.bincount(context.binary.indices, minlength=n_items), 1.0))
     out = np.zeros(len(users), dtype=np.float32)
     order = np.argsort(codes, kind="stable")
     bounds = np.searchsorted(codes[order], np.arange(len(unique) + 1))
     block = max(1, SCORE_BLOCK_FLOATS // max(1, n_items))
-    by_item = context.binary.T.tocsr()
     for start in range(0, len(unique), block):
         stop = min(start + block, len(unique))
         # (block, users) @ (users, items): co-occurrence counts of every item with the block's latest items
-        counts = (context.recent[unique[start:stop]] @ by_item) @ context.binary
+        counts = (context.recent[unique[start:stop]] @ context.by_item) @ context.binary
         dense = counts.toarray()
         pairs = order[bounds[start]:bounds[stop]]
-        out[pairs] = dense[codes[pairs] - start, items[pairs]] * item_norm[items[pairs]]
+        out[pairs] = dense[codes[pairs] - start, items[pairs]] * context.item_norm[items[pairs]]
     return out
