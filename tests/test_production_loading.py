@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from mindshare.tracking.production import requirement_mismatches
+from mindshare.tracking.local_registry import requirement_mismatches
 
 
 def test_pins_this_environment_does_not_match_are_named():

@@ -199,6 +199,34 @@ def test_client_mistakes_get_a_4xx_with_one_line(server, method, path, body, sta
     assert isinstance(message, str) and "\n" not in message
 
 
+def test_recommend_reads_a_local_store_without_mlflow(project):
+    """The production version read straight from the SQLite registry and loaded from its files answers as
+    MLflow's pyfunc does, in a process that never imports MLflow; MLFLOW_REGISTRY_URI falls back to the client."""
+    from mindshare.tracking.local_registry import load_local, local_version
+
+    folder, env, _ = project
+    uri = os.environ["MLFLOW_TRACKING_URI"]
+    expected = MlflowClient().get_model_version_by_alias("mindshare", "production")
+    found = local_version(uri, "mindshare", "production")
+    assert found is not None and found.version == str(expected.version) and found.run_id == expected.run_id
+    request = pd.DataFrame({"user_id": ["cust-1", "cust-7", "nobody", "stranger"], "k": [5, 3, 4, 2],
+                            "gender": [None, None, None, "F"], "age": [None, None, None, 30]})
+    pd.testing.assert_frame_equal(load_local(found).answer_frame(request), _wrapper().predict(None, request))
+    assert local_version(uri, "mindshare", "no-such-alias") is None
+    assert local_version("postgresql+psycopg://u@localhost/db", "mindshare", "production") is None
+    script = ("import sys; from mindshare.cli.parser import main; code = main(['recommend', '--user', 'cust-1', "
+              "'-k', '3', '--json']); assert 'mlflow' not in sys.modules, 'imported MLflow'; sys.exit(code)")
+    direct = subprocess.run([sys.executable, "-c", script], cwd=folder, env=env, capture_output=True, text=True)
+    assert direct.returncode == 0, direct.stderr
+    via_client = subprocess.run([sys.executable, "-m", "mindshare.cli", "recommend", "--user", "cust-1", "-k", "3",
+                                 "--json"], cwd=folder, env={**env, "MLFLOW_REGISTRY_URI": uri},
+                                capture_output=True, text=True)
+    assert via_client.returncode == 0, via_client.stderr
+    assert json.loads(direct.stdout) == json.loads(via_client.stdout)
+    assert [i["item_id"] for i in json.loads(direct.stdout)["items"]] == \
+        _wrapper().predict(None, pd.DataFrame({"user_id": ["cust-1"], "k": [3]}))["item_id"].tolist()
+
+
 def test_promote_and_rollback_switch_the_served_version_without_a_restart(project, server):
     folder, env, _ = project
     cli = [sys.executable, "-m", "mindshare.cli"]

@@ -35,24 +35,23 @@ def add_serve(sub) -> None:
 def cmd_recommend(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    from mindshare.tracking.production import load_production
-    from mindshare.tracking.registry import PRODUCTION
-    from mindshare.tracking.store import tracking_client
+    from mindshare.tracking.aliases import PRODUCTION
+    from mindshare.tracking.production import production_recommender
 
     if args.k < 1:
         raise MindshareError(f"-k is {args.k}; give a whole number of at least 1")
     name, _ = registry_settings(args)
-    version, model = load_production(tracking_client(), name)
+    version, model = production_recommender(name)
     if args.age is not None and not 0 < args.age < 130:
         raise MindshareError(f"--age is {args.age}; give an age in years")
     request = {"user_id": [args.user], "k": [args.k]}
     if args.gender is not None or args.age is not None:
         request.update(gender=[args.gender], age=[args.age])
-    result = model.predict(pd.DataFrame(request))
+    result = model.answer_frame(pd.DataFrame(request))
     cold = bool(result["cold_start"].any()) if len(result) else True
     payload = {
         "user_id": args.user,
-        "model": {"name": name, "version": int(version.version), "alias": PRODUCTION},
+        "model": {"name": name, "version": int(version), "alias": PRODUCTION},
         "cold_start": cold,
         "items": [{"item_id": r.item_id, "title": r.title, "score": float(r.score), "basis": r.basis}
                   for r in result.itertuples()],
@@ -61,7 +60,7 @@ def cmd_recommend(args: argparse.Namespace) -> None:
         print(json.dumps(payload, indent=2))
         return
     note = f" (unknown user: {result['basis'].iloc[0]} answer)" if cold and len(result) else ""
-    print(f"top {args.k} for user {args.user} from {name} version {version.version} @{PRODUCTION}{note}")
+    print(f"top {args.k} for user {args.user} from {name} version {version} @{PRODUCTION}{note}")
     for rank, item in enumerate(payload["items"], start=1):
         print(f"{rank:>3}. {item['title']}  [{item['item_id']}]  {item['score']:.4f}  ({item['basis']})")
 

@@ -77,21 +77,20 @@ def cmd_audience(args: argparse.Namespace) -> None:
     from mindshare.marketing.campaign_runs import single_campaign
     from mindshare.stages.inputs import known_test_split, read_table
     from mindshare.stages.params import load_settings
-    from mindshare.tracking.production import load_production
-    from mindshare.tracking.store import tracking_client
+    from mindshare.tracking.production import production_recommender
 
     settings = load_settings()
     items = read_table(layout.ITEMS, "items")
     name = registry_settings(args)[0]
-    version, served = load_production(tracking_client(), name)
-    campaign, table, row = single_campaign(served.unwrap_python_model().recommender, settings.campaigns, args.campaign,
+    version, served = production_recommender(name)
+    campaign, table, row = single_campaign(served.recommender, settings.campaigns, args.campaign,
                                            args.budget, settings.audience, items, known_test_split())
     if args.out:
         from mindshare.atomic_files import write_text
         from mindshare.marketing.messages import audience_csv
 
         write_text(audience_csv(table), args.out)
-    print(f"{campaign.name} from {name} version {version.version} @production: {row['audience']} users "
+    print(f"{campaign.name} from {name} version {version} @production: {row['audience']} users "
           f"({row['control']} control) of {row['candidates']} candidates; lift vs random {row['lift_vs_random']:.2f}, "
           f"vs most active {row['lift_vs_active']:.2f}" + (f"; written to {args.out}" if args.out else ""))
     for line in table.head(args.show).itertuples(index=False):

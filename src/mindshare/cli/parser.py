@@ -80,4 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     except MindshareError as error:
         print(f"mindshare {args.command}: {'refused' if error.exit_code == 1 else 'error'}: {error}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # the reader went away (`| head`): stop quietly, as a Unix filter does
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        return 0
     return 0

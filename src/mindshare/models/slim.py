@@ -18,8 +18,6 @@ import warnings
 import numpy as np
 import scipy.sparse as sp
 from joblib import Parallel, delayed, effective_n_jobs
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import ElasticNet
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import ItemWeightsRecommender
@@ -31,6 +29,8 @@ CHUNKS_PER_WORKER = 4  # popular items cost far more than rare ones: small chunk
 def _fit_items(by_item: sp.csc_matrix, by_user: sp.csr_matrix, targets: np.ndarray, alpha: float, l1_ratio: float,
                keep: int, max_iter: int, tol: float, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(target items, predicting items, weights) of each target's `keep` largest regression weights."""
+    from sklearn.linear_model import ElasticNet  # here: loading a model must not import scikit-learn
+
     n_users = by_item.shape[0]
     regression = ElasticNet(alpha=alpha, l1_ratio=l1_ratio, positive=True, fit_intercept=False, copy_X=False,
                             precompute=False, selection="random", random_state=seed, max_iter=max_iter, tol=tol)
@@ -66,6 +66,8 @@ def slim_weights(binary: sp.csr_matrix, alpha: float, l1_ratio: float, n_neighbo
     # threads, not processes: scikit-learn's sparse coordinate descent runs without the GIL, and no worker has to
     # start or be sent the matrix (sample fits on 2 busy cores: 31 and 36 s; loky processes 35 and 42 s).
     # The warning filter is process-wide, so it is set here, not in each thread.
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # expected: max_iter is small on purpose
         parts = Parallel(n_jobs=workers, backend="threading")(

@@ -1,61 +1,45 @@
 """Registered versions loaded for answering: the one the `production` alias names, or any by number.
 
 MLflow's own check of a model's pinned requirements scans every installed distribution (about half
-a second of a `mindshare recommend`); `load_version` checks the pins of our pyfunc directly instead:
-a version logged under other package versions than this environment's is named in a warning."""
+a second); `load_version` checks the pins of our pyfunc directly instead (tracking/local_registry.py):
+a version logged under other package versions than this environment's is named in a warning.
+MLflow itself is imported only where the client is used: `production_recommender` on a local store
+answers without it (tracking/local_registry.py)."""
 
 from __future__ import annotations
 
 import logging
-from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import mlflow
-from mlflow import MlflowClient
-from mlflow.exceptions import MlflowException
-
 from mindshare.errors import MindshareError
-from mindshare.tracking.registry import PRODUCTION
+from mindshare.tracking.aliases import PRODUCTION
+from mindshare.tracking.local_registry import load_local, local_version, warn_on_mismatched_requirements
+from mindshare.tracking.store import tracking_uri
 
 if TYPE_CHECKING:  # the model's own modules load with it, not before
+    from mlflow import MlflowClient
     from mlflow.entities.model_registry import ModelVersion
     from mlflow.pyfunc import PyFuncModel
 
+    from mindshare.models.served import ServedRecommender
     from mindshare.tracking.pyfunc import RecommenderPyfunc
 
 log = logging.getLogger(__name__)
 
 
-def requirement_mismatches(requirements: list[str]) -> list[str]:
-    """The `name==version` pins that the installed packages do not match, as 'name==pinned (installed x)'."""
-    out = []
-    for line in requirements:
-        name, _, pinned = line.strip().partition("==")
-        if not pinned or name.startswith(("-", "#")):
-            continue
-        try:
-            installed = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            installed = "none"
-        if installed != pinned:
-            out.append(f"{name}=={pinned} (installed {installed})")
-    return out
-
-
 def load_version(uri: str) -> PyFuncModel:
     """The pyfunc at a `models:/` URI, warning about requirement pins this environment does not match."""
+    import mlflow
+
     model = mlflow.pyfunc.load_model(uri, suppress_warnings=True)
-    source = Path(model.unwrap_python_model().model_folder_)
-    if (source / "requirements.txt").exists():
-        mismatches = requirement_mismatches((source / "requirements.txt").read_text().splitlines())
-        if mismatches:
-            log.warning("%s was logged with other package versions: %s", uri, ", ".join(mismatches))
+    warn_on_mismatched_requirements(model.unwrap_python_model().model_folder_, uri)
     return model
 
 
 def load_production(client: MlflowClient, name: str) -> tuple[ModelVersion, PyFuncModel]:
     """(registered version, its pyfunc model) behind `name@production`, or one line saying how to get one."""
+    from mlflow.exceptions import MlflowException
+
     try:
         version = client.get_model_version_by_alias(name, PRODUCTION)
     except MlflowException:
@@ -67,3 +51,16 @@ def load_production(client: MlflowClient, name: str) -> tuple[ModelVersion, PyFu
 def load_recommender(name: str, version: str | int) -> RecommenderPyfunc:
     """Version `version` of `name` unwrapped: its recommender, cold-start policy, titles and key."""
     return load_version(f"models:/{name}/{version}").unwrap_python_model()
+
+
+def production_recommender(name: str) -> tuple[str, ServedRecommender]:
+    """(version, recommender) behind `name@production`: from the files of a local store when it can,
+    else through MLflow's client (one line if there is no production version)."""
+    found = local_version(tracking_uri(), name, PRODUCTION)
+    served = load_local(found) if found is not None else None
+    if served is not None:
+        return found.version, served
+    from mindshare.tracking.store import tracking_client
+
+    version, model = load_production(tracking_client(), name)
+    return str(version.version), model.unwrap_python_model()

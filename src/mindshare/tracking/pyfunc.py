@@ -19,91 +19,35 @@ from importlib import metadata
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from mindshare.data.pseudonymise import load_key, pseudonymise
-from mindshare.data.schema import age_groups
-from mindshare.models.answers import answer
-from mindshare.models.base import Recommender
-from mindshare.models.cold_start import ColdStartPolicy
+from mindshare.data.pseudonymise import load_key
+from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender
 from mindshare.settings import ColdStartSettings, checked_block
 
-DEFAULT_K = 10
-MAX_K = 1000
 INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False),
                        ColSpec("string", "gender", required=False), ColSpec("long", "age", required=False)])
-OUTPUT_SCHEMA = Schema(
-    [
-        ColSpec("string", "user_id"),
-        ColSpec("long", "rank"),
-        ColSpec("string", "item_id"),
-        ColSpec("string", "title"),
-        ColSpec("double", "score"),
-        ColSpec("boolean", "cold_start"),
-        ColSpec("string", "basis"),
-    ]
-)
+OUTPUT_TYPES = {"user_id": "string", "rank": "long", "item_id": "string", "title": "string", "score": "double",
+                "cold_start": "boolean", "basis": "string"}
+OUTPUT_SCHEMA = Schema([ColSpec(OUTPUT_TYPES[name], name) for name in OUTPUT_COLUMNS])
 EXAMPLE_INPUT = pd.DataFrame({"user_id": ["example-user"], "k": [3]})
 _REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
 
 
-class RecommenderPyfunc(mlflow.pyfunc.PythonModel):
-    """Wraps a fitted `Recommender`, the item catalogue, the demographics and the cold-start policy."""
+class RecommenderPyfunc(ServedRecommender, mlflow.pyfunc.PythonModel):
+    """A `ServedRecommender` loaded by MLflow: the fitted model, the item catalogue, the demographics and
+    the cold-start policy's settings are the logged model's artifacts and config."""
 
     def load_context(self, context) -> None:
-        self.model_folder_ = str(Path(context.artifacts["model"]).parent.parent)  # <model>/artifacts/model.pkl
-        self.recommender = Recommender.load(context.artifacts["model"])
-        users = pd.read_parquet(context.artifacts["users"]) if "users" in context.artifacts else None
         settings = checked_block(ColdStartSettings, (context.model_config or {}).get("cold_start"),
                                  "the model's cold_start settings")
-        self._prepare(pd.read_parquet(context.artifacts["items"]), load_key(create=False), users, settings)
-
-    def _prepare(self, items: pd.DataFrame, key: bytes, users: pd.DataFrame | None = None,
-                 settings: ColdStartSettings = ColdStartSettings()) -> None:
-        train = self.recommender.train_
-        self.titles_ = (items.set_index("item_id")["title"].astype(str) if len(items)
-                        else pd.Series(dtype=str)).to_dict()
-        self.key_ = key
-        self.policy_ = ColdStartPolicy(train, settings, users, items)
+        self.load_files(context.artifacts["model"], context.artifacts["items"], context.artifacts.get("users"),
+                        settings, load_key(create=False))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        frame = pd.DataFrame(model_input)
-        raw_ids = frame["user_id"].astype(str).to_numpy()
-        ks = frame["k"].fillna(DEFAULT_K).astype(int).to_numpy() if "k" in frame else np.full(len(frame), DEFAULT_K)
-        if (ks < 1).any() or (ks > MAX_K).any():
-            raise ValueError(f"k must be between 1 and {MAX_K}")
-        hashed = pseudonymise(raw_ids, self.key_)
-        users = self.recommender.train_.user_index(hashed)
-        groups = self.policy_.groups_of_users(hashed)
-        if "gender" in frame and "age" in frame:  # demographics given with the request, for people we do not know
-            given = self.policy_.group_of(frame["gender"].to_numpy(dtype=object),
-                                          age_groups(pd.to_numeric(frame["age"], errors="coerce")).to_numpy())
-            groups = np.where(groups >= 0, groups, given)
-        parts = [self._for_k(raw_ids[ks == k], users[ks == k], groups[ks == k], int(k)) for k in np.unique(ks)]
-        return (
-            pd.concat(parts, ignore_index=True)
-            if parts
-            else pd.DataFrame(columns=[c.name for c in OUTPUT_SCHEMA.inputs])
-        )
-
-    def _for_k(self, raw_ids: np.ndarray, users: np.ndarray, groups: np.ndarray, k: int) -> pd.DataFrame:
-        lists = answer(self.recommender, self.policy_, users, groups, k)
-        keep = (lists.item_ids != "").ravel()
-        flat_ids = lists.item_ids.ravel()[keep]
-        return pd.DataFrame(
-            {
-                "user_id": np.repeat(raw_ids, k)[keep],
-                "rank": np.tile(np.arange(1, k + 1), len(users))[keep].astype(np.int64),
-                "item_id": flat_ids.astype(str),
-                "title": np.array([self.titles_.get(i, "") for i in flat_ids], dtype=object).astype(str),
-                "score": lists.scores.ravel()[keep],
-                "cold_start": np.repeat(users < 0, k)[keep],
-                "basis": lists.basis.ravel()[keep].astype(str),
-            }
-        )
+        return self.answer_frame(model_input)
 
 
 def _requirements() -> list[str]:

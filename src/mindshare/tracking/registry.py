@@ -25,10 +25,9 @@ from mlflow.exceptions import MlflowException
 from mindshare.errors import MindshareError, PolicyRefusal
 from mindshare.metrics.names import greater_is_better
 from mindshare.settings import PromotionSettings
+from mindshare.tracking.aliases import CHALLENGER, PRODUCTION
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG, GIT_COMMIT_TAG, SPLIT_FINGERPRINT_TAG
 
-CHALLENGER = "challenger"
-PRODUCTION = "production"
 HISTORY_PREFIX = "mindshare.history."
 PRIMARY_METRIC_TAG = "mindshare.primary_metric"
 PRIMARY_VALUE_TAG = "mindshare.primary_metric_value"

@@ -29,15 +29,8 @@ def owner() -> str:
 
 def quiet_mlflow() -> None:
     """Silence the deprecation chatter that SQLAlchemy 2.1 and friends print on every store start."""
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # SQLAlchemy's SADeprecationWarning is one
     warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", message=".*SADeprecationWarning.*")
-    try:
-        from sqlalchemy.exc import SADeprecationWarning
-
-        warnings.filterwarnings("ignore", category=SADeprecationWarning)
-    except ImportError:  # pragma: no cover
-        pass
     for name in ("mlflow", "alembic", "sqlalchemy"):
         logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -56,12 +49,17 @@ def database_url(url: str) -> str:
     return url
 
 
+def tracking_uri(project_root: str | Path = ".") -> str:
+    """`MLFLOW_TRACKING_URI`, else `<project>/mlflow.db` (without importing MLflow)."""
+    return database_url(os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root)))
+
+
 def configure_tracking(project_root: str | Path = ".") -> str:
-    """Point MLflow at `MLFLOW_TRACKING_URI`, else at `<project>/mlflow.db`; return the URI."""
+    """Point MLflow at `tracking_uri(project_root)`; return the URI."""
     quiet_mlflow()
     import mlflow
 
-    uri = database_url(os.environ.get("MLFLOW_TRACKING_URI") or default_tracking_uri(Path(project_root)))
+    uri = tracking_uri(project_root)
     if uri not in _checked:
         check_tracking(uri)
         _checked.add(uri)
