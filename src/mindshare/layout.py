@@ -63,6 +63,12 @@ MESSAGES = Path("data/messages")
 CAMPAIGN_SUMMARY = REPORTS / "campaigns.csv"
 AUDIENCE_REPORT = REPORTS / "audience.json"
 
+# online experiments (`mindshare serve` with a challenger share): append-only, pseudonyms only
+ONLINE = Path("data/online")
+EXPOSURES = ONLINE / "exposures"  # Parquet partitions by hour: date=YYYY-MM-DD/hour=HH/part-*.parquet
+ONLINE_EVENTS = ONLINE / "events"  # clicks and conversions, the same partitioning
+API_KEYS = Path(".mindshare/api_keys")  # one key per line (git-ignored with .mindshare/); or MINDSHARE_API_KEYS
+
 
 def split_path(name: str) -> Path:
     """data/processed/<train|valid|test>.parquet"""

@@ -316,6 +316,21 @@ class CampaignSettings(Block):
         return self
 
 
+class OnlineSettings(Block):
+    """Champion / challenger traffic in `mindshare serve`, its exposure log and the sequential test that
+    decides `mindshare promote --online`. Read again on every reload: share, method and salt change
+    without a restart."""
+
+    challenger_share: Share = 0.0  # ab: the share of users assigned to @challenger; interleaving: of answers; 0: off
+    method: Literal["ab", "interleaving"] = "ab"
+    salt: Annotated[str, Field(min_length=1)] = "mindshare-online"  # a new salt re-draws every user's arm
+    metric: Literal["ctr", "conversion", "value"] = "ctr"  # what the sequential test and promote --online judge
+    attribution_hours: Annotated[float, Field(gt=0)] = 24.0  # an event counts for answers shown this long before it
+    alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05  # false verdicts however often one looks (always valid)
+    log_flush_seconds: Annotated[float, Field(gt=0)] = 1.0  # the exposure log is written off the request path
+    log_flush_records: Count = 1000  # in batches of at most this many records
+
+
 class MlflowSettings(Block):
     experiment: str | None = None  # null: mindshare-<dataset name>
 
@@ -336,6 +351,7 @@ class Settings(Block):
     promotion: PromotionSettings = PromotionSettings()
     audience: AudienceSettings = AudienceSettings()
     campaigns: list[CampaignSettings] = []
+    online: OnlineSettings = OnlineSettings()
     mlflow: MlflowSettings = MlflowSettings()
 
     @model_validator(mode="after")
