@@ -1,11 +1,13 @@
 """Serving: the web app (`mindshare serve`, a real uvicorn process) and `mlflow models serve` on the
 registered pyfunc, both on 127.0.0.1, against a real SQLite registry; schemathesis fuzzes the app's
-OpenAPI description; a promote switches the served version without a restart."""
+OpenAPI description (with and without an API key); a promote switches the served version without a restart;
+API keys guard /audience and /admin/reload (and /recommend on request), rotated by file without a restart."""
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -28,10 +30,12 @@ from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.schema import RawTable, canonical_users
 from mindshare.data.split import split_random_per_user
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic, generate_synthetic_users
+from mindshare.errors import MindshareError
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 from mindshare.models.cold_start import ColdStartSettings
 from mindshare.serving.answers import Answers, VersionInfo
+from mindshare.serving.api_keys import API_KEYS_ENV, NO_KEYS, ApiKeys, parse_keys, read_key_file
 from mindshare.tracking import registry
 from mindshare.tracking.pyfunc import log_recommender
 from mindshare.tracking.store import (
@@ -44,6 +48,8 @@ from mindshare.tracking.store import (
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "serving-test-key"
+API_KEYS = ("api-key-old-7f3a", "api-key-new-91c2")  # two at once: a rotation in progress
+AUTH = {"Authorization": f"Bearer {API_KEYS[0]}"}
 SPEC = SyntheticSpec(n_users=200, n_items=80, n_interactions=4000, seed=11, user_prefix="cust-")
 
 
@@ -73,8 +79,9 @@ def project(tmp_path_factory):
     (item_knn, popularity); production is version 1."""
     folder = tmp_path_factory.mktemp("serving")
     env = {**os.environ, "MINDSHARE_PSEUDONYM_KEY": KEY, "MLFLOW_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
-           "MINDSHARE_USER": "tester"}
-    old = {k: os.environ.get(k) for k in ("MINDSHARE_PSEUDONYM_KEY", "MLFLOW_TRACKING_URI", "MINDSHARE_USER")}
+           "MINDSHARE_USER": "tester", API_KEYS_ENV: f"{API_KEYS[0]}, {API_KEYS[1]}"}
+    old = {k: os.environ.get(k) for k in ("MINDSHARE_PSEUDONYM_KEY", "MLFLOW_TRACKING_URI", "MINDSHARE_USER",
+                                          API_KEYS_ENV)}
     os.environ.update({k: env[k] for k in old})
     interactions, items = generate_synthetic(SPEC)
     users = canonical_users(RawTable(generate_synthetic_users(SPEC), "users"))
@@ -115,18 +122,29 @@ def project(tmp_path_factory):
             os.environ[k] = v
 
 
-@pytest.fixture(scope="module")
-def server(project):
-    folder, env, _ = project
+def start_server(folder: Path, env: dict, *flags: str) -> tuple[str, subprocess.Popen]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-m", "mindshare.cli", "serve", "--port", str(port),
-                                "--poll-seconds", "0.5", "--max-batch", "50"], cwd=folder, env=env,
+                                "--poll-seconds", "0.5", "--max-batch", "50", *flags], cwd=folder, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/health", process)
-    yield base
+    return base, process
+
+
+def stop_server(process: subprocess.Popen) -> str:
+    """Stop the server; what it wrote to stderr (its log)."""
     process.terminate()
-    process.wait(timeout=20)
+    _, stderr = process.communicate(timeout=20)
+    return stderr
+
+
+@pytest.fixture(scope="module")
+def server(project):
+    folder, env, _ = project
+    base, process = start_server(folder, env)
+    yield base
+    assert not any(key in stop_server(process) for key in API_KEYS)  # keys never reach the log
 
 
 def _wrapper():
@@ -164,7 +182,7 @@ def test_the_web_app(server):
     version = requests.get(f"{server}/version").json()
     assert version["version"] == "1" and version["family"] == "item_knn" and version["alias"] == "production"
     assert requests.get(f"{server}/health").json() == {"status": "ok", "version": "1"}
-    audience = requests.get(f"{server}/audience/first", params={"budget": 10}).json()
+    audience = requests.get(f"{server}/audience/first", params={"budget": 10}, headers=AUTH).json()
     assert len(audience["audience"]) == 10 and audience["summary"]["audience"] == 10
     assert all(len(m["user_id"]) == 20 for m in audience["audience"])  # pseudonyms only
 
@@ -191,12 +209,121 @@ def test_the_web_app(server):
 )
 def test_client_mistakes_get_a_4xx_with_one_line(server, method, path, body, status):
     kwargs = {"data": body} if isinstance(body, str) else {"json": body} if body is not None else {}
-    if isinstance(body, str):
-        kwargs["headers"] = {"content-type": "application/json"}
+    kwargs["headers"] = {**AUTH, "content-type": "application/json"} if isinstance(body, str) else AUTH
     response = getattr(requests, method)(f"{server}{path}", **kwargs)
     assert response.status_code == status, response.text
     message = response.json().get("error") or response.json().get("detail")
     assert isinstance(message, str) and "\n" not in message
+
+
+def test_protected_endpoints_need_a_key(server):
+    """/audience and /admin/reload: no key 401 (WWW-Authenticate: Bearer), a wrong key 403, either configured
+    key in either header form 200; /health, /version, /docs, /openapi.json and /recommend need none."""
+    for method, path in (("get", "/audience/first?budget=5"), ("post", "/admin/reload")):
+        call = getattr(requests, method)
+        missing = call(f"{server}{path}")
+        assert missing.status_code == 401 and missing.headers["WWW-Authenticate"] == "Bearer", missing.text
+        for wrong in ({"Authorization": "Bearer not-a-key"}, {"X-API-Key": "not-a-key"},
+                      {"Authorization": f"Bearer {API_KEYS[0][:-1]}"}, {"Authorization": f"Basic {API_KEYS[0]}"}):
+            refused = call(f"{server}{path}", headers=wrong)
+            assert refused.status_code == (401 if "Basic" in wrong.get("Authorization", "") else 403), wrong
+            assert list(refused.json()) == ["error"] and "\n" not in refused.json()["error"]
+            assert not any(key[:-1] in refused.text for key in API_KEYS) and "not-a-key" not in refused.text
+        for key in API_KEYS:
+            for sent in ({"Authorization": f"Bearer {key}"}, {"X-API-Key": key}):
+                assert call(f"{server}{path}", headers=sent).status_code == 200, (path, sent)
+    for path in ("/health", "/version", "/docs", "/openapi.json", "/recommend/cust-1"):
+        assert requests.get(f"{server}{path}").status_code == 200, path
+    assert requests.post(f"{server}/recommend", json={"users": [{"user_id": "cust-1"}]}).status_code == 200
+    schemes = requests.get(f"{server}/openapi.json").json()
+    assert set(schemes["components"]["securitySchemes"]) == {"bearerKey", "apiKeyHeader"}
+    assert schemes["paths"]["/audience/{campaign}"]["get"]["security"] == [{"bearerKey": []}, {"apiKeyHeader": []}]
+    assert "security" not in schemes["paths"]["/recommend/{user_id}"]["get"]
+
+
+def test_a_rotated_key_file_takes_effect_on_reload(project, server):
+    folder, _, _ = project
+    file = folder / ".mindshare" / "api_keys"
+    file.parent.mkdir(exist_ok=True)
+    rotated = "api-key-from-the-file-5d0e"
+
+    def audience(key: str) -> int:
+        return requests.get(f"{server}/audience/first", params={"budget": 5}, headers={"X-API-Key": key}).status_code
+
+    try:
+        file.write_text(f"# rotated in by the test\n{rotated}  # the new one\n")
+        file.chmod(0o600)
+        assert audience(rotated) == 403  # not read yet
+        assert requests.post(f"{server}/admin/reload", headers=AUTH).status_code == 200
+        assert audience(rotated) == 200 and audience(API_KEYS[1]) == 200  # the file's keys and the environment's
+        file.write_text("# nothing here now\n")
+        reloaded = requests.post(f"{server}/admin/reload", headers={"Authorization": f"Bearer {rotated}"})
+        assert reloaded.status_code == 200  # let in by the file's key, which the reload then drops
+        assert audience(rotated) == 403 and audience(API_KEYS[0]) == 200
+    finally:
+        file.unlink(missing_ok=True)
+        requests.post(f"{server}/admin/reload", headers=AUTH)
+
+
+def test_recommend_needs_a_key_with_the_flag(project):
+    folder, env, _ = project
+    base, process = start_server(folder, env, "--recommend-needs-key")
+    try:
+        one, batch = f"{base}/recommend/cust-1", f"{base}/recommend"
+        body = {"users": [{"user_id": "cust-1"}]}
+        assert requests.get(one).status_code == 401 and requests.post(batch, json=body).status_code == 401
+        assert requests.get(one, headers={"X-API-Key": "wrong"}).status_code == 403
+        assert requests.get(one, headers=AUTH).status_code == 200
+        assert requests.post(batch, json=body, headers={"X-API-Key": API_KEYS[1]}).status_code == 200
+        assert requests.get(f"{base}/health").status_code == 200
+        paths = requests.get(f"{base}/openapi.json").json()["paths"]
+        assert paths["/recommend/{user_id}"]["get"]["security"] == [{"bearerKey": []}, {"apiKeyHeader": []}]
+    finally:
+        log = stop_server(process)
+    assert not any(key in log for key in API_KEYS)
+
+
+def test_no_keys_configured_means_closed(project):
+    """Without MINDSHARE_API_KEYS and a key file, protected endpoints answer 403 saying how to set keys (logged
+    once at start); the open ones answer."""
+    folder, env, _ = project
+    assert not (folder / ".mindshare" / "api_keys").exists()
+    base, process = start_server(folder, {k: v for k, v in env.items() if k != API_KEYS_ENV})
+    try:
+        for headers in ({}, AUTH):
+            refused = requests.get(f"{base}/audience/first", headers=headers)
+            assert refused.status_code == 403 and refused.json() == {"error": NO_KEYS}
+            assert requests.post(f"{base}/admin/reload", headers=headers).status_code == 403
+        assert requests.get(f"{base}/recommend/cust-1").status_code == 200
+    finally:
+        log = stop_server(process)
+    assert log.count("no API keys configured") == 1, log
+
+
+def test_key_files_comments_and_permissions(tmp_path, monkeypatch, caplog):
+    assert parse_keys(" a, b ,,c ", ",") == ["a", "b", "c"]
+    file = tmp_path / "api_keys"
+    file.write_text("# keys of the shop\nfirst\n\n  second # rotated in on Monday\n")
+    file.chmod(0o600)
+    with caplog.at_level(logging.WARNING):
+        assert read_key_file(file) == ["first", "second"]
+    assert not caplog.records
+    file.chmod(0o644)
+    with caplog.at_level(logging.WARNING):
+        read_key_file(file)
+    assert "readable by others than its owner" in caplog.text and "first" not in caplog.text
+    assert read_key_file(tmp_path / "absent") == []
+    monkeypatch.setenv(API_KEYS_ENV, "third,first")
+    keys = ApiKeys.from_environment(file)
+    assert keys.configured == 3  # the same key twice counts once
+    assert [keys.matches(k) for k in ("first", "second", "third", "fourth", "", "firs")] == [True] * 3 + [False] * 3
+    file.write_bytes(b"first\nsecret-\xff\n")  # not UTF-8: refused, naming the file, not its content
+    with pytest.raises(MindshareError, match=r"api_keys: the API key file cannot be read \(UnicodeDecodeError\)"):
+        keys.load()
+    assert keys.configured == 3 and keys.matches("second")  # the keys in force stay
+    monkeypatch.delenv(API_KEYS_ENV)
+    file.unlink()
+    assert keys.load() == 0 and not keys.matches("first")
 
 
 def test_recommend_reads_a_local_store_without_mlflow(project):
@@ -244,7 +371,7 @@ def test_promote_and_rollback_switch_the_served_version_without_a_restart(projec
     assert served_version() == "2" and requests.get(f"{server}/version").json()["family"] == "popularity"
     rolled = subprocess.run([*cli, "rollback", "--reason", "back"], cwd=folder, env=env, capture_output=True, text=True)
     assert rolled.returncode == 0, rolled.stderr
-    assert requests.post(f"{server}/admin/reload").json()["version"] == "1"  # or at once, on request
+    assert requests.post(f"{server}/admin/reload", headers=AUTH).json()["version"] == "1"  # or at once, on request
 
 
 def test_mlflow_models_serve_answers_the_registered_pyfunc(project):
@@ -282,23 +409,27 @@ def api_schema(project):
     os.chdir(folder)  # the audience endpoint reads params.yaml and data/ from the project
     holder = ModelHolder("mindshare", max_k=20, poll_seconds=3600)
     holder.refresh()
-    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(holder, max_batch=20))
+    yield schemathesis.openapi.from_asgi("/openapi.json", create_app(holder, max_batch=20,
+                                                                     keys=ApiKeys.from_environment()))
     os.chdir(here)
 
 
-def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema):
+@pytest.mark.parametrize("headers", [{}, AUTH], ids=["without a key", "with a key"])
+def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema, headers):
     """Every operation of the OpenAPI description, fuzzed with valid and invalid requests: no 5xx,
-    invalid ones refused with a 4xx, every response as documented."""
+    invalid ones refused with a 4xx, every response as documented; without a key the protected
+    operations answer 401 or 403 as documented, with one they answer."""
     from schemathesis import GenerationMode
 
-    failures = []
+    failures, statuses = [], {}
     for result, mode in itertools.product(api_schema.get_all_operations(), GenerationMode):
         operation = result.ok()
 
         @given(case=operation.as_strategy(mode))
         @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def fuzz(case):
-            case.call_and_validate()
+            response = case.call_and_validate(headers=dict(headers))  # a copy: schemathesis adds to it
+            statuses.setdefault(operation.label, set()).add(response.status_code)
 
         try:
             fuzz()
@@ -307,6 +438,9 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(api_schema):
         except Exception as error:  # gather every operation's finding, then fail once
             failures.append(f"{operation.label} ({mode.value}): {str(error).strip()[:600]}")
     assert not failures, "\n".join(failures)
+    for label in ("GET /audience/{campaign}", "POST /admin/reload"):  # the key, or its absence, decided
+        assert statuses[label] & {401, 403} == (set() if headers else statuses[label]), (label, statuses[label])
+    assert (200 in statuses["POST /admin/reload"]) == bool(headers)
 
 
 def test_same_seeds_give_the_same_served_answers(project):

@@ -22,13 +22,18 @@ def add_recommend(sub) -> None:
 def add_serve(sub) -> None:
     p = sub.add_parser("serve", help="serve the production model over REST (FastAPI; /docs, /openapi.json)",
                        description="GET /recommend/{user_id}, POST /recommend, GET /audience/{campaign}, GET /health, "
-                       "GET /version, POST /admin/reload. Follows the production alias without a restart.")
+                       "GET /version, POST /admin/reload. Follows the production alias without a restart. "
+                       "/audience and /admin/reload need an API key (Authorization: Bearer <key> or X-API-Key: <key>) "
+                       "from MINDSHARE_API_KEYS (comma-separated) or .mindshare/api_keys (one per line), re-read on "
+                       "/admin/reload; with no key configured they answer 403.")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
     p.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (each loads the model)")
     p.add_argument("--max-k", type=int, default=100, help="the largest k a request may ask for (default 100)")
     p.add_argument("--max-batch", type=int, default=1000, help="the most users in one POST /recommend")
     p.add_argument("--poll-seconds", type=float, default=5.0, help="how often to check the production alias")
+    p.add_argument("--recommend-needs-key", action="store_true",
+                   help="GET and POST /recommend need an API key too (default: open)")
     p.set_defaults(func=cmd_serve)
 
 
@@ -78,7 +83,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise MindshareError("--workers, --max-batch and --poll-seconds must be positive")
     os.environ.update(MINDSHARE_SERVE_MODEL=registry_settings(args)[0], MINDSHARE_SERVE_MAX_K=str(args.max_k),
                       MINDSHARE_SERVE_POLL_SECONDS=str(args.poll_seconds),
-                      MINDSHARE_SERVE_MAX_BATCH=str(args.max_batch))
+                      MINDSHARE_SERVE_MAX_BATCH=str(args.max_batch),
+                      MINDSHARE_SERVE_RECOMMEND_NEEDS_KEY="1" if args.recommend_needs_key else "0")
     if args.workers == 1:
         app = from_environment()  # load before listening: a missing production version is one line, exit 2
         print(f"serving {app.title} on http://{args.host}:{args.port} (docs: /docs)", flush=True)

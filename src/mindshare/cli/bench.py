@@ -12,7 +12,7 @@ def add_bench(sub) -> None:
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
                        "users with little history, new users and new items (bench/cold_start.py).")
-    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale", "ease-keep"))
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale", "ease-keep", "online"))
     p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
                    "(CSV, TSV, Parquet, JSON lines)")
     p.add_argument("--columns",
@@ -40,6 +40,14 @@ def add_bench(sub) -> None:
     p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
     p.add_argument("--keeps", default="32,64,128,256,512,1024,0",
                    help="ease-keep: EASE weights kept per item on average, 0 for dense (default 32,...,1024,0)")
+    p.add_argument("--pair", default="popularity,item_knn",
+                   help="online: production,challenger bench keys (default popularity,item_knn)")
+    p.add_argument("--runs", type=int, default=100, help="online: seeded A/A experiments (default 100)")
+    p.add_argument("--pair-runs", type=int, default=20, help="online: seeded experiments of the pair per method")
+    p.add_argument("--visits", type=int, default=20_000, help="online: most visits per experiment")
+    p.add_argument("--look-every", type=int, default=100, help="online: visits between two looks at the test")
+    p.add_argument("--share", type=float, default=0.5, help="online: challenger share (default 0.5)")
+    p.add_argument("--metric", default="ctr", choices=("ctr", "conversion", "value"), help="online: the metric")
     p.add_argument("--json", help="also write the results as JSON to this file")
     p.add_argument("--compare-surprise", action="store_true",
                    help="rating: also run Surprise's SVD and BaselineOnly on the same folds (needs the bench extra)")
@@ -69,6 +77,24 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "
                              "(a MovieLens folder or zip, or an events file)")
+    if args.protocol == "online":
+        from mindshare.atomic_files import write_json
+        from mindshare.bench import RANKING_MODELS
+        from mindshare.bench.command import load_dataset, parse_list
+        from mindshare.bench.online import format_online, run_online_bench
+
+        pair = parse_list(args.pair, RANKING_MODELS, "--pair")
+        if len(pair) != 2 or args.runs < 1 or args.pair_runs < 1 or args.visits < 1 or args.look_every < 1 \
+                or not 0 < args.share < 1:
+            raise MindshareError("--pair takes two bench keys; --runs, --pair-runs, --visits, --look-every must be "
+                                 "positive and --share within (0, 1)")
+        frame, _, _ = load_dataset(args.data, args.columns, args.timestamp_format)
+        results = run_online_bench(frame, (pair[0], pair[1]), args.runs, args.pair_runs, args.visits,
+                                   args.look_every, args.share, args.metric, 0.05, args.seed, print)
+        print(format_online(results))
+        if args.json:
+            write_json(results, args.json)
+        return
     if args.protocol == "ease-keep":
         from mindshare.bench.command import run_keep_curve_command
 

@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from mindshare import layout
 from mindshare.cli.settings import registry_settings
+from mindshare.errors import MindshareError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mindshare.marketing.campaigns import Campaign
+    from mindshare.marketing.delivery import Customers
+    from mindshare.settings import Settings
 
 
 def add_segments(sub) -> None:
@@ -26,15 +35,23 @@ def add_audience(sub) -> None:
     p = sub.add_parser("audience", help="a campaign's audience from the production model")
     p.add_argument("--campaign", required=True, help="a campaign name in params.yaml")
     p.add_argument("--budget", type=int, help="override the campaign's budget (users)")
-    p.add_argument("--out", help="write the audience as CSV to this file")
+    p.add_argument("--out", help="write the audience as CSV to this file (with --resolve: the send list)")
     p.add_argument("--show", type=int, default=10, help="print this many rows (default 10)")
+    p.add_argument("--resolve", metavar="CUSTOMERS",
+                   help="your list of raw ids (CSV, TSV, Parquet or JSON lines): write to --out the send list of the "
+                   "audience members in it (raw user_id, channel, message, group; control listed, no message)")
+    p.add_argument("--id-column", help="the raw-id column of --resolve's file (default user_id)")
     p.set_defaults(func=cmd_audience)
 
 
 def add_outcomes(sub) -> None:
-    p = sub.add_parser("outcomes", help="what a campaign achieved: CTR and conversion of treatment vs control")
-    p.add_argument("--campaign", required=True, help="the campaign (its audience file in data/audiences/)")
-    p.add_argument("--file", required=True, help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id]")
+    p = sub.add_parser("outcomes", help="what a campaign achieved: CTR and conversion of treatment vs control; "
+                       "or (--online) a batch of clicks and conversions for the online experiment")
+    p.add_argument("--campaign", help="the campaign (its audience file in data/audiences/)")
+    p.add_argument("--file", help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id]")
+    p.add_argument("--online", metavar="FILE", help="append a batch export of clicks and conversions to the online "
+                   "experiment's event log: kind (click | conversion), request_id or user_id (raw) + item_id, "
+                   "optional value and time (CSV, TSV, Parquet or JSON lines)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_outcomes)
 
@@ -74,30 +91,80 @@ def cmd_profile(args: argparse.Namespace) -> None:
 
 
 def cmd_audience(args: argparse.Namespace) -> None:
+    from mindshare.atomic_files import write_text
     from mindshare.marketing.campaign_runs import single_campaign
     from mindshare.stages.inputs import known_test_split, read_table
     from mindshare.stages.params import load_settings
     from mindshare.tracking.production import production_recommender
 
+    if args.resolve and not args.out:
+        raise MindshareError("--resolve writes raw ids, so only where you ask: give --out FILE for the send list")
+    if args.id_column and not args.resolve:
+        raise MindshareError("--id-column names the raw-id column of --resolve's file; give --resolve FILE too")
     settings = load_settings()
+    customers = _customers(args, settings) if args.resolve else None  # before the model: its mistakes cost nothing
     items = read_table(layout.ITEMS, "items")
     name = registry_settings(args)[0]
     version, served = production_recommender(name)
     campaign, table, row = single_campaign(served.recommender, settings.campaigns, args.campaign,
                                            args.budget, settings.audience, items, known_test_split())
-    if args.out:
-        from mindshare.atomic_files import write_text
+    if args.out and customers is None:
         from mindshare.marketing.messages import audience_csv
 
         write_text(audience_csv(table), args.out)
+    written = f"; written to {args.out}" if args.out and customers is None else ""
     print(f"{campaign.name} from {name} version {version} @production: {row['audience']} users "
           f"({row['control']} control) of {row['candidates']} candidates; lift vs random {row['lift_vs_random']:.2f}, "
-          f"vs most active {row['lift_vs_active']:.2f}" + (f"; written to {args.out}" if args.out else ""))
+          f"vs most active {row['lift_vs_active']:.2f}{written}")
+    if customers is not None:
+        print(_send_list(args, campaign, table, customers))
     for line in table.head(args.show).itertuples(index=False):
         print(f"  {line.user_id}  {line.score:9.4f}  {line.group:<9}  {', '.join(line.top_items)}  ({line.reason})")
 
 
+def _customers(args: argparse.Namespace, settings: Settings) -> Customers:
+    """--resolve's raw ids, read before anything is computed, trimmed and repaired as ingest does."""
+    from pathlib import Path
+
+    from mindshare.marketing.delivery import read_customers
+
+    if Path(args.out).resolve() == Path(args.resolve).resolve():
+        raise MindshareError(f"--out {args.out} is the --resolve file; give another file for the send list")
+    repair = settings.ingest.source == "events" and settings.ingest.cleaning.float_ids == "repair"
+    return read_customers(args.resolve, args.id_column or "user_id", repair_float_ids=repair)
+
+
+def _send_list(args: argparse.Namespace, campaign: Campaign, table: pd.DataFrame, customers: Customers) -> str:
+    """Write the send list (atomically) to --out; the summary line (counts only: no raw id is printed)."""
+    from mindshare.atomic_files import write_text
+    from mindshare.data.pseudonymise import load_key
+    from mindshare.marketing.delivery import resolve_audience
+    from mindshare.stages.inputs import users_table
+
+    users = users_table()
+    names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
+    delivery = resolve_audience(campaign, table, customers, load_key(create=False), names)
+    write_text(delivery.table.to_csv(index=False), args.out)
+    repeats = (f"; raw ids listed more than once: {customers.duplicates} (kept once; first repeat "
+               f"{customers.first_duplicate})" if customers.duplicates else "")
+    empty = f"; rows without an id: {customers.empty} (skipped)" if customers.empty else ""
+    return (f"send list: {len(delivery.table)} of {delivery.audience} audience members found in {customers.source}, "
+            f"written to {args.out} (the only file with their raw ids): {delivery.treatment} treatment with their "
+            f"message, {delivery.control} control with group 'control' and no message (do not send to them; report "
+            f"their outcomes too); not found: {delivery.not_in_customers} audience members (not written); listed but "
+            f"not in the audience: {delivery.customers_outside}{repeats}{empty}")
+
+
 def cmd_outcomes(args: argparse.Namespace) -> None:
+    if args.online:
+        if args.campaign or args.file:
+            raise MindshareError("outcomes: --online takes the experiment's events alone (no --campaign or --file)")
+        from mindshare.cli.online import record_online_events
+
+        record_online_events(args.online)
+        return
+    if not args.campaign or not args.file:
+        raise MindshareError("outcomes: give --campaign and --file (a campaign's results), or --online FILE")
     from mindshare.data.pseudonymise import load_key, pseudonymise
     from mindshare.marketing.feedback import campaign_outcomes, read_results, record_outcomes
     from mindshare.stages.inputs import read_table

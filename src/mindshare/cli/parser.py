@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from mindshare.cli import answers, bench, data, marketing, pipeline, registry, retention, ui
+from mindshare.cli import answers, bench, data, marketing, online, pipeline, registry, retention, ui
 from mindshare.errors import MindshareError
 
 EXAMPLES = """\
@@ -25,6 +25,8 @@ examples:
   mindshare audience --campaign westerns --budget 100 --out westerns.csv
   mindshare outcomes --campaign westerns --file results.csv   treatment vs control, fed back as interactions
   mindshare forget --user 1                     erase a person (then `dvc repro`)
+  mindshare experiment status                   the online experiment: figures per arm and the sequential verdict
+  mindshare simulate --visits 2000              test users replayed against `mindshare serve` (loopback)
   mindshare compare --last 3 --metric ndcg_at_10  the leaderboard across the last 3 pipeline runs
   mindshare prune --keep 5 --dry-run            what deleting all but the newest 5 pipeline runs would free
   mindshare ui --port 5000                      how to start the MLflow UI, and the URL of the runs table
@@ -44,7 +46,8 @@ COMMANDS = (
     registry.add_models, registry.add_promote, registry.add_rollback, answers.add_recommend, bench.add_bench,
     answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
     pipeline.add_compare, retention.add_prune, marketing.add_segments, marketing.add_profile,
-    marketing.add_audience, marketing.add_outcomes, marketing.add_forget, pipeline.add_leaderboard, ui.add_ui,
+    marketing.add_audience, marketing.add_outcomes, marketing.add_forget, online.add_experiment, online.add_simulate,
+    pipeline.add_leaderboard, ui.add_ui,
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from mindshare.cli.settings import registry_settings
+from mindshare.errors import MindshareError
 
 
 def add_models(sub) -> None:
@@ -18,6 +19,9 @@ def add_promote(sub) -> None:
     p.add_argument("--version", help="the version to promote (default: the one with alias 'challenger')")
     p.add_argument("--reason", required=True, help="why; kept in the history")
     p.add_argument("--force", action="store_true", help="promote even if the quality gate refuses")
+    p.add_argument("--online", action="store_true",
+                   help="gate on the online experiment instead of the offline metric: its always-valid sequential "
+                   "test must say the challenger is better (guardrails still apply); ends the experiment")
     p.set_defaults(func=cmd_promote)
 
 
@@ -57,9 +61,10 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
     name, gate = registry_settings(args)
     client = tracking_client()
+    online = _online_evidence(client, name, args.version) if args.online else None
     try:
         event = promote(client, name, args.reason, version=args.version, force=args.force,
-                        reevaluate=reevaluate_production(name), settings=gate)
+                        reevaluate=reevaluate_production(name), settings=gate, online=online)
     except GateRefusal as refusal:
         print("\n".join(refusal.checks))
         raise
@@ -67,6 +72,29 @@ def cmd_promote(args: argparse.Namespace) -> None:
         print("\n".join(event["checks"]))
     print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'})"
           f"{' [forced]' if event['forced'] else ''}")
+    if args.online:
+        from mindshare.stages.params import set_challenger_share
+
+        set_challenger_share(0.0)
+        print("the online experiment is over: online.challenger_share -> 0 in params.yaml")
+
+
+def _online_evidence(client, name: str, version: str | None) -> tuple[bool, str, dict]:
+    """The online experiment's verdict as a gate check: (passed?, its line, the evidence for the history)."""
+    from mindshare.stages.params import load_settings
+    from mindshare.tracking.online_runs import current_experiment, evidence, log_online_run
+
+    settings = load_settings()
+    experiment = current_experiment(client, name, settings.online)
+    if version is not None and str(version) != experiment.challenger:
+        raise MindshareError(f"--online judges the challenger (version {experiment.challenger}); "
+                             f"--version {version} is not it")
+    log_online_run(experiment, settings.experiment_name, settings.online.alpha)
+    status, v = experiment.status, experiment.status.verdict
+    interval = f"{v.low:+.4f} to {v.high:+.4f}" if v.low is not None else "none yet"
+    line = (f"online {status.metric} ({status.method}, {v.users_per_arm[1]} challenger users): estimate "
+            f"{v.estimate:+.4f}, always-valid interval {interval}, p = {v.p_value:.4f}: {v.decision}")
+    return v.decision == "better", line, evidence(experiment)
 
 
 def cmd_rollback(args: argparse.Namespace) -> None:

@@ -17,7 +17,8 @@ from scipy import stats
 
 from mindshare.atomic_files import write_parquet, write_text
 from mindshare.errors import MindshareError
-from mindshare.layout import FORGET_LIST, INTERACTIONS, OUTCOMES, USERS
+from mindshare.layout import EXPOSURES, FORGET_LIST, INTERACTIONS, ONLINE_EVENTS, OUTCOMES, USERS
+from mindshare.marketing.online_log import erase_from_log
 
 OUTCOME_COLUMNS = ("sent", "opened", "clicked", "converted")
 
@@ -30,7 +31,8 @@ def forgotten() -> set[str]:
 
 
 def forget(pseudonym: str) -> bool:
-    """Add a pseudonym to the forget list and drop the person's outcome rows; False if already there."""
+    """Add a pseudonym to the forget list and drop the person's outcome rows and online-log rows; False if
+    already there."""
     names = forgotten()
     if pseudonym not in names:
         write_text("".join(f"{n}\n" for n in sorted(names | {pseudonym})), FORGET_LIST)
@@ -38,6 +40,8 @@ def forget(pseudonym: str) -> bool:
         rows = pd.read_parquet(path)
         if (rows["user_id"] == pseudonym).any():
             write_parquet(rows[rows["user_id"] != pseudonym], path)
+    for log in (EXPOSURES, ONLINE_EVENTS):  # what the online experiment showed them and what they did
+        erase_from_log(log, pseudonym)
     return pseudonym not in names
 
 

@@ -64,7 +64,12 @@ class Answers:
 
     def recommend(self, raw_user_id: str, k: int, gender: str | None = None, age: int | None = None) -> dict:
         """{user_id, cold_start, items: [{item_id, title, score, basis}]} for the raw id a person knows."""
-        hashed = pseudonym(raw_user_id, self.key)
+        cold, items = self.for_pseudonym(pseudonym(raw_user_id, self.key), k, gender, age)
+        return {"user_id": raw_user_id, "cold_start": cold, "items": items}
+
+    def for_pseudonym(self, hashed: str, k: int, gender: str | None = None,
+                      age: int | None = None) -> tuple[bool, list[dict]]:
+        """(cold start?, [{item_id, title, score, basis}]) for a pseudonymised id."""
         row = self.row_of.get(hashed)
         if row is None:
             lists = self.cold[self.group_of(hashed, gender, age)].first(k)
@@ -73,4 +78,4 @@ class Answers:
             lists = with_new_items(mine, self.new_ids[[row]], self.new_scores[[row]])
         items = [{"item_id": i, "title": self.titles.get(i, ""), "score": float(s), "basis": b}
                  for i, s, b in zip(lists.item_ids[0], lists.scores[0], lists.basis[0]) if i != ""]
-        return {"user_id": raw_user_id, "cold_start": row is None, "items": items}
+        return row is None, items

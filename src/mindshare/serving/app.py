@@ -4,7 +4,11 @@
 - POST /recommend                              a batch: {"users": [{"user_id": ..., "k": ...}], "k": 10}
 - GET  /audience/{campaign}?budget=            a campaign's audience (params.yaml `campaigns`)
 - GET  /health, GET /version                   liveness; registered model name, version, alias, commit
-- POST /admin/reload                           check the registry for a new production version now
+- POST /admin/reload                           check the registry for a new production version now, re-read keys
+
+/admin/reload and /audience always need an API key (serving/api_keys.py), /recommend only with
+`recommend_needs_key`; /health, /version, /docs and /openapi.json never. A new endpoint that needs one
+takes `**keyed` (see `create_app`).
 
 The app loads `@production` at start and checks the alias every `poll_seconds`; a new version is
 loaded and made ready completely (every known user's answer computed) before one reference swap,
@@ -14,10 +18,12 @@ with one line in {"error": ...}; a registry that cannot be reached keeps the loa
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import pathlib
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import FastAPI, Path, Query, Request
@@ -28,8 +34,12 @@ from starlette.responses import Response
 
 from mindshare import layout
 from mindshare.errors import MindshareError
+from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, LogWriter
 from mindshare.serving.answers import Answers, VersionInfo
-from mindshare.tracking.registry import PRODUCTION
+from mindshare.serving.api_keys import ApiKeys, requires_key
+from mindshare.serving.experiment import Served, event_row
+from mindshare.settings import OnlineSettings
+from mindshare.tracking.aliases import CHALLENGER, PRODUCTION
 from mindshare.tracking.store import FAMILY_TAG, GIT_COMMIT_TAG
 
 log = logging.getLogger(__name__)
@@ -40,6 +50,7 @@ class Item(BaseModel):
     title: str
     score: float
     basis: str = Field(description="model, segment_blend, demographic, popular or new_item")
+    version: str = Field(description="the registered version that placed the item")
 
 
 class ModelRef(BaseModel):
@@ -50,6 +61,8 @@ class ModelRef(BaseModel):
 
 class Recommendation(BaseModel):
     user_id: str
+    request_id: str = Field(description="name it in POST /events to credit a click or conversion to this answer")
+    arm: str = Field(description="production, challenger, or interleaved (each item says its version)")
     cold_start: bool = Field(description="true when the person has no training history")
     model: ModelRef
     items: list[Item]
@@ -95,6 +108,38 @@ class Version(BaseModel):
     git_commit: str
     run_id: str
     loaded_at: float
+    experiment: dict[str, Any] | None = Field(description="challenger_version, method, challenger_share; "
+                                              "null when no experiment runs")
+
+
+class EventOfAnswer(BaseModel):
+    """A click or conversion on an answer: its request_id, and the item if the event is about one."""
+
+    kind: Literal["click", "conversion"]
+    request_id: str = Field(min_length=1, max_length=64, description="the answer's request_id")
+    item_id: str | None = Field(default=None, min_length=1, max_length=256)
+    value: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, description="a conversion's value")
+    time: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False,
+                               description="epoch seconds (default: now)")
+
+
+class EventOfUser(BaseModel):
+    """A click or conversion known only by person and item: credited to the latest answer that showed it."""
+
+    kind: Literal["click", "conversion"]
+    user_id: str = Field(min_length=1, max_length=256, description="the raw id (hashed at once)")
+    item_id: str = Field(min_length=1, max_length=256)
+    value: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, description="a conversion's value")
+    time: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False,
+                               description="epoch seconds (default: now)")
+
+
+class EventBatch(BaseModel):
+    events: list[EventOfAnswer | EventOfUser] = Field(min_length=1, max_length=1000)
+
+
+class Accepted(BaseModel):
+    accepted: int
 
 
 class Health(BaseModel):
@@ -123,47 +168,108 @@ class ErrorMessage(BaseModel):
 
 AUDIENCE_CACHE = 32  # audiences kept per served version (campaign, budget)
 ERRORS = {code: {"model": ErrorMessage} for code in (400, 404, 422, 503)}
+KEY_ERRORS = {401: {"model": ErrorMessage, "description": "no API key presented"},
+              403: {"model": ErrorMessage, "description": "a wrong API key, or none configured"}}
 
 
 class ModelHolder:
     """The answers of the current production version, and the loader that replaces them."""
 
-    def __init__(self, name: str, max_k: int = 100, poll_seconds: float = 5.0):
+    def __init__(self, name: str, max_k: int = 100, poll_seconds: float = 5.0, root: str | pathlib.Path = "."):
         self.name, self.max_k, self.poll_seconds = name, max_k, poll_seconds
-        self.current: Answers | None = None
+        self.root = pathlib.Path(root)
+        self.served: Served | None = None
         self.loaded_at = 0.0
         self._loading = threading.Lock()
         self._stop = threading.Event()
         self._client = None  # one registry client: making one per poll costs a store set-up each time
+        online = self._online_settings()
+        self.exposures = LogWriter(self.root / layout.EXPOSURES, EXPOSURE_SCHEMA, online.log_flush_seconds,
+                                   online.log_flush_records)
+        self.events = LogWriter(self.root / layout.ONLINE_EVENTS, EVENT_SCHEMA, online.log_flush_seconds,
+                                online.log_flush_records)
+
+    @property
+    def current(self) -> Answers | None:
+        """The production version's answers (None before the first load)."""
+        return self.served.production if self.served is not None else None
+
+    def _online_settings(self) -> OnlineSettings:
+        params = self.root / layout.PARAMS
+        if not params.exists():
+            return OnlineSettings()
+        from mindshare.settings import Settings
+
+        return Settings.from_yaml(params).online
+
+    def _answers(self, client, version, alias: str, loaded: Answers | None) -> Answers:
+        """The version's answers: the loaded ones if it is the same version, else loaded and made ready now."""
+        from mindshare.tracking.production import load_recommender
+
+        if loaded is not None and loaded.info.version == str(version.version):
+            return loaded
+        started = time.perf_counter()
+        wrapper = load_recommender(self.name, version.version)
+        tags = client.get_run(version.run_id).data.tags if version.run_id else {}
+        info = VersionInfo(self.name, str(version.version), alias, tags.get(FAMILY_TAG, ""),
+                           tags.get(GIT_COMMIT_TAG, ""), version.run_id or "")
+        answers = Answers(wrapper, info, self.max_k)
+        log.info("loaded %s version %s (%s) as %s, ready in %.1f s", self.name, info.version, info.family, alias,
+                 time.perf_counter() - started)
+        return answers
 
     def refresh(self) -> bool:
-        """Load the production version if it is not the one being served; True if it swapped."""
+        """Load what the aliases and the online settings ask for if it is not what is served; True if it
+        swapped. Production and, during an experiment, the challenger are swapped together."""
         from mlflow.exceptions import MlflowException
         from mlflow.tracking import MlflowClient
-
-        from mindshare.tracking.production import load_recommender
 
         with self._loading:
             client = self._client = self._client or MlflowClient()
             try:
                 version = client.get_model_version_by_alias(self.name, PRODUCTION)
             except MlflowException:
-                if self.current is None:
+                if self.served is None:
                     raise MindshareError(f"'{self.name}' has no production version yet; run `mindshare promote "
                                          "--reason TEXT` first") from None
                 return False
-            if self.current is not None and self.current.info.version == str(version.version):
+            try:
+                online = self._online_settings()
+            except MindshareError as error:  # a params.yaml being edited: keep the settings in force
+                log.warning("online settings not re-read: %s", error)
+                online = self.served.online if self.served is not None else OnlineSettings()
+            challenger_version = None
+            if online.challenger_share > 0:
+                try:
+                    challenger_version = client.get_model_version_by_alias(self.name, CHALLENGER)
+                except MlflowException:
+                    log.warning("online.challenger_share is %s but '%s' has no challenger: everyone gets production",
+                                online.challenger_share, self.name)
+                if challenger_version is not None and str(challenger_version.version) == str(version.version):
+                    challenger_version = None  # the challenger was promoted: nothing left to compare
+            old = self.served
+            wanted = (str(version.version), str(challenger_version.version) if challenger_version else None, online)
+            if old is not None and wanted == (old.production.info.version,
+                                              old.challenger.info.version if old.challenger else None, old.online):
                 return False
-            started = time.perf_counter()
-            wrapper = load_recommender(self.name, version.version)
-            tags = client.get_run(version.run_id).data.tags if version.run_id else {}
-            info = VersionInfo(self.name, str(version.version), PRODUCTION, tags.get(FAMILY_TAG, ""),
-                               tags.get(GIT_COMMIT_TAG, ""), version.run_id or "")
-            answers = Answers(wrapper, info, self.max_k)
-            self.current, self.loaded_at = answers, time.time()  # the swap: one reference
-            log.info("serving %s version %s (%s), ready in %.1f s", self.name, info.version, info.family,
-                     time.perf_counter() - started)
+            production = self._answers(client, version, PRODUCTION, old.production if old else None)
+            loaded_challenger = old.challenger if old and old.challenger else None
+            if loaded_challenger is None and old is not None and challenger_version is not None \
+                    and old.production.info.version == str(challenger_version.version):
+                loaded_challenger = old.production
+            challenger = (self._answers(client, challenger_version, CHALLENGER, loaded_challenger)
+                          if challenger_version is not None else None)
+            self.served, self.loaded_at = Served(production, challenger, online), time.time()  # the swap
+            log.info("serving %s version %s%s", self.name, production.info.version,
+                     f"; challenger version {challenger.info.version} on {online.challenger_share:.0%} "
+                     f"({online.method})" if challenger is not None else "")
             return True
+
+    def answer(self, user_id: str, k: int, gender: str | None, age: int | None, pseudonymised: bool = False) -> dict:
+        """One answer from what is served, its exposures queued for the log."""
+        payload, exposures = self.ready_served().answer(user_id, k, gender, age, pseudonymised)
+        self.exposures.append(exposures)
+        return payload
 
     def watch(self) -> None:
         while not self._stop.wait(self.poll_seconds):
@@ -176,7 +282,10 @@ class ModelHolder:
         threading.Thread(target=self.watch, name="production-watch", daemon=True).start()
 
     def stop(self) -> None:
+        """Stop watching the registry and write what the logs still hold."""
         self._stop.set()
+        self.exposures.close()
+        self.events.close()
 
     def audience(self, campaign: str, budget: int | None) -> dict:
         """A campaign's audience from the served version; the last `AUDIENCE_CACHE` answers are kept with it."""
@@ -203,14 +312,22 @@ class ModelHolder:
         return found
 
     def version(self) -> dict:
-        """The served version as GET /version and POST /admin/reload describe it."""
-        return {**self.ready().info.__dict__, "loaded_at": self.loaded_at}
+        """The served version as GET /version and POST /admin/reload describe it, and the experiment if one runs."""
+        served = self.ready_served()
+        experiment = None
+        if served.method != "off":
+            experiment = {"challenger_version": served.challenger.info.version, "method": served.method,
+                          "challenger_share": served.online.challenger_share}
+        return {**served.production.info.__dict__, "loaded_at": self.loaded_at, "experiment": experiment}
 
     def ready(self) -> Answers:
-        answers = self.current
-        if answers is None:
+        return self.ready_served().production
+
+    def ready_served(self) -> Served:
+        served = self.served
+        if served is None:
             raise HTTPException(503, "no production model is loaded yet")
-        return answers
+        return served
 
 
 def _model_ref(answers: Answers) -> dict:
@@ -227,11 +344,21 @@ def _one_line(error: RequestValidationError) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid')}".replace("\n", " ")
 
 
-def create_app(holder: ModelHolder, max_batch: int = 1000) -> FastAPI:
+def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None = None,
+               recommend_needs_key: bool = False) -> FastAPI:
+    """The app; `keys` default to MINDSHARE_API_KEYS and .mindshare/api_keys, read now and on /admin/reload."""
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        holder.stop()  # the exposure and event logs written to the last record
+
     app = FastAPI(title="mindshare", description="Personalised recommendations and campaign audiences from the "
-                  "production model.", version="1")
+                  "production model.", version="1", lifespan=lifespan)
     max_k = holder.max_k
     _, BatchRequest = request_models(max_k, max_batch)
+    keys = keys if keys is not None else ApiKeys.from_environment()
+    keyed = {"dependencies": [requires_key(keys)], "responses": {**ERRORS, **KEY_ERRORS}}  # a route that needs a key
+    recommend = keyed if recommend_needs_key else {"responses": ERRORS}
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
@@ -239,7 +366,9 @@ def create_app(holder: ModelHolder, max_batch: int = 1000) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> Response:
-        return _json({"error": str(error.detail).splitlines()[0]}, error.status_code)
+        response = _json({"error": str(error.detail).splitlines()[0]}, error.status_code)
+        response.headers.update(error.headers or {})  # WWW-Authenticate on a 401
+        return response
 
     @app.exception_handler(MindshareError)
     async def refused(request: Request, error: MindshareError) -> Response:
@@ -254,30 +383,46 @@ def create_app(holder: ModelHolder, max_batch: int = 1000) -> FastAPI:
     async def version() -> Response:
         return _json(holder.version())
 
-    @app.get("/recommend/{user_id}", response_model=Recommendation, responses=ERRORS)
+    @app.get("/recommend/{user_id}", response_model=Recommendation, **recommend)
     async def recommend_one(user_id: str = Path(min_length=1, max_length=256),
                             k: int = Query(10, ge=1, le=max_k),
                             gender: str | None = Query(None, max_length=32),
-                            age: int | None = Query(None, ge=0, le=130)) -> Response:
-        answers = holder.ready()
-        return _json({**answers.recommend(user_id, k, gender, age), "model": _model_ref(answers)})
+                            age: int | None = Query(None, ge=0, le=130),
+                            pseudonymised: bool = Query(False, description="user_id is already a pseudonym (as in "
+                                                        "audiences and the test split)")) -> Response:
+        ref = _model_ref(holder.ready())
+        return _json({**holder.answer(user_id, k, gender, age, pseudonymised), "model": ref})
 
     async def recommend_batch(request) -> Response:
-        answers = holder.ready()
-        ref = _model_ref(answers)
-        return _json({"results": [{**answers.recommend(u.user_id, u.k or request.k, u.gender, u.age), "model": ref}
+        ref = _model_ref(holder.ready())
+        return _json({"results": [{**holder.answer(u.user_id, u.k or request.k, u.gender, u.age), "model": ref}
                                   for u in request.users]})
 
     recommend_batch.__annotations__["request"] = BatchRequest  # a class made here: not a string annotation
-    app.post("/recommend", response_model=BatchRecommendation, responses=ERRORS)(recommend_batch)
+    app.post("/recommend", response_model=BatchRecommendation, **recommend)(recommend_batch)
 
-    @app.get("/audience/{campaign}", response_model=Audience, responses=ERRORS)
+    @app.post("/events", response_model=Accepted, **keyed)
+    async def events(batch: EventBatch) -> Response:
+        key = holder.ready().key
+        try:
+            rows = [event_row(key, e.kind, getattr(e, "request_id", None), getattr(e, "user_id", None), e.item_id,
+                              e.value, e.time) for e in batch.events]
+        except ValueError as error:
+            raise HTTPException(422, f"events: {error}") from None
+        holder.events.append(rows)
+        return _json({"accepted": len(rows)})
+
+    @app.get("/audience/{campaign}", response_model=Audience, **keyed)
     def audience(campaign: str = Path(min_length=1, max_length=128),
                  budget: int | None = Query(None, ge=1, le=10_000_000)) -> Response:
         return _json(holder.audience(campaign, budget))
 
-    @app.post("/admin/reload", response_model=Version, responses={503: {"model": ErrorMessage}})
+    @app.post("/admin/reload", response_model=Version, **keyed)
     def reload() -> Response:
+        try:
+            keys.load()  # a rotated key file takes effect now (this request was let in by the keys before it)
+        except MindshareError as error:  # keep the keys in force
+            raise HTTPException(503, str(error)) from None
         try:
             holder.refresh()
         except MindshareError:
@@ -301,4 +446,5 @@ def from_environment() -> FastAPI:
                          float(os.environ.get("MINDSHARE_SERVE_POLL_SECONDS", "5")))
     holder.refresh()
     holder.start_watching()
-    return create_app(holder, int(os.environ.get("MINDSHARE_SERVE_MAX_BATCH", "1000")))
+    return create_app(holder, int(os.environ.get("MINDSHARE_SERVE_MAX_BATCH", "1000")), ApiKeys.from_environment(),
+                      os.environ.get("MINDSHARE_SERVE_RECOMMEND_NEEDS_KEY") == "1")

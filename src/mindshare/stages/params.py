@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from mindshare.errors import MindshareError
 from mindshare.layout import PARAMS
 from mindshare.models import make_model
 from mindshare.settings import Settings
@@ -26,3 +27,38 @@ def check_settings(settings: Settings) -> Settings:
         if name in settings.models:
             tune_settings(settings, name)
     return settings
+
+
+
+def set_challenger_share(share: float, path: str | Path = PARAMS) -> float | None:
+    """Write `online.challenger_share` into params.yaml by editing that one line (its comment and the rest
+    of the file untouched; a YAML round trip would reflow the whole file); returns the share it had
+    (None if the file had none)."""
+    import re
+
+    import yaml
+
+    from mindshare.atomic_files import write_text
+
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    value = f"{share:g}"
+    before = (yaml.safe_load("".join(lines)) or {}).get("online") or {}
+    block = next((i for i, line in enumerate(lines) if re.match(r"online:\s*(#.*)?$", line)), None)
+    if block is None:
+        lines.append(f"\nonline:\n  challenger_share: {value}\n")
+    else:
+        end = next((i for i in range(block + 1, len(lines)) if re.match(r"\S", lines[i])), len(lines))
+        for i in range(block + 1, end):
+            found = re.match(r"(\s+challenger_share:\s*)(\S+)(.*)$", lines[i].rstrip("\n"))
+            if found:
+                old = found.group(2)
+                lines[i] = found.group(1) + value.ljust(len(old)) + found.group(3) + "\n"
+                break
+        else:
+            lines.insert(block + 1, f"  challenger_share: {value}\n")
+    text = "".join(lines)
+    if (yaml.safe_load(text).get("online") or {}).get("challenger_share") != share:  # pragma: no cover
+        raise MindshareError(f"{path}: could not set online.challenger_share; edit it by hand")
+    write_text(text, path)
+    return before.get("challenger_share")

@@ -177,8 +177,12 @@ def quality_gate(
     reevaluate: Callable[[object, object], Measured | None] | None,
     per_user: Callable[[object], pd.DataFrame | None] = lambda version: None,
     metrics: Callable[[object], dict[str, float]] = lambda version: {},
+    online: tuple[bool, str] | None = None,
 ) -> GateResult:
     """May `candidate` replace `production`? Every check is reported; any failure refuses.
+
+    With `online` (the sequential test's verdict: passed?, its line) the live evidence takes the place of
+    the offline primary-metric check; the guardrails (and a required significant lead) still apply.
 
     Both must be measured on the same data and split; if they were not, `reevaluate(production,
     candidate)` measures production on the candidate's test split (None: it cannot). `metrics(version)`
@@ -225,10 +229,13 @@ def quality_gate(
         if shortfall > 0
         else f"vs production {prod_value:.4f}"
     )
-    check(
-        shortfall <= settings.tolerance,
-        f"{metric}: candidate {candidate_value:.4f} {versus} (tolerance {settings.tolerance})",
-    )
+    if online is not None:
+        check(*online)
+    else:
+        check(
+            shortfall <= settings.tolerance,
+            f"{metric}: candidate {candidate_value:.4f} {versus} (tolerance {settings.tolerance})",
+        )
     for name, allowed in (settings.guardrails or {}).items():
         if name not in candidate_metrics or name not in measured.metrics:
             check(False, f"guardrail {name}: not measured for both versions")
@@ -282,10 +289,13 @@ def promote(
     reevaluate: Callable | None = None,
     settings: PromotionSettings | None = None,
     per_user: Callable[[object], pd.DataFrame | None] = per_user_values,
+    online: tuple[bool, str, dict] | None = None,
 ) -> dict:
     """Move `production` to `version` (default: the challenger) if the gate allows; record the event.
 
-    The gate's checks (one line each) are in the event's `checks`; a refusal carries them too."""
+    The gate's checks (one line each) are in the event's `checks`; a refusal carries them too. `online`
+    (passed?, the line, the evidence) puts the online experiment's verdict in place of the offline
+    primary-metric check; the evidence is kept in the event."""
     _require_model(client, name)
     if not reason.strip():
         raise MindshareError("promote: --reason must say why")
@@ -302,7 +312,7 @@ def promote(
     if production is not None:
         gate = quality_gate(
             candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user,
-            lambda v: run_metrics(client, v),
+            lambda v: run_metrics(client, v), online[:2] if online is not None else None,
         )
         if not gate.allowed and not force:
             raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)
@@ -318,6 +328,7 @@ def promote(
             "forced": bool(force and not gate.allowed),
             "gate": gate.message,
             "checks": gate.checks,
+            **({"online": online[2]} if online is not None else {}),
         },
     )
 

@@ -1,0 +1,185 @@
+"""The append-only logs of an online experiment: what each answer showed (exposures) and what people
+did afterwards (clicks, conversions). Pseudonyms only: nothing raw is stored.
+
+Both are Parquet datasets partitioned by hour (`date=YYYY-MM-DD/hour=HH/part-*.parquet`): the hourly
+folders are the rotation (old hours can be archived or deleted as whole folders). `LogWriter` takes
+records on the request path into a queue and a background thread writes them in batches, every
+`flush_seconds` or `flush_records` records, each part file written to a temporary name and renamed
+(a reader never sees half a file). `close` writes what is left.
+
+An exposure row is one shown item: time, request_id, user_id (pseudonym), method (off | ab |
+interleaving), arm (the user's arm; `interleaved` for an interleaved answer), credit (the arm whose
+version placed the item), version (that version's number), item_id, position (1-based), k.
+An event row: time, request_id ('' if not given), user_id (pseudonym, '' if not given), item_id
+('' if not given), kind (click | conversion), value.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+EXPOSURE_SCHEMA = pa.schema([
+    ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("method", pa.string()),
+    ("arm", pa.string()), ("credit", pa.string()), ("version", pa.string()), ("item_id", pa.string()),
+    ("position", pa.int32()), ("k", pa.int32()),
+])
+EVENT_SCHEMA = pa.schema([
+    ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("item_id", pa.string()),
+    ("kind", pa.string()), ("value", pa.float64()),
+])
+EVENT_KINDS = ("click", "conversion")
+PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("hour", pa.string())]), flavor="hive")
+
+
+def _hour_folder(root: Path, seconds: float) -> Path:
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return root / f"date={moment:%Y-%m-%d}" / f"hour={moment:%H}"
+
+
+def write_rows(root: str | Path, rows: list[dict], schema: pa.Schema) -> int:
+    """Append `rows` to the dataset at `root`: one part file per hour they fall in; returns rows written."""
+    if not rows:
+        return 0
+    table = pa.Table.from_pylist(rows, schema=schema)
+    hours = pd.Series([_hour_folder(Path(root), t) for t in table.column("time").to_pylist()])
+    for folder, index in hours.groupby(hours).groups.items():
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
+        tmp = folder / f".{final.name}.tmp"
+        pq.write_table(table.take(pa.array(index.to_numpy())), tmp)
+        os.replace(tmp, final)
+    return table.num_rows
+
+
+def read_log(root: str | Path, schema: pa.Schema) -> pd.DataFrame:
+    """Every row of a log (an empty frame with the schema's columns if there is none yet)."""
+    root = Path(root)
+    if not root.exists() or not any(root.rglob("part-*.parquet")):
+        return schema.empty_table().to_pandas()
+    dataset = ds.dataset(root, format="parquet", schema=schema, partitioning=PARTITIONING,
+                         exclude_invalid_files=True)
+    return dataset.to_table(columns=schema.names).to_pandas()
+
+
+class LogWriter:
+    """Records in, Parquet parts out, off the caller's thread (see the module's docstring)."""
+
+    def __init__(self, root: str | Path, schema: pa.Schema, flush_seconds: float = 1.0, flush_records: int = 1000):
+        self.root, self.schema = Path(root), schema
+        self.flush_seconds, self.flush_records = flush_seconds, flush_records
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._counts = threading.Condition()
+        self.queued = self.done = self.written = 0  # rows: taken, handled (written or failed), written
+        self._thread = threading.Thread(target=self._run, name=f"log-writer-{self.root.name}", daemon=True)
+        self._thread.start()
+
+    def append(self, rows: list[dict]) -> None:
+        """Queue rows (never blocks on disk)."""
+        if rows:
+            with self._counts:
+                self.queued += len(rows)
+            self._queue.put(rows)
+
+    def _drain(self, batch: list[dict], wait: float) -> None:
+        deadline = time.monotonic() + wait
+        while len(batch) < self.flush_records:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.extend(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
+            except queue.Empty:
+                return
+
+    def _run(self) -> None:
+        while not self._closed.is_set() or not self._queue.empty():
+            batch: list[dict] = []
+            self._drain(batch, 0.0 if self._closed.is_set() else self.flush_seconds)
+            try:
+                written = write_rows(self.root, batch, self.schema)
+            except Exception as error:  # a full disk must not take the server down; say it, keep serving
+                written = 0
+                log.error("could not write %d records to %s: %s", len(batch), self.root, error)
+            with self._counts:
+                self.written += written
+                self.done += len(batch)
+                self._counts.notify_all()
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until every row queued so far is handled; False if `timeout` passed first."""
+        with self._counts:
+            target = self.queued
+            return self._counts.wait_for(lambda: self.done >= target, timeout)
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._closed.set()
+        self._thread.join(timeout)
+
+
+def events_from_export(table, key: bytes) -> list[dict]:
+    """The rows of a batch export of clicks and conversions (`mindshare outcomes --online FILE`) as event-log
+    rows: columns `kind` (click | conversion) and either `request_id` or `user_id` (raw, hashed here) with
+    `item_id`; optional `value` and `time` (epoch seconds; default now). Any bad row stops the whole file
+    with one line naming it (nothing is half-appended)."""
+    from mindshare.data.pseudonymise import pseudonymise
+    from mindshare.errors import MindshareError
+
+    frame = table.frame
+    if "kind" not in frame.columns or not ({"request_id"} <= set(frame.columns) or
+                                           {"user_id", "item_id"} <= set(frame.columns)):
+        raise MindshareError(f"{table.source}: needs a `kind` column and `request_id`, or `user_id` and `item_id` "
+                             f"(it has {', '.join(map(str, frame.columns))})")
+
+    def text(column: str) -> pd.Series:
+        return (frame[column].fillna("").astype(str).str.strip() if column in frame.columns
+                else pd.Series("", index=frame.index))
+
+    kind, request, user, item = text("kind").str.lower(), text("request_id"), text("user_id"), text("item_id")
+    numbers = {}
+    for column in ("value", "time"):
+        raw = frame[column] if column in frame.columns else pd.Series(float("nan"), index=frame.index)
+        numbers[column] = pd.to_numeric(raw, errors="coerce")
+        bad = numbers[column].isna() & raw.notna() & (raw.astype(str).str.strip() != "")
+        if bad.any() or (numbers[column] < 0).any():
+            row = frame.index[bad | (numbers[column] < 0)][0]
+            raise MindshareError(f"{table.where(row)}: {column} must be a number >= 0")
+    problems = [(~kind.isin(EVENT_KINDS), f"kind must be one of {', '.join(EVENT_KINDS)}"),
+                ((request == "") & ((user == "") | (item == "")),
+                 "name the request_id, or the user_id and the item_id")]
+    for mask, message in problems:
+        if mask.any():
+            raise MindshareError(f"{table.where(frame.index[mask.to_numpy()][0])}: {message}")
+    hashed = pd.Series(pseudonymise(user, key), index=frame.index).where(user != "", "")
+    now = time.time()
+    return [{"time": float(t) if t == t else now, "request_id": r, "user_id": u, "item_id": i, "kind": k,
+             "value": float(v) if v == v else 0.0}
+            for t, r, u, i, k, v in zip(numbers["time"], request, hashed, item, kind, numbers["value"])]
+
+
+def erase_from_log(root: str | Path, pseudonym: str) -> int:
+    """Remove a person's rows from every part file of a log (each rewritten atomically); rows removed."""
+    removed = 0
+    for part in sorted(Path(root).glob("date=*/hour=*/part-*.parquet")):
+        table = pq.read_table(part)
+        mine = pc.equal(table.column("user_id"), pseudonym)
+        count = pc.sum(mine).as_py() or 0
+        if count:
+            tmp = part.with_name(f".{part.name}.tmp")
+            pq.write_table(table.filter(pc.invert(mine)), tmp)
+            os.replace(tmp, part)
+            removed += count
+    return removed
