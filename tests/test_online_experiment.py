@@ -27,7 +27,7 @@ from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.split import split_random_per_user
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
 from mindshare.features.tables import build_feature_tables
-from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, read_log
+from mindshare.marketing.online_log import EVENT_SCHEMA, read_exposures, read_log
 from mindshare.models import make_model
 from mindshare.tracking import registry
 from mindshare.tracking.pyfunc import log_recommender
@@ -137,7 +137,7 @@ def test_an_ab_experiment_from_traffic_to_promotion(project, server):
     simulated = cli(folder, env, "simulate", "--server", server, "--visits", "2500", "--rate", "1000", "--seed", "1")
     assert simulated.returncode == 0, simulated.stderr
     time.sleep(1.0)  # the server's log writers flush every 0.2 s
-    exposures = read_log(folder / layout.EXPOSURES, EXPOSURE_SCHEMA)
+    exposures = read_exposures(folder / layout.EXPOSURES)
     events = read_log(folder / layout.ONLINE_EVENTS, EVENT_SCHEMA)
     assert exposures["request_id"].nunique() >= 2500 and len(events) > 0
     assert not exposures["user_id"].str.startswith("cust-").any()  # pseudonyms only

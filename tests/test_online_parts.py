@@ -18,6 +18,7 @@ from mindshare.marketing.online_log import (
     LogWriter,
     erase_from_log,
     events_from_export,
+    read_exposures,
     read_log,
     write_rows,
 )
@@ -96,15 +97,23 @@ def test_events_are_attributed_within_the_window_and_unmatched_ones_counted():
     assert figures.loc["production", "ctr_at_k"] == 0.5 and figures.loc["challenger", "conversion_rate"] == 1.0
 
 
+def answer_record(t, request, user, items, credits, versions, method="ab", arm="production"):
+    return dict(time=t, request_id=request, user_id=user, method=method, arm=arm, k=len(items), items=items,
+                credits=credits, versions=versions)
+
+
 def test_the_log_writer_batches_off_the_caller_and_loses_nothing(tmp_path):
     writer = LogWriter(tmp_path / "log", EXPOSURE_SCHEMA, flush_seconds=0.1, flush_records=40)
     now = time.time()
     for i in range(250):
-        writer.append([exposure(now + i * 1800.0, f"r{i}", "u", "production", "production", str(i))])
+        writer.append([answer_record(now + i * 1800.0, f"r{i}", "u", [str(i), "x"], ["production"] * 2, ["1"] * 2)])
     assert writer.flush(timeout=20)
     writer.close()
     rows = read_log(tmp_path / "log", EXPOSURE_SCHEMA)
     assert len(rows) == 250 == writer.written and sorted(rows["request_id"]) == sorted(f"r{i}" for i in range(250))
+    shown = read_exposures(tmp_path / "log")
+    assert len(shown) == 500 and (shown.groupby("request_id")["position"].apply(tuple) == (1, 2)).all()
+    assert set(shown.loc[shown["position"] == 2, "item_id"]) == {"x"}
     hours = list((tmp_path / "log").glob("date=*/hour=*"))
     assert len(hours) > 100  # one folder per hour: the rotation
     assert not list((tmp_path / "log").rglob("*.tmp"))
@@ -113,9 +122,9 @@ def test_the_log_writer_batches_off_the_caller_and_loses_nothing(tmp_path):
 
 def test_erasure_removes_a_person_from_every_part(tmp_path):
     now = time.time()
-    write_rows(tmp_path, [exposure(now, "r1", "gone", "production", "production", "a"),
-                          exposure(now + 7200, "r2", "gone", "production", "production", "b"),
-                          exposure(now, "r3", "kept", "production", "production", "c")], EXPOSURE_SCHEMA)
+    write_rows(tmp_path, [answer_record(now, "r1", "gone", ["a"], ["production"], ["1"]),
+                          answer_record(now + 7200, "r2", "gone", ["b"], ["production"], ["1"]),
+                          answer_record(now, "r3", "kept", ["c"], ["production"], ["1"])], EXPOSURE_SCHEMA)
     assert erase_from_log(tmp_path, "gone") == 2
     assert read_log(tmp_path, EXPOSURE_SCHEMA)["user_id"].tolist() == ["kept"]
 

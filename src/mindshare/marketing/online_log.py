@@ -7,9 +7,10 @@ records on the request path into a queue and a background thread writes them in 
 `flush_seconds` or `flush_records` records, each part file written to a temporary name and renamed
 (a reader never sees half a file). `close` writes what is left.
 
-An exposure row is one shown item: time, request_id, user_id (pseudonym), method (off | ab |
-interleaving), arm (the user's arm; `interleaved` for an interleaved answer), credit (the arm whose
-version placed the item), version (that version's number), item_id, position (1-based), k.
+An exposure record is one answer: time, request_id, user_id (pseudonym), method (off | ab |
+interleaving), arm (the user's arm; `interleaved` for an interleaved answer), k, and per shown item in
+order (position = index + 1) its item id, credit (the arm whose version placed it) and that version's
+number. `read_exposures` gives one row per shown item.
 An event row: time, request_id ('' if not given), user_id (pseudonym, '' if not given), item_id
 ('' if not given), kind (click | conversion), value.
 """
@@ -25,6 +26,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -35,9 +37,10 @@ log = logging.getLogger(__name__)
 
 EXPOSURE_SCHEMA = pa.schema([
     ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("method", pa.string()),
-    ("arm", pa.string()), ("credit", pa.string()), ("version", pa.string()), ("item_id", pa.string()),
-    ("position", pa.int32()), ("k", pa.int32()),
+    ("arm", pa.string()), ("k", pa.int32()), ("items", pa.list_(pa.string())), ("credits", pa.list_(pa.string())),
+    ("versions", pa.list_(pa.string())),
 ])
+SHOWN_COLUMNS = ["time", "request_id", "user_id", "method", "arm", "credit", "version", "item_id", "position", "k"]
 EVENT_SCHEMA = pa.schema([
     ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("item_id", pa.string()),
     ("kind", pa.string()), ("value", pa.float64()),
@@ -56,12 +59,13 @@ def write_rows(root: str | Path, rows: list[dict], schema: pa.Schema) -> int:
     if not rows:
         return 0
     table = pa.Table.from_pylist(rows, schema=schema)
-    hours = pd.Series([_hour_folder(Path(root), t) for t in table.column("time").to_pylist()])
-    for folder, index in hours.groupby(hours).groups.items():
+    hours = np.floor(table.column("time").to_numpy() / 3600.0).astype(np.int64)
+    for hour in np.unique(hours):
+        folder = _hour_folder(Path(root), hour * 3600.0)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"part-{time.time_ns()}-{uuid.uuid4().hex[:8]}.parquet"
         tmp = folder / f".{final.name}.tmp"
-        pq.write_table(table.take(pa.array(index.to_numpy())), tmp)
+        pq.write_table(table.filter(pa.array(hours == hour)), tmp)
         os.replace(tmp, final)
     return table.num_rows
 
@@ -74,6 +78,18 @@ def read_log(root: str | Path, schema: pa.Schema) -> pd.DataFrame:
     dataset = ds.dataset(root, format="parquet", schema=schema, partitioning=PARTITIONING,
                          exclude_invalid_files=True)
     return dataset.to_table(columns=schema.names).to_pandas()
+
+
+def read_exposures(root: str | Path) -> pd.DataFrame:
+    """The exposure log with one row per shown item: the record's fields, credit, version, item_id, position."""
+    answers = read_log(root, EXPOSURE_SCHEMA)
+    if answers.empty:
+        return pd.DataFrame(columns=SHOWN_COLUMNS)
+    shown = answers.explode(["items", "credits", "versions"], ignore_index=False)
+    shown = shown[shown["items"].notna()]
+    shown["position"] = shown.groupby(level=0).cumcount() + 1
+    return shown.rename(columns={"items": "item_id", "credits": "credit", "versions": "version"}).reset_index(
+        drop=True)[SHOWN_COLUMNS]
 
 
 class LogWriter:
@@ -96,28 +112,35 @@ class LogWriter:
                 self.queued += len(rows)
             self._queue.put(rows)
 
-    def _drain(self, batch: list[dict], wait: float) -> None:
-        deadline = time.monotonic() + wait
-        while len(batch) < self.flush_records:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.extend(self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait())
-            except queue.Empty:
-                return
+    def _write(self, batch: list[dict]) -> None:
+        try:
+            written = write_rows(self.root, batch, self.schema)
+        except Exception as error:  # a full disk must not take the server down; say it, keep serving
+            written = 0
+            log.error("could not write %d records to %s: %s", len(batch), self.root, error)
+        with self._counts:
+            self.written += written
+            self.done += len(batch)
+            self._counts.notify_all()
 
     def _run(self) -> None:
-        while not self._closed.is_set() or not self._queue.empty():
+        """Sleep `flush_seconds` (no wake-up per record: the request threads keep the GIL), then write what
+        has queued in parts of at most `flush_records`; after `close`, one last round."""
+        while True:
+            closing = self._closed.wait(self.flush_seconds)
             batch: list[dict] = []
-            self._drain(batch, 0.0 if self._closed.is_set() else self.flush_seconds)
-            try:
-                written = write_rows(self.root, batch, self.schema)
-            except Exception as error:  # a full disk must not take the server down; say it, keep serving
-                written = 0
-                log.error("could not write %d records to %s: %s", len(batch), self.root, error)
-            with self._counts:
-                self.written += written
-                self.done += len(batch)
-                self._counts.notify_all()
+            while True:
+                try:
+                    batch.extend(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+                if len(batch) >= self.flush_records:
+                    self._write(batch)
+                    batch = []
+            if batch:
+                self._write(batch)
+            if closing:
+                return
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until every row queued so far is handled; False if `timeout` passed first."""

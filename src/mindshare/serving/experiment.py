@@ -51,16 +51,14 @@ class Served:
         versions = {PRODUCTION_ARM: self.production.info.version,
                     CHALLENGER_ARM: challenger.info.version if challenger is not None else ""}
         by_arm = {arm: {item["item_id"]: item for item in lists[1]} for arm, lists in found.items()}
-        placed = list(zip(routed.items, routed.credit))
-        items = [{**by_arm[arm][item_id], "version": versions[arm]} for item_id, arm in placed]
+        items = [{**by_arm[arm][item_id], "version": versions[arm]}
+                 for item_id, arm in zip(routed.items, routed.credit)]
         cold = found.get(PRODUCTION_ARM, found.get(CHALLENGER_ARM, (True, [])))[0]
-        now = time.time()
-        exposures = [{"time": now, "request_id": request_id, "user_id": hashed, "method": self.method,
-                      "arm": routed.arm, "credit": arm, "version": versions[arm], "item_id": item_id,
-                      "position": position, "k": k}
-                     for position, (item_id, arm) in enumerate(placed, start=1)]
+        exposure = {"time": time.time(), "request_id": request_id, "user_id": hashed, "method": self.method,
+                    "arm": routed.arm, "k": k, "items": list(routed.items), "credits": list(routed.credit),
+                    "versions": [versions[arm] for arm in routed.credit]}
         return ({"user_id": raw_user_id, "request_id": request_id, "arm": routed.arm, "cold_start": cold,
-                 "items": items}, exposures)
+                 "items": items}, [exposure])
 
 
 def event_row(key: bytes, kind: str, request_id: str | None, raw_user_id: str | None, item_id: str | None,

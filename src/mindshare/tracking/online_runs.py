@@ -14,7 +14,7 @@ from mlflow import MlflowClient
 
 from mindshare import layout
 from mindshare.errors import MindshareError
-from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, read_log
+from mindshare.marketing.online_log import EVENT_SCHEMA, read_exposures, read_log
 from mindshare.marketing.online_outcomes import ExperimentStatus, experiment_status
 from mindshare.marketing.traffic import CHALLENGER_ARM, INTERLEAVED_ARM, PRODUCTION_ARM
 from mindshare.settings import OnlineSettings
@@ -62,7 +62,7 @@ def current_experiment(client: MlflowClient, name: str, online: OnlineSettings,
         raise MindshareError(f"'{name}': production and challenger are the same version ({production}); "
                              "nothing to compare (an A/A test: promote another version to challenger)")
     root = Path(root)
-    exposures = experiment_exposures(read_log(root / layout.EXPOSURES, EXPOSURE_SCHEMA), production, challenger)
+    exposures = experiment_exposures(read_exposures(root / layout.EXPOSURES), production, challenger)
     events = read_log(root / layout.ONLINE_EVENTS, EVENT_SCHEMA)
     status = experiment_status(exposures, events, online.method, online.metric, online.alpha,
                                online.attribution_hours)
