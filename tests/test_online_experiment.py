@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import requests
 import yaml
 from mlflow import MlflowClient
 
+from live_server import free_port, wait_for
 from mindshare import layout
 from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import pseudonymise
@@ -43,12 +43,6 @@ REPO = Path(__file__).resolve().parents[1]
 KEY = "online-test-key"
 API_KEY = "online-api-key"
 SPEC = SyntheticSpec(n_users=1000, n_items=80, n_interactions=20_000, seed=11, user_prefix="cust-")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -103,15 +97,7 @@ def server(project):
                                 "--poll-seconds", "0.5"], cwd=folder, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        assert process.poll() is None, process.stderr.read()
-        try:
-            if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                break
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
+    wait_for(f"{base}/health", process, seconds=120)
     yield base
     process.terminate()
     process.wait(timeout=30)

@@ -9,7 +9,6 @@ import itertools
 import json
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from mlflow import MlflowClient
 
+from live_server import free_port, wait_for
 from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.schema import RawTable, canonical_users
@@ -51,26 +51,6 @@ KEY = "serving-test-key"
 API_KEYS = ("api-key-old-7f3a", "api-key-new-91c2")  # two at once: a rotation in progress
 AUTH = {"Authorization": f"Bearer {API_KEYS[0]}"}
 SPEC = SyntheticSpec(n_users=200, n_items=80, n_interactions=4000, seed=11, user_prefix="cust-")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read() if process.stderr else ''}")
-        try:
-            if requests.get(url, timeout=1).status_code < 500:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {seconds} s")
 
 
 @pytest.fixture(scope="module")

@@ -95,7 +95,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     what = "challenger - production" if status.method == "ab" else "challenger's preference share"
     needed = f"; about {v.users_still_needed} more users per arm if the effect holds" if v.users_still_needed else ""
     print(f"  {what}: {v.estimate:+.4f} (always-valid interval {interval}), p = {v.p_value:.4f}: "
-          f"**{v.decision}**{needed}")
+          f"{v.decision.upper()}{needed}")
     if status.unmatched_events:
         print(f"  {status.unmatched_events} event(s) matched no answer within {_online_settings().attribution_hours} h "
               "(not counted)")

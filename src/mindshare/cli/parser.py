@@ -23,6 +23,7 @@ examples:
   mindshare segments                            user segments, described in words
   mindshare profile --user 1                    one user's profile, segment and top recommendations
   mindshare audience --campaign westerns --budget 100 --out westerns.csv
+  mindshare audience --campaign westerns --resolve customers.csv --out send.csv   raw ids for sending, only there
   mindshare outcomes --campaign westerns --file results.csv   treatment vs control, fed back as interactions
   mindshare forget --user 1                     erase a person (then `dvc repro`)
   mindshare experiment status                   the online experiment: figures per arm and the sequential verdict
@@ -31,7 +32,9 @@ examples:
   mindshare prune --keep 5 --dry-run            what deleting all but the newest 5 pipeline runs would free
   mindshare ui --port 5000                      how to start the MLflow UI, and the URL of the runs table
   mindshare tune --model svd --worker           one more worker for svd's study (shared tune.storage)
-  mindshare serve --port 8080                   REST: /recommend/{user}, /audience/{campaign}, /docs
+  mindshare serve --port 8080                   REST: /recommend/{user}, /audience/{campaign}, /events, /docs
+  mindshare outcomes --online clicks.csv        a batch of clicks and conversions for the online experiment
+  mindshare promote --online --reason "won A/B" through the online experiment's sequential test
   mindshare bench serve --clients 200 --rate 300  load test of `serve` (closed and open loop)
   mindshare bench cold-start --data data/sample/ml-latest-small   little history, new users, new items
   mindshare bench scale --rows 1000000,5000000,20000000 --json scale.json   time and memory per stage
