@@ -176,6 +176,19 @@ def test_interleaving_credits_each_item_and_outcomes_take_a_batch(project, serve
     assert outcomes.returncode == 0, outcomes.stderr
     after = read_log(folder / layout.ONLINE_EVENTS, EVENT_SCHEMA)
     assert len(after) == before + 2 and "cust-3" not in set(after["user_id"])
+    simulated = cli(folder, env, "simulate", "--server", server, "--visits", "2000", "--rate", "1000", "--seed", "2")
+    assert simulated.returncode == 0, simulated.stderr
+    time.sleep(1.0)
+    status = cli(folder, env, "experiment", "status", "--json", "--no-log")
+    assert status.returncode == 0, status.stderr
+    payload = json.loads(status.stdout)
+    assert payload["method"] == "interleaving" and payload["challenger"] == "2"
+    assert payload["verdict"]["decision"] == "worse", payload  # popularity loses to item_knn, user by user
+    assert "interleaved" in {row["arm"] for row in payload["arms"]}
+    assert cli(folder, env, "experiment", "stop").returncode == 2  # a reason is required
+    stopped = cli(folder, env, "experiment", "stop", "--reason", "enough")
+    assert stopped.returncode == 0 and yaml.safe_load((folder / "params.yaml").read_text())["online"][
+        "challenger_share"] == 0
     bad = pd.DataFrame({"kind": ["click"], "item_id": ["x"]})
     bad.to_csv(folder / "bad.csv", index=False)
     refused = cli(folder, env, "outcomes", "--online", "bad.csv")
