@@ -142,6 +142,9 @@ def cmd_simulate(args: argparse.Namespace) -> None:
                 urllib.request.urlopen(request, timeout=10).close()  # noqa: S310
                 clicks += sum(r.kind == "click" for r in reactions)
                 conversions += sum(r.kind == "conversion" for r in reactions)
+        except urllib.error.HTTPError as error:  # it answered, but refused: say what it said
+            raise MindshareError(f"--server {args.server}: {error.code} from {error.url.split('?')[0]} at visit "
+                                 f"{visit + 1}: {error.read().decode(errors='replace').strip()[:200]}") from None
         except (urllib.error.URLError, OSError) as error:
             raise MindshareError(f"--server {args.server}: {getattr(error, 'reason', error)} at visit {visit + 1}; "
                                  "is `mindshare serve` running?") from None
