@@ -23,6 +23,9 @@ RANKING_MODELS: dict[str, dict] = {
     "lightgbm_ials": {"family": "lightgbm", "learn": "ranking",
                       "base_models": ["item_knn_ease", "svd:ials", "item_knn", "user_knn"]},
     "lightgbm_time": {"family": "lightgbm", "learn": "ranking", "signals": ["time", "content", "price"]},
+    # iALS first: the learner's prior (its init_score, and its fallback) is the strongest base on shop data
+    "lightgbm_ials_first": {"family": "lightgbm", "learn": "ranking",
+                            "base_models": ["svd:ials", "item_knn_ease", "item_knn", "user_knn"]},
     "mlp": {"family": "mlp", "learn": "ranking"},
 }
 RATING_MODELS: dict[str, dict] = {
