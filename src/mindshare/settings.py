@@ -321,7 +321,7 @@ class OnlineSettings(Block):
     decides `mindshare promote --online`. Read again on every reload: share, method and salt change
     without a restart."""
 
-    challenger_share: Share = 0.0  # ab: the share of users assigned to @challenger; interleaving: of answers; 0: off
+    challenger_share: Share = 0.0  # the share of users on @challenger (ab) or interleaved (interleaving); 0: off
     method: Literal["ab", "interleaving"] = "ab"
     salt: Annotated[str, Field(min_length=1)] = "mindshare-online"  # a new salt re-draws every user's arm
     metric: Literal["ctr", "conversion", "value"] = "ctr"  # what the sequential test and promote --online judge

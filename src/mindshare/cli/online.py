@@ -9,7 +9,7 @@ import json
 from mindshare.cli.settings import registry_settings
 from mindshare.errors import MindshareError
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def add_experiment(sub) -> None:
@@ -55,12 +55,6 @@ def client_key() -> str:
     return key
 
 
-def _online_settings():
-    from mindshare.stages.params import load_settings
-
-    return load_settings().online
-
-
 def cmd_experiment(args: argparse.Namespace) -> None:
     from mindshare.stages.params import load_settings, set_challenger_share
 
@@ -97,7 +91,7 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     print(f"  {what}: {v.estimate:+.4f} (always-valid interval {interval}), p = {v.p_value:.4f}: "
           f"{v.decision.upper()}{needed}")
     if status.unmatched_events:
-        print(f"  {status.unmatched_events} event(s) matched no answer within {_online_settings().attribution_hours} h "
+        print(f"  {status.unmatched_events} event(s) matched no answer within {settings.online.attribution_hours} h "
               "(not counted)")
     if run_id:
         print(f"  recorded in MLflow run online@v{experiment.challenger} ({run_id})")
@@ -114,7 +108,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
     from mindshare.stages.inputs import read_table
 
     host = urllib.parse.urlparse(args.server).hostname or ""
-    if host not in LOOPBACK and f"[{host}]" not in LOOPBACK:
+    if host not in LOOPBACK:
         raise MindshareError(f"--server {args.server}: simulate talks to a server on this machine only (127.0.0.1)")
     if not 1 <= args.visits <= 100_000 or not 0 < args.rate <= 1000 or not 1 <= args.k <= 100:
         raise MindshareError("--visits must be 1..100000, --rate 0..1000, -k 1..100")

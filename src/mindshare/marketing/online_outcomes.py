@@ -89,15 +89,21 @@ def per_user(exposures: pd.DataFrame, attributed: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()[list(PER_USER_COLUMNS)]
 
 
-def user_metric(users: pd.DataFrame, metric: str) -> np.ndarray:
-    """Each user's value of the experiment's metric: ctr (clicks per answer), conversion (0/1), value."""
+def metric_values(metric: str, answers, clicks, conversions, value) -> np.ndarray:
+    """Each user's value of the experiment's metric from their totals: ctr (clicks per answer, at most 1),
+    conversion (0/1) or value."""
     if metric == "ctr":
-        return (users["clicks"] / users["answers"].clip(lower=1)).clip(upper=1.0).to_numpy(float)
+        return np.minimum(np.asarray(clicks, float) / np.maximum(np.asarray(answers, float), 1.0), 1.0)
     if metric == "conversion":
-        return (users["conversions"] > 0).to_numpy(float)
+        return (np.asarray(conversions) > 0).astype(float)
     if metric == "value":
-        return users["value"].to_numpy(float)
+        return np.asarray(value, float)
     raise ValueError(f"unknown online metric '{metric}'")
+
+
+def user_metric(users: pd.DataFrame, metric: str) -> np.ndarray:
+    """`metric_values` of a `per_user` table."""
+    return metric_values(metric, users["answers"], users["clicks"], users["conversions"], users["value"])
 
 
 def arm_figures(exposures: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:

@@ -74,6 +74,7 @@ def simulate_experiment(production: dict[str, list[str]], challenger: dict[str, 
     """An online experiment in one process: each visit routed as `mindshare serve` routes it (traffic.route),
     the person's reactions drawn, the sequential test read every `look_every` visits; stops at the first
     verdict. `production` and `challenger` map each test user to that version's ranked items."""
+    from mindshare.marketing.online_outcomes import metric_values
     from mindshare.marketing.traffic import CHALLENGER_ARM, INTERLEAVED_ARM, PRODUCTION_ARM, route
     from mindshare.metrics.online import ArmTotals, preference_verdict, verdict
 
@@ -103,8 +104,7 @@ def simulate_experiment(production: dict[str, list[str]], challenger: dict[str, 
         if visit % look_every and visit != max_visits:
             continue
         if method == "ab":
-            per_user = {"ctr": np.minimum(clicks / np.maximum(answers, 1), 1.0), "conversion": (conversions > 0) * 1.0,
-                        "value": value}[metric]
+            per_user = metric_values(metric, answers, clicks, conversions, value)
             for prefix, name in (("p", PRODUCTION_ARM), ("c", CHALLENGER_ARM)):
                 mine = per_user[arm == name]
                 path[f"{prefix}_users"].append(len(mine))

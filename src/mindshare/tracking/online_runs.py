@@ -45,13 +45,10 @@ def experiment_exposures(exposures: pd.DataFrame, production: str, challenger: s
     """The answers of the experiment between these two versions (not earlier pairs, not answers without one)."""
     ab = ((exposures["arm"] == PRODUCTION_ARM) & (exposures["version"] == production)) | \
          ((exposures["arm"] == CHALLENGER_ARM) & (exposures["version"] == challenger))
-    interleaved = (exposures["arm"] == INTERLEAVED_ARM) & exposures["version"].isin([production, challenger])
-    mine = exposures[(exposures["method"] != "off") & (ab | interleaved)]
-    if (mine["arm"] == INTERLEAVED_ARM).any():  # an interleaved answer must hold both versions' items only
-        both = mine[mine["arm"] == INTERLEAVED_ARM].groupby("request_id")["version"].agg(set)
-        foreign = both[~both.map(lambda versions: versions <= {production, challenger})].index
-        mine = mine[~mine["request_id"].isin(foreign)]
-    return mine
+    interleaved = exposures["arm"] == INTERLEAVED_ARM
+    foreign = exposures.loc[interleaved & ~exposures["version"].isin([production, challenger]), "request_id"]
+    interleaved &= ~exposures["request_id"].isin(set(foreign))  # an answer with another version's items is not ours
+    return exposures[(exposures["method"] != "off") & (ab | interleaved)]
 
 
 def current_experiment(client: MlflowClient, name: str, online: OnlineSettings,
@@ -100,12 +97,10 @@ def log_online_run(experiment: OnlineExperiment, experiment_name: str, alpha: fl
         tags={STAGE_TAG: ONLINE_STAGE}).info.run_id
     status = experiment.status
     looks = status.looks
-    metrics = []
-    for step, row in enumerate(looks.itertuples(index=False)):
-        stamp = int(row.time * 1000)
-        for column in ("estimate", "p_value", *(c for c in looks.columns if c.endswith(("_users", "_mean"))),
-                       *(c for c in ("wins", "losses") if c in looks.columns)):
-            metrics.append(Metric(f"online_{column}", float(getattr(row, column)), stamp, step))
+    columns = [c for c in looks.columns if c != "time"]  # estimate, p_value, users and means (or wins, losses)
+    metrics = [Metric(f"online_{column}", float(value), int(stamp * 1000), step)
+               for step, (stamp, row) in enumerate(zip(looks["time"], looks[columns].itertuples(index=False)))
+               for column, value in zip(columns, row)]
     for start in range(0, len(metrics), 1000):  # MLflow takes at most 1,000 metrics a batch
         client.log_batch(run_id, metrics=metrics[start:start + 1000])
     v = status.verdict
