@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,6 +23,20 @@ def write_params(folder: Path, **overrides: dict) -> dict:
             params[section] = values
     (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return params
+
+
+def copy_repo(target: Path) -> None:
+    """The repo's tracked and untracked-but-not-ignored files, committed in a fresh git repository."""
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for name in filter(None, files):
+        source = REPO / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"],
+                    ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
+        subprocess.run(command, cwd=target, check=True, capture_output=True)
 
 
 def project_env(folder: Path) -> dict[str, str]:

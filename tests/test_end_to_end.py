@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from stage_project import REPO, project_env, run, write_params
+from stage_project import copy_repo, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
 SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 6000, "n_categories": 8, "seed": 7,
@@ -31,23 +31,10 @@ CAMPAIGNS = [
 ]
 
 
-def _copy_repo(target: Path) -> None:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO, capture_output=True,
-                           text=True, check=True).stdout.split("\n")
-    for name in filter(None, files):
-        source = REPO / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "copy"]):
-        subprocess.run(command, cwd=target, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def project(tmp_path_factory):
     folder = tmp_path_factory.mktemp("project")
-    _copy_repo(folder)
+    copy_repo(folder)
     params = write_params(folder, ingest={"source": "synthetic", "synthetic": SYNTHETIC})
     tune = params["tune"]  # 3 trials per study keeps the suite in budget; the shape is the same
     tune["n_trials"] = 3

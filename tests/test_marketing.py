@@ -12,7 +12,7 @@ from mindshare.errors import MindshareError
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
 from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons
-from mindshare.marketing.campaigns import Campaign, parse_campaigns, target_mask
+from mindshare.marketing.campaigns import Campaign, check_campaigns, parse_campaigns, target_mask
 from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.settings import Settings, checked_block
 
@@ -53,7 +53,8 @@ def test_breakdown_by_activity_segment_and_cold_start():
 
 @pytest.mark.parametrize("entry, message", [
     ({"name": "x", "items": ["zzz"], "budget": 5}, "item 'zzz' is not in the items file"),
-    ({"name": "x", "categories": ["Opera"], "budget": 5}, "category 'Opera'"),
+    ({"name": "x", "categories": ["Westerns"], "budget": 5}, "category 'Westerns' .*did you mean 'Western'"),
+    ({"name": "x", "categories": ["comedy"], "budget": 5}, "category 'comedy' .*did you mean 'Comedy'"),
     ({"name": "x", "items": ["a"], "budget": 0}, "budget is 0"),
     ({"name": "x", "items": ["a"], "budget": 5, "template": "{{ reason"}, "template error"),
     ({"name": "x", "items": ["a"], "budget": 5, "template": "{{ nickname }}"}, "template error"),
@@ -64,6 +65,19 @@ def test_bad_campaigns_name_the_campaign(entry, message):
     with pytest.raises(MindshareError, match=message) as error:
         parse_campaigns(_campaigns([entry]), ITEMS)
     assert "campaign 'x'" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_a_campaign_whose_categories_the_data_lacks_is_skipped_or_narrowed(caplog):
+    """The shipped sample's genres on a shop's catalogue: not a mistake, so the other campaigns run."""
+    entries = [{"name": "opera", "categories": ["Opera"], "budget": 5},
+               {"name": "war", "categories": ["War", "Sci-Fi"], "budget": 5},
+               {"name": "items", "categories": ["Opera"], "items": ["a"], "budget": 5}]
+    kept, skipped = check_campaigns(_campaigns(entries), ITEMS)
+    assert [c.name for c in kept] == ["war", "items"]
+    assert kept[0].categories == ["War"] and kept[1].categories == []
+    assert "Opera" in skipped["opera"] and set(skipped) == {"opera"}
+    assert "campaign 'opera' skipped" in caplog.text
+    assert parse_campaigns(_campaigns(entries), ITEMS) == kept
 
 
 def test_target_mask_by_items_and_categories():

@@ -21,6 +21,7 @@ class Leaderboard:
         self.curves: dict[str, pd.DataFrame] = {}
         self.per_user: dict[str, pd.DataFrame] = {}
         self.breakdowns: list[pd.DataFrame] = []
+        self.skipped: dict[str, str] = {}  # models that did not apply to the data, with the reason
 
     def add(self, name: str, evaluation: Evaluation, fit_seconds: float, cold_start_max_interactions: int) -> dict:
         """Record a model's evaluation; returns its figures (metrics, fit time, main metrics by group)."""
@@ -32,6 +33,10 @@ class Leaderboard:
                               **breakdown_metrics(groups, [m for m in shown if m in groups.columns])}
         self.curves[name], self.per_user[name] = evaluation.curves, evaluation.per_user
         return self.results[name]
+
+    def skip(self, name: str, reason: str) -> None:
+        """A model that skipped itself on this data: noted under the leaderboard, not ranked."""
+        self.skipped[name] = reason
 
     def lead_report(self) -> dict | None:
         lead = self.lead_
@@ -49,7 +54,7 @@ class Leaderboard:
         plot_curves(self.curves, layout.CURVES_PLOT)
         with atomic_path(layout.LEADERBOARD_CSV) as tmp:
             table.to_csv(tmp, index=False, float_format="%.6g")
-        write_text(leaderboard_document(table, self.results, groups, self.lead_, self.primary, self.k),
+        write_text(leaderboard_document(table, self.results, groups, self.lead_, self.primary, self.k, self.skipped),
                    layout.LEADERBOARD_MD)
         write_parquet(pd.concat([f.assign(model=name) for name, f in self.per_user.items()], ignore_index=True),
                       layout.PER_USER)

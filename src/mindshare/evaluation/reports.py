@@ -151,9 +151,11 @@ def curve_table(curves: dict[str, pd.DataFrame], metric: str) -> pd.DataFrame:
 
 
 def leaderboard_document(table: pd.DataFrame, results: dict[str, dict], groups: pd.DataFrame, lead, primary: str,
-                         k: int) -> str:
-    """reports/leaderboard.md: the leaderboard with intervals, the lead of the best, by group, cold start."""
+                         k: int, skipped: dict[str, str] | None = None) -> str:
+    """reports/leaderboard.md: the leaderboard with intervals, the lead of the best, by group, cold start;
+    then the models that skipped themselves on this data, with the reason."""
     lead_text = "" if lead is None else f"\nLead of the best model: {lead[2].describe(primary, lead[0], lead[1])}.\n"
+    skipped_text = "".join(f"\nNot run on this data: {name} ({reason}).\n" for name, reason in (skipped or {}).items())
     return (f"# Leaderboard (test split, sorted by {primary}; 95% bootstrap intervals over users)\n\n"
-            f"{leaderboard_markdown(table)}\n{lead_text}\n{breakdown_markdown(groups, table, primary)}\n"
+            f"{leaderboard_markdown(table)}\n{lead_text}{skipped_text}\n{breakdown_markdown(groups, table, primary)}\n"
             f"{cold_start_markdown(results, list(table['model']), k)}")

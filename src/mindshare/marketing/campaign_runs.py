@@ -12,7 +12,7 @@ import pandas as pd
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.errors import MindshareError
 from mindshare.marketing.audience import audience_table, choose_audience, offline_lift, reasons, score_campaign
-from mindshare.marketing.campaigns import Campaign, parse_campaigns, target_mask
+from mindshare.marketing.campaigns import Campaign, check_campaigns, target_mask
 from mindshare.models.base import Recommender
 from mindshare.settings import AudienceSettings
 
@@ -81,7 +81,10 @@ def single_campaign(
 ) -> tuple[Campaign, pd.DataFrame, dict]:
     """One campaign's audience from a given model (the CLI's and the web app's `@production`), alone:
     no frequency cap across campaigns. Unknown campaign or budget < 1: one-line error."""
-    by_name = {c.name: c for c in parse_campaigns(campaigns, items)}
+    runnable, skipped = check_campaigns(campaigns, items)
+    by_name = {c.name: c for c in runnable}
+    if campaign_name in skipped:
+        raise MindshareError(f"campaign '{campaign_name}' does not apply to this data: {skipped[campaign_name]}")
     if campaign_name not in by_name:
         raise MindshareError(f"campaign '{campaign_name}' is not in params.yaml; known: {', '.join(by_name) or 'none'}")
     campaign = by_name[campaign_name]
@@ -104,7 +107,7 @@ def single_campaign(
 def all_campaigns(
     model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings
 ) -> list[tuple[Campaign, pd.DataFrame, dict]]:
-    """Every campaign (checked by `parse_campaigns`) in order, the frequency cap counting a user's
+    """Every campaign (checked by `check_campaigns`) in order, the frequency cap counting a user's
     audiences across them: (campaign, audience table, summary row) each."""
     suppressed = suppressed_users(settings.suppression_path, model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)

@@ -56,6 +56,7 @@ class Recommender:
     name = "base"
     method = ""  # what the family does, in a few words (logged as the `algorithm` param of its runs)
     supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
+    needs_ratings = False  # a family that learns from ratings alone (skipped on implicit data)
     step_callback: Callable[["Recommender", int, float | None, str], None] | None = None
 
     @classmethod
@@ -67,6 +68,12 @@ class Recommender:
         """Tell the watcher (if any) that step `step` is done; kind is 'ranking' or 'rating'."""
         if self.step_callback is not None:
             self.step_callback(self, step, value, kind)
+
+    def not_applicable(self, has_ratings: bool) -> str | None:
+        """Why this model cannot learn from the data (None: it can); the pipeline skips it with this reason."""
+        if self.needs_ratings and not has_ratings:
+            return f"{self.name} learns from ratings and the data has none (implicit feedback)"
+        return None
 
     @property
     def predicts_ratings(self) -> bool:

@@ -19,6 +19,7 @@ class Baseline(Recommender):
     name = "baseline"
     method = "global mean + user and item biases"
     supports_ratings = True
+    needs_ratings = True  # on implicit data b_i is a mean event weight, not a preference
 
     def __init__(self, reg_user: float = 15.0, reg_item: float = 10.0, iterations: int = 10) -> None:
         self.reg_user = reg_user

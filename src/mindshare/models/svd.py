@@ -54,6 +54,10 @@ class SVD(Recommender):
     def describe(cls, params: dict) -> str:
         return METHODS.get(params.get("algorithm") or "implicit_als", "")
 
+    @property
+    def needs_ratings(self) -> bool:
+        return self.algorithm == "biased_als"
+
     def __init__(self, algorithm: str = "implicit_als", factors: int | None = None, regularization: float | None = None,
                  iterations: int | None = None, alpha: float | None = None, learning_rate: float = 0.01,
                  seed: int = 0) -> None:

@@ -17,7 +17,7 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import atomic_path, replace_folder, write_json, write_parquet
 from mindshare.marketing.campaign_runs import all_campaigns
-from mindshare.marketing.campaigns import parse_campaigns
+from mindshare.marketing.campaigns import check_campaigns
 from mindshare.marketing.messages import audience_csv, messages
 from mindshare.marketing.recommendations import top_n_table
 from mindshare.models.base import Recommender
@@ -32,7 +32,7 @@ from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
 def main() -> None:
     settings = load_settings()
     items, users = pd.read_parquet(layout.ITEMS), inputs.users_table()
-    campaigns = parse_campaigns(settings.campaigns, items)  # before anything is read or written
+    campaigns, skipped = check_campaigns(settings.campaigns, items)  # before anything is read or written
     registry = inputs.read_json(layout.REGISTRY_REPORT)
     family = registry["challenger_family"]
     model = Recommender.load(layout.model_file(family))
@@ -49,7 +49,7 @@ def main() -> None:
         pd.DataFrame(rows).to_csv(tmp, index=False)
     write_json({"model_family": family, "model_version": registry.get("challenger"),
                 "campaigns": {r["campaign"]: {k: v for k, v in r.items() if k not in ("campaign", "channel")}
-                              for r in rows}}, layout.AUDIENCE_REPORT)
+                              for r in rows}, "skipped_campaigns": skipped}, layout.AUDIENCE_REPORT)
     metrics = {f"{r['campaign']}.{key}": float(r[key]) for r in rows
                for key in ("audience", "control", "candidates", "audience_hit_rate", "lift_vs_random", "lift_vs_active")
                if np.isfinite(r[key])}

@@ -48,6 +48,10 @@ def main() -> None:
     with pipeline_run(settings.experiment_name, tags, logged_params, datasets) as parent:
         for name in settings.models:
             fit = inputs.read_json(layout.fit_report(name))
+            if "skipped" in fit:
+                board.skip(name, fit["skipped"])
+                log.warning("%s: not evaluated: %s", name, fit["skipped"])
+                continue
             model = Recommender.load(layout.model_file(name))
             cold_start = inputs.cold_start_settings(settings, name)
             evaluation = evaluate_on_test(model, settings.evaluate, test, items, cold_start, users)
@@ -63,7 +67,7 @@ def main() -> None:
         best = board.table_.iloc[0]
         log_leaderboard(primary, best["model"], float(best[primary]), board.lead_, artifacts)
     write_json({"pipeline_run_id": parent.info.run_id, "primary_metric": primary, **tags, "models": entries,
-                "lead": board.lead_report()}, layout.EVALUATION)
+                "skipped": board.skipped, "lead": board.lead_report()}, layout.EVALUATION)
 
 
 if __name__ == "__main__":

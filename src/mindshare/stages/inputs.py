@@ -12,6 +12,7 @@ from mindshare.data.pseudonymise import pseudonym
 from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
+from mindshare.models import make_model
 from mindshare.settings import ColdStartSettings, EvaluateSettings, Settings
 
 
@@ -56,6 +57,15 @@ def feature_tables() -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
 def segments() -> pd.Series | None:
     """Segment per user_id from the features stage (None where it has not run)."""
     return pd.read_parquet(layout.SEGMENTS).set_index("user_id")["segment"] if layout.SEGMENTS.exists() else None
+
+
+def not_applicable(settings: Settings, model: str) -> str | None:
+    """Why `model` cannot learn from the prepared data (a rating-only family on implicit feedback), or None.
+    tune@ and train@ then skip it with this one line, and evaluate notes it in the leaderboard."""
+    import pyarrow.parquet as pq
+
+    has_ratings = "rating" in pq.read_schema(layout.split_path("train")).names
+    return make_model(model, settings.model_params_of(model)).not_applicable(has_ratings)
 
 
 def tuned(model: str) -> dict:

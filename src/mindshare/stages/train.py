@@ -31,6 +31,12 @@ def main() -> None:
     settings = load_settings()
     if name not in settings.models:
         raise MindshareError(f"params.yaml: model '{name}' is not in 'models'; add it there first")
+    skipped = inputs.not_applicable(settings, name)
+    if skipped:
+        log.warning("train@%s skipped: %s", name, skipped)
+        layout.model_file(name).unlink(missing_ok=True)  # no stale model from data that had ratings
+        write_json({"family": name, "skipped": skipped}, layout.fit_report(name))
+        return
     model = make_model(name, {**settings.model_params_of(name), **inputs.tuned_params(name)})
     train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid))
     train = train.with_features(*inputs.feature_tables()).with_item_text(inputs.item_text())

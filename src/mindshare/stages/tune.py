@@ -48,6 +48,12 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
     settings = load_settings()
     if model not in settings.models:
         raise MindshareError(f"params.yaml: model '{model}' is not in 'models'; add it there first")
+    skipped = inputs.not_applicable(settings, model)
+    if skipped:
+        log.warning("tune@%s skipped: %s", model, skipped)
+        write_json({"skipped": skipped, "best_params": {}}, layout.tuned_params_path(model))
+        write_json({"skipped": skipped}, layout.tuning_report_path(model))
+        return {"skipped": skipped}
     study_settings = tune_settings(settings, model)
     data = validation_data(settings)
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:

@@ -1,0 +1,56 @@
+"""The shipped params.yaml on a shop's export with only `ingest` changed: implicit feedback (no ratings),
+the shop's own categories. Rating-only families skip themselves, the sample's campaigns (MovieLens
+genres) step aside, and the real `dvc repro` runs from ingest to audience."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_shop_export
+
+from stage_project import REPO, copy_repo, project_env, run, write_params
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_shipped_params_run_on_a_shop_export_with_only_ingest_changed(tmp_path):
+    folder = tmp_path / "project"
+    folder.mkdir()
+    copy_repo(folder)
+    export = folder / "data" / "raw" / "shop.csv"
+    export.parent.mkdir(parents=True, exist_ok=True)
+    _, _, items_path = write_shop_export(ShopSpec.of_size(6000, seed=5), export)
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    ingest = {"source": "events", "path": "data/raw/shop.csv", "columns": COLUMNS, "timestamp_format": "mixed",
+              "event_weights": EVENT_WEIGHTS, "items_path": f"data/raw/{items_path.name}", "rating_scale": None,
+              "item_columns": {"item_id": "sku", "title": "product", "categories": "category", "price": "unit_price"}}
+    written = write_params(folder, ingest=ingest)
+    assert {k: v for k, v in written.items() if k != "ingest"} == {k: v for k, v in shipped.items() if k != "ingest"}
+    subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "shop"], cwd=folder,
+                   check=True)
+
+    result = run(folder, "dvc", "repro", env=project_env(folder), timeout=1200)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    rating_only = {"baseline", "svd_biased"}
+    evaluation = json.loads((folder / "reports" / "evaluation.json").read_text())
+    assert set(evaluation["skipped"]) == rating_only
+    assert set(evaluation["models"]) == set(shipped["models"]) - rating_only
+    leaderboard = (folder / "reports" / "leaderboard.md").read_text()
+    assert "Not run on this data: baseline (baseline learns from ratings" in leaderboard
+    for name in rating_only:
+        assert json.loads((folder / "models" / name / "fit.json").read_text())["skipped"]
+        assert not (folder / "models" / name / "model.pkl").exists()
+        assert "skipped" in json.loads((folder / "tuning" / f"{name}.json").read_text())
+    assert "skipped: baseline learns from ratings" in result.stderr  # the one logged line
+    registry = json.loads((folder / "reports" / "registry.json").read_text())
+    assert registry["challenger_family"] not in rating_only
+    audience = json.loads((folder / "reports" / "audience.json").read_text())
+    assert set(audience["skipped_campaigns"]) == {c["name"] for c in shipped["campaigns"]}
+    assert audience["campaigns"] == {}
+    assert (folder / "data" / "recommendations.parquet").exists()
