@@ -73,3 +73,26 @@ def test_learn_rating_only_cannot_rank(data):
         rating_only.recommend(np.arange(3), k=5)
     with pytest.raises(MindshareError, match="learn 'sideways'"):
         LightGBMRanker(learn="sideways").fit(data)
+
+
+@pytest.mark.parametrize("max_groups, expected", [
+    (None, (5, None)),      # no cap: every fold, every user
+    (10_000, (5, None)),    # the shipped cap on a small log: unchanged
+    (600, (3, None)),       # 200 users: 3 folds of all of them
+    (500, (3, 166)),        # 3 folds, then a sample of 166 per fold
+    (150, (1, 150)),        # many users for the cap: one fold (one refit of the bases), a sample of them
+])
+def test_training_groups_are_bounded_by_max_groups(data, max_groups, expected):
+    assert LightGBMRanker(**SMALL, max_groups=max_groups)._training_groups(data, 5) == expected
+
+
+def test_a_sample_of_users_per_fold_trains_the_ranker(data):
+    """The cap draws a seeded sample of each fold's users: fewer training groups, the same contract."""
+    capped = LightGBMRanker(**SMALL, learn="ranking", max_groups=80).fit(data)
+    n_used, per_fold = capped._training_groups(data, 5)
+    assert (n_used, per_fold) == (1, 80)
+    key = next(k for k in data._memo if k[0] == "ranking" and per_fold in k)
+    parts, _ = data._memo[key]
+    assert len(np.unique(parts[0][2])) <= 80
+    items, _ = capped.recommend(np.arange(10), k=5)
+    assert items.shape == (10, 5) and (items >= 0).all()

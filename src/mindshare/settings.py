@@ -222,6 +222,7 @@ class TuneSettings(Block):
     pruner: Literal["median", "successive_halving", "none"] = "median"
     storage: str | None = None  # null: .optuna/studies.journal; or a database URL
     metric: str | None = None  # null: register.primary_metric
+    sample_users: Count | None = 20_000  # valid users a trial is scored on (a seeded sample above); null: all
     families: dict[str, TuneFamily | None] = {}  # an empty entry: nothing to search
 
 
@@ -234,7 +235,7 @@ class EvaluateSettings(Block):
     ks: Annotated[list[Count], Field(min_length=1)] = [10]
     curve_max_k: Count = 50
     activity_buckets: list[Count] = [5, 20, 100]
-    sample_users: Count | None = None  # null: every test user
+    sample_users: Count | None = 20_000  # test users scored (a seeded sample above this); null: every test user
     sample_seed: Whole = 0
 
     @property

@@ -52,8 +52,9 @@ class CandidateReranker(Recommender):
 
     def _init_reranker(
         self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
-        signals,
+        signals, max_groups,
     ) -> None:
+        self.max_groups = max_groups
         self.signals = list(signals)
         self.base_models = list(base_models)
         self.rating_models = list(rating_models)
@@ -98,7 +99,7 @@ class CandidateReranker(Recommender):
         if unknown:
             raise MindshareError(f"params.yaml: signals has '{unknown[0]}'; use any of {', '.join(SIGNALS)}")
         n_folds = max(2, round(1 / self.holdout_share))
-        n_used = max(1, min(self.holdout_folds, n_folds))
+        n_used, fold_users = self._training_groups(train, n_folds)
         rng = np.random.default_rng(self.seed)
         stop_users = rng.random(train.n_users) < self.early_stopping_share
         self.feature_names_: list[str] = []
@@ -110,6 +111,7 @@ class CandidateReranker(Recommender):
                 self.n_candidates,
                 n_folds,
                 n_used,
+                fold_users,
                 self.seed,
                 self.uses_embeddings,
                 self._signals(),
@@ -117,7 +119,10 @@ class CandidateReranker(Recommender):
             parts, self.bases_ = train.memo(
                 key,
                 lambda: (
-                    [self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_used)],
+                    [
+                        self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed), fold_users, f)
+                        for f in range(n_used)
+                    ],
                     [fitted_base(train, spec) for spec in self.base_models],
                 ),
             )
@@ -144,6 +149,20 @@ class CandidateReranker(Recommender):
             self._check_against_prior(x[stop], y[stop], _group_sizes(group_ids[stop]))
             self.feature_names_ = names
         self._fit_ratings(train, n_folds, stop_users)
+
+    def _training_groups(self, train: Interactions, n_folds: int) -> tuple[int, int | None]:
+        """(holdout folds used, users drawn per fold or None for all). A fold's training groups are its users
+        with a held-out item; at most `max_groups` groups in all. Where users are few, up to `holdout_folds`
+        folds multiply the groups; where they are many, fewer folds (each a refit of every base family)
+        and a seeded sample of users per fold keep the cost flat in the number of users."""
+        n_used = max(1, min(self.holdout_folds, n_folds))
+        cap = getattr(self, "max_groups", None)  # models saved before max_groups: no cap
+        if not cap:
+            return n_used, None
+        with_holdout = int((np.diff(train.matrix.indptr) > 1).sum())  # users who can have held-out items
+        n_used = max(1, min(n_used, -(-cap // max(1, with_holdout))))
+        per_fold = cap // n_used
+        return n_used, (per_fold if with_holdout > per_fold else None)
 
     def _signals(self) -> tuple[str, ...]:
         """The optional feature groups used (models saved before `signals` had none of them)."""
@@ -186,10 +205,13 @@ class CandidateReranker(Recommender):
         coo = held.tocoo()
         return self._rating_features(raters, fit_part, coo.row, coo.col), coo.data, coo.row
 
-    def _ranking_pairs(self, fit_part: Interactions, held: sp.csr_matrix):
-        """Features, labels and users of the candidate pairs of one holdout fold (users with a positive)."""
+    def _ranking_pairs(self, fit_part: Interactions, held: sp.csr_matrix, n_users: int | None = None, fold: int = 0):
+        """Features, labels and users of the candidate pairs of one holdout fold (users with a positive; a
+        seeded sample of `n_users` of them where given)."""
         bases = [make_base(spec).fit(fit_part) for spec in self.base_models]
         users = np.flatnonzero(np.diff(held.indptr) > 0)
+        if n_users is not None and len(users) > n_users:
+            users = np.sort(np.random.default_rng([self.seed, fold]).choice(users, n_users, replace=False))
         candidates = generate_candidates(bases, users, self.n_candidates)
         x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), signals=self._signals())
         n_items = fit_part.n_items

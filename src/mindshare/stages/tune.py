@@ -19,6 +19,7 @@ from mindshare import layout
 from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
 from mindshare.metrics import RATING_METRICS
@@ -35,13 +36,15 @@ log = logging.getLogger(__name__)
 
 
 def validation_data(settings: Settings) -> ValidationData:
-    """Train (with feature tables built from train alone, item documents from the catalogue) and valid, as
-    every trial sees them."""
+    """Train (with feature tables built from train alone, item documents from the catalogue) and valid (a
+    seeded sample of `tune.sample_users` valid users where there are more), as every trial sees them."""
     train_frame, items = pd.read_parquet(layout.split_path("train")), pd.read_parquet(layout.ITEMS)
     train = Interactions.from_frame(train_frame).with_features(
         *build_feature_tables(train_frame, items, settings.features, inputs.users_table())
     ).with_item_text(item_documents(items))
-    return ValidationData(train, pd.read_parquet(layout.split_path("valid")), items, settings.cold_start)
+    valid = sample_test_users(pd.read_parquet(layout.split_path("valid")), settings.tune.sample_users,
+                              settings.tune.seed)
+    return ValidationData(train, valid, items, settings.cold_start)
 
 
 def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
@@ -63,6 +66,8 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         study_settings = dataclasses.replace(study_settings, metric=primary)
     lineage = inputs.split_fingerprints()
     fingerprint, datasets = lineage["split_fingerprint"], split_datasets(lineage.get("splits"), ("train", "valid"))
+    if len(data.valid) < lineage.get("counts", {}).get("valid_rows", 0):  # scored on a sample: another study
+        fingerprint += f"-valid-users-{settings.tune.sample_users}"
     name = study_settings.study_name(fingerprint)
     # workers draw from their own seeded stream so that they do not propose the same points
     study = load_study(study_settings, name, seed_offset=os.getpid() if worker else 0)
