@@ -91,8 +91,38 @@ def test_ease_matches_the_closed_form(tiny):
     expected = -inverse / np.diag(inverse)[None, :]
     np.fill_diagonal(expected, 0.0)
     assert np.allclose(model.weights_, expected, atol=1e-5)
-    with pytest.raises(MindshareError, match="max_items"):
-        EASE(max_items=3).fit(tiny)
+
+
+def test_ease_above_max_items_solves_the_head_and_scores_the_tail_by_scaled_knn():
+    """A catalogue larger than max_items: EASE among the most interacted items, calibrated item-kNN columns for
+    the rest, every item still ranked."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models.neighbours import top_k_similarities
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=300, n_items=120, n_interactions=5000, seed=2))
+    data = Interactions.from_frame(frame)
+    model = EASE(l2=50.0, max_items=80, keep=0, tail_neighbours=20).fit(data)
+    x = data.binary()
+    popularity = np.asarray(x.sum(axis=0)).ravel()
+    head = np.sort(np.lexsort((np.arange(data.n_items), -popularity))[:80])
+    assert len(model.tail_items_) == data.n_items - 80 and not np.isin(model.tail_items_, head).any()
+    weights = model.weights_.toarray()
+    alone = EASE(l2=50.0, keep=0).fit(_columns(data, head))
+    assert np.allclose(weights[np.ix_(head, head)], alone.weights_, atol=1e-5)  # the head is EASE itself
+    knn = top_k_similarities(x.T.tocsr(), "cosine", 20, 10.0, 10**7).toarray()
+    tail = model.tail_items_
+    assert model.tail_scale_ > 0
+    assert np.allclose(weights[:, tail], model.tail_scale_ * knn[tail].T, atol=1e-6)  # the tail is scaled kNN
+    items, scores = model.recommend(np.arange(data.n_users), k=10)
+    assert np.isin(items, tail).any() and np.isfinite(scores).all()
+
+
+def _columns(data: Interactions, columns: np.ndarray) -> Interactions:
+    """Only these item columns of `data`, as a family would see a catalogue of them alone."""
+    import scipy.sparse as sp
+
+    matrix = sp.csr_matrix(data.matrix[:, columns])
+    return Interactions(data.user_ids, data.item_ids[columns], matrix, data.has_ratings)
 
 
 def test_ease_keeps_the_weights_that_matter_most(tiny):
@@ -209,3 +239,22 @@ def test_svd_biased_predicts_ratings_and_ranks():
     assert model.predict_ratings(np.array([0, -1]), np.array([1, -1])).shape == (2,)
     items, _ = model.recommend(np.arange(3), k=2)
     assert items.shape == (3, 2)
+
+
+def test_neighbours_drawn_from_a_sample_are_the_full_similarities_restricted_to_it():
+    """user_knn above max_candidates users: neighbours among a seeded sample, same similarity values."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models.neighbours import top_k_similarities
+    from mindshare.models.user_knn import UserKNN
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=200, n_items=80, n_interactions=3000, seed=4))
+    rows = Interactions.from_frame(frame).matrix.tocsr()
+    full = top_k_similarities(rows, "cosine", 199, 10.0, 10**7).toarray()
+    among = np.arange(0, 200, 3)
+    sampled = top_k_similarities(rows, "cosine", 199, 10.0, 10**7, among=among).toarray()
+    assert not sampled[:, np.setdiff1d(np.arange(200), among)].any()
+    assert np.allclose(sampled[:, among], full[:, among], atol=1e-6)
+    assert np.array_equal(top_k_similarities(rows, "jaccard", 20, 1.0, 5000, among=np.arange(200)).toarray(),
+                          top_k_similarities(rows, "jaccard", 20, 1.0, 5000).toarray())
+    model = UserKNN(max_candidates=50).fit(Interactions.from_frame(frame))
+    assert len(np.unique(model.neighbours_.indices)) <= 50

@@ -2,12 +2,16 @@
 
 B = argmin ||X - X B||^2 + l2 ||B||^2 subject to diag(B) = 0, solved in closed form:
 P = (X^T X + l2 I)^-1 (Cholesky: LAPACK potrf + potri), B_ij = -P_ij / P_jj, B_jj = 0.
-score(u, i) = x_u . B[:, i]. The dense solve needs an items x items matrix inside `fit` only, so it
-refuses catalogues above `max_items`; what is kept is sparse: the `keep` x items weights B_ji with
-the largest |B_ji| ||x_j|| over the whole matrix (a weight times the norm of the column of X it
-multiplies: its typical part in a score; on average `keep` per item; most of B is tiny), so the
-model's size grows with the catalogue, not its square. `keep: 0` keeps B dense (the reference the curve in
-docs/benchmarks.md is measured against: `mindshare bench ease-keep`).
+score(u, i) = x_u . B[:, i]. The dense solve needs an items x items matrix inside `fit` only (memory
+items^2, time items^3), so it is solved on the `max_items` most interacted items at most; on a
+larger catalogue the rest (the long tail) is scored by a cheaper family, item-kNN: the
+`tail_neighbours` cosine neighbours of a tail item, times one scale fitted by least squares to the
+EASE weights of a sample of head items, so that tail and head scores are on one scale. What is kept
+is sparse: the `keep` x items weights B_ji with the largest |B_ji| ||x_j|| over the whole matrix (a
+weight times the norm of the column of X it multiplies: its typical part in a score; on average
+`keep` per item; most of B is tiny), so the model's size grows with the catalogue, not its square.
+`keep: 0` keeps B dense (the reference the curve in docs/benchmarks.md is measured against:
+`mindshare bench ease-keep`).
 """
 
 from __future__ import annotations
@@ -18,32 +22,69 @@ from scipy.linalg import lapack
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.models.base import ItemWeightsRecommender
+from mindshare.models.base import SCORE_BLOCK_FLOATS, ItemWeightsRecommender
+from mindshare.models.neighbours import top_k_similarities
+
+CALIBRATION_ITEMS = 500  # head items whose kNN weights are matched to their EASE weights
 
 
 class EASE(ItemWeightsRecommender):
     name = "item_knn_ease"
     method = "EASE item-item regression"
 
-    def __init__(self, l2: float = 200.0, max_items: int = 20_000, keep: int = 256) -> None:
+    def __init__(self, l2: float = 200.0, max_items: int = 10_000, keep: int = 256, tail_neighbours: int = 100) -> None:
         self.l2 = l2
         self.max_items = max_items
         self.keep = keep
+        self.tail_neighbours = tail_neighbours
 
     def _fit(self, train: Interactions) -> None:
         x = train.binary()
-        self.weights_ = prune_to_largest(dense_ease_weights(x, self.l2, self.max_items), self.keep, column_norms(x))
+        norms = column_norms(x)
+        if x.shape[1] <= self.max_items:
+            self.weights_ = prune_to_largest(dense_ease_weights(x, self.l2, self.max_items), self.keep, norms)
+            self.tail_items_ = np.zeros(0, dtype=np.int64)
+        else:
+            self.weights_, self.tail_items_, self.tail_scale_ = head_and_tail_weights(
+                x, self.l2, self.max_items, self.keep, self.tail_neighbours, norms)
         self.user_vectors_ = x
+
+
+def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int, tail_neighbours: int,
+                          norms: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, float]:
+    """(items x items weights, tail item indices, tail scale): EASE among the `max_items` most interacted items
+    (ties: the smaller index), calibrated item-kNN columns for the others."""
+    n = x.shape[1]
+    popularity = np.diff(x.tocsc().indptr)
+    head = np.sort(np.lexsort((np.arange(n), -popularity))[:max_items])
+    tail = np.setdiff1d(np.arange(n), head)
+    head_weights = dense_ease_weights(x[:, head], l2, max_items)
+    sample = head[np.linspace(0, len(head) - 1, min(CALIBRATION_ITEMS, len(head))).astype(np.int64)]
+    neighbours = top_k_similarities(x.T.tocsr(), "cosine", tail_neighbours, 10.0, SCORE_BLOCK_FLOATS,
+                                    of_rows=np.concatenate([sample, tail]))
+    # least squares c: c * sim(j, i) ~ B_ij over the sampled head columns j and their head neighbours i
+    local = np.full(n, -1, dtype=np.int64)
+    local[head] = np.arange(len(head))
+    calibration = neighbours[sample].tocoo()
+    in_head = local[calibration.col] >= 0
+    target = head_weights[local[calibration.col[in_head]], local[sample[calibration.row[in_head]]]]
+    similarity = calibration.data[in_head].astype(np.float64)
+    scale = float(similarity @ target / max(similarity @ similarity, 1e-12))
+    head_part = sp.coo_matrix(prune_to_largest(head_weights, keep, norms[head]))
+    tail_part = neighbours[tail].T.tocoo()  # column j: the neighbours of tail item j
+    weights = sp.csr_matrix(
+        (np.concatenate([head_part.data, max(scale, 0.0) * tail_part.data]).astype(np.float32),
+         (np.concatenate([head[head_part.row], tail_part.row]), np.concatenate([head[head_part.col],
+                                                                                 tail[tail_part.col]]))),
+        shape=(n, n), dtype=np.float32)
+    return weights, tail, scale
 
 
 def dense_ease_weights(x: sp.csr_matrix, l2: float, max_items: int) -> np.ndarray:
     """B of EASE for the binary user x item matrix `x`, as a dense float32 items x items array."""
     n = x.shape[1]
-    if n > max_items:
-        raise MindshareError(
-            f"params.yaml: item_knn_ease needs a dense {n} x {n} matrix ({n * n * 4 / 2**30:.1f} GiB) while it "
-            f"fits; the catalogue has {n} items > max_items {max_items}: raise max_items or use item_knn"
-        )
+    if n > max_items:  # callers solve at most max_items; a guard for direct use
+        raise MindshareError(f"item_knn_ease: a dense {n} x {n} solve exceeds max_items {max_items}")
     gram = (x.T @ x).toarray().astype(np.float32)
     gram[np.diag_indices(n)] += l2
     factor, info = lapack.spotrf(gram, lower=True, overwrite_a=True)

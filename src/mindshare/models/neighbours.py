@@ -34,8 +34,11 @@ def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: float,
-                       max_dense_floats: int) -> sp.csr_matrix:
-    """(n x n) CSR: row a holds the k rows most similar to a, with their similarity."""
+                       max_dense_floats: int, of_rows: np.ndarray | None = None,
+                       among: np.ndarray | None = None) -> sp.csr_matrix:
+    """(n x n) CSR: row a holds the k rows most similar to a, with their similarity; only the rows
+    `of_rows` (the others empty) where given, and neighbours drawn from the rows `among` where given
+    (a sample: the cost then grows with n x len(among), not n^2)."""
     if similarity not in SIMILARITIES:
         raise MindshareError(f"params.yaml: similarity '{similarity}' is unknown; use one of {', '.join(SIMILARITIES)}")
     vectors = _centred(rows) if similarity == "pearson" else _binary(rows)
@@ -43,26 +46,32 @@ def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: 
     n = vectors.shape[0]
     norms_sq = np.asarray(vectors.multiply(vectors).sum(axis=1), dtype=np.float32).ravel()
     norms = np.sqrt(norms_sq)
-    keep = min(k, n - 1)
+    columns = np.arange(n) if among is None else np.sort(np.asarray(among, dtype=np.int64))
+    keep = min(k, len(columns) - (among is None))  # a row's own entry is 0, never kept (only positives are)
     if keep < 1:
         return sp.csr_matrix((n, n), dtype=np.float32)
-    transposed = vectors.T.tocsc()
-    block = max(1, max_dense_floats // max(1, n))
+    transposed = vectors[columns].T.tocsc()
+    column_of = np.full(n, -1, dtype=np.int64)  # where a row sits among the columns (itself: not a neighbour)
+    column_of[columns] = np.arange(len(columns))
+    block = max(1, max_dense_floats // max(1, len(columns)))
+    wanted = np.arange(n) if of_rows is None else np.asarray(of_rows, dtype=np.int64)
     parts = []
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        sim = (vectors[start:stop] @ transposed).toarray()  # the dots, turned into similarities in place
+    for start in range(0, len(wanted), block):
+        chunk = wanted[start : start + block]
+        sim = (vectors[chunk] @ transposed).toarray()  # the dots, turned into similarities in place
         if similarity == "jaccard":
-            denominator = norms_sq[start:stop, None] + norms_sq[None, :]
+            denominator = norms_sq[chunk, None] + norms_sq[None, columns]
             denominator -= sim
         else:
-            denominator = norms[start:stop, None] * norms[None, :]
+            denominator = norms[chunk, None] * norms[None, columns]
         denominator += shrinkage + 1e-12
         sim /= denominator
         del denominator
-        sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        parts.append(top_k_of_block(sim, start, keep))
-    return csr_from_parts(parts, n)
+        itself = column_of[chunk] >= 0
+        sim[np.flatnonzero(itself), column_of[chunk[itself]]] = 0.0
+        rows, cols, values = top_k_of_block(sim, 0, keep)
+        parts.append((chunk[rows], columns[cols], values))
+    return csr_from_parts(parts, n) if parts else sp.csr_matrix((n, n), dtype=np.float32)
 
 
 def top_k_of_block(block: np.ndarray, start: int, keep: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
