@@ -6,11 +6,11 @@ score(u, i) = x_u . B[:, i]. The dense solve needs an items x items matrix insid
 items^2, time items^3), so it is solved on the `max_items` most interacted items at most; on a
 larger catalogue the rest (the long tail) is scored by a cheaper family, item-kNN: the
 `tail_neighbours` cosine neighbours of a tail item, times one scale fitted by least squares to the
-EASE weights of a sample of head items, so that tail and head scores are on one scale. What is kept
-is sparse: the `keep` x items weights B_ji with the largest |B_ji| ||x_j|| over the whole matrix (a
-weight times the norm of the column of X it multiplies: its typical part in a score; on average
-`keep` per item; most of B is tiny), so the model's size grows with the catalogue, not its square.
-`keep: 0` keeps B dense (the reference the curve in docs/benchmarks.md is measured against:
+EASE scores of a sample of users and head items, so that tail and head scores are on one scale. What
+is kept is sparse: the `keep` x items weights B_ji with the largest |B_ji| ||x_j|| over the whole
+matrix (a weight times the norm of the column of X it multiplies: its typical part in a score; on
+average `keep` per item; most of B is tiny), so the model's size grows with the catalogue, not its
+square. `keep: 0` keeps B dense (the reference the curve in docs/benchmarks.md is measured against:
 `mindshare bench ease-keep`).
 """
 
@@ -25,7 +25,8 @@ from mindshare.errors import MindshareError
 from mindshare.models.base import SCORE_BLOCK_FLOATS, ItemWeightsRecommender
 from mindshare.models.neighbours import top_k_similarities
 
-CALIBRATION_ITEMS = 500  # head items whose kNN weights are matched to their EASE weights
+CALIBRATION_ITEMS = 500  # head items and users whose kNN scores are matched to their EASE scores
+CALIBRATION_USERS = 2000
 
 
 class EASE(ItemWeightsRecommender):
@@ -62,14 +63,14 @@ def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int
     sample = head[np.linspace(0, len(head) - 1, min(CALIBRATION_ITEMS, len(head))).astype(np.int64)]
     neighbours = top_k_similarities(x.T.tocsr(), "cosine", tail_neighbours, 10.0, SCORE_BLOCK_FLOATS,
                                     of_rows=np.concatenate([sample, tail]))
-    # least squares c: c * sim(j, i) ~ B_ij over the sampled head columns j and their head neighbours i
+    # least squares c: c x (kNN score) ~ (EASE score) of sampled users and head items: one scale for the tail
     local = np.full(n, -1, dtype=np.int64)
     local[head] = np.arange(len(head))
-    calibration = neighbours[sample].tocoo()
-    in_head = local[calibration.col] >= 0
-    target = head_weights[local[calibration.col[in_head]], local[sample[calibration.row[in_head]]]]
-    similarity = calibration.data[in_head].astype(np.float64)
-    scale = float(similarity @ target / max(similarity @ similarity, 1e-12))
+    users = np.random.default_rng(0).choice(x.shape[0], min(CALIBRATION_USERS, x.shape[0]), replace=False)
+    rows = x[np.sort(users)]
+    ease_scores = np.asarray(rows[:, head] @ head_weights[:, local[sample]], dtype=np.float64).ravel()
+    knn_scores = np.asarray((rows @ neighbours[sample].T).toarray(), dtype=np.float64).ravel()
+    scale = float(knn_scores @ ease_scores / max(knn_scores @ knn_scores, 1e-12))
     head_part = sp.coo_matrix(prune_to_largest(head_weights, keep, norms[head]))
     tail_part = neighbours[tail].T.tocoo()  # column j: the neighbours of tail item j
     weights = sp.csr_matrix(
