@@ -126,3 +126,18 @@ def test_a_killed_stage_leaves_outputs_intact_and_its_run_is_marked_killed(tmp_p
         status = db.execute("select status from runs where run_uuid = ?", (orphan[0],)).fetchone()[0]
     assert status == "KILLED"
     assert not _running_runs(tmp_path)
+
+
+def test_a_long_stage_says_it_is_alive(caplog):
+    """At scale a stage is never silent for long: the heartbeat logs elapsed time and peak memory."""
+    import logging
+    import time
+
+    from mindshare.stages.runner import heartbeat
+
+    with caplog.at_level(logging.INFO):
+        done = heartbeat("train", every=0.05)
+        time.sleep(0.3)
+        done.set()
+    lines = [r.getMessage() for r in caplog.records if r.name == "mindshare.stages.train"]
+    assert lines and all(line.startswith("still running:") and "peak memory" in line for line in lines)

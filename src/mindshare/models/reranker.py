@@ -20,6 +20,9 @@ batch, so score(u, i) is one number whatever else is asked for.
 
 from __future__ import annotations
 
+import logging
+import time
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -38,6 +41,7 @@ from mindshare.models.candidates import (
 )
 from mindshare.models.families import fitted_base, make_base
 
+log = logging.getLogger(__name__)
 LEARN = ("both", "ranking", "rating")
 # The optional feature groups on by default. "time" (recency.py) is off: with it, lightgbm's nDCG@10 on
 # the sample's `bench ranking` fell from 0.4013 to 0.3978 over seeds 0-4 (docs/benchmarks.md).
@@ -208,10 +212,13 @@ class CandidateReranker(Recommender):
     def _ranking_pairs(self, fit_part: Interactions, held: sp.csr_matrix, n_users: int | None = None, fold: int = 0):
         """Features, labels and users of the candidate pairs of one holdout fold (users with a positive; a
         seeded sample of `n_users` of them where given)."""
+        started = time.perf_counter()
         bases = [make_base(spec).fit(fit_part) for spec in self.base_models]
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         if n_users is not None and len(users) > n_users:
             users = np.sort(np.random.default_rng([self.seed, fold]).choice(users, n_users, replace=False))
+        log.info("%s: holdout fold %d: %d base families fitted in %.0f s; candidates for %d users", self.name,
+                 fold + 1, len(bases), time.perf_counter() - started, len(users))
         candidates = generate_candidates(bases, users, self.n_candidates)
         x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), signals=self._signals())
         n_items = fit_part.n_items
