@@ -14,10 +14,11 @@ import urllib.request
 
 import optuna
 import pytest
+import yaml
 from mlflow import MlflowClient
 
 from postgres_server import free_port, start_postgres
-from stage_project import project_env, run, write_params
+from stage_project import REPO, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
 SYNTHETIC = {"n_users": 300, "n_items": 150, "n_interactions": 8000, "n_categories": 6, "seed": 5}
@@ -126,7 +127,8 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
 
 
 def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
-    """The bench's own machinery at a size CI affords (the figures come from `mindshare bench scale`)."""
+    """The shipped pipeline at the size CI affords, two families untuned (the figures come from `mindshare bench
+    scale`): every step of dvc.yaml including audience, each family's cost and quality."""
     out = tmp_path / "scale.json"
     result = run(
         tmp_path,
@@ -136,9 +138,12 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
         "bench",
         "scale",
         "--rows",
-        "20000,40000",
-        "--sample-users",
-        "100",
+        "10000",
+        "--params",
+        str(REPO / "params.yaml"),
+        "--models",
+        "popularity,item_knn",
+        "--no-tune",
         "--json",
         str(out),
         "--plot",
@@ -149,28 +154,138 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(out.read_text())
-    stages = [
+    steps = [
         "generate",
         "ingest",
         "prepare",
         "features",
+        "train@popularity",
         "train@item_knn",
+        "evaluate",
+        "register",
+        "audience",
+        "total",
+    ]
+    assert [r["stage"] for r in report["results"]] == steps and {r["rows"] for r in report["results"]} == {10000}
+    for row in report["results"]:
+        assert row["seconds"] > 0 and 50 < row["peak_rss_mb"] < 8192
+    # the total is the pipeline's: ingest to audience, not the data's generation
+    assert report["results"][-1]["seconds"] == pytest.approx(
+        sum(r["seconds"] for r in report["results"][1:-1]), abs=0.01
+    )
+    assert report["settings"]["models"] == ["popularity", "item_knn"] and report["settings"]["tuned"] is False
+    assert report["growth_exponents"] == {}  # one size: no pair
+    families = report["families"]["10000"]
+    for model in ("popularity", "item_knn"):
+        assert families[model]["skipped"] is None and families[model]["tune_seconds"] is None
+        assert families[model]["train_seconds"] > 0 and 0 < families[model]["ndcg_at_10"] <= 1
+    quality = report["quality"]["10000"]
+    assert quality["best_model"] in ("popularity", "item_knn") and quality["best"] >= 0
+    assert quality["best"] == max(quality["popularity"], quality["item_knn"])
+    assert (tmp_path / "scale.png").stat().st_size > 10_000
+    assert "train@item_knn" in result.stdout and "s per 1M rows" in result.stdout
+    assert f"ndcg_at_10 on test at 10,000 rows: best {quality['best_model']}" in result.stdout
+    work = tmp_path / "work/rows-10000"
+    assert (work / "reports/audience.json").exists() and not (work / "tuning").exists()
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    used = yaml.safe_load((work / "params.yaml").read_text())
+    assert used["tune"] == shipped["tune"] and used["model_params"] == shipped["model_params"]
+
+
+def test_scale_bench_params_are_the_shipped_ones_with_ingest_models_and_sample_set():
+    """Only ingest, models and (when given) evaluate.sample_users differ from the shipped file."""
+    from mindshare.bench.scale import checked, parse_models, workspace_params
+
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    models = parse_models("item_knn,rp3beta", shipped)  # rp3beta: in model_params, not in the shipped models
+    params = workspace_params(shipped, 50_000, models, 300)
+    changed = {key for key in shipped.keys() | params.keys() if shipped.get(key) != params.get(key)}
+    assert changed == {"ingest", "models", "evaluate"}
+    assert params["models"] == ["item_knn", "rp3beta"]
+    assert {k for k in shipped["evaluate"] if shipped["evaluate"][k] != params["evaluate"][k]} == {"sample_users"}
+    assert params["evaluate"]["sample_users"] == 300
+    ingest = params["ingest"]
+    assert (ingest["source"], ingest["path"], ingest["items_path"], ingest["dataset_name"]) == (
+        "events",
+        "data/raw/events.parquet",
+        "data/raw/items.parquet",
+        "synthetic-shop-50000",
+    )
+    assert ingest["rating_scale"] is None and ingest["cleaning"] == shipped["ingest"]["cleaning"]
+    settings = checked(params, "derived")  # a valid params.yaml for the stages
+    assert settings.ingest.name == "synthetic-shop-50000" and settings.evaluate.sample_users == 300
+    # no flags: only ingest differs, and the shipped file itself is untouched
+    plain = workspace_params(shipped, 10_000, parse_models(None, shipped))
+    assert {key for key in shipped if shipped[key] != plain[key]} == {"ingest"}
+    assert shipped == yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def test_scale_bench_refuses_unknown_models_naming_the_closest():
+    from mindshare.bench.scale import parse_models
+    from mindshare.errors import MindshareError
+
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    with pytest.raises(MindshareError, match=r"--models: 'item_nn' is in neither .*did you mean 'item_knn'\?"):
+        parse_models("popularity,item_nn", shipped)
+    with pytest.raises(MindshareError, match="--models: give at least one"):
+        parse_models(" , ", shipped)
+
+
+def test_scale_bench_steps_follow_dvc_yaml_and_tune_is_left_out_on_request():
+    from mindshare.bench.scale import pipeline_steps, step_command
+
+    assert pipeline_steps(["popularity", "svd"], tune=True) == [
+        "generate",
+        "ingest",
+        "prepare",
+        "features",
+        "tune@popularity",
+        "tune@svd",
+        "train@popularity",
         "train@svd",
         "evaluate",
         "register",
-        "total",
+        "audience",
     ]
-    assert [(r["rows"], r["stage"]) for r in report["results"]] == [(n, s) for n in (20000, 40000) for s in stages]
-    for row in report["results"]:
-        assert row["seconds"] > 0 and 50 < row["peak_rss_mb"] < 8192
-    for rows in (20000, 40000):  # the total is the pipeline's: ingest to register, not the data's generation
-        steps = [r for r in report["results"] if r["rows"] == rows]
-        assert steps[-1]["seconds"] == pytest.approx(sum(r["seconds"] for r in steps[1:-1]), abs=0.01)
-    assert list(report["growth_exponents"]) == ["20000-40000"]
-    assert set(report["growth_exponents"]["20000-40000"]) == set(stages)
-    assert (tmp_path / "scale.png").stat().st_size > 10_000
-    assert "growth exponent" in result.stdout
-    evaluation = json.loads((tmp_path / "work/rows-40000/reports/evaluation.json").read_text())
-    assert set(evaluation["models"]) == {"item_knn", "svd"}
-    metrics = json.loads((tmp_path / "work/rows-40000/reports/metrics.json").read_text())
-    assert metrics["svd"]["users_evaluated"] <= 100 and metrics["svd"]["ndcg_at_10"] > 0.01
+    assert not any(s.startswith("tune@") for s in pipeline_steps(["svd"], tune=False))
+    assert step_command("tune@svd", 10_000, 0)[1:] == ["-m", "mindshare.stages.tune", "svd"]
+    assert step_command("audience", 10_000, 0)[1:] == ["-m", "mindshare.stages.audience"]
+    dvc_stages = list(yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"])
+    ran = list(dict.fromkeys(s.partition("@")[0] for s in pipeline_steps(["svd"], tune=True)))
+    assert ran == ["generate", *dvc_stages]
+
+
+def test_scale_bench_families_report_a_family_that_skipped_itself(tmp_path):
+    """A family that skipped itself (fit.json carries the reason; evaluation.json leaves it out) is reported with
+    the reason and no metric; one missing from evaluation.json without a reason is still reported."""
+    from mindshare.bench.scale import family_report, quality_report
+
+    (tmp_path / "models/baseline").mkdir(parents=True)
+    (tmp_path / "models/baseline/fit.json").write_text(json.dumps({"family": "baseline", "skipped": "no ratings"}))
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/evaluation.json").write_text(
+        json.dumps({"models": {"popularity": {"metrics": {"ndcg_at_10": 0.25}}}, "skipped": {"baseline": "no ratings"}})
+    )
+    (tmp_path / "reports/registry.json").write_text(json.dumps({"challenger_family": "popularity"}))
+    timed = {
+        f"{stage}@{m}": {"seconds": 1.5, "peak_rss_mb": 300.0}
+        for stage in ("tune", "train")
+        for m in ("popularity", "baseline", "svd")
+    }
+    families = family_report(tmp_path, ["popularity", "baseline", "svd"], timed, "ndcg_at_10")
+    assert families["popularity"] == {
+        "tune_seconds": 1.5,
+        "train_seconds": 1.5,
+        "tune_peak_rss_mb": 300.0,
+        "train_peak_rss_mb": 300.0,
+        "ndcg_at_10": 0.25,
+        "skipped": None,
+    }
+    assert (families["baseline"]["ndcg_at_10"], families["baseline"]["skipped"]) == (None, "no ratings")
+    assert families["svd"]["ndcg_at_10"] is None and "evaluation.json" in families["svd"]["skipped"]
+    assert quality_report(tmp_path, families, "ndcg_at_10") == {
+        "best_model": "popularity",
+        "best": 0.25,
+        "popularity": 0.25,
+        "item_knn": None,
+    }

@@ -21,7 +21,8 @@ def add_bench(sub) -> None:
     p.add_argument("--items", help="events file: its items file (item_id, title, categories 'A|B', price, ...), "
                    "as ingest.items_path")
     p.add_argument("--item-columns", help="items file: canonical=file column pairs, as ingest.item_columns")
-    p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's)")
+    p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's); scale: names of "
+                   "the params file's models or model_params (default: its models)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
@@ -34,8 +35,12 @@ def add_bench(sub) -> None:
     p.add_argument("--no-switch", action="store_true", help="serve: no promote + rollback during the closed loop")
     p.add_argument("--rows", default="1000000,5000000,20000000",
                    help="scale: comma-separated log sizes (default 1000000,5000000,20000000)")
-    p.add_argument("--sample-users", type=int, default=10_000, help="scale: test users evaluate scores (seeded sample)")
-    p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log, the split and the sample")
+    p.add_argument("--params", default="params.yaml",
+                   help="scale: the project's params.yaml, run as shipped on the synthetic log (default params.yaml)")
+    p.add_argument("--no-tune", action="store_true", help="scale: skip the tune@<model> steps (train on model_params)")
+    p.add_argument("--sample-users", type=int,
+                   help="scale: test users evaluate scores (seeded sample; default: the params file's sample_users)")
+    p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log")
     p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
     p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
     p.add_argument("--keeps", default="32,64,128,256,512,1024,0",
@@ -71,8 +76,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from mindshare.bench.command import parse_ints
         from mindshare.bench.scale import run_scale_command
 
-        run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.sample_users, args.seed,
-                          args.workdir)
+        run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.params, args.models,
+                          not args.no_tune, args.sample_users, args.seed, args.workdir)
         return
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "

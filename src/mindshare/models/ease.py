@@ -32,6 +32,7 @@ CALIBRATION_USERS = 2000
 class EASE(ItemWeightsRecommender):
     name = "item_knn_ease"
     method = "EASE item-item regression"
+    tail_neighbours = 100  # models saved before the setting (they have no tail)
 
     def __init__(self, l2: float = 200.0, max_items: int = 10_000, keep: int = 256, tail_neighbours: int = 100) -> None:
         self.l2 = l2

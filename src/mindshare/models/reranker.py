@@ -53,6 +53,7 @@ class CandidateReranker(Recommender):
 
     supports_ratings = True
     uses_embeddings = False
+    max_groups: int | None = None  # models saved before the setting: every fold, every user
 
     def _init_reranker(
         self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
@@ -160,7 +161,7 @@ class CandidateReranker(Recommender):
         folds multiply the groups; where they are many, fewer folds (each a refit of every base family)
         and a seeded sample of users per fold keep the cost flat in the number of users."""
         n_used = max(1, min(self.holdout_folds, n_folds))
-        cap = getattr(self, "max_groups", None)  # models saved before max_groups: no cap
+        cap = self.max_groups
         if not cap:
             return n_used, None
         with_holdout = int((np.diff(train.matrix.indptr) > 1).sum())  # users who can have held-out items

@@ -22,6 +22,8 @@ class UserKNN(Recommender):
     name = "user_knn"
     method = "user-based kNN"
     supports_ratings = True
+    max_candidates: int | None = None  # models saved before the setting: neighbours among every user
+    seed = 0
 
     def __init__(self, n_neighbours: int = 50, similarity: str = "cosine", shrinkage: float = 10.0,
                  rating_shrinkage: float = 1.0, max_dense_floats: int = SCORE_BLOCK_FLOATS,
