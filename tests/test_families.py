@@ -258,3 +258,18 @@ def test_neighbours_drawn_from_a_sample_are_the_full_similarities_restricted_to_
                           top_k_similarities(rows, "jaccard", 20, 1.0, 5000).toarray())
     model = UserKNN(max_candidates=50).fit(Interactions.from_frame(frame))
     assert len(np.unique(model.neighbours_.indices)) <= 50
+
+
+@pytest.mark.parametrize("family", ["user_knn", "item_knn", "item_knn_ease"])
+def test_pair_scores_are_the_same_in_chunks(family, monkeypatch):
+    """Scoring many candidate pairs gathers sparse rows slice by slice (bounded memory); the scores do not move."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models import base, make_model
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=150, n_items=90, n_interactions=3000, seed=6))
+    model = make_model(family).fit(Interactions.from_frame(frame))
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, model.train_.n_users, 5000), rng.integers(0, model.train_.n_items, 5000)
+    whole = model.score(users, items)
+    monkeypatch.setattr(base, "PAIR_CHUNK_ENTRIES", 3000)
+    assert np.array_equal(model.score(users, items), whole)

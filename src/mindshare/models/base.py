@@ -28,6 +28,19 @@ from mindshare.models.storage import load_model_file, save_compact
 
 # Dense score blocks are at most this many floats (users x items): 32 M floats = 128 MB.
 SCORE_BLOCK_FLOATS = 32_000_000
+# Pair scoring by sparse rows (kNN) gathers at most this many stored entries at once (about 250 MB).
+PAIR_CHUNK_ENTRIES = 20_000_000
+
+
+def score_pairs_in_chunks(score: Callable[[np.ndarray, np.ndarray], np.ndarray], users: np.ndarray,
+                          items: np.ndarray, entries_per_pair: int) -> np.ndarray:
+    """`score(users, items)` over slices of the pairs, so that gathering each pair's sparse row (about
+    `entries_per_pair` entries) never holds more than PAIR_CHUNK_ENTRIES at once; a pair's score is its own."""
+    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    chunk = max(1, PAIR_CHUNK_ENTRIES // max(1, entries_per_pair))
+    if len(users) <= chunk:
+        return score(users, items)
+    return np.concatenate([score(users[s : s + chunk], items[s : s + chunk]) for s in range(0, len(users), chunk)])
 
 
 def top_k_rows(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -168,7 +181,10 @@ class ItemWeightsRecommender(Recommender):
         return scores.toarray() if sp.issparse(scores) else np.asarray(scores)
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        width = max(1, self.user_vectors_.nnz // max(1, self.user_vectors_.shape[0]))  # a user's items, on average
+        return score_pairs_in_chunks(self._score_pairs, users, items, width)
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
         weights = self.weights_[left.col, items[left.row]]
         gathered = left.data * np.asarray(weights, dtype=np.float64).ravel()

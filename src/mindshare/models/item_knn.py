@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from mindshare.data.interactions import Interactions
-from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender
+from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
 from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
 
@@ -43,7 +43,10 @@ class ItemKNN(Recommender):
         return (self.user_vectors_[users] @ self.neighbours_.T).toarray()
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        width = max(1, self.user_vectors_.nnz // max(1, self.user_vectors_.shape[0]))  # a user's items, on average
+        return score_pairs_in_chunks(self._score_pairs, users, items, max(width, self.n_neighbours))
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         left = self.user_vectors_[users]
         right = self.neighbours_[items]
         return np.asarray(left.multiply(right).sum(axis=1), dtype=np.float32).ravel()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from mindshare.data.interactions import Interactions
-from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender
+from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
 from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
 
@@ -53,7 +53,10 @@ class UserKNN(Recommender):
         return (self.neighbours_[users] @ self.binary_).toarray()
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+        width = max(1, self.neighbours_.nnz // max(1, self.neighbours_.shape[0]))
+        return score_pairs_in_chunks(self._score_pairs, users, items, width)
+
+    def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         left = self.neighbours_[users]
         right = self.item_vectors_[items]
         return np.asarray(left.multiply(right).sum(axis=1), dtype=np.float32).ravel()
