@@ -87,10 +87,11 @@ class Evaluation:
 
 def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k: int,
                    item_features: sp.csr_matrix, test: pd.DataFrame | None = None,
-                   policy: ColdStartPolicy | None = None) -> Evaluation:
+                   policy: ColdStartPolicy | None = None, intervals: bool = True) -> Evaluation:
     """Ranking metrics at each k in `ks`, precision/recall curves for k = 1..curve_k, beyond-accuracy at
     max(ks). With a cold-start `policy`, users with little history get its answer (as when served), and
-    `cold_start_model_only_*` says what the model alone would have scored for them."""
+    `cold_start_model_only_*` says what the model alone would have scored for them. `intervals=False`
+    leaves out the bootstrap intervals (a tuning trial needs the figure alone)."""
     train = model.train_
     max_k = max(max(ks), curve_k)
     n_rel = test_set.n_relevant
@@ -119,7 +120,8 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
     out["map"] = metrics.map_at_k_over_relevant(hits, n_rel, main_k)
     per_user = metrics.per_user(hits, n_rel, main_k)
     for name, values in per_user.items():  # 95% bootstrap intervals over users
-        out[f"{name}_ci_low"], out[f"{name}_ci_high"] = metrics.bootstrap_ci(values)
+        if intervals:
+            out[f"{name}_ci_low"], out[f"{name}_ci_high"] = metrics.bootstrap_ci(values)
     top = recommended[:, :main_k]
     popularity = train.item_popularity()
     out[f"coverage_at_{main_k}"] = metrics.catalogue_coverage(top, train.n_items)

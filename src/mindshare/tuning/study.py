@@ -119,7 +119,8 @@ class ValidationData:
             self._sets["valid"] = build_test_set(self.train, self.valid)
             self._sets["features"] = item_feature_matrix(self.train, self.items)
         k = int(metric.rsplit("_at_", 1)[1]) if "_at_" in metric else 10
-        evaluation = evaluate_model(model, self._sets["valid"], [k], 1, self._sets["features"], self.valid)
+        evaluation = evaluate_model(model, self._sets["valid"], [k], 1, self._sets["features"], self.valid,
+                                    intervals=False)  # a trial needs the figure, not its interval
         if metric not in evaluation.metrics:
             raise MindshareError(f"params.yaml: tuning metric '{metric}' is not measured for {model.name}; "
                                  f"use one of {', '.join(sorted(m for m in evaluation.metrics if '_ci_' not in m))}")
