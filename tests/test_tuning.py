@@ -191,3 +191,26 @@ def test_same_seed_same_trials(project):
         assert run_stage(project, "tune", "svd").returncode == 0
         values.append([(t.params, t.value, t.state) for t in _study(project, journal).trials])
     assert values[0] == values[1]
+
+
+def test_steps_of_a_fit_are_scored_on_a_sample_of_valid_users(monkeypatch):
+    """A pruning decision needs a rough figure: at scale a step is scored on at most STEP_USERS valid users;
+    the trial's own figure on all of them (and on small data the two are the same set)."""
+    from mindshare.data.interactions import Interactions
+    from mindshare.data.split import split_random_per_user
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models import make_model
+    from mindshare.tuning import study
+
+    frame, items = generate_synthetic(SyntheticSpec(n_users=120, n_items=60, n_interactions=2400, seed=1))
+    split = split_random_per_user(frame, 0.2, 0.2, seed=0)
+    train, valid = split.train, split.valid
+    model = make_model("item_knn").fit(Interactions.from_frame(train))
+    whole = study.ValidationData(model.train_, valid, items)
+    full_figure = whole.score(model, "ndcg_at_10")
+    assert whole.score(model, "ndcg_at_10", step=True) == full_figure and whole._sets["step"][1] is valid
+    monkeypatch.setattr(study, "STEP_USERS", 30)
+    sampled = study.ValidationData(model.train_, valid, items)
+    assert sampled.score(model, "ndcg_at_10") == full_figure
+    sampled.score(model, "ndcg_at_10", step=True)
+    assert sampled._sets["step"][1]["user_id"].nunique() == 30

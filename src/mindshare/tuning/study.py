@@ -27,6 +27,7 @@ import pandas as pd
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.evaluation import build_test_set, evaluate_model, hit_matrix, item_feature_matrix
+from mindshare.evaluation.on_test import sample_test_users
 from mindshare.layout import OPTUNA_JOURNAL
 from mindshare.metrics import RATING_METRICS, ndcg_at_k
 from mindshare.models import make_model
@@ -42,6 +43,7 @@ from mindshare.tracking.store import process_alive
 from mindshare.tuning.settings import StudySettings
 
 log = logging.getLogger(__name__)
+STEP_USERS = 5_000  # valid users a step of a fitting model is scored on (a pruning decision; all where fewer)
 WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boosting rounds report every 10)
 WORKER_ATTR = "mindshare.worker"
 COLD_START_ATTR = "mindshare.segment_prior_scores"  # valid ndcg of little-history users by segment prior
@@ -111,15 +113,21 @@ class ValidationData:
             out[str(prior)] = ndcg_at_k(hit_matrix(items, relevant), n_relevant, k)
         return {"users": int(little.sum()), "ndcg": out}
 
-    def score(self, model: Recommender, metric: str) -> float:
+    def score(self, model: Recommender, metric: str, step: bool = False) -> float:
+        """The trial's figure on valid; for a step of a fitting model (`step`: a pruning decision only) on a
+        seeded sample of at most STEP_USERS of valid's users, so that watching a fit costs little at scale."""
         if "valid" not in self._sets:
             if self.valid.empty:
                 raise MindshareError("tuning needs a validation split: set prepare.split.valid_ratio (or "
                                      "valid_last_n) above 0 in params.yaml")
             self._sets["valid"] = build_test_set(self.train, self.valid)
             self._sets["features"] = item_feature_matrix(self.train, self.items)
+            step_valid = sample_test_users(self.valid, STEP_USERS, 0)
+            self._sets["step"] = (self._sets["valid"], self.valid) if len(step_valid) == len(self.valid) else (
+                build_test_set(self.train, step_valid), step_valid)
+        test_set, frame = self._sets["step"] if step else (self._sets["valid"], self.valid)
         k = int(metric.rsplit("_at_", 1)[1]) if "_at_" in metric else 10
-        evaluation = evaluate_model(model, self._sets["valid"], [k], 1, self._sets["features"], self.valid,
+        evaluation = evaluate_model(model, test_set, [k], 1, self._sets["features"], frame,
                                     intervals=False)  # a trial needs the figure, not its interval
         if metric not in evaluation.metrics:
             raise MindshareError(f"params.yaml: tuning metric '{metric}' is not measured for {model.name}; "
@@ -207,7 +215,7 @@ def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: Va
         if kind != wanted:
             return
         if value is None:
-            value = data.score(model, metric)
+            value = data.score(model, metric, step=True)
         elif not maximise:
             value = -value
         trial.report(float(value), step)
