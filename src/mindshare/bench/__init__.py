@@ -27,6 +27,13 @@ RANKING_MODELS: dict[str, dict] = {
     "lightgbm_ials_first": {"family": "lightgbm", "learn": "ranking",
                             "base_models": ["svd:ials", "item_knn_ease", "item_knn", "user_knn"]},
     "mlp": {"family": "mlp", "learn": "ranking"},
+    # the bounds that keep large data affordable, set below the size of the synthetic 300k shop log (3,000
+    # users, 750 items) to measure what each costs in quality (docs/benchmarks.md, "Bounds")
+    "item_knn_ease_max_items_375": {"family": "item_knn_ease", "max_items": 375},
+    "item_knn_ease_head_375_only": {"family": "item_knn_ease", "max_items": 375, "tail_neighbours": 0},
+    "user_knn_candidates_1000": {"family": "user_knn", "max_candidates": 1000},
+    "lightgbm_all_groups": {"family": "lightgbm", "learn": "ranking", "max_groups": None},
+    "lightgbm_groups_2000": {"family": "lightgbm", "learn": "ranking", "max_groups": 2000},
 }
 RATING_MODELS: dict[str, dict] = {
     "baseline": {"family": "baseline"},
