@@ -242,7 +242,7 @@ def test_svd_biased_predicts_ratings_and_ranks():
 
 
 def test_neighbours_drawn_from_a_sample_are_the_full_similarities_restricted_to_it():
-    """user_knn above max_candidates users: neighbours among a seeded sample, same similarity values."""
+    """user_knn above max_candidates users: neighbours among the most active, the same similarity values."""
     from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
     from mindshare.models.neighbours import top_k_similarities
     from mindshare.models.user_knn import UserKNN
@@ -257,7 +257,8 @@ def test_neighbours_drawn_from_a_sample_are_the_full_similarities_restricted_to_
     assert np.array_equal(top_k_similarities(rows, "jaccard", 20, 1.0, 5000, among=np.arange(200)).toarray(),
                           top_k_similarities(rows, "jaccard", 20, 1.0, 5000).toarray())
     model = UserKNN(max_candidates=50).fit(Interactions.from_frame(frame))
-    assert len(np.unique(model.neighbours_.indices)) <= 50
+    most_active = np.argsort(-np.diff(model.train_.matrix.indptr), kind="stable")[:50]
+    assert set(np.unique(model.neighbours_.indices)) <= set(most_active)
 
 
 @pytest.mark.parametrize("family", ["user_knn", "item_knn", "item_knn_ease"])

@@ -4,8 +4,9 @@ Ranking: score(u, i) = sum_{v in N(u)} sim(u, v) x_vi, a sparse product of u's p
 row with the binarised interaction matrix (similarities as in `neighbours.py`).
 Ratings (KNNBaseline, user-based): r_hat(u, i) = b_ui + sum_{v in N(u) & U_i} sim(u, v) (r_vi - b_vi)
 / (sum_{v in N(u) & U_i} |sim(u, v)| + rating_shrinkage), N(u) being u's k most similar users overall.
-Where there are more than `max_candidates` users, N(u) is drawn from a seeded sample of that many
-(the similarities cost users x candidates, not users^2).
+Where there are more than `max_candidates` users, N(u) is drawn from the `max_candidates` most active
+users (the similarities cost users x candidates, not users^2; on the synthetic 300k log, a third of the
+users as candidates costs 3.5% of nDCG@10 drawn by activity, 6.4% drawn at random).
 """
 
 from __future__ import annotations
@@ -23,23 +24,21 @@ class UserKNN(Recommender):
     method = "user-based kNN"
     supports_ratings = True
     max_candidates: int | None = None  # models saved before the setting: neighbours among every user
-    seed = 0
 
     def __init__(self, n_neighbours: int = 50, similarity: str = "cosine", shrinkage: float = 10.0,
                  rating_shrinkage: float = 1.0, max_dense_floats: int = SCORE_BLOCK_FLOATS,
-                 max_candidates: int | None = 20_000, seed: int = 0) -> None:
+                 max_candidates: int | None = 20_000) -> None:
         self.n_neighbours = n_neighbours
         self.similarity = similarity
         self.shrinkage = shrinkage
         self.rating_shrinkage = rating_shrinkage
         self.max_dense_floats = max_dense_floats
         self.max_candidates = max_candidates
-        self.seed = seed
 
     def _fit(self, train: Interactions) -> None:
         among = None
         if self.max_candidates and train.n_users > self.max_candidates:
-            among = np.random.default_rng(self.seed).choice(train.n_users, self.max_candidates, replace=False)
+            among = np.argsort(-np.diff(train.matrix.indptr), kind="stable")[: self.max_candidates]  # most active
         self.neighbours_ = top_k_similarities(train.matrix.tocsr(), self.similarity, self.n_neighbours,
                                               self.shrinkage, self.max_dense_floats, among=among)
         binary = train.binary()
