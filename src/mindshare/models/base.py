@@ -186,6 +186,8 @@ class ItemWeightsRecommender(Recommender):
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         left = self.user_vectors_[users].tocoo()  # row p: the items pair p's user interacted with
+        if left.nnz == 0:
+            return np.zeros(len(users), dtype=np.float32)
         weights = self.weights_[left.col, items[left.row]]
         gathered = left.data * np.asarray(weights, dtype=np.float64).ravel()
         return np.bincount(left.row, gathered, minlength=len(users)).astype(np.float32)

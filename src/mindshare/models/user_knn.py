@@ -56,9 +56,13 @@ class UserKNN(Recommender):
         return score_pairs_in_chunks(self._score_pairs, users, items, width)
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        left = self.neighbours_[users]
-        right = self.item_vectors_[items]
-        return np.asarray(left.multiply(right).sum(axis=1), dtype=np.float32).ravel()
+        """sum over u's neighbours v of sim(u, v) x_vi, gathering x_vi for each neighbour: the memory of a pair
+        is its user's neighbours, never its item's users (a popular candidate has thousands)."""
+        left = self.neighbours_[users].tocoo()  # row p: pair p's user's neighbours
+        if left.nnz == 0:
+            return np.zeros(len(users), dtype=np.float32)
+        hit = np.asarray(self.binary_[left.col, items[left.row]], dtype=np.float64).ravel()
+        return np.bincount(left.row, left.data * hit, minlength=len(users)).astype(np.float32)
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         correction = weighted_residual_average(self.neighbours_[users], self.residuals_t_[items],
