@@ -274,3 +274,16 @@ def test_pair_scores_are_the_same_in_chunks(family, monkeypatch):
     whole = model.score(users, items)
     monkeypatch.setattr(base, "PAIR_CHUNK_ENTRIES", 3000)
     assert np.array_equal(model.score(users, items), whole)
+
+
+def test_user_knn_pair_scores_are_bit_for_bit_the_row_products():
+    """The gathered pair scores equal the sparse row product they replace (a re-ranker's features do not move)."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models.user_knn import UserKNN
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=300, n_items=400, n_interactions=20000, seed=3))
+    model = UserKNN(n_neighbours=200).fit(Interactions.from_frame(frame))
+    rng = np.random.default_rng(0)
+    users, items = rng.integers(0, model.train_.n_users, 20000), rng.integers(0, model.train_.n_items, 20000)
+    product = model.neighbours_[users].multiply(model.item_vectors_[items]).sum(axis=1)
+    assert np.array_equal(model.score(users, items), np.asarray(product, dtype=np.float32).ravel())

@@ -12,6 +12,7 @@ users as candidates costs 3.5% of nDCG@10 drawn by activity, 6.4% drawn at rando
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
@@ -57,12 +58,16 @@ class UserKNN(Recommender):
 
     def _score_pairs(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """sum over u's neighbours v of sim(u, v) x_vi, gathering x_vi for each neighbour: the memory of a pair
-        is its user's neighbours, never its item's users (a popular candidate has thousands)."""
-        left = self.neighbours_[users].tocoo()  # row p: pair p's user's neighbours
+        is its user's neighbours, never its item's users (a popular candidate has thousands). The products
+        are summed as a CSR row without its zeros, bit for bit as the row product of the two matrices."""
+        left = self.neighbours_[users]  # row p: pair p's user's neighbours
         if left.nnz == 0:
             return np.zeros(len(users), dtype=np.float32)
-        hit = np.asarray(self.binary_[left.col, items[left.row]], dtype=np.float64).ravel()
-        return np.bincount(left.row, left.data * hit, minlength=len(users)).astype(np.float32)
+        rows = np.repeat(np.arange(len(users)), np.diff(left.indptr))
+        hit = np.asarray(self.binary_[left.indices, items[rows]], dtype=left.dtype).ravel()
+        products = sp.csr_matrix((left.data * hit, left.indices, left.indptr), shape=left.shape)
+        products.eliminate_zeros()
+        return np.asarray(products.sum(axis=1), dtype=np.float32).ravel()
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         correction = weighted_residual_average(self.neighbours_[users], self.residuals_t_[items],
