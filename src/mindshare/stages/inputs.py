@@ -59,6 +59,22 @@ def segments() -> pd.Series | None:
     return pd.read_parquet(layout.SEGMENTS).set_index("user_id")["segment"] if layout.SEGMENTS.exists() else None
 
 
+def validation_data(settings: Settings):
+    """What every tuning trial sees: train (with feature tables built from train alone, item documents from the
+    catalogue) and valid (a seeded sample of `tune.sample_users` valid users where there are more)."""
+    from mindshare.data.interactions import Interactions
+    from mindshare.features.tables import build_feature_tables
+    from mindshare.tuning.study import ValidationData  # Optuna loads for tune@ only
+
+    train_frame, items = pd.read_parquet(layout.split_path("train")), pd.read_parquet(layout.ITEMS)
+    train = Interactions.from_frame(train_frame).with_features(
+        *build_feature_tables(train_frame, items, settings.features, users_table())
+    ).with_item_text(item_documents(items))
+    valid = sample_test_users(pd.read_parquet(layout.split_path("valid")), settings.tune.sample_users,
+                              settings.tune.seed)
+    return ValidationData(train, valid, items, settings.cold_start)
+
+
 def not_applicable(settings: Settings, model: str) -> str | None:
     """Why `model` cannot learn from the prepared data (a rating-only family on implicit feedback), or None.
     tune@ and train@ then skip it with this one line, and evaluate notes it in the leaderboard."""

@@ -13,38 +13,19 @@ import logging
 import os
 import sys
 
-import pandas as pd
-
 from mindshare import layout
 from mindshare.atomic_files import write_json
-from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
-from mindshare.evaluation.on_test import sample_test_users
-from mindshare.features.item_text import item_documents
-from mindshare.features.tables import build_feature_tables
 from mindshare.metrics import RATING_METRICS
-from mindshare.settings import Settings
 from mindshare.stages import inputs
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.datasets import split_datasets
 from mindshare.tuning.mlflow_runs import log_study_summary, study_run, trial_logger
 from mindshare.tuning.settings import tune_settings
-from mindshare.tuning.study import ValidationData, finished, load_study, prepare_study, run_trials, study_summary
+from mindshare.tuning.study import finished, load_study, prepare_study, run_trials, study_summary
 
 log = logging.getLogger(__name__)
-
-
-def validation_data(settings: Settings) -> ValidationData:
-    """Train (with feature tables built from train alone, item documents from the catalogue) and valid (a
-    seeded sample of `tune.sample_users` valid users where there are more), as every trial sees them."""
-    train_frame, items = pd.read_parquet(layout.split_path("train")), pd.read_parquet(layout.ITEMS)
-    train = Interactions.from_frame(train_frame).with_features(
-        *build_feature_tables(train_frame, items, settings.features, inputs.users_table())
-    ).with_item_text(item_documents(items))
-    valid = sample_test_users(pd.read_parquet(layout.split_path("valid")), settings.tune.sample_users,
-                              settings.tune.seed)
-    return ValidationData(train, valid, items, settings.cold_start)
 
 
 def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
@@ -58,7 +39,7 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         write_json({"skipped": skipped}, layout.tuning_report_path(model))
         return {"skipped": skipped}
     study_settings = tune_settings(settings, model)
-    data = validation_data(settings)
+    data = inputs.validation_data(settings)
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:
         primary = settings.register.primary_metric
         log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
