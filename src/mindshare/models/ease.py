@@ -57,8 +57,7 @@ def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int
     """(items x items weights, tail item indices, tail scale): EASE among the `max_items` most interacted items
     (ties: the smaller index), calibrated item-kNN columns for the others."""
     n = x.shape[1]
-    popularity = np.diff(x.tocsc().indptr)
-    head = np.sort(np.lexsort((np.arange(n), -popularity))[:max_items])
+    head = np.sort(np.lexsort((np.arange(n), -norms))[:max_items])  # norms: sqrt(popularity), the same order
     tail = np.setdiff1d(np.arange(n), head)
     head_weights = dense_ease_weights(x[:, head], l2, max_items)
     sample = head[np.linspace(0, len(head) - 1, min(CALIBRATION_ITEMS, len(head))).astype(np.int64)]
