@@ -44,6 +44,9 @@ def project_env(folder: Path) -> dict[str, str]:
     env["MINDSHARE_PSEUDONYM_KEY"] = "test-key"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    # pytest-xdist already keeps every core busy: one thread per stage, as two processes each spinning two OpenMP or
+    # BLAS threads on two cores ran tune@lightgbm 4.6 times slower (14 s alone, 65 s beside another project's repro)
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1")
     env.pop("MLFLOW_REGISTRY_URI", None)
     return env
 

@@ -96,3 +96,14 @@ def test_a_sample_of_users_per_fold_trains_the_ranker(data):
     assert len(np.unique(parts[0][2])) <= 80
     items, _ = capped.recommend(np.arange(10), k=5)
     assert items.shape == (10, 5) and (items >= 0).all()
+
+
+def test_threads_capped_by_omp_num_threads(monkeypatch):
+    from mindshare.models.lightgbm_ranker import capped_threads
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert capped_threads(2) == 2
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert (capped_threads(2), capped_threads(-1)) == (1, 1)
+    monkeypatch.setenv("OMP_NUM_THREADS", "4")
+    assert capped_threads(2) == 2

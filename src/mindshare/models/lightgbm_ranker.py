@@ -13,6 +13,8 @@ measured against the first base family's standardised score, which they then fal
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pandas as pd
 
@@ -20,6 +22,15 @@ from mindshare.models.reranker import DEFAULT_SIGNALS, CandidateReranker
 
 DEFAULT_BASES = ("item_knn_ease", "svd", "item_knn", "user_knn")
 DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
+
+
+def capped_threads(n_jobs: int) -> int:
+    """`n_jobs`, at most OMP_NUM_THREADS when that is set: LightGBM's own thread count overrides OpenMP's, and two
+    processes each spinning two OpenMP threads on two cores run several times slower than one thread each."""
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if not limit.isdigit() or int(limit) == 0:
+        return n_jobs
+    return int(limit) if n_jobs <= 0 else min(n_jobs, int(limit))
 
 
 class LightGBMRanker(CandidateReranker):
@@ -61,7 +72,7 @@ class LightGBMRanker(CandidateReranker):
             "colsample_bytree": self.colsample_bytree,
             "reg_lambda": self.reg_lambda,
             "random_state": self.seed,
-            "n_jobs": self.n_jobs,
+            "n_jobs": capped_threads(self.n_jobs),
             "verbose": -1,
         }
 
