@@ -180,14 +180,25 @@ def test_a_reranker_keeps_its_ranker_only_where_it_beats_the_prior(fitted, spec)
     assert not model.fallback_  # here the learners win, so the tests above check their own scores
 
 
-def test_a_crippled_mlp_falls_back_to_its_first_base_family(data):
+def test_a_crippled_mlp_falls_back_to_its_prior_base_family(data):
     crippled = MLPRanker(**dict(FAST["mlp"], hidden_layers=(1,), epochs=1, learning_rate=1e-7)).fit(data)
     assert crippled.fallback_
     assert crippled.validation_ndcg_["learned"] <= crippled.validation_ndcg_["prior"]
     users = np.arange(data.n_users)
     items, _ = crippled.recommend(users, k=10)
-    first_base_items, _ = crippled.bases_[0].recommend(users, k=10)
-    assert (items == first_base_items).all()
+    prior_base = int(crippled.fit_facts()["prior"].split("_")[1])  # score_<b>_<family>
+    prior_items, _ = crippled.bases_[prior_base].recommend(users, k=10)
+    assert (items == prior_items).all()
+
+
+def test_the_prior_is_the_base_family_ranking_the_training_groups_best(data):
+    # popularity listed first, but item-kNN ranks the held-out items better: the prior is item-kNN
+    model = MLPRanker(**dict(FAST["mlp"], base_models=("popularity", "item_knn"), epochs=1)).fit(data)
+    figures = model.fit_facts()["prior_ndcg"]
+    assert set(figures) == {"score_0_popularity", "score_1_item_knn"}
+    assert figures["score_1_item_knn"] > figures["score_0_popularity"]
+    assert model.fit_facts()["prior"] == "score_1_item_knn"
+    assert (model._prior_scores(np.eye(4)) == np.eye(4)[:, 2]).all()
 
 
 def test_a_pair_is_measured_against_its_users_candidates_by_hand(tiny):

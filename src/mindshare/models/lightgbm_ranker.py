@@ -2,13 +2,14 @@
 LGBMRegressor for ratings on the same pair features plus the rating families' predictions.
 See `reranker.py` for exactly how the training data is made.
 
-The ranker's boosting starts from `prior_weight` x the first base family's within-user
-standardised score (LightGBM's init_score), so it learns corrections to the strongest family
-instead of re-learning it from a few thousand groups: trees started from zero fell below that
-family on MovieLens latest-small (0.37-0.39 vs 0.40 nDCG@10). The trees are kept only if they beat
-the prior alone on the early-stopping users; otherwise the model ranks by the prior (`fallback_` is
-True; `validation_ndcg_` holds both figures). With prior_weight 0 the trees start from zero and are
-measured against the first base family's standardised score, which they then fall back to.
+The ranker's boosting starts from `prior_weight` x the prior family's within-user standardised
+score (LightGBM's init_score; the prior is the base family ranking the training groups best, see
+reranker.py), so it learns corrections to the strongest family instead of re-learning it from a
+few thousand groups: trees started from zero fell below that family on MovieLens latest-small
+(0.37-0.39 vs 0.40 nDCG@10). The trees are kept only if they beat the prior alone on the
+early-stopping users; otherwise the model ranks by the prior (`fallback_` is True;
+`validation_ndcg_` holds both figures). With prior_weight 0 the trees start from zero and are
+measured against the prior family's standardised score, which they then fall back to.
 """
 
 from __future__ import annotations
@@ -88,12 +89,12 @@ class LightGBMRanker(CandidateReranker):
         return [lgb.early_stopping(self.early_stopping_rounds, verbose=False), report]
 
     def _prior(self, x: np.ndarray) -> np.ndarray:
-        """The boosting starts from the first base family's within-user standardised score (times prior_weight)."""
-        return self.prior_weight * x[:, 0]
+        """The boosting starts from the prior family's within-user standardised score (times prior_weight)."""
+        return self.prior_weight * x[:, self.prior_column_]
 
     def _prior_scores(self, x: np.ndarray) -> np.ndarray:
-        """What the trees must beat: their prior, or the first base family's score where the prior is 0."""
-        return self._prior(x) if self.prior_weight else x[:, 0]
+        """What the trees must beat: their prior, or the prior family's score where prior_weight is 0."""
+        return self._prior(x) if self.prior_weight else x[:, self.prior_column_]
 
     def _fit_ranker(self, x, y, groups, x_stop, y_stop, groups_stop, names) -> None:
         import lightgbm as lgb

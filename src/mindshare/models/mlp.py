@@ -4,11 +4,12 @@ Inputs are the re-rankers' pair features plus the user and item embeddings of th
 family with factors (the implicit factorisation by default) and their element-wise product,
 standardised. Ranking: an MLPClassifier (candidate in the held-out part or not) trained by
 mini-batch Adam through `partial_fit`, one call per epoch over shuffled data, keeping the epoch
-with the best nDCG@10 on the early-stopping users; unless that beats the first base family's own
-ranking of those users, the model ranks by that family (`fallback_` is True; `validation_ndcg_`
-holds both figures). Ratings: an MLPRegressor the same way, kept at its best validation RMSE.
-Training data as in `reranker.py`. scikit-learn suffices here: the
-inputs are a few dozen dense features, not raw ids, so no embedding layers need to be learned.
+with the best nDCG@10 on the early-stopping users; unless that beats the prior family's own
+ranking of those users (the base family ranking the training groups best), the model ranks by
+that family (`fallback_` is True; `validation_ndcg_` holds both figures). Ratings: an
+MLPRegressor the same way, kept at its best validation RMSE. Training data as in `reranker.py`.
+scikit-learn suffices here: the inputs are a few dozen dense features, not raw ids, so no embedding
+layers need to be learned.
 """
 
 from __future__ import annotations

@@ -12,8 +12,11 @@ rating the target. Finally the base families are refitted on all the fit data
 and the learner re-ranks their candidates. Feature tables attached to the data (the features
 stage) are computed on all fit data, so user and item aggregates include the held-out part.
 
-The learner is kept only if its nDCG@10 on the early-stopping users beats its prior (the first
-base family); otherwise the model ranks by the prior and says so in `fallback_`. When scoring, a
+The prior is the base family whose standardised score ranks the training groups best (nDCG@10;
+the first in `base_models` on a tie): which family leads depends on the data (on MovieLens
+latest-small EASE, on the synthetic 5 M shop log item-kNN). The learner is kept only if its nDCG@10
+on the early-stopping users beats its prior; otherwise the model ranks by the prior and says so in
+`fallback_`. When scoring, a
 pair's base scores are standardised against its user's candidates, never against the rest of the
 batch, so score(u, i) is one number whatever else is asked for.
 """
@@ -54,6 +57,7 @@ class CandidateReranker(Recommender):
     supports_ratings = True
     uses_embeddings = False
     max_groups: int | None = None  # models saved before the setting: every fold, every user
+    prior_column_: int = 0  # models saved before the prior was chosen: the first base family
 
     def _init_reranker(
         self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
@@ -79,8 +83,17 @@ class CandidateReranker(Recommender):
         raise NotImplementedError
 
     def _prior_scores(self, x: np.ndarray) -> np.ndarray:
-        """What the ranker must beat: the first base family's within-user standardised score."""
-        return x[:, 0]
+        """What the ranker must beat: the prior family's within-user standardised score."""
+        return x[:, self.prior_column_]
+
+    def _choose_prior(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]) -> None:
+        """The base family whose score ranks the training groups best (the first on a tie) becomes the prior."""
+        group_ids = np.repeat(np.arange(len(groups)), groups)
+        columns = [c for c, name in enumerate(names) if name.startswith("score_")]
+        self.prior_ndcg_ = {names[c]: grouped_ndcg(x[:, c], y, group_ids, 10) for c in columns}
+        self.prior_column_ = max(columns, key=lambda c: (self.prior_ndcg_[names[c]], -c))
+        log.info("%s: prior %s (training groups' nDCG@10 %s)", self.name, names[self.prior_column_],
+                 ", ".join(f"{name} {value:.4f}" for name, value in self.prior_ndcg_.items()))
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
         raise NotImplementedError
@@ -142,6 +155,7 @@ class CandidateReranker(Recommender):
             if stop.all() or not stop.any():
                 stop = np.zeros_like(stop)
                 stop[pair_users == pair_users[-1]] = True
+            self._choose_prior(x[~stop], y[~stop], _group_sizes(group_ids[~stop]), names)
             self._fit_ranker(
                 x[~stop],
                 y[~stop],
@@ -182,6 +196,12 @@ class CandidateReranker(Recommender):
             "learned": grouped_ndcg(self._learned_scores(x_stop), y_stop, group_ids, 10),
         }
         self.fallback_ = not self.validation_ndcg_["learned"] > self.validation_ndcg_["prior"]
+
+    def fit_facts(self) -> dict:
+        """For fit.json: the prior family (and each base's nDCG@10 on the training groups) and whether it ranks."""
+        names = getattr(self, "feature_names_", [])
+        prior = names[self.prior_column_] if self.prior_column_ < len(names) else f"score_0_{self.base_models[0]}"
+        return {"fallback": bool(self.fallback_), "prior": prior, "prior_ndcg": getattr(self, "prior_ndcg_", {})}
 
     def __setstate__(self, state: dict) -> None:
         """Rankers pickled before `fallback_`: LightGBM's use_trees_ said the opposite; the MLP never fell back."""
@@ -300,7 +320,7 @@ class CandidateReranker(Recommender):
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
         """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
-        family's standardised score where there was too little data to learn from."""
+        family's standardised score where there was too little data to learn from (or choose a prior on)."""
         if not self.learned_:
             return x[:, 0].astype(np.float32)
         return (self._prior_scores(x) if self.fallback_ else self._learned_scores(x)).astype(np.float32)

@@ -46,7 +46,7 @@ def main() -> None:
     model.save(layout.model_file(name))
     report = {"family": name, "params": model.get_params(), "fit_seconds": round(fit_seconds, 4),
               "n_users": train.n_users, "n_items": train.n_items, "n_interactions": int(train.matrix.nnz),
-              **({"fallback": bool(model.fallback_)} if hasattr(model, "fallback_") else {})}  # re-rankers
+              **(model.fit_facts() if hasattr(model, "fit_facts") else {})}  # re-rankers: prior and fallback
     write_json(report, layout.fit_report(name))
     log.info("fitted %s in %.2f s on %d users x %d items", name, fit_seconds, train.n_users, train.n_items)
     log_stage_run(f"train@{name}", settings.experiment_name,

@@ -23,7 +23,7 @@ from mindshare.tracking.runs import flatten_params
 from mindshare.tracking.store import FAMILY_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, owner, use_experiment
 
 PER_USER_ARTIFACT = "per_user_metrics.parquet"  # read back by compare and the promotion gate
-RANKED_BY_PRIOR_TAG = "mindshare.ranked_by_prior"  # a re-ranker whose learner did not beat its first base family
+RANKED_BY_PRIOR_TAG = "mindshare.ranked_by_prior"  # a re-ranker whose learner did not beat its prior base family
 
 
 @dataclass
