@@ -191,6 +191,53 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
     used = yaml.safe_load((work / "params.yaml").read_text())
     assert used["tune"] == shipped["tune"] and used["model_params"] == shipped["model_params"]
 
+    # a run cut off after register: --resume keeps the measured steps' figures and runs audience alone
+    saved = json.loads((work / "steps.json").read_text())
+    assert list(saved["steps"]) == steps[:-1]
+    del saved["steps"]["audience"]
+    (work / "steps.json").write_text(json.dumps(saved))
+    arguments = ["-m", "mindshare.cli", "bench", "scale", "--rows", "10000", "--params", str(REPO / "params.yaml"),
+                 "--models", "popularity,item_knn", "--no-tune", "--workdir", str(tmp_path / "work"), "--resume"]
+    resumed = run(tmp_path, sys.executable, *arguments, "--json", str(out), env=project_env(tmp_path))
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    again = json.loads(out.read_text())
+    assert again["resumed"] == {"10000": steps[:-2]}
+    before = {r["stage"]: r for r in report["results"]}
+    after = {r["stage"]: r for r in again["results"]}
+    assert all(after[s] == before[s] for s in steps[:-2]) and after["audience"]["ended"] >= before["audience"]["ended"]
+    ran = [line.split()[1] for line in resumed.stdout.splitlines() if line.strip().startswith("10,000")]
+    assert ran == ["resumed:", "audience"]  # the progress lines: nothing else ran again
+    assert again["quality"] == report["quality"]
+    # other settings than the workspace was measured with: refused, nothing run
+    other = run(tmp_path, sys.executable, *arguments, "--seed", "1", env=project_env(tmp_path))
+    assert other.returncode == 2 and "was measured with other settings" in other.stderr
+    assert other.stderr.count("\n") == 1
+
+
+def test_resume_puts_the_optuna_journal_back_as_the_last_measured_step_left_it(tmp_path):
+    from mindshare import layout
+    from mindshare.bench.scale import JOURNAL_AT_LAST_STEP, measured_steps, save_steps
+    from mindshare.errors import MindshareError
+
+    journal = tmp_path / layout.OPTUNA_JOURNAL
+    journal.parent.mkdir()
+    identity = {"params": {"models": ["svd"]}, "seed": 0}
+    save_steps(tmp_path, identity, {"features": {"seconds": 1.0}})  # no journal yet: nothing kept
+    assert not (tmp_path / JOURNAL_AT_LAST_STEP).exists()
+    journal.write_text("trial 1 of the cut-off tune step\n")
+    (journal.parent / "studies.journal.lock").mkdir()  # what the killed process held
+    assert measured_steps(tmp_path, identity) == {"features": {"seconds": 1.0}}
+    assert not journal.exists() and not (journal.parent / "studies.journal.lock").exists()
+
+    journal.write_text("tune@svd's trials\n")
+    save_steps(tmp_path, identity, {"features": {"seconds": 1.0}, "tune@svd": {"seconds": 2.0}})
+    journal.write_text("tune@svd's trials\ntrial 1 of the cut-off tune@lightgbm\n")
+    assert list(measured_steps(tmp_path, identity)) == ["features", "tune@svd"]
+    assert journal.read_text() == "tune@svd's trials\n"
+    with pytest.raises(MindshareError, match="measured with other settings"):
+        measured_steps(tmp_path, {**identity, "seed": 1})
+    assert measured_steps(tmp_path / "elsewhere", identity) == {}
+
 
 def test_scale_bench_params_are_the_shipped_ones_with_ingest_models_and_sample_set():
     """Only ingest, models and (when given) evaluate.sample_users differ from the shipped file."""

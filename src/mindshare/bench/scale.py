@@ -8,6 +8,12 @@ written to Parquet in row groups as a shop export arrives: N events, N/100 users
 features, tune@<model> and train@<model> for every model, evaluate, register, audience. `total` is the pipeline's
 part, ingest to audience (generate stands in for the export that a shop already has). Per family the report adds
 its tune and train cost and its primary metric on test.
+
+With `--workdir`, each size's workspace keeps `steps.json`, every step's figures as soon as it ends, and the
+report's JSON is written after each size. `--resume` then goes on where a run stopped (the 20 M run alone takes
+hours): steps measured before keep their figures, the step that was cut off runs again from the start (the Optuna
+journal is put back as it was when the last measured step ended, so a tune step runs all its trials), and the
+settings must be the ones the workspace was measured with.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import yaml
@@ -34,6 +41,8 @@ from mindshare.stages.params import check_settings
 
 EVENTS = Path("data/raw/events.parquet")
 ITEMS = Path("data/raw/items.parquet")
+STEPS = Path("steps.json")  # in a workspace: the settings it runs and each measured step's figures
+JOURNAL_AT_LAST_STEP = Path(".optuna/measured.journal")  # the Optuna journal as the last measured step left it
 
 
 @dataclass
@@ -43,6 +52,7 @@ class ScaleRun:
     results: list[dict] = field(default_factory=list)  # {rows, stage, seconds, peak_rss_mb}: each step, then total
     families: dict[str, dict] = field(default_factory=dict)  # size -> model -> tune/train cost, metric, skipped
     quality: dict[str, dict] = field(default_factory=dict)  # size -> best model and metric, popularity's, item_knn's
+    resumed: dict[str, list[str]] = field(default_factory=dict)  # size -> steps measured by an earlier run
 
 
 def read_shipped_params(path: str | Path) -> dict:
@@ -147,6 +157,35 @@ def fresh_workspace(folder: Path) -> Path:
     return folder
 
 
+def measured_steps(folder: Path, identity: dict) -> dict[str, dict]:
+    """--resume: the steps a workspace has measured (none where it has no steps.json); refused when it was measured
+    with other settings (params, models, tuning, seed)."""
+    if not (folder / STEPS).exists():
+        return {}
+    saved = json.loads((folder / STEPS).read_text())
+    if saved.get("identity") != identity:
+        raise MindshareError(
+            f"--resume: {folder} was measured with other settings (params.yaml, --models, --no-tune, "
+            "--sample-users or --seed); run them again as they were, or drop --resume to start the size afresh"
+        )
+    journal, snapshot = folder / layout.OPTUNA_JOURNAL, folder / JOURNAL_AT_LAST_STEP
+    for lock in journal.parent.glob("*.lock"):  # a lock the cut-off process held
+        shutil.rmtree(lock) if lock.is_dir() else lock.unlink()
+    if snapshot.exists():
+        shutil.copyfile(snapshot, journal)
+    elif journal.exists():
+        journal.unlink()  # the cut-off step was the first to tune
+    return saved["steps"]
+
+
+def save_steps(folder: Path, identity: dict, timed: dict[str, dict]) -> None:
+    """After each step: its figures, and the Optuna journal as it left it (what --resume restores)."""
+    journal = folder / layout.OPTUNA_JOURNAL
+    if journal.exists():
+        shutil.copyfile(journal, folder / JOURNAL_AT_LAST_STEP)
+    write_json({"identity": identity, "steps": timed}, folder / STEPS)
+
+
 def run_step(step: str, command: list[str], workspace: Path, log_path: Path) -> tuple[float, float]:
     """Run one step as a child process; (wall seconds, the child's peak RSS in MB)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}"}
@@ -212,22 +251,35 @@ def run_scale_bench(
     seed: int = 0,
     workdir: str | None = None,
     progress=print,
+    resume: bool = False,
+    after_size=None,
 ) -> ScaleRun:
     """Every step at every size. Workspaces are kept under `workdir` when given (for a look at their reports and
-    MLflow stores), else removed."""
+    MLflow stores), else removed. `resume`: keep what each workspace measured before (see the module's text);
+    `after_size(run)` is called as each size ends."""
     run = ScaleRun()
     with tempfile.TemporaryDirectory(prefix="mindshare-scale-") as scratch:
         root = Path(workdir) if workdir else Path(scratch)
         for rows in sizes:
-            workspace = fresh_workspace(root / f"rows-{rows}")
+            workspace = root / f"rows-{rows}"
             params = workspace_params(shipped, rows, models, sample_users)
             primary = checked(params, f"{workspace / layout.PARAMS}").register.primary_metric
-            (workspace / layout.PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
-            timed: dict[str, dict] = {}
+            identity = {"params": params, "models": models, "tune": tune, "seed": seed}
+            timed = measured_steps(workspace, identity) if resume else {}
+            if timed:
+                run.resumed[str(rows)] = list(timed)
+                progress(f"{rows:>11,} resumed: {len(timed)} steps measured before, in {workspace / STEPS}")
+            else:
+                fresh_workspace(workspace)
+                (workspace / layout.PARAMS).write_text(yaml.safe_dump(params, sort_keys=False))
             for step in pipeline_steps(models, tune):
+                if step in timed:
+                    continue
                 seconds, peak = run_step(step, step_command(step, rows, seed), workspace, workspace / "bench.log")
                 seconds, peak = round(seconds, 3), round(peak, 1)  # the table's figures, printed alike
-                timed[step] = {"rows": rows, "stage": step, "seconds": seconds, "peak_rss_mb": peak}
+                timed[step] = {"rows": rows, "stage": step, "seconds": seconds, "peak_rss_mb": peak,
+                               "ended": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                save_steps(workspace, identity, timed)
                 progress(f"{rows:>11,} {step:<22} {seconds:>9.1f} s {peak:>9.0f} MB")
             pipeline = [r for step, r in timed.items() if step != "generate"]
             run.results += [
@@ -241,6 +293,8 @@ def run_scale_bench(
             ]
             run.families[str(rows)] = family_report(workspace, models, timed, primary)
             run.quality[str(rows)] = quality_report(workspace, run.families[str(rows)], primary)
+            if after_size is not None:
+                after_size(run)
     return run
 
 
@@ -254,11 +308,14 @@ def run_scale_command(
     sample_users: int | None,
     seed: int,
     workdir: str | None,
+    resume: bool = False,
 ) -> dict:
     from mindshare.bench.command import machine
 
     if any(n < 10_000 for n in rows):
         raise MindshareError("--rows: give sizes of at least 10000 interactions")
+    if resume and not workdir:
+        raise MindshareError("--resume: give --workdir, the folder of the workspaces to go on with")
     shipped = read_shipped_params(params_path)
     models = parse_models(models_text, shipped, params_path)
     # the derived params checked before anything runs
@@ -266,38 +323,45 @@ def run_scale_command(
         workspace_params(shipped, rows[0], models, sample_users), f"{params_path} (as bench scale sets it)"
     )
     print(f"{'rows':>11} {'stage':<22} {'wall':>11} {'peak RSS':>12}", flush=True)
+
+    def report_of(run: ScaleRun) -> dict:
+        return {
+            "settings": {
+                "params": str(params_path),
+                "models": models,
+                "tuned": tune,
+                "sample_users": settings.evaluate.sample_users,
+                "primary_metric": settings.register.primary_metric,
+                "seed": seed,
+                "users": "rows/100",
+                "items": "rows/400",
+            },
+            "machine": machine(),
+            "results": run.results,
+            "growth_exponents": growth_exponents(run.results),
+            "families": run.families,
+            "quality": run.quality,
+            **({"resumed": run.resumed} if run.resumed else {}),  # steps an earlier run measured, per size
+        }
+
+    def after_size(run: ScaleRun) -> None:  # a long run cut off later still leaves the sizes it finished
+        if json_path:
+            write_json(report_of(run), json_path)
+
     run = run_scale_bench(
-        rows, shipped, models, tune, sample_users, seed, workdir, progress=lambda line: print(line, flush=True)
+        rows, shipped, models, tune, sample_users, seed, workdir, progress=lambda line: print(line, flush=True),
+        resume=resume, after_size=after_size,
     )
     print()
     print(format_scale(run.results))
     print(format_quality(run.quality, run.families, settings.register.primary_metric))
-    exponents = growth_exponents(run.results)
-    for pair, slopes in exponents.items():
+    report = report_of(run)
+    for pair, slopes in report["growth_exponents"].items():
         low, high = (f"{int(n):,}" for n in pair.split("-"))
         print(
             f"growth exponent of wall time, {low} -> {high} rows (1 = linear): "
             + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
         )
-    report = {
-        "settings": {
-            "params": str(params_path),
-            "models": models,
-            "tuned": tune,
-            "sample_users": settings.evaluate.sample_users,
-            "primary_metric": settings.register.primary_metric,
-            "seed": seed,
-            "users": "rows/100",
-            "items": "rows/400",
-        },
-        "machine": machine(),
-        "results": run.results,
-        "growth_exponents": exponents,
-        "families": run.families,
-        "quality": run.quality,
-    }
-    if json_path:
-        write_json(report, json_path)
     if plot_path:
         plot_scale(run.results, plot_path)
     return report

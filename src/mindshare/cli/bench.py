@@ -42,6 +42,9 @@ def add_bench(sub) -> None:
                    help="scale: test users evaluate scores (seeded sample; default: the params file's sample_users)")
     p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log")
     p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
+    p.add_argument("--resume", action="store_true",
+                   help="scale: go on where a run with the same --workdir and settings stopped, keeping the steps "
+                        "it measured")
     p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
     p.add_argument("--keeps", default="32,64,128,256,512,1024,0",
                    help="ease-keep: EASE weights kept per item on average, 0 for dense (default 32,...,1024,0)")
@@ -77,7 +80,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from mindshare.bench.scale import run_scale_command
 
         run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.params, args.models,
-                          not args.no_tune, args.sample_users, args.seed, args.workdir)
+                          not args.no_tune, args.sample_users, args.seed, args.workdir, args.resume)
         return
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "

@@ -12,6 +12,11 @@ Families that train in steps (factorisation iterations, boosting rounds, epochs)
 `_report_step(step, value, kind)` after each step; a tuner sets `step_callback` to watch them
 (and may stop a hopeless fit by raising from it). `value` is the family's own validation figure
 (higher is better) or None, which asks the callback to evaluate the model as it stands.
+
+A tuner, or a re-ranker fitting bases on a holdout fold, may set `answer_users` before `fit`: the only
+users the fitted model will be asked about. A family may then precompute for them alone (user_knn's
+neighbourhoods: a trial scored on 20,000 sampled users of 200,000 needs 20,000 rows, not 200,000) and
+refuses any other user; a model that is saved never has it set.
 """
 
 from __future__ import annotations
@@ -71,6 +76,7 @@ class Recommender:
     supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
     needs_ratings = False  # a family that learns from ratings alone (skipped on implicit data)
     step_callback: Callable[["Recommender", int, float | None, str], None] | None = None
+    answer_users: np.ndarray | None = None  # see the module's text; None: every user
 
     @classmethod
     def describe(cls, params: dict[str, Any]) -> str:

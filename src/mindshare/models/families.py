@@ -3,7 +3,10 @@ name) added in mindshare.models; one `build_model` checks names and hyper-parame
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
+
+import numpy as np
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError, suggestion
@@ -52,7 +55,22 @@ def make_base(spec: str) -> Recommender:
     return build_model(BASE_FAMILIES, family, {"algorithm": algorithm} if algorithm else {})
 
 
-def fitted_base(train: Interactions, spec: str) -> Recommender:
-    """`make_base(spec)` fitted on `train`, once per (train, spec): a re-ranker whose base families and
-    rating models name the same family holds one fitted model, not two equal ones (and saves one)."""
-    return train.memo(("fitted_base", spec), lambda: make_base(spec).fit(train))
+def fitted_base(train: Interactions, spec: str, answer_users: np.ndarray | None = None) -> Recommender:
+    """`make_base(spec)` fitted on `train` (for `answer_users` alone where given, see models/base.py), once per
+    (train, spec, answer_users): a re-ranker whose base families and rating models name the same family holds
+    one fitted model, not two equal ones (and saves one)."""
+    return train.memo(("fitted_base", spec, users_key(answer_users)), lambda: base_for(spec, answer_users).fit(train))
+
+
+def base_for(spec: str, answer_users: np.ndarray | None) -> Recommender:
+    """`make_base(spec)`, to be fitted for `answer_users` alone where given."""
+    base = make_base(spec)
+    base.answer_users = answer_users
+    return base
+
+
+def users_key(users: np.ndarray | None) -> str | None:
+    """A memo key of a set of user indices (None: every user)."""
+    if users is None:
+        return None
+    return hashlib.sha1(np.unique(np.asarray(users, dtype=np.int64)).tobytes()).hexdigest()

@@ -42,7 +42,7 @@ from mindshare.models.candidates import (
     score_pool,
     split_holdout,
 )
-from mindshare.models.families import fitted_base, make_base
+from mindshare.models.families import base_for, fitted_base, make_base, users_key
 
 log = logging.getLogger(__name__)
 LEARN = ("both", "ranking", "rating")
@@ -133,6 +133,7 @@ class CandidateReranker(Recommender):
                 self.seed,
                 self.uses_embeddings,
                 self._signals(),
+                users_key(self.answer_users),
             )
             parts, self.bases_ = train.memo(
                 key,
@@ -141,7 +142,7 @@ class CandidateReranker(Recommender):
                         self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed), fold_users, f)
                         for f in range(n_used)
                     ],
-                    [fitted_base(train, spec) for spec in self.base_models],
+                    [fitted_base(train, spec, self.answer_users) for spec in self.base_models],
                 ),
             )
             self.learned_ = sum(len(p[1]) for p in parts) > 1
@@ -214,16 +215,16 @@ class CandidateReranker(Recommender):
             # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
             def out_of_fold():
                 rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
-                raters = [fitted_base(train, spec) for spec in self.rating_models]  # a base's fit when shared
+                raters = [fitted_base(train, spec, self.answer_users) for spec in self.rating_models]  # shared fits
                 return rows, raters, self.rating_feature_names_
 
-            key = ("rating", tuple(self.rating_models), n_folds, self.seed)
+            key = ("rating", tuple(self.rating_models), n_folds, self.seed, users_key(self.answer_users))
             rows, self.raters_, self.rating_feature_names_ = train.memo(key, out_of_fold)
             x = np.vstack([r[0] for r in rows])
             y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
             stop = stop_users[users]
             self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
-            self.baseline_ = fitted_base(train, "baseline")
+            self.baseline_ = fitted_base(train, "baseline", self.answer_users)
 
     def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):
         raters = [make_base(spec).fit(fit_part) for spec in self.rating_models]
@@ -234,10 +235,10 @@ class CandidateReranker(Recommender):
         """Features, labels and users of the candidate pairs of one holdout fold (users with a positive; a
         seeded sample of `n_users` of them where given)."""
         started = time.perf_counter()
-        bases = [make_base(spec).fit(fit_part) for spec in self.base_models]
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         if n_users is not None and len(users) > n_users:
             users = np.sort(np.random.default_rng([self.seed, fold]).choice(users, n_users, replace=False))
+        bases = [base_for(spec, users).fit(fit_part) for spec in self.base_models]  # asked about these users only
         log.info("%s: holdout fold %d: %d base families fitted in %.0f s; candidates for %d users", self.name,
                  fold + 1, len(bases), time.perf_counter() - started, len(users))
         candidates = generate_candidates(bases, users, self.n_candidates)

@@ -6,7 +6,8 @@ Ratings (KNNBaseline, user-based): r_hat(u, i) = b_ui + sum_{v in N(u) & U_i} si
 / (sum_{v in N(u) & U_i} |sim(u, v)| + rating_shrinkage), N(u) being u's k most similar users overall.
 Where there are more than `max_candidates` users, N(u) is drawn from the `max_candidates` most active
 users (the similarities cost users x candidates, not users^2; on the synthetic 300k log, a third of the
-users as candidates costs 3.5% of nDCG@10 drawn by activity, 6.4% drawn at random).
+users as candidates costs 3.5% of nDCG@10 drawn by activity, 6.4% drawn at random). With `answer_users`
+set (a tuning trial, a re-ranker's holdout fold) only those users' neighbourhoods are computed.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
+from mindshare.errors import MindshareError
 from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
 from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
@@ -40,8 +42,14 @@ class UserKNN(Recommender):
         among = None
         if self.max_candidates and train.n_users > self.max_candidates:
             among = np.argsort(-np.diff(train.matrix.indptr), kind="stable")[: self.max_candidates]  # most active
+        of_rows = None
+        self.answerable_ = None
+        if self.answer_users is not None:
+            of_rows = np.unique(np.asarray(self.answer_users, dtype=np.int64))
+            self.answerable_ = np.zeros(train.n_users, dtype=bool)
+            self.answerable_[of_rows] = True
         self.neighbours_ = top_k_similarities(train.matrix.tocsr(), self.similarity, self.n_neighbours,
-                                              self.shrinkage, self.max_dense_floats, among=among)
+                                              self.shrinkage, self.max_dense_floats, of_rows=of_rows, among=among)
         binary = train.binary()
         self.item_vectors_ = binary.T.tocsr()  # row i: the users who interacted with i
         self.binary_ = binary
@@ -49,10 +57,19 @@ class UserKNN(Recommender):
             self.baseline_ = Baseline().fit(train)
             self.residuals_t_ = self.baseline_.residuals(train).T.tocsr()
 
+    def _answerable(self, users: np.ndarray) -> np.ndarray:
+        """The users, refused where the model was fitted for others alone (`answer_users`)."""
+        answerable = getattr(self, "answerable_", None)
+        if answerable is not None and not answerable[users].all():
+            raise MindshareError(f"user_knn was fitted for {int(answerable.sum())} users (answer_users) only; "
+                                 "user index {} is not one of them".format(users[~answerable[users]][0]))
+        return users
+
     def _score_block(self, users: np.ndarray) -> np.ndarray:
-        return (self.neighbours_[users] @ self.binary_).toarray()
+        return (self.neighbours_[self._answerable(users)] @ self.binary_).toarray()
 
     def score(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        self._answerable(np.asarray(users, dtype=np.int64))
         width = max(1, self.neighbours_.nnz // max(1, self.neighbours_.shape[0]))
         return score_pairs_in_chunks(self._score_pairs, users, items, width)
 
@@ -70,6 +87,6 @@ class UserKNN(Recommender):
         return np.asarray(products.sum(axis=1), dtype=np.float32).ravel()
 
     def _predict_known(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        correction = weighted_residual_average(self.neighbours_[users], self.residuals_t_[items],
+        correction = weighted_residual_average(self.neighbours_[self._answerable(users)], self.residuals_t_[items],
                                                self.item_vectors_[items], self.rating_shrinkage)
         return self.baseline_.predict_ratings(users, items) + correction

@@ -113,6 +113,13 @@ class ValidationData:
             out[str(prior)] = ndcg_at_k(hit_matrix(items, relevant), n_relevant, k)
         return {"users": int(little.sum()), "ndcg": out}
 
+    def answer_users(self) -> np.ndarray:
+        """The users a trial's model is asked about (valid's users known to train): a family may fit for them alone."""
+        if "answer_users" not in self._sets:
+            users = self.train.user_index(self.valid["user_id"]) if not self.valid.empty else np.empty(0, np.int64)
+            self._sets["answer_users"] = np.unique(users[users >= 0])
+        return self._sets["answer_users"]
+
     def score(self, model: Recommender, metric: str, step: bool = False) -> float:
         """The trial's figure on valid; for a step of a fitting model (`step`: a pruning decision only) on a
         seeded sample of at most STEP_USERS of valid's users, so that watching a fit costs little at scale."""
@@ -183,6 +190,7 @@ def run_trials(study: optuna.Study, settings: StudySettings, data: ValidationDat
         suggested = {d.name: d.suggest(trial) for d in settings.dimensions}
         model = make_model(settings.model, settings.trial_params(suggested))
         model.step_callback = _pruning_callback(trial, settings.metric, maximise, data)
+        model.answer_users = data.answer_users()  # a trial's model is asked about valid's users only
         try:
             model.fit(data.train)
             model.step_callback = None

@@ -1,0 +1,52 @@
+"""`answer_users`: a model fitted for some users alone answers them exactly as a model fitted for everyone, and
+refuses the others (a tuning trial is scored on a sample of users; a re-ranker's holdout fold asks about its own)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mindshare.data.interactions import Interactions
+from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+from mindshare.errors import MindshareError
+from mindshare.models import make_model
+from mindshare.models.user_knn import UserKNN
+
+
+@pytest.fixture(scope="module")
+def data() -> Interactions:
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=200, n_items=120, n_interactions=5000, seed=3))
+    return Interactions.from_frame(frame)
+
+
+def test_user_knn_for_some_users_answers_them_as_the_whole_model_and_refuses_the_others(data):
+    some = np.arange(0, data.n_users, 3)
+    whole = UserKNN(n_neighbours=20, max_candidates=150).fit(data)
+    part = UserKNN(n_neighbours=20, max_candidates=150)
+    part.answer_users = some
+    part.fit(data)
+    assert part.neighbours_[some].nnz == whole.neighbours_[some].nnz > 0
+    assert part.neighbours_.nnz == part.neighbours_[some].nnz  # nothing computed for the others
+    assert (part.neighbours_[some] != whole.neighbours_[some]).nnz == 0
+    for exclude_seen in (True, False):
+        assert all((a == b).all() for a, b in zip(part.recommend(some, 10, exclude_seen),
+                                                   whole.recommend(some, 10, exclude_seen)))
+    items = np.arange(len(some)) % data.n_items
+    assert (part.score(some, items) == whole.score(some, items)).all()
+    with pytest.raises(MindshareError, match="user index 1 is not one of them"):
+        part.recommend(np.array([0, 1]), 10)
+    with pytest.raises(MindshareError, match="answer_users"):
+        part.score(np.array([1]), np.array([0]))
+
+
+def test_a_reranker_for_some_users_ranks_them_as_the_whole_model(data):
+    settings = dict(base_models=("user_knn", "item_knn"), rating_models=("baseline",), holdout_folds=2,
+                    n_estimators=30, early_stopping_rounds=10, n_jobs=1, max_groups=60)
+    some = np.arange(1, data.n_users, 2)
+    whole = make_model("lightgbm", settings).fit(data)
+    part = make_model("lightgbm", settings)
+    part.answer_users = some
+    part.fit(data)  # the memo keys differ by answer_users: the folds are fitted again, for their users alone
+    assert part.fit_facts() == whole.fit_facts()
+    assert all((a == b).all() for a, b in zip(part.recommend(some, 10), whole.recommend(some, 10)))
+    assert part.bases_[0].answerable_.sum() == len(some) and whole.bases_[0].answerable_ is None
