@@ -50,3 +50,13 @@ def test_a_reranker_for_some_users_ranks_them_as_the_whole_model(data):
     assert part.fit_facts() == whole.fit_facts()
     assert all((a == b).all() for a, b in zip(part.recommend(some, 10), whole.recommend(some, 10)))
     assert part.bases_[0].answerable_.sum() == len(some) and whole.bases_[0].answerable_ is None
+
+
+def test_a_rerankers_base_params_reach_its_bases_in_the_folds_and_the_final_fit(data):
+    settings = dict(base_models=("item_knn", "popularity"), rating_models=("baseline",), holdout_folds=1,
+                    n_estimators=20, early_stopping_rounds=5, n_jobs=1, max_groups=60)
+    plain = make_model("lightgbm", settings).fit(data)
+    tuned = make_model("lightgbm", dict(settings, base_params={"item_knn": {"n_neighbours": 7}})).fit(data)
+    assert plain.bases_[0].n_neighbours != 7 and tuned.bases_[0].n_neighbours == 7
+    assert tuned.bases_[0].neighbours_.getnnz(axis=1).max() <= 7  # not the memo of the plain fit
+    assert plain.fit_facts()["prior_ndcg"] != tuned.fit_facts()["prior_ndcg"]  # the folds' bases changed too

@@ -4,6 +4,7 @@ name) added in mindshare.models; one `build_model` checks names and hyper-parame
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 import numpy as np
@@ -49,24 +50,32 @@ def build_model(families: dict[str, type[Recommender]], name: str, params: dict[
     return family(**params)
 
 
-def make_base(spec: str) -> Recommender:
-    """A re-ranker's base: 'family' or 'family:algorithm' (e.g. 'svd:biased_als') with the library defaults."""
+def make_base(spec: str, params: dict | None = None) -> Recommender:
+    """A re-ranker's base: 'family' or 'family:algorithm' (e.g. 'svd:biased_als') with `params` (the pipeline
+    passes the family's tuned values), else the library defaults."""
     family, _, algorithm = spec.partition(":")
-    return build_model(BASE_FAMILIES, family, {"algorithm": algorithm} if algorithm else {})
+    return build_model(BASE_FAMILIES, family, {**(params or {}), **({"algorithm": algorithm} if algorithm else {})})
 
 
-def fitted_base(train: Interactions, spec: str, answer_users: np.ndarray | None = None) -> Recommender:
-    """`make_base(spec)` fitted on `train` (for `answer_users` alone where given, see models/base.py), once per
-    (train, spec, answer_users): a re-ranker whose base families and rating models name the same family holds
-    one fitted model, not two equal ones (and saves one)."""
-    return train.memo(("fitted_base", spec, users_key(answer_users)), lambda: base_for(spec, answer_users).fit(train))
+def fitted_base(train: Interactions, spec: str, answer_users: np.ndarray | None = None,
+                params: dict | None = None) -> Recommender:
+    """`make_base(spec, params)` fitted on `train` (for `answer_users` alone where given, see models/base.py), once
+    per (train, spec, answer_users, params): a re-ranker whose base families and rating models name the same family
+    holds one fitted model, not two equal ones (and saves one)."""
+    key = ("fitted_base", spec, users_key(answer_users), params_key(params))
+    return train.memo(key, lambda: base_for(spec, answer_users, params).fit(train))
 
 
-def base_for(spec: str, answer_users: np.ndarray | None) -> Recommender:
-    """`make_base(spec)`, to be fitted for `answer_users` alone where given."""
-    base = make_base(spec)
+def base_for(spec: str, answer_users: np.ndarray | None, params: dict | None = None) -> Recommender:
+    """`make_base(spec, params)`, to be fitted for `answer_users` alone where given."""
+    base = make_base(spec, params)
     base.answer_users = answer_users
     return base
+
+
+def params_key(params: dict | None) -> str:
+    """A memo key of hyper-parameters."""
+    return json.dumps(params or {}, sort_keys=True, default=str)
 
 
 def users_key(users: np.ndarray | None) -> str | None:
