@@ -51,8 +51,8 @@ def build_model(families: dict[str, type[Recommender]], name: str, params: dict[
 
 
 def make_base(spec: str, params: dict | None = None) -> Recommender:
-    """A re-ranker's base: 'family' or 'family:algorithm' (e.g. 'svd:biased_als') with `params` (the pipeline
-    passes the family's tuned values), else the library defaults."""
+    """A re-ranker's base: 'family' or 'family:algorithm' (e.g. 'svd:biased_als') with `params` (a re-ranker's
+    `base_params`), else the library defaults."""
     family, _, algorithm = spec.partition(":")
     return build_model(BASE_FAMILIES, family, {**(params or {}), **({"algorithm": algorithm} if algorithm else {})})
 

@@ -61,8 +61,9 @@ class UserKNN(Recommender):
         """The users, refused where the model was fitted for others alone (`answer_users`)."""
         answerable = getattr(self, "answerable_", None)
         if answerable is not None and not answerable[users].all():
+            outsider = users[~answerable[users]][0]
             raise MindshareError(f"user_knn was fitted for {int(answerable.sum())} users (answer_users) only; "
-                                 "user index {} is not one of them".format(users[~answerable[users]][0]))
+                                 f"user index {outsider} is not one of them")
         return users
 
     def _score_block(self, users: np.ndarray) -> np.ndarray:
