@@ -115,6 +115,32 @@ def test_ease_above_max_items_solves_the_head_and_scores_the_tail_by_scaled_knn(
     assert np.allclose(weights[:, tail], model.tail_scale_ * knn[tail].T, atol=1e-6)  # the tail is scaled kNN
     items, scores = model.recommend(np.arange(data.n_users), k=10)
     assert np.isin(items, tail).any() and np.isfinite(scores).all()
+    bounded = EASE(l2=50.0, max_items=80, keep=0, tail_neighbours=20, max_candidates=100).fit(data)
+    candidates = np.argsort(-popularity, kind="stable")[:100]
+    tail_columns = bounded.weights_.toarray()[:, tail]
+    assert tail_columns.any() and not tail_columns[np.setdiff1d(np.arange(data.n_items), candidates)].any()
+    assert np.allclose(bounded.weights_.toarray()[:, head], weights[:, head])  # the head does not move
+
+
+def test_item_knn_above_max_candidates_draws_neighbours_from_the_most_interacted_items():
+    """Neighbours among the most interacted items with the same similarity values; every item still scored;
+    a catalogue within the bound gives the unbounded model."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models.item_knn import ItemKNN
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=300, n_items=120, n_interactions=5000, seed=3))
+    data = Interactions.from_frame(frame)
+    whole = ItemKNN(n_neighbours=119, max_candidates=None).fit(data)
+    assert np.array_equal(ItemKNN(n_neighbours=119, max_candidates=120).fit(data).neighbours_.toarray(),
+                          whole.neighbours_.toarray())
+    bounded = ItemKNN(n_neighbours=119, max_candidates=40).fit(data)
+    most_interacted = np.argsort(-np.diff(data.matrix.T.tocsr().indptr), kind="stable")[:40]
+    neighbours = bounded.neighbours_.toarray()
+    assert set(np.unique(bounded.neighbours_.indices)) <= set(most_interacted)
+    assert np.allclose(neighbours[:, most_interacted], whole.neighbours_.toarray()[:, most_interacted], atol=1e-6)
+    assert (np.diff(bounded.neighbours_.indptr) > 0).sum() > 100  # tail items keep head neighbours
+    scores = bounded.score(np.zeros(data.n_items, dtype=np.int64), np.arange(data.n_items))
+    assert np.isfinite(scores).all() and (scores > 0).sum() > 60
 
 
 def _columns(data: Interactions, columns: np.ndarray) -> Interactions:

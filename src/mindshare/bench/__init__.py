@@ -32,6 +32,8 @@ RANKING_MODELS: dict[str, dict] = {
     "item_knn_ease_max_items_375": {"family": "item_knn_ease", "max_items": 375},
     "item_knn_ease_head_375_only": {"family": "item_knn_ease", "max_items": 375, "tail_neighbours": 0},
     "user_knn_candidates_1000": {"family": "user_knn", "max_candidates": 1000},
+    "item_knn_candidates_375": {"family": "item_knn", "max_candidates": 375},
+    "item_knn_ease_tail_among_375": {"family": "item_knn_ease", "max_items": 375, "max_candidates": 375},
     "lightgbm_all_groups": {"family": "lightgbm", "learn": "ranking", "max_groups": None},
     "lightgbm_groups_2000": {"family": "lightgbm", "learn": "ranking", "max_groups": 2000},
 }

@@ -6,7 +6,8 @@ score(u, i) = x_u . B[:, i]. The dense solve needs an items x items matrix insid
 items^2, time items^3), so it is solved on the `max_items` most interacted items at most; on a
 larger catalogue the rest (the long tail) is scored by a cheaper family, item-kNN: the
 `tail_neighbours` cosine neighbours of a tail item, times one scale fitted by least squares to the
-EASE scores of a sample of users and head items, so that tail and head scores are on one scale. What
+EASE scores of a sample of users and head items, so that tail and head scores are on one scale (the
+neighbours drawn from the `max_candidates` most interacted items: cost tail x candidates). What
 is kept is sparse: the `keep` x items weights B_ji with the largest |B_ji| ||x_j|| over the whole
 matrix (a weight times the norm of the column of X it multiplies: its typical part in a score; on
 average `keep` per item; most of B is tiny), so the model's size grows with the catalogue, not its
@@ -23,7 +24,7 @@ from scipy.linalg import lapack
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.models.base import SCORE_BLOCK_FLOATS, ItemWeightsRecommender
-from mindshare.models.neighbours import top_k_similarities
+from mindshare.models.neighbours import most_frequent_rows, top_k_similarities
 
 CALIBRATION_ITEMS = 500  # head items and users whose kNN scores are matched to their EASE scores
 CALIBRATION_USERS = 2000
@@ -33,12 +34,15 @@ class EASE(ItemWeightsRecommender):
     name = "item_knn_ease"
     method = "EASE item-item regression"
     tail_neighbours = 100  # models saved before the setting (they have no tail)
+    max_candidates: int | None = None  # models saved before the setting: tail neighbours among every item
 
-    def __init__(self, l2: float = 200.0, max_items: int = 10_000, keep: int = 256, tail_neighbours: int = 100) -> None:
+    def __init__(self, l2: float = 200.0, max_items: int = 10_000, keep: int = 256, tail_neighbours: int = 100,
+                 max_candidates: int | None = 20_000) -> None:
         self.l2 = l2
         self.max_items = max_items
         self.keep = keep
         self.tail_neighbours = tail_neighbours
+        self.max_candidates = max_candidates
 
     def _fit(self, train: Interactions) -> None:
         x = train.binary()
@@ -48,12 +52,12 @@ class EASE(ItemWeightsRecommender):
             self.tail_items_ = np.zeros(0, dtype=np.int64)
         else:
             self.weights_, self.tail_items_, self.tail_scale_ = head_and_tail_weights(
-                x, self.l2, self.max_items, self.keep, self.tail_neighbours, norms)
+                x, self.l2, self.max_items, self.keep, self.tail_neighbours, norms, self.max_candidates)
         self.user_vectors_ = x
 
 
 def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int, tail_neighbours: int,
-                          norms: np.ndarray) -> tuple[sp.csr_matrix, np.ndarray, float]:
+                          norms: np.ndarray, max_candidates: int | None) -> tuple[sp.csr_matrix, np.ndarray, float]:
     """(items x items weights, tail item indices, tail scale): EASE among the `max_items` most interacted items
     (ties: the smaller index), calibrated item-kNN columns for the others."""
     n = x.shape[1]
@@ -61,8 +65,10 @@ def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int
     tail = np.setdiff1d(np.arange(n), head)
     head_weights = dense_ease_weights(x[:, head], l2, max_items)
     sample = head[np.linspace(0, len(head) - 1, min(CALIBRATION_ITEMS, len(head))).astype(np.int64)]
-    neighbours = top_k_similarities(x.T.tocsr(), "cosine", tail_neighbours, 10.0, SCORE_BLOCK_FLOATS,
-                                    of_rows=np.concatenate([sample, tail]))
+    columns = x.T.tocsr()
+    neighbours = top_k_similarities(columns, "cosine", tail_neighbours, 10.0, SCORE_BLOCK_FLOATS,
+                                    of_rows=np.concatenate([sample, tail]),
+                                    among=most_frequent_rows(columns, max_candidates))
     # least squares c: c x (kNN score) ~ (EASE score) of sampled users and head items: one scale for the tail
     local = np.full(n, -1, dtype=np.int64)
     local[head] = np.arange(len(head))

@@ -5,6 +5,8 @@ row with the pruned item-item similarities (see `neighbours.py` for cosine, Pear
 Ratings (KNNBaseline, item-based): r_hat(u, i) = b_ui + sum_{j in N(i) & I_u} sim(i, j) (r_uj - b_uj)
 / (sum_{j in N(i) & I_u} |sim(i, j)| + rating_shrinkage), with b the regularised baseline; N(i) are i's k most similar
 items overall (Surprise takes the k most similar among the items u rated: close, not identical).
+Where there are more than `max_candidates` items, N(i) is drawn from the `max_candidates` most interacted
+items (the similarities cost items x candidates, not items^2); every item is still scored.
 """
 
 from __future__ import annotations
@@ -14,26 +16,30 @@ import numpy as np
 from mindshare.data.interactions import Interactions
 from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
-from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
+from mindshare.models.neighbours import most_frequent_rows, top_k_similarities, weighted_residual_average
 
 
 class ItemKNN(Recommender):
     name = "item_knn"
     method = "item-based kNN"
     supports_ratings = True
+    max_candidates: int | None = None  # models saved before the setting: neighbours among every item
 
     def __init__(self, n_neighbours: int = 100, similarity: str = "cosine", shrinkage: float = 10.0,
-                 rating_shrinkage: float = 1.0, max_dense_floats: int = SCORE_BLOCK_FLOATS) -> None:
+                 rating_shrinkage: float = 1.0, max_dense_floats: int = SCORE_BLOCK_FLOATS,
+                 max_candidates: int | None = 20_000) -> None:
         self.n_neighbours = n_neighbours
         self.similarity = similarity
         self.shrinkage = shrinkage
         self.rating_shrinkage = rating_shrinkage
         self.max_dense_floats = max_dense_floats
+        self.max_candidates = max_candidates
 
     def _fit(self, train: Interactions) -> None:
         columns = train.matrix.T.tocsr()
+        among = most_frequent_rows(columns, self.max_candidates)
         self.neighbours_ = top_k_similarities(columns, self.similarity, self.n_neighbours, self.shrinkage,
-                                              self.max_dense_floats)
+                                              self.max_dense_floats, among=among)
         self.user_vectors_ = train.binary()
         if train.has_ratings:
             self.baseline_ = Baseline().fit(train)

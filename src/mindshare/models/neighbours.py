@@ -33,6 +33,14 @@ def _binary(rows: sp.csr_matrix) -> sp.csr_matrix:
     return out
 
 
+def most_frequent_rows(rows: sp.csr_matrix, limit: int | None) -> np.ndarray | None:
+    """The `limit` rows with the most stored entries (ties: the lower index), or None (every row) when
+    there are no more rows than that or no limit."""
+    if not limit or rows.shape[0] <= limit:
+        return None
+    return np.argsort(-np.diff(rows.indptr), kind="stable")[:limit]
+
+
 def top_k_similarities(rows: sp.csr_matrix, similarity: str, k: int, shrinkage: float,
                        max_dense_floats: int, of_rows: np.ndarray | None = None,
                        among: np.ndarray | None = None) -> sp.csr_matrix:

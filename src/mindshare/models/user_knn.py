@@ -19,7 +19,7 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
-from mindshare.models.neighbours import top_k_similarities, weighted_residual_average
+from mindshare.models.neighbours import most_frequent_rows, top_k_similarities, weighted_residual_average
 
 
 class UserKNN(Recommender):
@@ -39,9 +39,7 @@ class UserKNN(Recommender):
         self.max_candidates = max_candidates
 
     def _fit(self, train: Interactions) -> None:
-        among = None
-        if self.max_candidates and train.n_users > self.max_candidates:
-            among = np.argsort(-np.diff(train.matrix.indptr), kind="stable")[: self.max_candidates]  # most active
+        among = most_frequent_rows(train.matrix.tocsr(), self.max_candidates)
         of_rows = None
         self.answerable_ = None
         if self.answer_users is not None:
