@@ -60,3 +60,33 @@ def test_a_rerankers_base_params_reach_its_bases_in_the_folds_and_the_final_fit(
     assert plain.bases_[0].n_neighbours != 7 and tuned.bases_[0].n_neighbours == 7
     assert tuned.bases_[0].neighbours_.getnnz(axis=1).max() <= 7  # not the memo of the plain fit
     assert plain.fit_facts()["prior_ndcg"] != tuned.fit_facts()["prior_ndcg"]  # the folds' bases changed too
+
+
+def test_tuning_trials_of_a_reranker_score_the_bases_once_and_rank_as_an_unshared_fit(data, monkeypatch):
+    """Trials (answer_users set, one train object) share the candidates' features: only the learner differs;
+    each trial ranks as a fit on a train object of its own would."""
+    from mindshare.models.reranker import CandidateReranker
+
+    settings = dict(base_models=("user_knn", "item_knn"), rating_models=("baseline",), holdout_folds=2,
+                    n_estimators=30, early_stopping_rounds=10, n_jobs=1, max_groups=60)
+    some = np.arange(0, data.n_users, 3)
+    pool, calls = CandidateReranker._pool, []
+    monkeypatch.setattr(CandidateReranker, "_pool", lambda self, users: calls.append(len(users)) or pool(self, users))
+
+    def trial(learning_rate: float, train: Interactions):
+        model = make_model("lightgbm", dict(settings, learning_rate=learning_rate))
+        model.answer_users = some
+        return model.fit(train).recommend(some, 10)
+
+    shared = _copy(data)
+    trials = [trial(rate, shared) for rate in (0.05, 0.3)]
+    assert calls == [len(some)]  # the second trial reused the first one's candidates
+    assert not (trials[0][1] == trials[1][1]).all()  # the learners differ
+    for rate, answer in zip((0.05, 0.3), trials):
+        assert all((a == b).all() for a, b in zip(answer, trial(rate, _copy(data))))
+    assert len(calls) == 3
+
+
+def _copy(data: Interactions) -> Interactions:
+    """The same interactions in a new object: nothing memoised."""
+    return Interactions(data.user_ids, data.item_ids, data.matrix.copy(), data.has_ratings)

@@ -145,6 +145,7 @@ class CandidateReranker(Recommender):
                 users_key(self.answer_users),
                 params_key(self.base_params),
             )
+            self.pool_key_ = key
             parts, self.bases_ = train.memo(
                 key,
                 lambda: (
@@ -298,9 +299,8 @@ class CandidateReranker(Recommender):
         unique_users, inverse = np.unique(users, return_inverse=True)
         if len(users) == 0:
             return np.full((0, k), -1, dtype=np.int64), np.full((0, k), -np.inf, dtype=np.float32)
-        pool = self._pool(unique_users)
-        pairs = pool.candidates if exclude_seen else self._with_seen_candidates(pool, unique_users)
-        scores = self._pair_scores(pool, pairs)
+        pairs, x = self._candidate_features(unique_users, exclude_seen)
+        scores = self._scores(x)
         items, top_scores = _top_k_per_user(
             np.searchsorted(unique_users, pairs.users), len(unique_users), pairs, scores, k
         )
@@ -317,6 +317,20 @@ class CandidateReranker(Recommender):
             return np.zeros(0, dtype=np.float32)
         pool = self._pool(np.unique(users))
         return self._pair_scores(pool, self._placed_pairs(pool, users, items))
+
+    def _candidate_features(self, users: np.ndarray, exclude_seen: bool) -> tuple[Candidates, np.ndarray]:
+        """The users' candidate pairs and their features. In a tuning trial (`answer_users` set) they are kept
+        for the next trials, which ask the same (memoised) bases about the same users: only the learner
+        changes, so the bases score these users once per study, not once per trial."""
+
+        def compute() -> tuple[Candidates, np.ndarray]:
+            pool = self._pool(users)
+            pairs = pool.candidates if exclude_seen else self._with_seen_candidates(pool, users)
+            return pairs, self._features(pool, pairs)
+
+        if self.answer_users is None or not hasattr(self, "pool_key_"):
+            return compute()
+        return self.train_.memo(("candidate features", self.pool_key_, users_key(users), exclude_seen), compute)
 
     def _pool(self, users: np.ndarray) -> ScoredPool:
         """The users' candidates (the bases' top `n_candidates` unseen items), scored by every base."""
@@ -335,8 +349,11 @@ class CandidateReranker(Recommender):
         return place_in_pool(pool, self.bases_, users, items, seen, self.n_candidates)
 
     def _pair_scores(self, pool: ScoredPool, pairs: Candidates) -> np.ndarray:
+        return self._scores(self._features(pool, pairs))
+
+    def _features(self, pool: ScoredPool, pairs: Candidates) -> np.ndarray:
         x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool, self._signals())
-        return self._scores(x)
+        return x
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
         """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
