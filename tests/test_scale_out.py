@@ -336,3 +336,37 @@ def test_scale_bench_families_report_a_family_that_skipped_itself(tmp_path):
         "popularity": 0.25,
         "item_knn": None,
     }
+
+
+def _size_report(rows: int, seconds: float, **settings) -> dict:
+    """A bench scale report of one size: two steps and the total, as run_scale_command writes it."""
+    steps = [{"rows": rows, "stage": stage, "seconds": seconds * share, "peak_rss_mb": 100.0}
+             for stage, share in (("ingest", 0.25), ("train@svd", 0.75), ("total", 1.0))]
+    return {"settings": {"params": "params.yaml", "models": ["svd"], "tuned": True, "sample_users": 20000,
+                         "primary_metric": "ndcg_at_10", "seed": 0, **settings},
+            "machine": {"cores": 2}, "results": steps, "growth_exponents": {},
+            "families": {str(rows): {"svd": {"ndcg_at_10": 0.1, "skipped": None}}},
+            "quality": {str(rows): {"best_model": "svd", "best": 0.1, "popularity": 0.05, "item_knn": None}}}
+
+
+def test_combine_puts_reports_of_other_sizes_side_by_side_and_refuses_a_mismatch(tmp_path, capsys):
+    """`bench scale --combine`: each size's report, one table, exponents across sizes (4x rows, 8x seconds: 1.5);
+    reports of other settings or of a size given twice are refused with exit 2, naming the file."""
+    from mindshare.bench.scale import run_combine_command
+    from mindshare.cli import main
+
+    paths = []
+    for rows, seconds in ((4_000_000, 80.0), (1_000_000, 10.0)):
+        paths.append(str(tmp_path / f"{rows}.json"))
+        (tmp_path / f"{rows}.json").write_text(json.dumps(_size_report(rows, seconds)))
+    report = run_combine_command(paths, str(tmp_path / "all.json"), None)
+    assert [r["rows"] for r in report["results"]] == [1_000_000] * 3 + [4_000_000] * 3
+    assert report["growth_exponents"] == {"1000000-4000000": {"ingest": 1.5, "train@svd": 1.5, "total": 1.5}}
+    assert set(report["quality"]) == {"1000000", "4000000"} and len(report["sources"]) == 2
+    assert json.loads((tmp_path / "all.json").read_text())["growth_exponents"] == report["growth_exponents"]
+    assert "4,000,000 rows" in capsys.readouterr().out
+    (tmp_path / "other.json").write_text(json.dumps(_size_report(2_000_000, 20.0, seed=1)))
+    for extra, message in ((str(tmp_path / "other.json"), "seed"), (paths[0], "4,000,000 rows"),
+                           (str(tmp_path / "missing.json"), "cannot read")):
+        assert main(["bench", "scale", "--combine", f"{paths[0]},{extra}"]) == 2
+        assert message in capsys.readouterr().err

@@ -34,7 +34,14 @@ import yaml
 
 from mindshare import layout
 from mindshare.atomic_files import write_json
-from mindshare.bench.scale_report import QUALITY_FAMILIES, format_quality, format_scale, growth_exponents, plot_scale
+from mindshare.bench.scale_report import (
+    QUALITY_FAMILIES,
+    combine_reports,
+    format_quality,
+    format_scale,
+    growth_exponents,
+    plot_scale,
+)
 from mindshare.errors import MindshareError, suggestion
 from mindshare.settings import Settings
 from mindshare.stages.params import check_settings
@@ -352,10 +359,16 @@ def run_scale_command(
         rows, shipped, models, tune, sample_users, seed, workdir, progress=lambda line: print(line, flush=True),
         resume=resume, after_size=after_size,
     )
-    print()
-    print(format_scale(run.results))
-    print(format_quality(run.quality, run.families, settings.register.primary_metric))
     report = report_of(run)
+    print_report(report, plot_path)
+    return report
+
+
+def print_report(report: dict, plot_path: str | None) -> None:
+    """The report's table of steps, quality lines and growth exponents; its plot where asked."""
+    print()
+    print(format_scale(report["results"]))
+    print(format_quality(report["quality"], report["families"], report["settings"]["primary_metric"]))
     for pair, slopes in report["growth_exponents"].items():
         low, high = (f"{int(n):,}" for n in pair.split("-"))
         print(
@@ -363,5 +376,22 @@ def run_scale_command(
             + ", ".join(f"{k} {v:.2f}" for k, v in slopes.items())
         )
     if plot_path:
-        plot_scale(run.results, plot_path)
+        plot_scale(report["results"], plot_path)
+
+
+def run_combine_command(paths: list[str], json_path: str | None, plot_path: str | None) -> dict:
+    """`bench scale --combine a.json,b.json`: reports of runs at other sizes as one (table, exponents, plot)."""
+    reports = []
+    for path in paths:
+        try:
+            report = json.loads(Path(path).read_text())
+        except (OSError, ValueError) as error:
+            raise MindshareError(f"--combine: cannot read {path} as a bench scale JSON report ({error})") from None
+        if not isinstance(report, dict) or not {"settings", "results"} <= report.keys():
+            raise MindshareError(f"--combine: {path} is not a bench scale JSON report (no settings and results)")
+        reports.append((path, report))
+    report = combine_reports(reports)
+    print_report(report, plot_path)
+    if json_path:
+        write_json(report, json_path)
     return report

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from mindshare.atomic_files import atomic_path
+from mindshare.errors import MindshareError
 
 PLOT_GROUPS = ("ingest", "prepare", "features", "tune", "train", "evaluate", "register", "audience", "total")
 QUALITY_FAMILIES = ("popularity", "item_knn")  # the floor and the neighbourhood family, side by side at every size
@@ -108,3 +109,32 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
     with atomic_path(Path(path)) as tmp:
         figure.savefig(tmp, format="png", dpi=100)
     plt.close(figure)
+
+
+COMBINED_SETTINGS = ("params", "models", "tuned", "sample_users", "primary_metric", "seed")
+
+
+def combine_reports(reports: list[tuple[str, dict]]) -> dict:
+    """One report of several `bench scale --json` reports ((path, report) pairs), each of other sizes, run with the
+    same settings: their steps, families and quality side by side, growth exponents across all the sizes."""
+    combined: dict = {"results": [], "families": {}, "quality": {}, "resumed": {}, "sources": []}
+    for path, report in reports:
+        settings = {key: report["settings"].get(key) for key in COMBINED_SETTINGS}
+        first = combined.setdefault("settings", settings)
+        differing = [key for key in COMBINED_SETTINGS if settings[key] != first[key]]
+        if differing:
+            raise MindshareError(f"{path}: its {differing[0]} ({settings[differing[0]]}) differs from the first "
+                                 f"report's ({first[differing[0]]}); combine runs of the same settings only")
+        sizes = sorted({r["rows"] for r in report["results"]})
+        repeated = sorted(set(sizes) & {r["rows"] for r in combined["results"]})
+        if repeated:
+            raise MindshareError(f"{path}: {repeated[0]:,} rows is in an earlier report too; give each size once")
+        combined["results"] += report["results"]
+        for part in ("families", "quality", "resumed"):
+            combined[part].update(report.get(part, {}))
+        combined["sources"].append({"report": str(path), "rows": sizes, "machine": report.get("machine")})
+    combined["results"].sort(key=lambda r: r["rows"])  # stable: each size's steps keep their order
+    combined["growth_exponents"] = growth_exponents(combined["results"])
+    if not combined["resumed"]:
+        del combined["resumed"]
+    return combined

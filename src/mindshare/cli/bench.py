@@ -46,6 +46,8 @@ def add_bench(sub) -> None:
                    help="scale: go on where a run with the same --workdir and settings stopped, keeping the steps "
                         "it measured")
     p.add_argument("--plot", help="scale: also draw seconds against rows (log-log) to this PNG")
+    p.add_argument("--combine", help="scale: instead of running, combine JSON reports of earlier runs at other sizes "
+                                     "(comma-separated) into one: table, growth exponents, --json, --plot")
     p.add_argument("--keeps", default="32,64,128,256,512,1024,0",
                    help="ease-keep: EASE weights kept per item on average, 0 for dense (default 32,...,1024,0)")
     p.add_argument("--pair", default="popularity,item_knn",
@@ -74,6 +76,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
         print(format_serve(results))
         if args.json:
             write_json(results, args.json)
+        return
+    if args.protocol == "scale" and args.combine:
+        from mindshare.bench.scale import run_combine_command
+
+        run_combine_command([p for p in args.combine.split(",") if p], args.json, args.plot)
         return
     if args.protocol == "scale":
         from mindshare.bench.command import parse_ints
