@@ -203,3 +203,18 @@ def test_auto_segment_prior_is_chosen_on_valid():
     scores = data.segment_prior_scores(model)
     assert scores["users"] > 20 and set(scores["ndcg"]) == {str(p) for p in SEGMENT_PRIOR_GRID}
     assert scores["ndcg"]["0.0"] > 0
+
+
+def test_every_users_top_n_is_the_same_answered_in_batches():
+    """data/recommendations.parquet's table: batches of users (bounded memory, progress) change no row."""
+    from mindshare.marketing.recommendations import top_n_table
+
+    interactions, items = generate_synthetic(SyntheticSpec(n_users=250, n_items=80, n_interactions=5000, seed=5))
+    user_table, item_table = build_feature_tables(interactions, items)
+    train = Interactions.from_frame(interactions).with_features(user_table, item_table)
+    model = make_model("item_knn", {}).fit(train)
+    policy = ColdStartPolicy(train, ColdStartSettings(max_interactions=5, segment_prior=5.0))
+    whole = top_n_table(model, policy, items, 10)
+    batched = top_n_table(model, policy, items, 10, users_per_batch=7)
+    pd.testing.assert_frame_equal(batched, whole)
+    assert whole["user_id"].nunique() == train.n_users and set(whole["basis"]) >= {MODEL, SEGMENT_BLEND}
