@@ -26,7 +26,8 @@ def top_n_table(model: Recommender, policy: ColdStartPolicy, items: pd.DataFrame
             users = np.arange(start, min(start + users_per_batch, train.n_users))
             parts.append(answer(model, policy, users, np.full(len(users), -1), k))
             bar.update(len(users))
-    lists = Lists(*(np.concatenate([getattr(part, name) for part in parts]) for name in ("item_ids", "scores", "basis")))
+    fields = ("item_ids", "scores", "basis")
+    lists = Lists(*(np.concatenate([getattr(part, field) for part in parts]) for field in fields))
     valid = lists.item_ids != ""
     rows, ranks = np.nonzero(valid)
     ids = lists.item_ids[valid]
