@@ -111,7 +111,7 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
     plt.close(figure)
 
 
-COMBINED_SETTINGS = ("params", "models", "tuned", "sample_users", "primary_metric", "seed")
+COMBINED_SETTINGS = ("models", "tuned", "sample_users", "primary_metric", "seed")  # each report's params file: in sources
 
 
 def combine_reports(reports: list[tuple[str, dict]]) -> dict:
@@ -132,7 +132,8 @@ def combine_reports(reports: list[tuple[str, dict]]) -> dict:
         combined["results"] += report["results"]
         for part in ("families", "quality", "resumed"):
             combined[part].update(report.get(part, {}))
-        combined["sources"].append({"report": str(path), "rows": sizes, "machine": report.get("machine")})
+        combined["sources"].append({"report": str(path), "rows": sizes, "params": report["settings"].get("params"),
+                                    "machine": report.get("machine")})
     combined["results"].sort(key=lambda r: r["rows"])  # stable: each size's steps keep their order
     combined["growth_exponents"] = growth_exponents(combined["results"])
     if not combined["resumed"]:
