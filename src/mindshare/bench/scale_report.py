@@ -111,7 +111,8 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
     plt.close(figure)
 
 
-COMBINED_SETTINGS = ("models", "tuned", "sample_users", "primary_metric", "seed")  # each report's params file: in sources
+# settings the combined reports must share (each one's params file is listed under sources)
+COMBINED_SETTINGS = ("models", "tuned", "sample_users", "primary_metric", "seed")
 
 
 def combine_reports(reports: list[tuple[str, dict]]) -> dict:
