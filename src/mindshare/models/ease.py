@@ -61,11 +61,11 @@ def head_and_tail_weights(x: sp.csr_matrix, l2: float, max_items: int, keep: int
     """(items x items weights, tail item indices, tail scale): EASE among the `max_items` most interacted items
     (ties: the smaller index), calibrated item-kNN columns for the others."""
     n = x.shape[1]
-    head = np.sort(np.lexsort((np.arange(n), -norms))[:max_items])  # norms: sqrt(popularity), the same order
+    columns = x.T.tocsr()
+    head = np.sort(most_frequent_rows(columns, max_items))  # called where n > max_items: never None
     tail = np.setdiff1d(np.arange(n), head)
     head_weights = dense_ease_weights(x[:, head], l2, max_items)
     sample = head[np.linspace(0, len(head) - 1, min(CALIBRATION_ITEMS, len(head))).astype(np.int64)]
-    columns = x.T.tocsr()
     neighbours = top_k_similarities(columns, "cosine", tail_neighbours, 10.0, SCORE_BLOCK_FLOATS,
                                     of_rows=np.concatenate([sample, tail]),
                                     among=most_frequent_rows(columns, max_candidates))

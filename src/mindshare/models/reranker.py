@@ -182,7 +182,7 @@ class CandidateReranker(Recommender):
         self._fit_ratings(train, n_folds, stop_users)
 
     def _params_of(self, spec: str) -> dict | None:
-        """A base's hyper-parameters: `base_params[spec]` (train@ passes each family's tuned values), else defaults."""
+        """A base's hyper-parameters: `base_params[spec]` where set, else the library defaults."""
         return (self.base_params or {}).get(spec)
 
     def _fitted_base(self, train: Interactions, spec: str) -> Recommender:

@@ -39,14 +39,15 @@ class UserKNN(Recommender):
         self.max_candidates = max_candidates
 
     def _fit(self, train: Interactions) -> None:
-        among = most_frequent_rows(train.matrix.tocsr(), self.max_candidates)
+        rows = train.matrix.tocsr()
+        among = most_frequent_rows(rows, self.max_candidates)
         of_rows = None
         self.answerable_ = None
         if self.answer_users is not None:
             of_rows = np.unique(np.asarray(self.answer_users, dtype=np.int64))
             self.answerable_ = np.zeros(train.n_users, dtype=bool)
             self.answerable_[of_rows] = True
-        self.neighbours_ = top_k_similarities(train.matrix.tocsr(), self.similarity, self.n_neighbours,
+        self.neighbours_ = top_k_similarities(rows, self.similarity, self.n_neighbours,
                                               self.shrinkage, self.max_dense_floats, of_rows=of_rows, among=among)
         binary = train.binary()
         self.item_vectors_ = binary.T.tocsr()  # row i: the users who interacted with i
