@@ -122,6 +122,37 @@ def test_ease_above_max_items_solves_the_head_and_scores_the_tail_by_scaled_knn(
     assert np.allclose(bounded.weights_.toarray()[:, head], weights[:, head])  # the head does not move
 
 
+def test_auto_neighbourhood_is_the_mean_interactions_per_item_within_bounds():
+    """"auto": the mean interactions of the interacted items (empty ones not counted), at least 100, at most
+    1000; an integer passes through; anything else is refused naming the setting."""
+    from mindshare.models.neighbours import neighbourhood_size
+
+    dense_items = sp.csr_matrix(np.ones((3, 250)))  # 3 items of 250 interactions, one empty item below
+    assert neighbourhood_size("auto", sp.vstack([dense_items, sp.csr_matrix((1, 250))]).tocsr()) == 250
+    assert neighbourhood_size("auto", sp.csr_matrix(np.eye(20))) == 100
+    assert neighbourhood_size("auto", sp.csr_matrix(np.ones((2, 5000)))) == 1000
+    assert neighbourhood_size(7, dense_items) == 7
+    for bad in ("many", 0, 2.5, True):
+        with pytest.raises(MindshareError, match="n_neighbours"):
+            neighbourhood_size(bad, dense_items)
+
+
+def test_item_knn_auto_fits_as_the_resolved_integer():
+    from mindshare.models.item_knn import ItemKNN
+
+    rng = np.random.default_rng(5)  # 2,000 users with 20 of 300 items each: about 133 interactions per item
+    items = np.concatenate([rng.choice(300, 20, replace=False, p=np.linspace(1, 3, 300) / 600) for _ in range(2000)])
+    data = Interactions.from_frame(pd.DataFrame({"user_id": np.repeat(np.arange(2000), 20), "item_id": items}))
+    per_item = data.matrix.nnz / (np.diff(data.matrix.T.tocsr().indptr) > 0).sum()
+    assert 100 < per_item < data.n_items - 1  # "auto" is neither the lower bound nor every item here
+    auto = ItemKNN(n_neighbours="auto").fit(data)
+    assert auto.fit_facts() == {"n_neighbours_used": round(per_item)}
+    fixed = ItemKNN(n_neighbours=round(per_item)).fit(data)
+    assert np.array_equal(auto.neighbours_.toarray(), fixed.neighbours_.toarray())
+    users = np.arange(data.n_users)
+    assert np.array_equal(auto.score(users, users % data.n_items), fixed.score(users, users % data.n_items))
+
+
 def test_item_knn_above_max_candidates_draws_neighbours_from_the_most_interacted_items():
     """Neighbours among the most interacted items with the same similarity values; every item still scored;
     a catalogue within the bound gives the unbounded model."""

@@ -16,6 +16,22 @@ import scipy.sparse as sp
 from mindshare.errors import MindshareError
 
 SIMILARITIES = ("cosine", "pearson", "jaccard")
+AUTO = "auto"
+AUTO_NEIGHBOURS = (100, 1000)  # "auto": the mean interactions per interacted row, within these bounds
+
+
+def neighbourhood_size(k: int | str, rows: sp.csr_matrix) -> int:
+    """`k`, or for "auto" the mean stored entries of the rows that have any, within AUTO_NEIGHBOURS: where every
+    row has hundreds of interactions its similarities are reliable that far down (on the synthetic 5 M shop log,
+    400 neighbours instead of 100 raised item-kNN's valid nDCG@10 from 0.0974 to 0.1045); where rows have a few,
+    the lower bound keeps the former fixed default."""
+    if k == AUTO:
+        counts = np.diff(rows.indptr)
+        mean = counts.sum() / max(1, int((counts > 0).sum()))
+        return int(np.clip(round(mean), *AUTO_NEIGHBOURS))
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise MindshareError(f"params.yaml: n_neighbours {k!r} is neither a positive integer nor '{AUTO}'")
+    return int(k)
 
 
 def _centred(rows: sp.csr_matrix) -> sp.csr_matrix:
