@@ -107,3 +107,31 @@ def test_threads_capped_by_omp_num_threads(monkeypatch):
     assert (capped_threads(2), capped_threads(-1)) == (1, 1)
     monkeypatch.setenv("OMP_NUM_THREADS", "4")
     assert capped_threads(2) == 2
+
+
+def test_rating_rows_are_bounded_by_max_rating_rows(data):
+    counts = np.diff(data.matrix.indptr)
+    per_fold = int(counts[counts > 1].sum()) // 5
+    for cap in (None, 1_000_000, per_fold * 5):  # no cap, the shipped cap on a small log, exactly every rating
+        assert LightGBMRanker(**SMALL, max_rating_rows=cap)._rating_folds(data, 5) == (5, None)
+    assert LightGBMRanker(**SMALL, max_rating_rows=per_fold * 2)._rating_folds(data, 5) == (2, per_fold)
+    assert LightGBMRanker(**SMALL, max_rating_rows=300)._rating_folds(data, 5) == (1, 300)
+
+
+def test_the_rating_learner_takes_a_sample_of_the_held_out_ratings(data, monkeypatch):
+    """Under the cap the regressor sees every fold's held-out ratings; over it, fewer folds and a seeded sample."""
+    rows: list[int] = []
+    fit_regressor = LightGBMRanker._fit_regressor
+
+    def counting(self, x, y, x_stop, y_stop, names):
+        rows.append(len(y) + len(y_stop))
+        return fit_regressor(self, x, y, x_stop, y_stop, names)
+
+    monkeypatch.setattr(LightGBMRanker, "_fit_regressor", counting)
+    counts = np.diff(data.matrix.indptr)
+    whole = LightGBMRanker(**SMALL, learn="rating", max_rating_rows=None).fit(data)
+    capped = LightGBMRanker(**SMALL, learn="rating", max_rating_rows=300).fit(data)
+    assert rows == [int(counts[counts > 1].sum()), 300]
+    users, items = np.arange(20), np.arange(20)
+    assert np.isfinite(capped.predict_ratings(users, items)).all()
+    assert not np.allclose(capped.predict_ratings(users, items), whole.predict_ratings(users, items))

@@ -8,9 +8,11 @@ families are fitted on the rest; each user's candidates are the union of their t
 (`early_stopping_share`) into those the learner trains on and those it is early-stopped on. For
 ratings, the rating families' predictions for the held-out ratings of every fold (made by models
 that never saw them: out-of-fold stacking) plus the pair features are the inputs and the held-out
-rating the target. Finally the base families are refitted on all the fit data
-and the learner re-ranks their candidates. Feature tables attached to the data (the features
-stage) are computed on all fit data, so user and item aggregates include the held-out part.
+rating the target (at most `max_rating_rows` of them: fewer folds, then a seeded sample of each fold's
+ratings, so that explicit logs of tens of millions of ratings refit the raters once, not five times).
+Finally the base families are refitted on all the fit data and the learner re-ranks their candidates.
+Feature tables attached to the data (the features stage) are computed on all fit data, so user and item
+aggregates include the held-out part.
 
 The prior is the base family whose standardised score ranks the training groups best (nDCG@10;
 the first in `base_models` on a tie): which family leads depends on the data (on MovieLens
@@ -66,14 +68,16 @@ class CandidateReranker(Recommender):
     supports_ratings = True
     uses_embeddings = False
     max_groups: int | None = None  # models saved before the setting: every fold, every user
+    max_rating_rows: int | None = None  # models saved before the setting: every held-out rating
     prior_column_: int = 0  # models saved before the prior was chosen: the first base family
     base_params: dict[str, dict] | None = None  # models saved before the setting: every base with its defaults
 
     def _init_reranker(
         self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
-        signals, max_groups, base_params=None,
+        signals, max_groups, base_params=None, max_rating_rows=None,
     ) -> None:
         self.base_params = base_params
+        self.max_rating_rows = max_rating_rows
         self.max_groups = max_groups
         self.signals = list(signals)
         self.base_models = list(base_models)
@@ -204,6 +208,18 @@ class CandidateReranker(Recommender):
         per_fold = cap // n_used
         return n_used, (per_fold if with_holdout > per_fold else None)
 
+    def _rating_folds(self, train: Interactions, n_folds: int) -> tuple[int, int | None]:
+        """(holdout folds whose ratings the rating learner takes, ratings drawn per fold or None for all): every
+        fold's where they are at most `max_rating_rows`, else the fewest folds that hold that many and a seeded
+        sample of each."""
+        cap = self.max_rating_rows
+        counts = np.diff(train.matrix.indptr)
+        per_fold = int(counts[counts > 1].sum()) // n_folds  # a fold holds about this many ratings
+        if not cap or per_fold * n_folds <= cap:
+            return n_folds, None
+        n_used = max(1, min(n_folds, -(-cap // max(1, per_fold))))
+        return n_used, cap // n_used
+
     def _signals(self) -> tuple[str, ...]:
         """The optional feature groups used (models saved before `signals` had none of them)."""
         return tuple(getattr(self, "signals", ()))
@@ -236,13 +252,16 @@ class CandidateReranker(Recommender):
     def _fit_ratings(self, train: Interactions, n_folds: int, stop_users: np.ndarray) -> None:
         if self.learn in ("both", "rating") and train.has_ratings:
             # out-of-fold stacking: every fold's held-out ratings, predicted by raters that never saw them
+            n_used, per_fold = self._rating_folds(train, n_folds)
+
             def out_of_fold():
-                rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed)) for f in range(n_folds)]
+                rows = [self._rating_rows(*split_holdout(train, n_folds, f, self.seed), per_fold, f)
+                        for f in range(n_used)]
                 raters = [self._fitted_base(train, spec) for spec in self.rating_models]  # a base's fit when shared
                 return rows, raters, self.rating_feature_names_
 
-            key = ("rating", tuple(self.rating_models), n_folds, self.seed, users_key(self.answer_users),
-                   params_key(self.base_params))
+            key = ("rating", tuple(self.rating_models), n_folds, n_used, per_fold, self.seed,
+                   users_key(self.answer_users), params_key(self.base_params))
             rows, self.raters_, self.rating_feature_names_ = train.memo(key, out_of_fold)
             x = np.vstack([r[0] for r in rows])
             y, users = np.concatenate([r[1] for r in rows]), np.concatenate([r[2] for r in rows])
@@ -250,10 +269,15 @@ class CandidateReranker(Recommender):
             self._fit_regressor(x[~stop], y[~stop], x[stop], y[stop], self.rating_feature_names_)
             self.baseline_ = self._fitted_base(train, "baseline")
 
-    def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix):
+    def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix, n_rows: int | None = None, fold: int = 0):
+        """Features, ratings and users of one fold's held-out ratings (a seeded sample of `n_rows` where given)."""
         raters = [make_base(spec, self._params_of(spec)).fit(fit_part) for spec in self.rating_models]
         coo = held.tocoo()
-        return self._rating_features(raters, fit_part, coo.row, coo.col), coo.data, coo.row
+        users, items, ratings = coo.row, coo.col, coo.data
+        if n_rows is not None and coo.nnz > n_rows:
+            keep = np.sort(np.random.default_rng([self.seed, fold, 1]).choice(coo.nnz, n_rows, replace=False))
+            users, items, ratings = users[keep], items[keep], ratings[keep]
+        return self._rating_features(raters, fit_part, users, items), ratings, users
 
     def _ranking_pairs(self, fit_part: Interactions, held: sp.csr_matrix, n_users: int | None = None, fold: int = 0):
         """Features, labels and users of the candidate pairs of one holdout fold (users with a positive; a
