@@ -62,6 +62,30 @@ def test_a_rerankers_base_params_reach_its_bases_in_the_folds_and_the_final_fit(
     assert plain.fit_facts()["prior_ndcg"] != tuned.fit_facts()["prior_ndcg"]  # the folds' bases changed too
 
 
+def test_a_rerankers_auto_base_chooses_once_and_every_later_fit_takes_the_choice(data, monkeypatch):
+    """"auto" is probed in the base's first fit (a holdout fold); the other folds, the final fit and the rater of
+    the same family take the size it chose, so a re-ranker pays for one probe."""
+    from mindshare.models import item_knn
+
+    probes: list[int] = []
+    chosen_size = item_knn.ItemKNN._chosen_size
+
+    def counting(self, train):
+        probes.append(train.matrix.nnz)
+        return chosen_size(self, train)
+
+    monkeypatch.setattr(item_knn.ItemKNN, "_chosen_size", counting)
+    monkeypatch.setattr(item_knn, "AUTO_SIZES", (5, 60))
+    settings = dict(base_models=("item_knn", "popularity"), rating_models=("baseline", "item_knn"), holdout_folds=2,
+                    n_estimators=20, early_stopping_rounds=5, n_jobs=1,
+                    base_params={"item_knn": {"n_neighbours": "auto"}})
+    model = make_model("lightgbm", settings).fit(_copy(data))
+    assert len(probes) == 1 and probes[0] < data.matrix.nnz  # in the first fold, on its rest of the data
+    used = model.bases_[0].n_neighbours_
+    assert used in (5, 60) and model.fit_facts()["bases"] == {"item_knn": {"n_neighbours_used": used}}
+    assert model.raters_[1].n_neighbours_ == used
+
+
 def test_tuning_trials_of_a_reranker_score_the_bases_once_and_rank_as_an_unshared_fit(data, monkeypatch):
     """Trials (answer_users set, one train object) share the candidates' features: only the learner differs;
     each trial ranks as a fit on a train object of its own would."""

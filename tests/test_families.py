@@ -122,35 +122,50 @@ def test_ease_above_max_items_solves_the_head_and_scores_the_tail_by_scaled_knn(
     assert np.allclose(bounded.weights_.toarray()[:, head], weights[:, head])  # the head does not move
 
 
-def test_auto_neighbourhood_is_the_mean_interactions_per_item_within_bounds():
-    """"auto": the mean interactions of the interacted items (empty ones not counted), at least 100, at most
-    1000; an integer passes through; anything else is refused naming the setting."""
-    from mindshare.models.neighbours import neighbourhood_size
+def test_neighbours_of_a_smaller_size_are_cut_from_a_larger_one():
+    from mindshare.models.neighbours import check_neighbours, keep_top_k_per_row
 
-    dense_items = sp.csr_matrix(np.ones((3, 250)))  # 3 items of 250 interactions, one empty item below
-    assert neighbourhood_size("auto", sp.vstack([dense_items, sp.csr_matrix((1, 250))]).tocsr()) == 250
-    assert neighbourhood_size("auto", sp.csr_matrix(np.eye(20))) == 100
-    assert neighbourhood_size("auto", sp.csr_matrix(np.ones((2, 5000)))) == 1000
-    assert neighbourhood_size(7, dense_items) == 7
+    rng = np.random.default_rng(1)
+    columns = sp.csr_matrix((rng.random((60, 400)) < 0.2).astype(np.float32))
+    wide = top_k_similarities(columns, "cosine", 30, 5.0, 10_000)
+    for k in (1, 7, 30):
+        cut, direct = keep_top_k_per_row(wide, k), top_k_similarities(columns, "cosine", k, 5.0, 10_000)
+        assert np.array_equal(np.diff(cut.indptr), np.diff(direct.indptr))
+        assert np.allclose(np.sort(cut.toarray(), axis=1), np.sort(direct.toarray(), axis=1))  # ties may swap
     for bad in ("many", 0, 2.5, True):
         with pytest.raises(MindshareError, match="n_neighbours"):
-            neighbourhood_size(bad, dense_items)
+            check_neighbours(bad)
 
 
-def test_item_knn_auto_fits_as_the_resolved_integer():
-    from mindshare.models.item_knn import ItemKNN
+def test_clearly_better_needs_more_than_two_standard_errors_of_the_paired_differences():
+    from mindshare.models.item_knn import clearly_better
 
-    rng = np.random.default_rng(5)  # 2,000 users with 20 of 300 items each: about 133 interactions per item
-    items = np.concatenate([rng.choice(300, 20, replace=False, p=np.linspace(1, 3, 300) / 600) for _ in range(2000)])
-    data = Interactions.from_frame(pd.DataFrame({"user_id": np.repeat(np.arange(2000), 20), "item_id": items}))
-    per_item = data.matrix.nnz / (np.diff(data.matrix.T.tocsr().indptr) > 0).sum()
-    assert 100 < per_item < data.n_items - 1  # "auto" is neither the lower bound nor every item here
-    auto = ItemKNN(n_neighbours="auto").fit(data)
-    assert auto.fit_facts() == {"n_neighbours_used": round(per_item)}
-    fixed = ItemKNN(n_neighbours=round(per_item)).fit(data)
+    kept = np.linspace(0, 1, 100)
+    assert clearly_better(kept + 0.01, kept)  # every user better: no noise at all
+    noisy = kept + np.where(np.arange(100) % 2 == 0, 0.3, -0.28)  # +0.01 on average, sd 0.29: SE 0.029
+    assert not clearly_better(noisy, kept)
+    assert not clearly_better(kept, kept) and not clearly_better(kept[:1] + 1, kept[:1])
+
+
+def test_item_knn_auto_chooses_the_size_that_ranks_held_out_items_best(monkeypatch):
+    """"auto" fits as the integer it chose, reports it, and chooses by the data: one neighbour ranks far worse
+    than thirty here, fifty better than every other item; sizes beyond the catalogue collapse to every other item."""
+    from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+    from mindshare.models import item_knn
+
+    frame, _ = generate_synthetic(SyntheticSpec(n_users=600, n_items=80, n_interactions=12000, seed=5))
+    data = Interactions.from_frame(frame)
+    monkeypatch.setattr(item_knn, "AUTO_SIZES", (1, 30))
+    auto = item_knn.ItemKNN(n_neighbours="auto").fit(data)
+    assert auto.fit_facts() == {"n_neighbours_used": 30}
+    fixed = item_knn.ItemKNN(n_neighbours=30).fit(data)
     assert np.array_equal(auto.neighbours_.toarray(), fixed.neighbours_.toarray())
     users = np.arange(data.n_users)
     assert np.array_equal(auto.score(users, users % data.n_items), fixed.score(users, users % data.n_items))
+    monkeypatch.setattr(item_knn, "AUTO_SIZES", (50, 79))  # and not always the largest: 79 is every other item
+    assert item_knn.ItemKNN(n_neighbours="auto").fit(data).n_neighbours_ == 50
+    monkeypatch.setattr(item_knn, "AUTO_SIZES", (100, 200))
+    assert item_knn.ItemKNN(n_neighbours="auto").fit(data).n_neighbours_ == data.n_items - 1
 
 
 def test_item_knn_above_max_candidates_draws_neighbours_from_the_most_interacted_items():

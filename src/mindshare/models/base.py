@@ -110,6 +110,10 @@ class Recommender:
     def _fit(self, train: Interactions) -> None:
         raise NotImplementedError
 
+    def resolved_params(self) -> dict[str, Any]:
+        """Settings this fit chose from the data ("auto"), as values another fit on like data can take."""
+        return {}
+
     def _score_block(self, users: np.ndarray) -> np.ndarray:
         """Dense float32 scores (len(users), n_items) for a block of user indices."""
         raise NotImplementedError

@@ -23,9 +23,10 @@ pair's base scores are standardised against its user's candidates, never against
 batch, so score(u, i) is one number whatever else is asked for.
 
 `base_params` (spec -> values) sets a base's hyper-parameters; by default each base runs with its
-library defaults. The shipped params.yaml gives item_knn `n_neighbours: auto` (neighbours.py): on the synthetic
-5 M shop log, lightgbm's valid nDCG@10 rose from 0.1025 to 0.1053 with it (the prior became item-kNN), on the
-sample it resolves to the default 100. Giving the bases their standalone models' tuned values was measured
+library defaults. The shipped params.yaml gives item_knn `n_neighbours: auto` (item_knn.py), probed in its first
+fit and taken as chosen there by the base's later fits: on the synthetic 5 M shop log it chose 800 and
+lightgbm's valid nDCG@10 rose from 0.1025 to 0.1066 (the prior became item-kNN; tuned item_knn: 0.1045); on
+the sample it keeps 100. Giving the bases their standalone models' tuned values was measured
 and is not the pipeline's default: on the synthetic 5 M shop log lightgbm's valid nDCG@10 rose from 0.1033 to 0.1061
 (item_knn tuned: 0.1045), but on MovieLens latest-small its test figure fell from 0.3750 to 0.3695
 and the MLP's from 0.3714 to 0.3624 (its learner lost to the prior), the learners having been tuned
@@ -136,6 +137,7 @@ class CandidateReranker(Recommender):
         rng = np.random.default_rng(self.seed)
         stop_users = rng.random(train.n_users) < self.early_stopping_share
         self.feature_names_: list[str] = []
+        self.resolved_: dict[str, dict] = {}  # what "auto" settings of the bases became in their first fit
         if self.learn in ("both", "ranking"):
             # the candidates and their features depend on these settings only, not on the learner's
             key = (
@@ -188,11 +190,18 @@ class CandidateReranker(Recommender):
         self._fit_ratings(train, n_folds, stop_users)
 
     def _params_of(self, spec: str) -> dict | None:
-        """A base's hyper-parameters: `base_params[spec]` where set, else the library defaults."""
-        return (self.base_params or {}).get(spec)
+        """A base's hyper-parameters: `base_params[spec]` where set, else the library defaults; a setting the data
+        chose ("auto") in this fit's first fit of the base is taken as chosen there by every later one."""
+        params = (self.base_params or {}).get(spec)
+        return {**params, **getattr(self, "resolved_", {}).get(spec, {})} if params else params
+
+    def _fitted(self, spec: str, base: Recommender) -> Recommender:
+        """`base` (of `spec`), fitted: what it chose from the data is kept for the base's later fits."""
+        self.resolved_.setdefault(spec, base.resolved_params())
+        return base
 
     def _fitted_base(self, train: Interactions, spec: str) -> Recommender:
-        return fitted_base(train, spec, self.answer_users, self._params_of(spec))
+        return self._fitted(spec, fitted_base(train, spec, self.answer_users, self._params_of(spec)))
 
     def _training_groups(self, train: Interactions, n_folds: int) -> tuple[int, int | None]:
         """(holdout folds used, users drawn per fold or None for all). A fold's training groups are its users
@@ -271,7 +280,8 @@ class CandidateReranker(Recommender):
 
     def _rating_rows(self, fit_part: Interactions, held: sp.csr_matrix, n_rows: int | None = None, fold: int = 0):
         """Features, ratings and users of one fold's held-out ratings (a seeded sample of `n_rows` where given)."""
-        raters = [make_base(spec, self._params_of(spec)).fit(fit_part) for spec in self.rating_models]
+        raters = [self._fitted(spec, make_base(spec, self._params_of(spec)).fit(fit_part))
+                  for spec in self.rating_models]
         coo = held.tocoo()
         users, items, ratings = coo.row, coo.col, coo.data
         if n_rows is not None and coo.nnz > n_rows:
@@ -286,7 +296,7 @@ class CandidateReranker(Recommender):
         users = np.flatnonzero(np.diff(held.indptr) > 0)
         if n_users is not None and len(users) > n_users:
             users = np.sort(np.random.default_rng([self.seed, fold]).choice(users, n_users, replace=False))
-        bases = [base_for(spec, users, self._params_of(spec)).fit(fit_part)  # asked about these users only
+        bases = [self._fitted(spec, base_for(spec, users, self._params_of(spec)).fit(fit_part))  # these users only
                  for spec in self.base_models]
         log.info("%s: holdout fold %d: %d base families fitted in %.0f s; candidates for %d users", self.name,
                  fold + 1, len(bases), time.perf_counter() - started, len(users))
