@@ -10,6 +10,11 @@ RANKING_MODELS: dict[str, dict] = {
     "popularity": {"family": "popularity"},
     "user_knn": {"family": "user_knn"},
     "item_knn": {"family": "item_knn"},
+    # neighbourhood sizes, and "auto" choosing among them by a held-out probe (the re-rankers' item_knn base)
+    "item_knn_200": {"family": "item_knn", "n_neighbours": 200},
+    "item_knn_400": {"family": "item_knn", "n_neighbours": 400},
+    "item_knn_800": {"family": "item_knn", "n_neighbours": 800},
+    "item_knn_auto": {"family": "item_knn", "n_neighbours": "auto"},
     "item_knn_ease": {"family": "item_knn_ease"},
     "rp3beta": {"family": "rp3beta"},
     "slim": {"family": "slim"},
@@ -19,6 +24,8 @@ RANKING_MODELS: dict[str, dict] = {
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
     "lightgbm": {"family": "lightgbm", "learn": "ranking"},
+    "lightgbm_auto_knn": {"family": "lightgbm", "learn": "ranking",  # as params.yaml ships it
+                          "base_params": {"item_knn": {"n_neighbours": "auto"}}},
     # the same with iALS (Rendle et al. settings) as its second base and with the time signals: measured variants
     "lightgbm_ials": {"family": "lightgbm", "learn": "ranking",
                       "base_models": ["item_knn_ease", "svd:ials", "item_knn", "user_knn"]},
