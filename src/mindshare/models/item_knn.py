@@ -73,7 +73,8 @@ class ItemKNN(Recommender):
         """The neighbourhood size for "auto": fitted on the rest of the data, each size of AUTO_SIZES in turn
         ranks a held-out fifth of each user's items (nDCG@10 over at most AUTO_PROBE_USERS seeded users); the
         next size is taken while it is `clearly_better` than the one kept. The first size is cut from the
-        second's similarities; each later one costs one similarity computation."""
+        second's similarities; where the second is taken, the later ones are cut from the largest's: at most
+        two similarity computations."""
         sizes = sorted({min(k, max(1, train.n_items - 1)) for k in AUTO_SIZES})
         rest, held = split_holdout(train, 5, 0, 0)
         users = np.flatnonzero(np.diff(held.indptr) > 0)
@@ -86,12 +87,14 @@ class ItemKNN(Recommender):
         def quality(neighbours: sp.csr_matrix) -> np.ndarray:  # each probed user's nDCG@10
             return _probe_ndcg(vectors, neighbours.T.tocsr(), relevant, min(10, train.n_items))
 
-        wider = self._similarities(columns, sizes[1])
-        kept, kept_quality = 0, quality(keep_top_k_per_row(wider, sizes[0]))
-        if len(sizes) > 2 and clearly_better(quality(wider), kept_quality):  # growing: the rest cut from the widest
-            wider = self._similarities(columns, sizes[-1])
-        for step in range(1, len(sizes)):
-            step_quality = quality(keep_top_k_per_row(wider, sizes[step]))
+        second = self._similarities(columns, sizes[1])
+        kept_quality, step_quality = quality(keep_top_k_per_row(second, sizes[0])), quality(second)
+        if not clearly_better(step_quality, kept_quality):
+            return sizes[0]
+        kept, kept_quality = 1, step_quality
+        widest = self._similarities(columns, sizes[-1]) if len(sizes) > 2 else second
+        for step in range(2, len(sizes)):
+            step_quality = quality(keep_top_k_per_row(widest, sizes[step]))
             if not clearly_better(step_quality, kept_quality):
                 break
             kept, kept_quality = step, step_quality
