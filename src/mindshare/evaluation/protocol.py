@@ -15,6 +15,7 @@ import scipy.sparse as sp
 
 from mindshare import metrics
 from mindshare.data.interactions import Interactions
+from mindshare.metrics.ranking import hit_matrix
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy
 
@@ -54,17 +55,6 @@ def build_test_set(train: Interactions, test: pd.DataFrame) -> TestSet:
         "users_evaluated": int(len(eval_users)),
     }
     return TestSet(users=eval_users, relevant=matrix, n_relevant=n_relevant, counts=counts)
-
-
-def hit_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
-    """hits[u, j] = item recommended[u, j] is relevant for row u (-1 never hits)."""
-    n_rows, k = recommended.shape
-    rows = np.repeat(np.arange(n_rows), k)
-    cols = recommended.ravel()
-    hits = np.zeros(n_rows * k, dtype=bool)
-    ok = cols >= 0
-    hits[ok] = np.asarray(relevant[rows[ok], cols[ok]]).ravel()
-    return hits.reshape(n_rows, k)
 
 
 def item_feature_matrix(train: Interactions, items: pd.DataFrame | None) -> sp.csr_matrix:

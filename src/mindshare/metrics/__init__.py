@@ -11,8 +11,8 @@ from importlib import import_module
 # must not pull in scipy.stats through `significance`
 _WHERE = {
     "beyond_accuracy": ("catalogue_coverage", "intra_list_diversity", "mean_popularity", "novelty"),
-    "ranking": ("hit_rate_at_k", "map_at_k", "map_at_k_over_relevant", "mrr_at_k", "ndcg_at_k", "per_user",
-                "precision_at_k", "recall_at_k"),
+    "ranking": ("hit_matrix", "hit_rate_at_k", "map_at_k", "map_at_k_over_relevant", "mrr_at_k", "ndcg_at_k",
+                "per_user", "precision_at_k", "recall_at_k"),
     "rating": ("RATING_METRICS", "mae", "rmse"),
     "significance": ("PairedComparison", "bootstrap_ci", "paired_comparison"),
 }

@@ -7,7 +7,23 @@ hits [1, 0, 1].
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+
+def hit_matrix(recommended: np.ndarray, relevant: sp.csr_matrix) -> np.ndarray:
+    """hits[u, j] = item recommended[u, j] is relevant for row u (-1 never hits)."""
+    n_rows, k = recommended.shape
+    rows = np.repeat(np.arange(n_rows), k)
+    cols = recommended.ravel()
+    hits = np.zeros(n_rows * k, dtype=bool)
+    ok = cols >= 0
+    hits[ok] = np.asarray(relevant[rows[ok], cols[ok]]).ravel()
+    return hits.reshape(n_rows, k)
 
 
 def _top(hits: np.ndarray, k: int) -> np.ndarray:

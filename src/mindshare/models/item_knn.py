@@ -21,8 +21,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
-from mindshare.metrics import per_user
-from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks, top_k_rows
+from mindshare.metrics import hit_matrix, per_user
+from mindshare.models.base import SCORE_BLOCK_FLOATS, Recommender, score_pairs_in_chunks
 from mindshare.models.baseline import Baseline
 from mindshare.models.candidates import split_holdout
 from mindshare.models.neighbours import (
@@ -82,10 +82,14 @@ class ItemKNN(Recommender):
             return sizes[0]
         if len(users) > AUTO_PROBE_USERS:
             users = np.sort(np.random.default_rng(0).choice(users, AUTO_PROBE_USERS, replace=False))
-        columns, vectors, relevant = rest.matrix.T.tocsr(), rest.binary()[users], held[users]
+        columns, relevant, k = rest.matrix.T.tocsr(), held[users], min(10, train.n_items)
+        probe = ItemKNN()  # ranks `rest` through each size's neighbours, as a fitted model would
+        probe.train_, probe.user_vectors_ = rest, rest.binary()
 
         def quality(neighbours: sp.csr_matrix) -> np.ndarray:  # each probed user's nDCG@10
-            return _probe_ndcg(vectors, neighbours.T.tocsr(), relevant, min(10, train.n_items))
+            probe.neighbours_ = neighbours
+            return per_user(hit_matrix(probe.recommend(users, k)[0], relevant), np.diff(relevant.indptr), k)[
+                f"ndcg_at_{k}"]
 
         second = self._similarities(columns, sizes[1])
         kept_quality, step_quality = quality(keep_top_k_per_row(second, sizes[0])), quality(second)
@@ -135,20 +139,3 @@ def clearly_better(candidate: np.ndarray, kept: np.ndarray, z: float = 2.0) -> b
         return False
     return bool(difference.mean() > z * difference.std(ddof=1) / np.sqrt(len(difference)))
 
-
-def _probe_ndcg(vectors: sp.csr_matrix, neighbours_t: sp.csr_matrix, relevant: sp.csr_matrix, k: int) -> np.ndarray:
-    """Each user's nDCG@k of the top k unseen items by `vectors @ neighbours_t` (in blocks of rows)."""
-    block = max(1, SCORE_BLOCK_FLOATS // max(1, neighbours_t.shape[1]))
-    hits = []
-    for start in range(0, vectors.shape[0], block):
-        part = slice(start, start + block)
-        scores = (vectors[part] @ neighbours_t).toarray()
-        seen_rows, seen_cols = vectors[part].nonzero()
-        scores[seen_rows, seen_cols] = -np.inf
-        top, _ = top_k_rows(scores, k)
-        found = np.zeros(top.size, dtype=bool)
-        ok = top.ravel() >= 0  # -1: fewer unseen items than the list
-        rows = np.repeat(np.arange(len(top)), k)[ok]
-        found[ok] = np.asarray(relevant[part][rows, top.ravel()[ok]]).ravel() > 0
-        hits.append(found.reshape(top.shape))
-    return per_user(np.vstack(hits), np.diff(relevant.indptr), k)[f"ndcg_at_{k}"]

@@ -193,7 +193,7 @@ class CandidateReranker(Recommender):
         """A base's hyper-parameters: `base_params[spec]` where set, else the library defaults; a setting the data
         chose ("auto") in this fit's first fit of the base is taken as chosen there by every later one."""
         params = (self.base_params or {}).get(spec)
-        return {**params, **getattr(self, "resolved_", {}).get(spec, {})} if params else params
+        return {**params, **self.resolved_.get(spec, {})} if params else params
 
     def _fitted(self, spec: str, base: Recommender) -> Recommender:
         """`base` (of `spec`), fitted: what it chose from the data is kept for the base's later fits."""
