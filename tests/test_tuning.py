@@ -4,6 +4,7 @@ subprocesses on a synthetic project: MLflow layout, kill-and-resume, two workers
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -128,6 +129,18 @@ def test_tune_stage_writes_best_params_and_nests_trials_in_mlflow(project):
     # the same settings again: the study is complete, nothing runs, the result is the same
     again = run_stage(project, "tune", "svd")
     assert again.returncode == 0 and json.loads((project / "tuning/svd.json").read_text()) == best
+
+
+def test_a_journal_lock_left_by_a_killed_process_can_be_seen_as_stale(tmp_path, monkeypatch):
+    """The journal's lock is a symlink to the journal: it must resolve (a relative one in a subfolder dangles, and
+    Optuna's stale-lock release, which reads the lock's mtime through it, then never fires)."""
+    from mindshare.tuning.study import open_storage
+
+    monkeypatch.chdir(tmp_path)
+    lock = open_storage("studies/held.journal")._backend._lock
+    lock.acquire()  # held, as by a process killed mid-write
+    assert os.path.exists(lock._lock_file)  # follows the symlink: the journal is found
+    lock.release()
 
 
 def test_a_killed_study_resumes_without_rerunning_finished_trials(project):

@@ -75,7 +75,9 @@ def open_storage(url: str | None) -> optuna.storages.BaseStorage:
     path.parent.mkdir(parents=True, exist_ok=True)
     from optuna.storages.journal import JournalFileBackend
 
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+    # absolute: the journal's lock is a symlink to it, and a relative target in a subfolder dangles, so a lock left
+    # by a killed process could never be seen as stale (a resumed study then waits for it forever)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path.resolve())))
 
 
 def make_pruner(name: str) -> optuna.pruners.BasePruner:
