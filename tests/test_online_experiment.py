@@ -20,7 +20,6 @@ import requests
 import yaml
 from mlflow import MlflowClient
 
-from live_server import free_port, wait_for
 from mindshare import layout
 from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import pseudonymise
@@ -38,6 +37,8 @@ from mindshare.tracking.store import (
     configure_tracking,
     use_experiment,
 )
+
+from live_server import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "online-test-key"

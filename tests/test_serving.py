@@ -24,7 +24,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from mlflow import MlflowClient
 
-from live_server import free_port, wait_for
 from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.schema import RawTable, canonical_users
@@ -45,6 +44,8 @@ from mindshare.tracking.store import (
     configure_tracking,
     use_experiment,
 )
+
+from live_server import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "serving-test-key"

@@ -35,6 +35,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
 def write_parquet(frame: pd.DataFrame, path: str | Path) -> None:
     with atomic_path(path) as tmp:
         frame.to_parquet(tmp, index=False)
+        if Path(path).is_dir():  # a Parquet dataset (a folder) that the Spark engine wrote there
+            shutil.rmtree(path)
 
 
 def write_json(data: Any, path: str | Path) -> None:

@@ -332,6 +332,18 @@ class OnlineSettings(Block):
     log_flush_records: Count = 1000  # in batches of at most this many records
 
 
+class SparkSettings(Block):
+    """spark: the session that `engine: spark` runs on (mindshare.spark.session). `remote` (a Spark Connect URL,
+    sc://host:15002) wins over `master`; on a cluster, executor settings go in `conf`."""
+
+    master: Annotated[str, Field(min_length=1)] = "local[*]"
+    remote: str | None = None
+    app_name: Annotated[str, Field(min_length=1)] = "mindshare"
+    driver_memory: Annotated[str, Field(pattern=r"^[0-9]+[kmgt]?$")] = "4g"  # as spark.driver.memory
+    shuffle_partitions: Count = 8  # spark.sql.shuffle.partitions (Spark's 200 is for clusters)
+    conf: dict[str, Text] = {}  # any other spark.* setting, e.g. spark.executor.memory: 8g
+
+
 class MlflowSettings(Block):
     experiment: str | None = None  # null: mindshare-<dataset name>
 
@@ -340,6 +352,8 @@ class Settings(Block):
     """The whole of params.yaml. (Its `register` block shadows BaseModel.register, an ABC helper never used here.)"""
 
     ingest: IngestSettings
+    engine: Literal["local", "spark"] = "local"  # spark: the stages whose cost grows with events run on Spark
+    spark: SparkSettings = SparkSettings()
     prepare: PrepareSettings = PrepareSettings()
     features: FeatureSettings = FeatureSettings()
     models: Annotated[list[str], Field(min_length=1)]

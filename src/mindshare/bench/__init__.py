@@ -23,6 +23,7 @@ RANKING_MODELS: dict[str, dict] = {
     "svd_ials": {"family": "svd", "algorithm": "ials"},  # the same solver, Rendle et al. 2022 settings
     "svd_truncated": {"family": "svd", "algorithm": "truncated"},
     "svd_bpr": {"family": "svd", "algorithm": "bpr"},
+    "svd_spark": {"family": "svd", "algorithm": "spark_als"},  # implicit ALS on Spark MLlib: asked for by name only
     "lightgbm": {"family": "lightgbm", "learn": "ranking"},
     "lightgbm_auto_knn": {"family": "lightgbm", "learn": "ranking",  # as params.yaml ships it
                           "base_params": {"item_knn": {"n_neighbours": "auto"}}},

@@ -108,8 +108,9 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
         from mindshare.bench.ranking import run_ranking_bench
 
         names, seed_list = parse_list(models, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
-        if not models and item_documents(items) is None:  # by default, content only where the data has words
-            names = [n for n in names if RANKING_MODELS[n]["family"] != "content"]
+        if not models:  # by default: content only where the data has words, nothing that starts Spark
+            names = [n for n in names if RANKING_MODELS[n].get("algorithm") != "spark_als"
+                     and (RANKING_MODELS[n]["family"] != "content" or item_documents(items) is not None)]
         with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
             results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
         settings, columns = {"seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS

@@ -27,17 +27,16 @@ def read_table(
     path = Path(path)
     if not path.exists():
         raise MindshareError(f"{path}: no such file; set ingest.path in params.yaml")
-    if path.is_dir():
-        raise MindshareError(
-            f"{path}: is a folder; ingest.source 'events' takes one CSV, TSV, Parquet or JSON-lines file"
-        )
+    if path.is_dir() and not any(path.glob("*.parquet")):
+        raise MindshareError(f"{path}: is a folder without Parquet files; ingest.source 'events' takes one CSV, TSV, "
+                             f"Parquet or JSON-lines file, or a Parquet dataset folder (as Spark writes)")
     columns = dict(columns or {})
     unknown = sorted(set(columns) - set(known))
     if unknown:
         raise MindshareError(
             f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}"
         )
-    if path.suffix.lower() in (".parquet", ".pq"):
+    if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         table = read_parquet(path, str(path))
     elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         table = read_json_lines(path, tuple(columns.get(c, c) for c in ("user_id", "item_id")))

@@ -102,6 +102,10 @@ class Recommender:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
 
+    def effective_params(self) -> dict[str, Any]:
+        """`get_params` with each None that the family fills from its own defaults filled (a tuner's first trial)."""
+        return self.get_params()
+
     def fit(self, train: Interactions) -> "Recommender":
         self.train_ = train
         self._fit(train)

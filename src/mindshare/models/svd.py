@@ -10,6 +10,8 @@
 - `truncated`: PureSVD, a randomised truncated SVD of the binarised matrix (scikit-learn);
   users are folded in: score(u) = x_u V V^T.
 - `biased_als`: biased MF for explicit ratings (see `biased_mf.py`); ranks by predicted rating.
+- `spark_als`: `implicit_als`'s model fitted by Spark MLlib's ALS on the session `engine: spark` started
+  (mindshare.spark.als: the same hyper-parameters, translated to Spark's form of the loss).
 Ranking scores are user-factor . item-factor products, batched over users.
 """
 
@@ -35,15 +37,17 @@ DEFAULTS = {
     "bpr": {"factors": 64, "regularization": 0.01, "iterations": 100},
     "truncated": {"factors": 16, "regularization": 0.0, "iterations": 5},
     "biased_als": {"factors": 20, "regularization": 0.12, "iterations": 8},
+    "spark_als": {"factors": 24, "regularization": 20.0, "iterations": 15, "alpha": 5.0},
 }
 ALGORITHMS = tuple(DEFAULTS)
-ALS_ALGORITHMS = ("implicit_als", "ials")  # fitted by implicit's AlternatingLeastSquares; they use `alpha`
+ALS_ALGORITHMS = ("implicit_als", "ials", "spark_als")  # the confidence-weighted ALS: they use `alpha`
 METHODS = {
     "implicit_als": "implicit ALS matrix factorisation",
     "ials": "iALS, Rendle et al. 2022 regime (many factors, strong L2)",
     "bpr": "BPR matrix factorisation",
     "truncated": "PureSVD (truncated SVD)",
     "biased_als": "biased matrix factorisation (ALS, ratings)",
+    "spark_als": "implicit ALS matrix factorisation on Spark MLlib",
 }
 
 
@@ -72,6 +76,10 @@ class SVD(Recommender):
     @property
     def supports_ratings(self) -> bool:  # type: ignore[override]
         return self.algorithm == "biased_als"
+
+    def effective_params(self) -> dict:
+        defaults = DEFAULTS.get(self.algorithm, {})
+        return {key: defaults.get(key) if value is None else value for key, value in self.get_params().items()}
 
     def _setting(self, key: str):
         value = getattr(self, key)
@@ -107,6 +115,11 @@ class SVD(Recommender):
             self.item_factors_ = np.hstack(
                 [fitted.item_factors, np.ones((train.n_items, 1)), fitted.item_bias[:, None]]
             ).astype(np.float32)
+        elif self.algorithm == "spark_als":
+            from mindshare.spark.als import fit_spark_als  # pyspark loads only when a fit asks for Spark
+
+            self.user_factors_, self.item_factors_ = fit_spark_als(
+                binary, self.factors_, self.regularization_, self.alpha_, self.iterations_, self.seed)
         else:
             self.user_factors_, self.item_factors_ = self._fit_implicit(binary)
 

@@ -45,6 +45,7 @@ def main() -> None:
     logged_params = {"prepare": settings.prepare.model_dump(), "evaluate": settings.evaluate.model_dump(),
                      "models": settings.models}
     datasets = split_datasets(lineage.get("splits"))
+    layout.IMPORTANCES.mkdir(parents=True, exist_ok=True)  # a DVC output: empty when no family has importances
     with pipeline_run(settings.experiment_name, tags, logged_params, datasets) as parent:
         for name in settings.models:
             fit = inputs.read_json(layout.fit_report(name))

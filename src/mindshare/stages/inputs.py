@@ -78,9 +78,9 @@ def validation_data(settings: Settings):
 def not_applicable(settings: Settings, model: str) -> str | None:
     """Why `model` cannot learn from the prepared data (a rating-only family on implicit feedback), or None.
     tune@ and train@ then skip it with this one line, and evaluate notes it in the leaderboard."""
-    import pyarrow.parquet as pq
+    import pyarrow.dataset as ds
 
-    has_ratings = "rating" in pq.read_schema(layout.split_path("train")).names
+    has_ratings = "rating" in ds.dataset(layout.split_path("train")).schema.names  # a file or a Spark dataset
     return make_model(model, settings.model_params_of(model)).not_applicable(has_ratings)
 
 

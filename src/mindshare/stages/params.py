@@ -12,11 +12,14 @@ from mindshare.errors import MindshareError
 from mindshare.layout import PARAMS
 from mindshare.models import make_model
 from mindshare.settings import Settings
+from mindshare.spark.session import configure as configure_spark
 from mindshare.tuning.settings import tune_settings
 
 
 def load_settings(path: str | Path = PARAMS) -> Settings:
-    return check_settings(Settings.from_yaml(path))
+    settings = check_settings(Settings.from_yaml(path))
+    configure_spark(settings.spark)  # a Spark session, if anything asks for one, starts with these settings
+    return settings
 
 
 def check_settings(settings: Settings) -> Settings:

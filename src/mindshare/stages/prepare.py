@@ -13,6 +13,7 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
 from mindshare.data.split import drop_exact_duplicates, k_core, relevant_mask, split_interactions, split_summary
+from mindshare.settings import PrepareSettings
 from mindshare.stages.inputs import read_json
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
@@ -25,34 +26,45 @@ log = logging.getLogger(__name__)
 def main() -> None:
     settings = load_settings()
     prepare, split_settings = settings.prepare, settings.prepare.split
+    outputs = {name: layout.split_path(name) for name in layout.SPLITS}
+    if settings.engine == "spark":
+        from mindshare.spark.prepare import prepare_on_spark  # on the session of params.yaml `spark`
+
+        made = prepare_on_spark(layout.INTERACTIONS, prepare, outputs)
+    else:
+        made = prepare_locally(prepare, outputs)
+    splits, dropped = made["splits"], made["dropped"]  # splits: MLflow dataset inputs
+    fingerprint = read_json(layout.INGEST_REPORT)["data_fingerprint"]
+    split_fingerprint = splits["test"]["fingerprint"]
+    counts = {
+        "rows_in": made["rows_in"],
+        **{f"{name}_rows": splits[name]["rows"] for name in layout.SPLITS},
+        "test_rows_relevant": made["test_rows_relevant"],
+        "train_users": splits["train"]["users"],
+        "train_items": splits["train"]["items"],
+    }
+    write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "counts": counts,
+                "dropped": dropped, "splits": splits}, layout.PREPARE_REPORT)
+    log.info("split %s on %s: train %d, valid %d, test %d rows; dropped %s", split_settings.protocol, settings.engine,
+             counts["train_rows"], counts["valid_rows"], counts["test_rows"], dropped)
+    log_stage_run("prepare", settings.experiment_name, {"prepare": prepare.model_dump(), "engine": settings.engine},
+                  {**counts, **{f"dropped_{k}": v for k, v in dropped.items()}},
+                  {DATA_FINGERPRINT_TAG: fingerprint, SPLIT_FINGERPRINT_TAG: split_fingerprint})
+
+
+def prepare_locally(prepare: PrepareSettings, outputs: dict) -> dict:
+    """De-duplicate, k-core filter, split and write with pandas (the local engine)."""
     frame = pd.read_parquet(layout.INTERACTIONS)
     rows_in = len(frame)
     frame, duplicates = drop_exact_duplicates(frame)
     frame, k_core_dropped = k_core(frame, prepare.min_user_interactions, prepare.min_item_interactions)
-    split = split_interactions(frame, split_settings)
+    split = split_interactions(frame, prepare.split)
     split.test["relevant"] = relevant_mask(split.test, prepare.relevant_min_rating)
-    for name in layout.SPLITS:
-        write_parquet(getattr(split, name), layout.split_path(name))
-    fingerprint = read_json(layout.INGEST_REPORT)["data_fingerprint"]
-    splits = {name: split_summary(getattr(split, name)) for name in layout.SPLITS}  # MLflow dataset inputs
-    split_fingerprint = splits["test"]["fingerprint"]
-    counts = {
-        "rows_in": rows_in,
-        "train_rows": len(split.train),
-        "valid_rows": len(split.valid),
-        "test_rows": len(split.test),
-        "test_rows_relevant": int(split.test["relevant"].sum()),
-        "train_users": int(split.train["user_id"].nunique()),
-        "train_items": int(split.train["item_id"].nunique()),
-    }
-    dropped = {"exact_duplicate": duplicates, "k_core": k_core_dropped}
-    write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "counts": counts,
-                "dropped": dropped, "splits": splits}, layout.PREPARE_REPORT)
-    log.info("split %s: train %d, valid %d, test %d rows; dropped %s", split_settings.protocol, counts["train_rows"],
-             counts["valid_rows"], counts["test_rows"], dropped)
-    log_stage_run("prepare", settings.experiment_name, {"prepare": prepare.model_dump()},
-                  {**counts, **{f"dropped_{k}": v for k, v in dropped.items()}},
-                  {DATA_FINGERPRINT_TAG: fingerprint, SPLIT_FINGERPRINT_TAG: split_fingerprint})
+    for name, path in outputs.items():
+        write_parquet(getattr(split, name), path)
+    return {"rows_in": rows_in, "splits": {name: split_summary(getattr(split, name)) for name in outputs},
+            "dropped": {"exact_duplicate": duplicates, "k_core": k_core_dropped},
+            "test_rows_relevant": int(split.test["relevant"].sum())}
 
 
 if __name__ == "__main__":

@@ -158,8 +158,9 @@ def prepare_study(study: optuna.Study, settings: StudySettings) -> None:
     trials of dead local workers failed and queued again."""
     trials = study.get_trials(deepcopy=False)
     if not trials and settings.dimensions:
-        defaults = make_model(settings.model, settings.model_params).get_params()
-        study.enqueue_trial({d.name: d.storable(defaults[d.name]) for d in settings.dimensions})
+        defaults = make_model(settings.model, settings.model_params).effective_params()
+        study.enqueue_trial({d.name: d.storable(defaults[d.name]) for d in settings.dimensions
+                             if defaults[d.name] is not None})  # a None the family resolves itself: sampled
     host = socket.gethostname()
     for trial in trials:
         if trial.state != optuna.trial.TrialState.RUNNING:

@@ -1,0 +1,81 @@
+"""The Spark session that `engine: spark` and `svd` `algorithm: spark_als` run on.
+
+`start_session(settings)` builds it from params.yaml `spark` (a local master, or a Spark Connect URL in
+`spark.remote` for a cluster). Loading params.yaml `configure`s those settings without starting anything;
+`active_session()`, called where Spark is first needed, starts the session of the configured settings (else
+of the defaults) or returns the one already running.
+A machine without pyspark or without Java gets one line saying what to install.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from mindshare.errors import MindshareError
+from mindshare.settings import SparkSettings
+
+INSTALL_HINT = "pip install 'mindshare[spark]' (or `make install`, which includes it)"
+_configured: list[SparkSettings] = []  # the settings of the params.yaml loaded last
+
+
+def configure(settings: SparkSettings) -> None:
+    """The settings `active_session` starts a session with (a session already running keeps its own)."""
+    _configured[:] = [settings]
+
+
+def _pyspark():
+    try:
+        import pyspark
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise MindshareError(f"engine: spark needs pyspark, which is not installed: {INSTALL_HINT}") from None
+    return pyspark, SparkSession
+
+
+def check_java(settings: SparkSettings) -> None:
+    """A local master starts a JVM here: say so in one line when there is none (Spark Connect needs none)."""
+    if settings.remote is None and not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
+        raise MindshareError("engine: spark with a local master needs Java 17 or newer: install it (Debian: "
+                             "apt-get install default-jre-headless) or set spark.remote to a Spark Connect URL")
+
+
+def session_conf(settings: SparkSettings) -> dict[str, str]:
+    """The spark.* settings a session is built with: ours first, `spark.conf` over them."""
+    conf = {
+        "spark.sql.shuffle.partitions": str(settings.shuffle_partitions),
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.ui.showConsoleProgress": "false",
+    }
+    if settings.remote is None:  # on a cluster, give spark.checkpoint.dir on shared storage in `conf`
+        conf.update({"spark.driver.memory": settings.driver_memory,
+                     # iterative fits (ALS) cut their lineage there; without it 15 iterations overflow the stack
+                     "spark.checkpoint.dir": str(Path(tempfile.gettempdir()) / "mindshare-spark-checkpoints"),
+                     "spark.cleaner.referenceTracking.cleanCheckpoints": "true"})
+    return {**conf, **{key: str(value) for key, value in settings.conf.items()}}
+
+
+def start_session(settings: SparkSettings):
+    """The session of these settings (an active one is reused: Spark has one per process)."""
+    _, spark_session = _pyspark()
+    check_java(settings)
+    if settings.remote is None:  # the local workers run this interpreter, which has mindshare and its packages
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = spark_session.builder.appName(settings.app_name)
+    builder = builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
+    for key, value in session_conf(settings).items():
+        builder = builder.config(key, value)
+    session = builder.getOrCreate()
+    if settings.remote is None:
+        session.sparkContext.setLogLevel("WARN")
+    return session
+
+
+def active_session():
+    """The running session, else one started from the configured settings (else the defaults: local[*])."""
+    _, spark_session = _pyspark()
+    return spark_session.getActiveSession() or start_session(_configured[0] if _configured else SparkSettings())

@@ -1,0 +1,95 @@
+"""prepare on Spark: de-duplication, the k-core filter and the split protocols of mindshare.data.split, with
+the same number of each user's rows in train, valid and test as the local engine gives (which rows is drawn by
+Spark's seeded `rand`, not numpy's: a user's counts match, the rows drawn need not).
+
+Rounding is numpy's (half to even: Spark's `bround`) on the same float products, so that the counts agree at
+the halves too. The protocols that draw whole users or items (holdout_users, holdout_items) depend on numpy's
+generator over the local engine's order of users and are refused on Spark.
+"""
+
+from __future__ import annotations
+
+from mindshare.data.split import check_ratios
+from mindshare.errors import MindshareError
+from mindshare.settings import SplitSettings
+
+SPARK_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time")
+PART = "_part"  # the column naming each row's split while the frame is one
+
+
+def drop_exact_duplicates(frame):
+    """The frame without repeated rows, and how many were dropped."""
+    kept = frame.dropDuplicates()
+    return kept, frame.count() - kept.count()
+
+
+def k_core(frame, min_user: int, min_item: int):
+    """Repeatedly drop users with < min_user and items with < min_item rows; the kept frame and rows dropped."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if min_user <= 1 and min_item <= 1:
+        return frame, 0
+    rows_in, kept = frame.count(), frame
+    rows = rows_in
+    while True:
+        counted = (kept.withColumn("_users", F.count("*").over(Window.partitionBy("item_id")))
+                   .withColumn("_user_rows", F.count("*").over(Window.partitionBy("user_id"))))
+        kept = counted.where((F.col("_user_rows") >= min_user) & (F.col("_users") >= min_item)) \
+            .drop("_users", "_user_rows").localCheckpoint()
+        now = kept.count()
+        if now == rows:
+            return kept, rows_in - now
+        rows = now
+
+
+def split_parts(frame, settings: SplitSettings):
+    """`frame` with the column PART ('train', 'valid' or 'test') by the protocol `settings` names."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    if settings.protocol not in SPARK_PROTOCOLS:
+        raise MindshareError(f"params.yaml: prepare.split.protocol '{settings.protocol}' does not run on Spark; use "
+                             f"one of {', '.join(SPARK_PROTOCOLS)}, or engine: local")
+    user = Window.partitionBy("user_id")
+    if settings.protocol == "global_time":
+        check_ratios(settings.test_ratio, settings.valid_ratio)
+        test_cut = higher_quantile(frame, 1 - settings.test_ratio)
+        valid_cut = higher_quantile(frame, 1 - settings.test_ratio - settings.valid_ratio) \
+            if settings.valid_ratio > 0 else test_cut
+        ts = F.col("timestamp")
+        return frame.withColumn(PART, F.when(ts < valid_cut, "train").when(ts < test_cut, "valid").otherwise("test"))
+    counted = frame.withColumn("_n", F.count("*").over(user))
+    if settings.protocol == "random_per_user":
+        check_ratios(settings.test_ratio, settings.valid_ratio)
+        drawn = counted.withColumn("_noise", F.rand(settings.seed))
+        ranked = drawn.withColumn("_rank", F.row_number().over(user.orderBy("_noise")) - 1)
+        n = F.col("_n").cast("double")
+        train_end = F.greatest(F.bround(n * F.lit(1 - settings.test_ratio - settings.valid_ratio), 0), F.lit(1.0))
+        valid_end = F.greatest(F.bround(n * F.lit(1 - settings.test_ratio), 0), train_end)
+        rank = F.col("_rank")
+        part = F.when(rank < train_end, "train").when(rank < valid_end, "valid").otherwise("test")
+        return ranked.withColumn(PART, part).drop("_n", "_noise", "_rank")
+    n_test, n_valid = settings.leave_last_n, settings.valid_last_n
+    ordered = counted.withColumn("_row", F.monotonically_increasing_id())  # ties by row order, as locally
+    from_end = ordered.withColumn(
+        "_from_end", F.row_number().over(user.orderBy(F.col("timestamp").desc(), F.col("_row").desc())) - 1)
+    eligible = F.col("_n") > n_test + n_valid
+    rank = F.col("_from_end")
+    part = F.when(eligible & (rank < n_test), "test").when(eligible & (rank < n_test + n_valid), "valid") \
+        .otherwise("train")
+    return from_end.withColumn(PART, part).drop("_n", "_row", "_from_end")
+
+
+def higher_quantile(frame, q: float) -> int:
+    """numpy's quantile(timestamps, q, method='higher'): the value at sorted position ceil((n - 1) q)."""
+    import math
+
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    n = frame.count()
+    position = math.ceil((n - 1) * q)
+    counts = frame.groupBy("timestamp").count()
+    cumulative = counts.withColumn("_through", F.sum("count").over(Window.orderBy("timestamp")))
+    return cumulative.where(F.col("_through") > position).agg(F.min("timestamp")).first()[0]

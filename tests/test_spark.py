@@ -1,0 +1,166 @@
+"""The Spark engine against the local one, on a real Spark session (local[2]): the same pseudonyms, the same
+per-user split counts, and ALS on Spark as good as `implicit`'s with the same hyper-parameters (spark_engine.py:
+where these run, where they skip, where they fail)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindshare.data.pseudonymise import pseudonymise
+from mindshare.data.split import drop_exact_duplicates, k_core, split_interactions
+from mindshare.errors import MindshareError
+from mindshare.settings import Settings, SparkSettings, SplitSettings
+
+from spark_engine import require_spark
+
+
+@pytest.fixture(scope="module")
+def spark():
+    require_spark()
+    from mindshare.spark.session import start_session
+
+    session = start_session(SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4,
+                                          conf={"spark.ui.enabled": "false"}))
+    yield session
+    session.stop()
+
+
+def _log(n_users: int = 400, n_items: int = 120, rows: int = 6000, seed: int = 0) -> pd.DataFrame:
+    """A small event log with repeated events, tied timestamps and users of every length (1 row to many)."""
+    rng = np.random.default_rng(seed)
+    users = rng.zipf(1.6, size=rows) % n_users
+    return pd.DataFrame({"user_id": [f"user {u}" for u in users],
+                         "item_id": [f"i{i}" for i in rng.integers(0, n_items, size=rows)],
+                         "timestamp": rng.integers(0, 500, size=rows).astype(np.int64),
+                         "rating": rng.integers(1, 6, size=rows).astype(np.float64)})
+
+
+# --- settings --------------------------------------------------------------------------------------------------
+def test_engine_and_spark_settings_are_checked_in_one_line():
+    settings = Settings.checked({"ingest": {"source": "synthetic"}, "models": ["popularity"], "engine": "spark",
+                                 "spark": {"master": "local[2]", "conf": {"spark.executor.memory": "8g"}}})
+    assert settings.engine == "spark" and settings.spark.conf == {"spark.executor.memory": "8g"}
+    assert Settings.checked({"ingest": {"source": "synthetic"}, "models": ["popularity"]}).engine == "local"
+    for bad, said in [({"engine": "dask"}, "engine is 'dask'"), ({"spark": {"driver_memory": "lots"}},
+                                                                  "spark.driver_memory is 'lots'"),
+                      ({"spark": {"mastr": "local"}}, "did you mean 'master'")]:
+        with pytest.raises(MindshareError, match=said) as error:
+            Settings.checked({"ingest": {"source": "synthetic"}, "models": ["popularity"], **bad})
+        assert "\n" not in str(error.value)
+
+
+def test_session_settings_put_the_users_conf_last():
+    from mindshare.spark.session import session_conf
+
+    conf = session_conf(SparkSettings(shuffle_partitions=3, conf={"spark.sql.shuffle.partitions": 7}))
+    assert conf["spark.sql.shuffle.partitions"] == "7" and conf["spark.driver.memory"] == "4g"
+    assert "spark.driver.memory" not in session_conf(SparkSettings(remote="sc://cluster:15002"))
+
+
+def test_a_local_master_without_java_is_one_line(monkeypatch):
+    from mindshare.spark import session
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setattr(session.shutil, "which", lambda _: None)
+    with pytest.raises(MindshareError, match="needs Java 17"):
+        session.check_java(SparkSettings())
+    session.check_java(SparkSettings(remote="sc://cluster:15002"))  # Spark Connect starts no JVM here
+
+
+# --- pseudonyms and the split ------------------------------------------------------------------------------------
+def test_pseudonyms_are_the_same_on_both_engines(spark):
+    from mindshare.spark.pseudonyms import pseudonymised
+
+    raw = ["17850", "user 1", "ünïcödé", "", "a" * 300, "17850"]  # repeats, non-ASCII, empty, long
+    frame = spark.createDataFrame(pd.DataFrame({"user_id": raw, "n": range(len(raw))}))
+    got = pseudonymised(frame, b"the key").toPandas().sort_values("n")["user_id"].tolist()
+    assert got == list(pseudonymise(raw, b"the key"))
+    assert got != list(pseudonymise(raw, b"another key"))
+
+
+def _counts(frame: pd.DataFrame) -> pd.Series:
+    return frame.groupby("user_id").size()
+
+
+@pytest.mark.parametrize("split", [
+    SplitSettings(protocol="random_per_user", test_ratio=0.25, valid_ratio=0.125, seed=3),  # halves: n = 4, 12, ...
+    SplitSettings(protocol="random_per_user", test_ratio=0.2, valid_ratio=0.0),
+    SplitSettings(protocol="leave_last_n", leave_last_n=2, valid_last_n=1),
+    SplitSettings(protocol="global_time", test_ratio=0.2, valid_ratio=0.1),
+])
+def test_split_counts_per_user_are_the_local_engines(spark, split):
+    from mindshare.spark.split import PART, split_parts
+
+    log = _log()
+    local = split_interactions(log, split)
+    parts = split_parts(spark.createDataFrame(log), split).toPandas()
+    for name in ("train", "valid", "test"):
+        expected, got = _counts(getattr(local, name)), _counts(parts[parts[PART] == name])
+        pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+
+
+def test_protocols_that_draw_whole_users_are_refused_on_spark(spark):
+    from mindshare.spark.split import split_parts
+
+    with pytest.raises(MindshareError, match="'holdout_users' does not run on Spark; use one of random_per_user"):
+        split_parts(spark.createDataFrame(_log(rows=50)), SplitSettings(protocol="holdout_users"))
+
+
+def test_duplicates_and_k_core_drop_what_the_local_engine_drops(spark):
+    from mindshare.spark.split import drop_exact_duplicates as spark_duplicates
+    from mindshare.spark.split import k_core as spark_k_core
+
+    log = _log(rows=3000)
+    log = pd.concat([log, log.iloc[:200]], ignore_index=True)
+    local, local_duplicates = drop_exact_duplicates(log)
+    local, local_dropped = k_core(local, 5, 3)
+    frame, duplicates = spark_duplicates(spark.createDataFrame(log))
+    frame, dropped = spark_k_core(frame, 5, 3)
+    assert (duplicates, dropped) == (local_duplicates, local_dropped) and dropped > 0
+    assert _counts(frame.toPandas()).sort_index().equals(_counts(local).sort_index())
+
+
+def test_prepare_on_spark_writes_datasets_that_pandas_reads(spark, tmp_path):
+    from mindshare.settings import PrepareSettings
+    from mindshare.spark.prepare import prepare_on_spark
+
+    log = _log()
+    source = tmp_path / "interactions.parquet"
+    log.to_parquet(source, index=False)
+    outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test")}
+    outputs["test"].write_bytes(b"a file the local engine left")  # replaced by a dataset folder
+    made = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs)
+    test = pd.read_parquet(outputs["test"])
+    assert outputs["test"].is_dir()
+    assert test["relevant"].sum() == made["test_rows_relevant"] == (test["rating"] >= 4).sum()
+    assert sum(made["splits"][n]["rows"] for n in outputs) == len(log) - made["dropped"]["exact_duplicate"]
+    assert made["splits"]["train"]["users"] == pd.read_parquet(outputs["train"])["user_id"].nunique()
+    again = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs)
+    assert again == made  # the same rows drawn again: a re-run reproduces the split
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+# --- ALS -------------------------------------------------------------------------------------------------------
+def test_spark_als_ranks_as_well_as_implicit_with_the_same_hyper_parameters(spark):
+    """About 200 k events of the synthetic shop log, one split, the svd family's defaults on both engines.
+    Spark's L2 grows with each row's length (ALS-WR), `implicit`'s does not: no translation makes the two losses
+    equal, and on this log Spark's ranks better (0.455 against 0.437). Tuned values carry over: Spark with the
+    same hyper-parameters is never more than 0.01 worse."""
+    from mindshare.bench.ranking import ranking_metrics
+    from mindshare.data.interactions import Interactions
+    from mindshare.data.synthetic import generate_synthetic, scaled_spec
+    from mindshare.models import make_model
+
+    frame, _ = generate_synthetic(scaled_spec(200_000, seed=1))
+    split = split_interactions(frame, SplitSettings(test_ratio=0.25, valid_ratio=0.0, seed=0))
+    train = Interactions.from_frame(split.train)
+    scores = {}
+    for algorithm in ("implicit_als", "spark_als"):
+        model = make_model("svd", {"algorithm": algorithm}).fit(train)
+        assert model.user_factors_.dtype == np.float32 and model.item_factors_.shape == (train.n_items, 24)
+        scores[algorithm] = ranking_metrics(model, split.test)["ndcg_at_10"]
+    popularity = ranking_metrics(make_model("popularity").fit(train), split.test)["ndcg_at_10"]
+    assert scores["spark_als"] > popularity
+    assert scores["spark_als"] >= scores["implicit_als"] - 0.01, scores
