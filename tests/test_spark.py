@@ -164,3 +164,53 @@ def test_spark_als_ranks_as_well_as_implicit_with_the_same_hyper_parameters(spar
     popularity = ranking_metrics(make_model("popularity").fit(train), split.test)["ndcg_at_10"]
     assert scores["spark_als"] > popularity
     assert scores["spark_als"] >= scores["implicit_als"] - 0.01, scores
+
+
+# --- ingest ----------------------------------------------------------------------------------------------------
+def _shop_ingest(tmp_path, **values):
+    from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_shop_export
+    from mindshare.settings import IngestSettings, checked_block
+
+    export = tmp_path / "shop.csv"
+    _, _, items_path = write_shop_export(ShopSpec.of_size(4000, seed=2), export)
+    return checked_block(IngestSettings, {
+        "source": "events", "path": str(export), "columns": COLUMNS, "timestamp_format": "mixed",
+        "event_weights": EVENT_WEIGHTS, "rating_scale": None, "items_path": str(items_path),
+        "item_columns": {"item_id": "sku", "title": "product", "categories": "category", "price": "unit_price"},
+        **values}, "ingest")
+
+
+def test_ingest_on_spark_keeps_drops_repairs_and_pseudonymises_as_the_local_engine(spark, tmp_path):
+    from mindshare.data.sources import read_source_tables
+    from mindshare.spark.ingest import ingest_on_spark
+
+    ingest = _shop_ingest(tmp_path)
+    local = read_source_tables(ingest)
+    expected = local.interactions.assign(user_id=pseudonymise(local.interactions["user_id"], b"k"))
+    gone = expected["user_id"].iloc[0]
+    outcome = expected.iloc[:2].assign(user_id=["a" * 20, gone], event="purchase")
+    made = ingest_on_spark(ingest, b"k", {gone}, lambda columns, top: outcome[columns], tmp_path / "out.parquet")
+    assert made["dropped"] == local.cleaning.dropped and set(made["dropped"]) >= {"missing_user_id",
+                                                                                  "negative_quantity"}
+    assert made["repaired"] == local.cleaning.repaired and made["repaired"]["float_user_id"] > 0
+    assert made["erased"] == (expected["user_id"] == gone).sum() and made["outcome_rows"] == 1
+    kept = pd.concat([expected[expected["user_id"] != gone], outcome.iloc[:1]], ignore_index=True)
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    columns = list(kept.columns)
+    assert sorted(got.columns) == sorted(columns)
+    pd.testing.assert_frame_equal(got[columns].sort_values(columns, ignore_index=True),
+                                  kept.sort_values(columns, ignore_index=True), check_dtype=False)
+    assert made["users"] == kept["user_id"].nunique() and made["item_rows"].sum() == len(kept)
+
+
+def test_ingest_on_spark_refuses_in_one_line_naming_the_file_and_its_partition(spark, tmp_path):
+    from mindshare.spark.ingest import ingest_on_spark
+
+    export = tmp_path / "export.csv"
+    export.write_text("customer,sku,when\nu1,a,2020-01-01\nu2,b,not a date\n")
+    ingest = _shop_ingest(tmp_path, path=str(export), columns={"user_id": "customer", "item_id": "sku",
+                                                               "timestamp": "when"}, event_weights=None)
+    with pytest.raises(MindshareError, match=r"export.csv \(Spark partition 0\), row 2: column 'timestamp' has "
+                                             r"'not a date'") as error:
+        ingest_on_spark(ingest, b"k", set(), lambda columns, top: pd.DataFrame(columns=columns), tmp_path / "o")
+    assert "\n" not in str(error.value) and not (tmp_path / "o").exists()

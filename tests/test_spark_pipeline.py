@@ -1,6 +1,6 @@
-"""`engine: spark` end to end: the real `dvc repro` with the split on a Spark session (local[2]) and svd fitted by
-Spark MLlib's ALS (its Optuna trials too), the real MLflow registry; the registered version answers through
-`mindshare recommend` and `mindshare serve`."""
+"""`engine: spark` end to end on a shop's messy export: the real `dvc repro` with ingest (cleaning, pseudonyms) and
+the split on a Spark session (local[2]) and svd fitted by Spark MLlib's ALS (its Optuna trials too), the real MLflow
+registry; the registered version answers through `mindshare recommend` and `mindshare serve`."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 import requests
 from mlflow import MlflowClient
+
+from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_shop_export
 
 from live_server import free_port, wait_for
 from spark_engine import require_spark
@@ -26,8 +28,14 @@ def project(tmp_path_factory):
     require_spark()
     folder = tmp_path_factory.mktemp("spark-project")
     copy_repo(folder)
-    params = write_params(folder, ingest={"source": "synthetic", "synthetic": {
-        "n_users": 300, "n_items": 150, "n_interactions": 6000, "seed": 3, "user_prefix": "raw-"}})
+    export = folder / "data/raw/shop.csv"
+    export.parent.mkdir(parents=True, exist_ok=True)
+    _, _, items_path = write_shop_export(ShopSpec.of_size(6000, seed=5), export)
+    ingest = {"source": "events", "path": "data/raw/shop.csv", "columns": COLUMNS, "timestamp_format": "mixed",
+              "event_weights": EVENT_WEIGHTS, "items_path": f"data/raw/{items_path.name}", "rating_scale": None,
+              "dataset_name": "shop", "item_columns": {"item_id": "sku", "title": "product", "categories": "category",
+                                                       "price": "unit_price"}}
+    params = write_params(folder, ingest=ingest)
     tune = params["tune"]
     tune["families"] = {"popularity": {}, "item_knn": {"n_trials": 2, **tune["families"]["item_knn"]},
                         "svd_spark": {"n_trials": 2, **tune["families"]["svd"]}}
@@ -35,27 +43,33 @@ def project(tmp_path_factory):
                  spark={"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 4,
                         "conf": {"spark.ui.enabled": "false"}})
     env = project_env(folder)
-    subprocess.run(["git", "commit", "-qam", "spark"], cwd=folder, check=True, capture_output=True)
+    subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "spark"], cwd=folder,
+                   check=True)
     result = run(folder, "dvc", "repro", env=env, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder, env
 
 
-def test_the_split_is_written_by_spark_and_read_by_the_local_stages(project):
+def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(project):
     folder, _ = project
+    ingested = json.loads((folder / "reports/ingest.json").read_text())
+    assert ingested["dropped"]["missing_user_id"] > 0 and ingested["repaired"]["float_user_id"] > 0
+    interactions = pd.read_parquet(folder / "data/interim/interactions.parquet")
+    assert (folder / "data/interim/interactions.parquet").is_dir() and len(interactions) == ingested["counts"]["rows"]
+    assert interactions["user_id"].str.fullmatch(r"[0-9a-f]{20}").all()  # pseudonyms only
     prepare = json.loads((folder / "reports/prepare.json").read_text())
     train = folder / "data/processed/train.parquet"
     assert train.is_dir() and any(train.glob("*.parquet"))  # a Parquet dataset, as Spark writes
     assert len(pd.read_parquet(train)) == prepare["counts"]["train_rows"] > 0
-    ingested = len(pd.read_parquet(folder / "data/interim/interactions.parquet"))
     assert sum(prepare["counts"][f"{n}_rows"] for n in ("train", "valid", "test")) == \
-        ingested - prepare["dropped"]["exact_duplicate"]
+        len(interactions) - prepare["dropped"]["exact_duplicate"]
     fit = json.loads((folder / "models/svd_spark/fit.json").read_text())
     assert fit["params"]["algorithm"] == "spark_als"
     metrics = json.loads((folder / "reports/metrics.json").read_text())
     assert metrics["svd_spark"]["ndcg_at_10"] > metrics["popularity"]["ndcg_at_10"]
     client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
-    runs = client.search_runs([client.get_experiment_by_name("mindshare-synthetic-6000").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("mindshare-shop").experiment_id])
     study = json.loads((folder / "tuning/svd_spark.json").read_text())
     assert study["trials"]["complete"] == 2 and study["trials"]["failed"] == 0
     assert len([r for r in runs if r.data.tags.get("mlflow.parentRunId") == study["mlflow_run_id"]]) == 2
@@ -65,16 +79,18 @@ def test_the_registered_version_answers_from_the_cli_and_the_server(project):
     folder, env = project
     cli = [sys.executable, "-m", "mindshare.cli"]
     assert run(folder, *cli, "promote", "--reason", "spark engine", env=env).returncode == 0
-    answer = run(folder, *cli, "recommend", "--user", "raw-1", "-k", "5", "--json", env=env)
+    customers = pd.read_csv(folder / "data/raw/shop.csv", dtype=str)["customer_id"].dropna()
+    customer = customers[~customers.str.endswith(".0")].value_counts().index[0]  # the most active, as written
+    answer = run(folder, *cli, "recommend", "--user", customer, "-k", "5", "--json", env=env)
     assert answer.returncode == 0, answer.stderr
     items = json.loads(answer.stdout)["items"]
-    assert len(items) == 5
+    assert len(items) == 5 and not json.loads(answer.stdout)["cold_start"]
     port = free_port()
     server = subprocess.Popen([*cli, "serve", "--port", str(port)], cwd=folder, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", server)
-        served = requests.get(f"http://127.0.0.1:{port}/recommend/raw-1", params={"k": 5}, timeout=30)
+        served = requests.get(f"http://127.0.0.1:{port}/recommend/{customer}", params={"k": 5}, timeout=30)
         assert served.status_code == 200, served.text
         assert [i["item_id"] for i in served.json()["items"]] == [i["item_id"] for i in items]
     finally:

@@ -30,12 +30,7 @@ def read_table(
     if path.is_dir() and not any(path.glob("*.parquet")):
         raise MindshareError(f"{path}: is a folder without Parquet files; ingest.source 'events' takes one CSV, TSV, "
                              f"Parquet or JSON-lines file, or a Parquet dataset folder (as Spark writes)")
-    columns = dict(columns or {})
-    unknown = sorted(set(columns) - set(known))
-    if unknown:
-        raise MindshareError(
-            f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}"
-        )
+    columns = checked_column_map(columns, known)
     if path.is_dir() or path.suffix.lower() in (".parquet", ".pq"):
         table = read_parquet(path, str(path))
     elif path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
@@ -48,6 +43,17 @@ def read_table(
     return RawTable(
         frame=table.frame.rename(columns=rename), source=table.source, first_line=table.first_line, unit=table.unit
     )
+
+
+def checked_column_map(columns: dict[str, str] | None, known: tuple[str, ...] = EVENT_COLUMNS) -> dict[str, str]:
+    """A column map (canonical -> the file's column) whose canonical names all exist."""
+    columns = dict(columns or {})
+    unknown = sorted(set(columns) - set(known))
+    if unknown:
+        raise MindshareError(
+            f"params.yaml: ingest.columns has unknown key '{unknown[0]}'; use some of {', '.join(known)}"
+        )
+    return columns
 
 
 def read_json_lines(path: Path, id_columns: tuple[str, ...]) -> RawTable:

@@ -1,19 +1,25 @@
 """ingest: bring the configured source to the canonical schema and pseudonymise user ids; drop the
 rows of people on the forget list and add recorded campaign outcomes (data/feedback/).
 
-Writes data/interim/interactions.parquet, data/interim/items.parquet, data/interim/users.parquet
-(demographics and display names where the source has them; otherwise no rows) and reports/ingest.json.
+Writes data/interim/interactions.parquet (with `engine: spark` and an events source: a Parquet dataset that
+Spark wrote), data/interim/items.parquet, data/interim/users.parquet (demographics and display names where the
+source has them; otherwise no rows) and reports/ingest.json.
 """
 
 from __future__ import annotations
 
 import logging
 
+import pandas as pd
+
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
+from mindshare.data.events import read_items_table
 from mindshare.data.pseudonymise import load_key, pseudonymise, pseudonymise_column
-from mindshare.data.sources import read_source_tables
-from mindshare.marketing.feedback import apply_feedback
+from mindshare.data.schema import canonical_items
+from mindshare.data.sources import complete_items, read_source_tables, read_users
+from mindshare.marketing.feedback import apply_feedback, forgotten, outcome_interactions
+from mindshare.settings import IngestSettings
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
@@ -24,9 +30,26 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    ingest = settings.ingest
+    ingest, key = settings.ingest, load_key()
+    on_spark = settings.engine == "spark" and ingest.source == "events"  # other sources are read on the driver
+    made = ingest_with_spark(ingest, key) if on_spark else ingest_locally(ingest, key)
+    write_parquet(made["items"], layout.ITEMS)
+    write_parquet(made["users"], layout.USERS)
+    counts = {**made["counts"], "items_in_catalogue": len(made["items"]), "users_with_demographics": len(made["users"])}
+    counts.update({k: counts.pop(k) for k in ("interactions_with_unknown_item", "campaign_outcome_rows")})
+    dropped = {**made["dropped"], "forgotten_user": made["erased"]}
+    write_json({"dataset": ingest.name, "source": ingest.source, "data_fingerprint": made["fingerprint"],
+                "counts": counts, "dropped": dropped, "repaired": made["repaired"]}, layout.INGEST_REPORT)
+    log.info("ingested %s on %s: %d rows, %d users, %d items", ingest.name, "spark" if on_spark else "local",
+             counts["rows"], counts["users"], counts["items"])
+    logged = {**counts, **{f"dropped_{k}": v for k, v in dropped.items()},
+              **{f"repaired_{k}": v for k, v in made["repaired"].items()}}
+    log_stage_run("ingest", settings.experiment_name, {"ingest": ingest.model_dump(), "engine": settings.engine},
+                  logged, {DATA_FINGERPRINT_TAG: made["fingerprint"]})
+
+
+def ingest_locally(ingest: IngestSettings, key: bytes) -> dict:
     tables = read_source_tables(ingest)
-    key = load_key()
     interactions, users = tables.interactions, tables.users
     interactions["user_id"] = pseudonymise_column(interactions["user_id"], key)
     users["user_id"] = pseudonymise(users["user_id"], key)
@@ -34,25 +57,31 @@ def main() -> None:
         (float(interactions["rating"].max()) if "rating" in interactions else None)
     interactions, users, erased, outcome_rows = apply_feedback(interactions, users, top_rating)
     write_parquet(interactions, layout.INTERACTIONS)
-    write_parquet(tables.items, layout.ITEMS)
-    write_parquet(users, layout.USERS)
-    counts = {
-        "rows": len(interactions),
-        "users": int(interactions["user_id"].nunique()),
-        "items": int(interactions["item_id"].nunique()),
-        "items_in_catalogue": len(tables.items),
-        "users_with_demographics": len(users),
-        "interactions_with_unknown_item": tables.unknown_item_rows,
-        "campaign_outcome_rows": outcome_rows,
-    }
-    dropped = {**tables.cleaning.dropped, "forgotten_user": erased}
-    write_json({"dataset": ingest.name, "source": ingest.source, "data_fingerprint": tables.fingerprint,
-                "counts": counts, "dropped": dropped, "repaired": tables.cleaning.repaired}, layout.INGEST_REPORT)
-    log.info("ingested %s: %d rows, %d users, %d items", ingest.name, counts["rows"], counts["users"], counts["items"])
-    logged = {**counts, **{f"dropped_{k}": v for k, v in dropped.items()},
-              **{f"repaired_{k}": v for k, v in tables.cleaning.repaired.items()}}
-    log_stage_run("ingest", settings.experiment_name, {"ingest": ingest.model_dump()}, logged,
-                  {DATA_FINGERPRINT_TAG: tables.fingerprint})
+    counts = {"rows": len(interactions), "users": int(interactions["user_id"].nunique()),
+              "items": int(interactions["item_id"].nunique()),
+              "interactions_with_unknown_item": tables.unknown_item_rows, "campaign_outcome_rows": outcome_rows}
+    return {"items": tables.items, "users": users, "counts": counts, "erased": erased,
+            "fingerprint": tables.fingerprint, "dropped": tables.cleaning.dropped, "repaired": tables.cleaning.repaired}
+
+
+def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
+    from mindshare.spark.ingest import ingest_on_spark  # on the session of params.yaml `spark`
+
+    gone = forgotten()
+    made = ingest_on_spark(ingest, key, gone, outcome_interactions, layout.INTERACTIONS)
+    for reason, n in made["dropped"].items():
+        log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
+    catalogue = canonical_items(read_items_table(ingest.items_path, ingest.item_columns)) if ingest.items_path else None
+    item_rows = made["item_rows"]
+    known = pd.Index(catalogue["item_id"] if catalogue is not None else [])
+    items, _ = complete_items(pd.DataFrame({"item_id": item_rows.index.astype(str)}), catalogue)
+    users = read_users(ingest)
+    users["user_id"] = pseudonymise(users["user_id"], key)
+    counts = {"rows": int(item_rows.sum()), "users": made["users"], "items": len(item_rows),
+              "interactions_with_unknown_item": int(item_rows[~item_rows.index.isin(known)].sum()),
+              "campaign_outcome_rows": made["outcome_rows"]}
+    return {"items": items, "users": users[~users["user_id"].isin(gone)].reset_index(drop=True), "counts": counts,
+            **{k: made[k] for k in ("erased", "fingerprint", "dropped", "repaired")}}
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""ingest on Spark for an events export: a CSV, TSV or JSON-lines file, a Parquet file or a Parquet dataset
+folder, read by Spark, through the local engine's own cleaning rules, schema checks and pseudonyms.
+
+Each Arrow batch of a Spark partition goes through `clean_events` and `canonical_interactions` (one definition
+of every rule, so both engines keep and drop the same rows and count the drops by the same reasons) and the
+local engine's `pseudonymise` with the same key. A refusal names the file, the Spark partition and the row within
+it (a distributed read has no file lines). The catalogue (items file) and the users file stay small and are
+read on the driver as the local engine reads them. Not on Spark: item attributes carried on the log's rows
+(give `ingest.items_path`) and the MovieLens and synthetic sources (read on the driver, then written here).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from mindshare.data.cleaning import clean_events
+from mindshare.data.events import checked_column_map
+from mindshare.data.schema import (
+    ITEM_ATTRIBUTE_COLUMNS,
+    NUMERIC_INTERACTION_COLUMNS,
+    TEXT_INTERACTION_COLUMNS,
+    RawTable,
+    canonical_interactions,
+)
+from mindshare.errors import MindshareError
+from mindshare.settings import IngestSettings
+from mindshare.spark.prepare import write_dataset
+from mindshare.spark.pseudonyms import pseudonymised
+from mindshare.spark.session import active_session
+
+DROPPED, REPAIRED, ROWS = "_dropped", "_repaired", "_rows"  # a marker row: a reason and how many rows it counts
+
+
+def read_events(path: str | Path, columns: dict[str, str] | None):
+    """The export as a Spark frame, every column text (as the local reader keeps ids), canonical names."""
+    spark, path = active_session(), Path(path)
+    columns = checked_column_map(columns)
+    if not path.exists():
+        raise MindshareError(f"{path}: no such file; set ingest.path in params.yaml")
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix in (".parquet", ".pq"):
+        frame = spark.read.parquet(str(path))
+    elif suffix in (".jsonl", ".ndjson", ".json"):
+        frame = spark.read.json(str(path))
+    else:
+        frame = spark.read.csv(str(path), header=True, sep="\t" if suffix in (".tsv", ".tab") else ",",
+                               ignoreLeadingWhiteSpace=True, inferSchema=False)
+    rename = {file_name: canonical for canonical, file_name in columns.items()}
+    return frame.select([frame[c].cast("string").alias(rename.get(c, c)) for c in frame.columns])
+
+
+def output_schema(raw_columns: list[str], ingest: IngestSettings) -> str:
+    """The canonical columns `canonical_interactions` returns for these raw columns, and the marker columns."""
+    fields = ["user_id string", "item_id string", "timestamp long"]
+    numeric = [c for c in NUMERIC_INTERACTION_COLUMNS if c in raw_columns or (c == "weight" and ingest.event_weights)]
+    fields += [f"{c} double" for c in numeric] + [f"{c} string" for c in TEXT_INTERACTION_COLUMNS if c in raw_columns]
+    return ", ".join(fields + [f"{DROPPED} string", f"{REPAIRED} string", f"{ROWS} long"])
+
+
+def cleaned_batches(ingest: IngestSettings, source: str, names: list[str]):
+    """The mapInPandas function: each batch cleaned and checked by the local engine's functions; what was dropped
+    or repaired comes out as marker rows (a reason and a count) after the kept rows."""
+    weights = dict(ingest.event_weights) if ingest.event_weights else None
+
+    def clean(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        from pyspark import TaskContext
+
+        partition, offset = TaskContext.get().partitionId(), 0
+        for batch in batches:
+            batch.index = np.arange(offset, offset + len(batch))
+            offset += len(batch)
+            table = RawTable(batch, f"{source} (Spark partition {partition})", first_line=1, unit="row")
+            kept, report = clean_events(table, ingest.cleaning, ingest.timestamp_format, weights)
+            if len(kept.frame):
+                out = canonical_interactions(kept, ingest.rating_scale, ingest.timestamp_format)
+                if weights:
+                    out["weight"] = out["event"].map(weights).astype("float64")
+                out = out.reindex(columns=names)
+                for marker in (DROPPED, REPAIRED):  # all-NaN floats do not convert to text
+                    out[marker] = pd.Series([None] * len(out), dtype=object, index=out.index)
+                yield as_objects(out)
+            markers = [(reason, None, n) for reason, n in report.dropped.items()]
+            markers += [(None, reason, n) for reason, n in report.repaired.items()]
+            if markers:
+                marked = {name: pd.Series([None] * len(markers), dtype=object) for name in names}
+                marked.update({DROPPED: [m[0] for m in markers], REPAIRED: [m[1] for m in markers],
+                               ROWS: pd.Series([m[2] for m in markers], dtype="int64")})
+                yield as_objects(pd.DataFrame(marked)[names])
+
+    return clean
+
+
+def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
+    """Text columns as Python objects: pyspark's Arrow conversion does not take pandas 3's Arrow-backed strings."""
+    return frame.astype({c: object for c in frame.columns if pd.api.types.is_string_dtype(frame[c].dtype)})
+
+
+def ingest_on_spark(ingest: IngestSettings, key: bytes, forgotten: set[str],
+                    outcomes: Callable[[list[str], float | None], pd.DataFrame], output: Path) -> dict:
+    """Read, clean, check and pseudonymise the export; drop the forgotten people's rows and add the recorded
+    campaign outcomes (`outcomes(columns, top rating)`, pseudonymous already); write the Parquet dataset
+    `output`. Returns the drops and repairs by reason, the rows erased and added, the rows per item, the distinct
+    users, and a fingerprint of the canonical rows before pseudonymisation (whatever their order)."""
+    from pyspark.sql import functions as F
+
+    spark = active_session()
+    raw = read_events(ingest.path, ingest.columns)
+    carried = [c for c in ITEM_ATTRIBUTE_COLUMNS if c in raw.columns]
+    if carried and not ingest.items_path:
+        raise MindshareError(f"{ingest.path}: the log carries item attributes ({', '.join(carried)}); on engine: spark "
+                             f"give them as ingest.items_path (one row per item), or use engine: local")
+    if raw.limit(1).count() == 0:
+        raise MindshareError(f"{ingest.path}: the file has a header but no rows; give at least one row")
+    schema = output_schema(raw.columns, ingest)
+    names = [field.split(" ")[0] for field in schema.split(", ")]
+    try:
+        marked = raw.drop(*carried).mapInPandas(cleaned_batches(ingest, str(ingest.path), names), schema) \
+            .localCheckpoint()
+    except Exception as error:  # a refusal inside a Spark task arrives wrapped in Spark's own exception
+        raise refusal_from(error) from None
+    counts = marked.where(F.col(ROWS).isNotNull()).groupBy(DROPPED, REPAIRED).agg(F.sum(ROWS).alias("n")).collect()
+    canonical = marked.where(F.col(ROWS).isNull()).drop(DROPPED, REPAIRED, ROWS)
+    top = [F.max("rating").alias("top")] if "rating" in canonical.columns else [F.lit(None).alias("top")]
+    facts = canonical.agg(*top, F.sum(F.xxhash64(*canonical.columns).cast("decimal(38,0)")).alias("hash")).first()
+    top_rating = ingest.rating_scale[1] if ingest.rating_scale else (None if facts["top"] is None else
+                                                                       float(facts["top"]))
+    pseudonymous = pseudonymised(canonical, key)
+    gone = F.col("user_id").isin(sorted(forgotten))
+    erased = pseudonymous.where(gone).count() if forgotten else 0
+    kept = pseudonymous.where(~gone) if forgotten else pseudonymous
+    added = outcomes(canonical.columns, top_rating)
+    added = added[~added["user_id"].isin(forgotten)]
+    if len(added):
+        kept = kept.unionByName(spark.createDataFrame(added[canonical.columns], schema=kept.schema))
+    write_dataset(kept, output)
+    written = spark.read.parquet(str(output))
+    item_rows = written.groupBy("item_id").count().toPandas()
+    digest = hashlib.sha256("\x1f".join(canonical.columns).encode())
+    digest.update(str(facts["hash"]).encode())
+    return {"dropped": {r[DROPPED]: int(r["n"]) for r in counts if r[DROPPED]},
+            "repaired": {r[REPAIRED]: int(r["n"]) for r in counts if r[REPAIRED]},
+            "erased": erased, "outcome_rows": len(added), "users": written.select("user_id").distinct().count(),
+            "item_rows": item_rows.set_index("item_id")["count"], "fingerprint": digest.hexdigest()[:16]}
+
+
+def refusal_from(error: Exception) -> Exception:
+    """The one-line MindshareError a Spark task raised, out of Spark's wrapping; other errors as they are."""
+    text = str(error)
+    marker = "MindshareError: "
+    if marker not in text:
+        return error
+    return MindshareError(text.split(marker, 1)[1].strip().splitlines()[0])
