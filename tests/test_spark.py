@@ -214,3 +214,30 @@ def test_ingest_on_spark_refuses_in_one_line_naming_the_file_and_its_partition(s
                                              r"'not a date'") as error:
         ingest_on_spark(ingest, b"k", set(), lambda columns, top: pd.DataFrame(columns=columns), tmp_path / "o")
     assert "\n" not in str(error.value) and not (tmp_path / "o").exists()
+
+
+# --- features --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("data", ["shop", "ratings"])
+def test_feature_tables_on_spark_are_the_local_engines(spark, tmp_path, data):
+    from mindshare.data.sources import read_source_tables
+    from mindshare.data.synthetic import generate_synthetic, scaled_spec
+    from mindshare.features.tables import build_profiles
+    from mindshare.settings import FeatureSettings
+    from mindshare.spark.features import profiles_on_spark
+
+    if data == "shop":  # prices, quantities, events; categories from the items file
+        tables = read_source_tables(_shop_ingest(tmp_path))
+        train, items = tables.interactions, tables.items
+    else:  # ratings, categories and release years in the titles
+        train, items = generate_synthetic(scaled_spec(20_000, seed=4))
+    settings = FeatureSettings(segments={"k_min": 2, "k_max": 4})
+    local_users, local_items, _ = build_profiles(train, items, settings)
+    users, item_table, segmentation = profiles_on_spark(spark.createDataFrame(train), items, settings)
+    assert list(users.columns) == list(local_users.columns) and list(item_table.columns) == list(local_items.columns)
+    profile = [c for c in users.columns if c != "segment"]
+    pd.testing.assert_frame_equal(users[profile].sort_index(), local_users[profile].sort_index(), rtol=1e-5)
+    pd.testing.assert_frame_equal(item_table.sort_index(), local_items.sort_index(), rtol=1e-5)
+    assert any(c.startswith("user_share_cat_") for c in profile) and "user_monetary" in profile
+    assert 2 <= segmentation.k <= 4 and list(segmentation.silhouette["k"]) == [2, 3, 4]
+    sizes = segmentation.labels.value_counts()
+    assert list(sizes.index) == list(range(segmentation.k))  # numbered by size, largest first, as locally

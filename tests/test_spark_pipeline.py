@@ -64,6 +64,9 @@ def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(
     assert len(pd.read_parquet(train)) == prepare["counts"]["train_rows"] > 0
     assert sum(prepare["counts"][f"{n}_rows"] for n in ("train", "valid", "test")) == \
         len(interactions) - prepare["dropped"]["exact_duplicate"]
+    features = json.loads((folder / "reports/features.json").read_text())  # aggregates and K-means on Spark
+    assert features["users"] == len(pd.read_parquet(folder / "data/features/users.parquet")) > 0
+    assert features["segments"] >= 2 and "user_share_cat_category_01" in features["user_columns"]
     fit = json.loads((folder / "models/svd_spark/fit.json").read_text())
     assert fit["params"]["algorithm"] == "spark_als"
     metrics = json.loads((folder / "reports/metrics.json").read_text())

@@ -7,13 +7,14 @@ import re
 import pandas as pd
 
 
-def top_categories(train: pd.DataFrame, items: pd.DataFrame | None, max_categories: int,
+def top_categories(item_counts: pd.Series, items: pd.DataFrame | None, max_categories: int,
                    column: str = "categories") -> list[str]:
-    """The `max_categories` categories (or tags: `column`) with the most training interactions (ties by name)."""
+    """The `max_categories` categories (or tags: `column`) with the most training interactions (ties by name);
+    `item_counts`: interactions per item_id (`train["item_id"].value_counts()`)."""
     if items is None or column not in items or max_categories <= 0:
         return []
     exploded = item_categories(items, column)
-    per_item = exploded["item_id"].map(train["item_id"].value_counts()).fillna(0).astype("int64")
+    per_item = exploded["item_id"].map(item_counts).fillna(0).astype("int64")
     counts = per_item.groupby(exploded["category"].to_numpy()).sum()
     counts = counts[counts > 0]  # counted per interaction, at the items' level (never rows x categories)
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))

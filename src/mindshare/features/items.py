@@ -25,11 +25,22 @@ def build_item_features(train: pd.DataFrame, items: pd.DataFrame | None, categor
         "item_age_days": ((now - by_item["timestamp"].min()) / DAY).astype("float32"),
     })
     out["item_recent_popularity"] = recent.reindex(out.index).fillna(0).astype("float32")
-    out["item_log_popularity"] = np.log1p(out["item_popularity"])
     if "rating" in train:
-        mean = float(train["rating"].mean())
         sums, counts = by_item["rating"].sum(), by_item["rating"].size()
-        out["item_rating_mean"] = ((sums + rating_prior * mean) / (counts + rating_prior)).astype("float32")
+        out = out.join(pd.DataFrame({"rating_sum": sums, "rating_rows": counts}))
+    return with_catalogue_features(out, float(train["rating"].mean()) if "rating" in train else None, items,
+                                   categories, rating_prior, tags)
+
+
+def with_catalogue_features(out: pd.DataFrame, mean_rating: float | None, items: pd.DataFrame | None,
+                            categories: list[str], rating_prior: float, tags: list[str] | None) -> pd.DataFrame:
+    """Item features from the per-item aggregates of the events (popularity, age, recent popularity and, with
+    ratings, `rating_sum` and `rating_rows`), either engine's, and the catalogue: the finished table."""
+    out = out.copy()
+    out["item_log_popularity"] = np.log1p(out["item_popularity"])
+    if mean_rating is not None:
+        sums, counts = out.pop("rating_sum"), out.pop("rating_rows")
+        out["item_rating_mean"] = ((sums + rating_prior * mean_rating) / (counts + rating_prior)).astype("float32")
     if items is not None and "price" in items:
         out["item_price"] = items.set_index("item_id")["price"].reindex(out.index).astype("float32")
     indicators = category_indicators(items, categories)

@@ -9,6 +9,7 @@ that a few heavy users do not make their own segments. k is the best silhouette 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,12 @@ def profile_matrix(profiles: pd.DataFrame) -> np.ndarray:
     return StandardScaler().fit_transform(values.to_numpy())
 
 
-def segment_users(profiles: pd.DataFrame, settings: SegmentSettings = SegmentSettings()) -> Segmentation:
+def segment_users(profiles: pd.DataFrame, settings: SegmentSettings = SegmentSettings(),
+                  clusters: Callable[[np.ndarray, SegmentSettings, int], tuple[dict[int, np.ndarray], list[float]]]
+                  | None = None) -> Segmentation:
+    """Segments of the users by K-means on the standardised profile, k by silhouette. `clusters(x, settings,
+    k_max)` gives the labels by k (where a k found at least two segments) and each k's silhouette: scikit-learn's
+    here by default, pyspark.ml's on the Spark engine."""
     x = profile_matrix(profiles)
     n = len(x)
     k_max = min(settings.k_max, n - 1)
@@ -47,7 +53,20 @@ def segment_users(profiles: pd.DataFrame, settings: SegmentSettings = SegmentSet
         labels = np.zeros(n, dtype=int)
         curve = pd.DataFrame({"k": [1], "silhouette": [np.nan]})
         return _result(profiles, x, labels, curve)
+    fitted, scores = (clusters or local_clusters)(x, settings, k_max)
+    curve = pd.DataFrame({"k": range(settings.k_min, k_max + 1), "silhouette": scores})
+    best_k = int(curve.loc[curve["silhouette"].idxmax(), "k"])
+    labels = fitted.get(best_k, np.zeros(n, dtype=int))
+    # number segments by size, largest first, so that names are stable across runs
+    order = pd.Series(labels).value_counts().index
+    relabel = {old: new for new, old in enumerate(order)}
+    return _result(profiles, x, np.vectorize(relabel.get)(labels), curve)
+
+
+def local_clusters(x: np.ndarray, settings: SegmentSettings, k_max: int) -> tuple[dict[int, np.ndarray], list[float]]:
+    """scikit-learn's K-means for each k, each scored by silhouette on a seeded sample of users."""
     scores, fitted = [], {}
+    n = len(x)
     for k in range(settings.k_min, k_max + 1):
         model = _kmeans(k, n, settings)
         labels = model.fit_predict(x)
@@ -57,13 +76,7 @@ def segment_users(profiles: pd.DataFrame, settings: SegmentSettings = SegmentSet
         scores.append(float(silhouette_score(x, labels, sample_size=min(settings.sample_size, n),
                                              random_state=settings.seed)))
         fitted[k] = labels
-    curve = pd.DataFrame({"k": range(settings.k_min, k_max + 1), "silhouette": scores})
-    best_k = int(curve.loc[curve["silhouette"].idxmax(), "k"])
-    labels = fitted.get(best_k, np.zeros(n, dtype=int))
-    # number segments by size, largest first, so that names are stable across runs
-    order = pd.Series(labels).value_counts().index
-    relabel = {old: new for new, old in enumerate(order)}
-    return _result(profiles, x, np.vectorize(relabel.get)(labels), curve)
+    return fitted, scores
 
 
 def _kmeans(k: int, n: int, settings: SegmentSettings):

@@ -25,9 +25,10 @@ def build_profiles(train: pd.DataFrame, items: pd.DataFrame | None, settings: Fe
     stage, tuning and the benches, so that the re-rankers see the same columns everywhere. Segments
     come from behaviour only; demographics (ingest's users table) are added afterwards as indicator
     columns `demo_gender_*`, `demo_age_*`."""
-    categories = top_categories(train, items, settings.max_categories)
+    item_counts = train["item_id"].value_counts()
+    categories = top_categories(item_counts, items, settings.max_categories)
     users = build_user_features(train, items, categories)
-    tags = top_categories(train, items, settings.max_tags, "tags")
+    tags = top_categories(item_counts, items, settings.max_tags, "tags")
     item_table = build_item_features(train, items, categories, settings.recent_days, settings.rating_prior, tags)
     segmentation = segment_users(users, settings.segments)
     users = users.assign(segment=segmentation.labels.astype("float32"))

@@ -27,9 +27,15 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    train = inputs.fit_frame(settings.train.include_valid)
-    users, items, segmentation = build_profiles(train, pd.read_parquet(layout.ITEMS), settings.features,
-                                                inputs.users_table())
+    catalogue, demographics = pd.read_parquet(layout.ITEMS), inputs.users_table()
+    if settings.engine == "spark":  # aggregates over the events and K-means on the session of params.yaml `spark`
+        from mindshare.spark.features import profiles_on_spark, read_fit_frame
+
+        train = read_fit_frame([layout.split_path(n) for n in ("train", "valid")[:1 + settings.train.include_valid]])
+        users, items, segmentation = profiles_on_spark(train, catalogue, settings.features, demographics)
+    else:
+        train = inputs.fit_frame(settings.train.include_valid)
+        users, items, segmentation = build_profiles(train, catalogue, settings.features, demographics)
     write_parquet(users.reset_index(), layout.USER_FEATURES)
     write_parquet(items.reset_index(), layout.ITEM_FEATURES)
     write_parquet(segmentation.labels.reset_index(), layout.SEGMENTS)
