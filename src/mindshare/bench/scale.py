@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -93,11 +94,21 @@ def parse_models(text: str | None, shipped: dict, source: str = "params.yaml") -
     return names
 
 
-def workspace_params(shipped: dict, rows: int, models: list[str], sample_users: int | None = None) -> dict:
+SPARK_BENCH = {"master": "local[2]", "shuffle_partitions": 8}  # --engine spark: the machine's two cores
+
+
+def workspace_params(shipped: dict, rows: int, models: list[str], sample_users: int | None = None,
+                     engine: str = "local") -> dict:
     """The workspace's params.yaml: the shipped one with `ingest` reading the synthetic log, `models` narrowed and
     `evaluate.sample_users` where given; nothing else changes (campaigns that name categories the synthetic
-    catalogue lacks skip themselves in the audience stage)."""
+    catalogue lacks skip themselves in the audience stage). With engine 'spark': `engine: spark` on local[2]
+    (ingest, prepare and features on Spark) and svd fitted by Spark's ALS (`algorithm: spark_als`)."""
     params = copy.deepcopy(shipped)
+    if engine == "spark":
+        params["engine"] = "spark"
+        params["spark"] = {**(shipped.get("spark") or {}), **SPARK_BENCH}
+        model_params = params.setdefault("model_params", {})
+        model_params["svd"] = {**(model_params.get("svd") or {}), "algorithm": "spark_als"}
     params["ingest"] = {
         **(shipped.get("ingest") or {}),
         "source": "events",
@@ -193,16 +204,48 @@ def save_steps(folder: Path, identity: dict, timed: dict[str, dict]) -> None:
     write_json({"identity": identity, "steps": timed}, folder / STEPS)
 
 
+def tree_rss_mb(root: int) -> float:
+    """The resident memory of process `root` and all its descendants now (MB): a stage with a Spark JVM and its
+    Python workers counts them all. Read from /proc; 0 where there is none (not Linux)."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, float] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended while being read
+            continue
+        pid = int(entry.name)
+        children.setdefault(int(fields[1]), []).append(pid)  # fields[1]: the parent's pid
+        rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE") / 2**20  # fields[21]: resident pages
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        total += rss.get(pid, 0.0)
+        stack.extend(children.get(pid, []))
+    return total
+
+
 def run_step(step: str, command: list[str], workspace: Path, log_path: Path) -> tuple[float, float]:
-    """Run one step as a child process; (wall seconds, the child's peak RSS in MB)."""
+    """Run one step as a child process; (wall seconds, peak RSS in MB: the child's own peak from wait4, or the
+    largest sum over the child and its descendants sampled every half second, whichever is larger)."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{workspace / 'mlflow.db'}"}
     for name in ("MINDSHARE_PSEUDONYM_KEY", "MLFLOW_REGISTRY_URI"):
         env.pop(name, None)
     with open(log_path, "ab") as log:
         started = time.perf_counter()
         child = subprocess.Popen(command, cwd=workspace, env=env, stdout=log, stderr=log)
+        tree_peak, done = [0.0], threading.Event()
+
+        def sample() -> None:
+            while not done.wait(0.5):
+                tree_peak[0] = max(tree_peak[0], tree_rss_mb(child.pid))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
     code = os.waitstatus_to_exitcode(status)
     if code != 0:
         tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]
@@ -210,7 +253,7 @@ def run_step(step: str, command: list[str], workspace: Path, log_path: Path) -> 
             f"bench scale: {step} failed (exit {code}) in {workspace}: "
             f"{tail[0] if tail else 'no output'}; the whole log is {log_path}"
         )
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, max(usage.ru_maxrss / 1024, tree_peak[0])
 
 
 def read_workspace_json(workspace: Path, path: Path) -> dict:
@@ -260,6 +303,7 @@ def run_scale_bench(
     progress=print,
     resume: bool = False,
     after_size=None,
+    engine: str = "local",
 ) -> ScaleRun:
     """Every step at every size. Workspaces are kept under `workdir` when given (for a look at their reports and
     MLflow stores), else removed. `resume`: keep what each workspace measured before (see the module's text);
@@ -269,7 +313,7 @@ def run_scale_bench(
         root = Path(workdir) if workdir else Path(scratch)
         for rows in sizes:
             workspace = root / f"rows-{rows}"
-            params = workspace_params(shipped, rows, models, sample_users)
+            params = workspace_params(shipped, rows, models, sample_users, engine)
             primary = checked(params, f"{workspace / layout.PARAMS}").register.primary_metric
             identity = {"params": params, "models": models, "tune": tune, "seed": seed}
             timed = measured_steps(workspace, identity) if resume else {}
@@ -316,6 +360,7 @@ def run_scale_command(
     seed: int,
     workdir: str | None,
     resume: bool = False,
+    engine: str = "local",
 ) -> dict:
     from mindshare.bench.command import machine
 
@@ -327,7 +372,7 @@ def run_scale_command(
     models = parse_models(models_text, shipped, params_path)
     # the derived params checked before anything runs
     settings = checked(
-        workspace_params(shipped, rows[0], models, sample_users), f"{params_path} (as bench scale sets it)"
+        workspace_params(shipped, rows[0], models, sample_users, engine), f"{params_path} (as bench scale sets it)"
     )
     print(f"{'rows':>11} {'stage':<22} {'wall':>11} {'peak RSS':>12}", flush=True)
 
@@ -335,6 +380,7 @@ def run_scale_command(
         return {
             "settings": {
                 "params": str(params_path),
+                "engine": engine,
                 "models": models,
                 "tuned": tune,
                 "sample_users": settings.evaluate.sample_users,
@@ -357,7 +403,7 @@ def run_scale_command(
 
     run = run_scale_bench(
         rows, shipped, models, tune, sample_users, seed, workdir, progress=lambda line: print(line, flush=True),
-        resume=resume, after_size=after_size,
+        resume=resume, after_size=after_size, engine=engine,
     )
     report = report_of(run)
     print_report(report, plot_path)

@@ -41,6 +41,8 @@ def add_bench(sub) -> None:
     p.add_argument("--sample-users", type=int,
                    help="scale: test users evaluate scores (seeded sample; default: the params file's sample_users)")
     p.add_argument("--seed", type=int, default=0, help="scale: seed of the synthetic log")
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="scale: spark runs ingest, prepare and features on Spark (local[2]) and svd by Spark's ALS")
     p.add_argument("--workdir", help="scale: keep each size's workspace (params, data, MLflow store) under this folder")
     p.add_argument("--resume", action="store_true",
                    help="scale: go on where a run with the same --workdir and settings stopped, keeping the steps "
@@ -87,7 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
         from mindshare.bench.scale import run_scale_command
 
         run_scale_command(parse_ints(args.rows, "--rows"), args.json, args.plot, args.params, args.models,
-                          not args.no_tune, args.sample_users, args.seed, args.workdir, args.resume)
+                          not args.no_tune, args.sample_users, args.seed, args.workdir, args.resume, args.engine)
         return
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "
