@@ -8,6 +8,8 @@ catalogue's columns (categories, tags, year, price) are added by the local engin
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -22,7 +24,7 @@ def read_fit_frame(paths: list) -> object:
 
     from mindshare.spark.session import active_session
 
-    frames = [active_session().read.parquet(str(path)) for path in paths]
+    frames = [active_session().read.parquet(str(Path(path).resolve())) for path in paths]
     return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames)
 
 

@@ -44,11 +44,11 @@ def read_events(path: str | Path, columns: dict[str, str] | None):
         raise MindshareError(f"{path}: no such file; set ingest.path in params.yaml")
     suffix = path.suffix.lower()
     if path.is_dir() or suffix in (".parquet", ".pq"):
-        frame = spark.read.parquet(str(path))
+        frame = spark.read.parquet(str(Path(path).resolve()))
     elif suffix in (".jsonl", ".ndjson", ".json"):
-        frame = spark.read.json(str(path))
+        frame = spark.read.json(str(path.resolve()))
     else:
-        frame = spark.read.csv(str(path), header=True, sep="\t" if suffix in (".tsv", ".tab") else ",",
+        frame = spark.read.csv(str(path.resolve()), header=True, sep="\t" if suffix in (".tsv", ".tab") else ",",
                                ignoreLeadingWhiteSpace=True, inferSchema=False)
     rename = {file_name: canonical for canonical, file_name in columns.items()}
     return frame.select([frame[c].cast("string").alias(rename.get(c, c)) for c in frame.columns])
@@ -138,7 +138,7 @@ def ingest_on_spark(ingest: IngestSettings, key: bytes, forgotten: set[str],
     if len(added):
         kept = kept.unionByName(spark.createDataFrame(added[canonical.columns], schema=kept.schema))
     write_dataset(kept, output)
-    written = spark.read.parquet(str(output))
+    written = spark.read.parquet(str(Path(output).resolve()))
     item_rows = written.groupBy("item_id").count().toPandas()
     digest = hashlib.sha256("\x1f".join(canonical.columns).encode())
     digest.update(str(facts["hash"]).encode())

@@ -19,7 +19,7 @@ def prepare_on_spark(source: Path, prepare: PrepareSettings, outputs: dict[str, 
     from pyspark.sql import functions as F
 
     spark = active_session()
-    frame = spark.read.parquet(str(source))
+    frame = spark.read.parquet(str(Path(source).resolve()))
     rows_in = frame.count()
     frame, duplicates = drop_exact_duplicates(frame)
     frame, k_core_dropped = k_core(frame, prepare.min_user_interactions, prepare.min_item_interactions)
@@ -30,7 +30,7 @@ def prepare_on_spark(source: Path, prepare: PrepareSettings, outputs: dict[str, 
         if name == "test":
             part = part.withColumn("relevant", relevant_column(part, prepare.relevant_min_rating))
         write_dataset(part, path)
-        written = spark.read.parquet(str(path))
+        written = spark.read.parquet(str(Path(path).resolve()))
         splits[name] = dataset_summary(written)
         relevant = written.where(F.col("relevant")).count() if name == "test" else relevant
     return {"rows_in": rows_in, "splits": splits, "dropped": {"exact_duplicate": duplicates, "k_core": k_core_dropped},
