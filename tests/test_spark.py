@@ -21,8 +21,11 @@ def spark():
     require_spark()
     from mindshare.spark.session import start_session
 
-    session = start_session(SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4,
-                                          conf={"spark.ui.enabled": "false"}))
+    session = start_session(SparkSettings(master="local[2]", driver_memory="2g", shuffle_partitions=4, conf={
+        "spark.ui.enabled": "false",
+        # small Arrow batches and file splits: the per-batch and per-partition code runs many times on small data
+        "spark.sql.execution.arrow.maxRecordsPerBatch": 300, "spark.sql.files.maxPartitionBytes": "64k",
+        "spark.sql.files.openCostInBytes": "4k"}))
     yield session
     session.stop()
 
@@ -59,14 +62,32 @@ def test_session_settings_put_the_users_conf_last():
     assert "spark.driver.memory" not in session_conf(SparkSettings(remote="sc://cluster:15002"))
 
 
-def test_a_local_master_without_java_is_one_line(monkeypatch):
+def test_a_master_without_java_17_is_one_line(monkeypatch, tmp_path):
     from mindshare.spark import session
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setattr(session.shutil, "which", lambda _: None)
-    with pytest.raises(MindshareError, match="needs Java 17"):
-        session.check_java(SparkSettings())
+    with pytest.raises(MindshareError, match="needs Java 17 or newer and there is none"):
+        session.check_java(SparkSettings(master="spark://cluster:7077"))
     session.check_java(SparkSettings(remote="sc://cluster:15002"))  # Spark Connect starts no JVM here
+    for said, major in (('openjdk version "11.0.22" 2024-01-16', 11), ('java version "1.8.0_402"', 8)):
+        java = tmp_path / "jdk" / "bin" / "java"
+        java.parent.mkdir(parents=True, exist_ok=True)
+        java.write_text(f"#!/bin/sh\necho '{said}' >&2\n")
+        java.chmod(0o755)
+        monkeypatch.setenv("JAVA_HOME", str(tmp_path / "jdk"))
+        with pytest.raises(MindshareError, match=f"is Java {major}: install") as error:
+            session.check_java(SparkSettings())
+        assert "\n" not in str(error.value)
+
+
+def test_executors_elsewhere_get_no_local_paths():
+    from mindshare.spark.session import is_local, session_conf
+
+    assert is_local(SparkSettings()) and "spark.checkpoint.dir" in session_conf(SparkSettings())
+    cluster = SparkSettings(master="yarn")
+    assert not is_local(cluster) and "spark.checkpoint.dir" not in session_conf(cluster)
+    assert session_conf(cluster)["spark.driver.memory"] == "4g"  # the driver still runs here
 
 
 # --- pseudonyms and the split ------------------------------------------------------------------------------------
@@ -99,6 +120,23 @@ def test_split_counts_per_user_are_the_local_engines(spark, split):
     for name in ("train", "valid", "test"):
         expected, got = _counts(getattr(local, name)), _counts(parts[parts[PART] == name])
         pd.testing.assert_series_equal(got.sort_index(), expected.sort_index(), check_names=False)
+
+
+def test_the_split_does_not_depend_on_how_spark_partitions_the_rows(spark):
+    from mindshare.spark.split import PART, split_parts
+
+    log = drop_exact_duplicates(_log())[0]
+    frame, columns = spark.createDataFrame(log), list(log.columns)
+
+    def parts(data, split):
+        return split_parts(data, split).toPandas().sort_values(columns, ignore_index=True)[PART]
+
+    for split in (SplitSettings(protocol="random_per_user", seed=5), SplitSettings(protocol="leave_last_n")):
+        once = parts(frame.repartition(1), split)
+        assert once.equals(parts(frame.repartition(7).sortWithinPartitions("item_id"), split))
+        assert set(once) == {"train", "valid", "test"}
+    seeded = parts(frame, SplitSettings(protocol="random_per_user", seed=5))
+    assert not seeded.equals(parts(frame, SplitSettings(protocol="random_per_user", seed=6)))  # other rows drawn
 
 
 def test_protocols_that_draw_whole_users_are_refused_on_spark(spark):
@@ -197,10 +235,11 @@ def test_ingest_on_spark_keeps_drops_repairs_and_pseudonymises_as_the_local_engi
     kept = pd.concat([expected[expected["user_id"] != gone], outcome.iloc[:1]], ignore_index=True)
     got = pd.read_parquet(tmp_path / "out.parquet")
     columns = list(kept.columns)
-    assert sorted(got.columns) == sorted(columns)
+    assert list(got.columns) == columns  # the local engine's order, weight after event
     pd.testing.assert_frame_equal(got[columns].sort_values(columns, ignore_index=True),
                                   kept.sort_values(columns, ignore_index=True), check_dtype=False)
-    assert made["users"] == kept["user_id"].nunique() and made["item_rows"].sum() == len(kept)
+    assert made["users"] == kept["user_id"].nunique() and made["rows"] == len(kept)
+    assert made["source_item_rows"].sum() == len(expected)  # the export's rows, before forget and outcomes
 
 
 def test_ingest_on_spark_refuses_in_one_line_naming_the_file_and_its_partition(spark, tmp_path):
@@ -241,3 +280,22 @@ def test_feature_tables_on_spark_are_the_local_engines(spark, tmp_path, data):
     assert 2 <= segmentation.k <= 4 and list(segmentation.silhouette["k"]) == [2, 3, 4]
     sizes = segmentation.labels.value_counts()
     assert list(sizes.index) == list(range(segmentation.k))  # numbered by size, largest first, as locally
+
+
+def test_ingest_on_spark_reads_a_csv_as_pandas_does_missing_texts_and_malformed_lines(spark, tmp_path):
+    from mindshare.data.sources import read_source_tables
+    from mindshare.spark.ingest import ingest_on_spark
+
+    export = tmp_path / "export.csv"
+    export.write_text('customer,sku,when,note\nu1,a,2020-01-01,"said ""hi"", twice"\nNA,b,2020-01-02,x\n'
+                      'N/A,c,2020-01-03,x\nu2,,2020-01-04,x\n  u3,d,2020-01-05,x\n')
+    ingest = _shop_ingest(tmp_path, path=str(export), columns={"user_id": "customer", "item_id": "sku",
+                                                               "timestamp": "when"}, event_weights=None)
+    local = read_source_tables(ingest)
+    made = ingest_on_spark(ingest, b"k", set(), lambda columns, top: pd.DataFrame(columns=columns), tmp_path / "o")
+    assert made["dropped"] == local.cleaning.dropped == {"missing_user_id": 2, "missing_item_id": 1}
+    assert sorted(pd.read_parquet(tmp_path / "o")["user_id"]) == sorted(pseudonymise(["u1", "u3"], b"k"))
+    export.write_text("customer,sku,when\nu1,a,2020-01-01\nu2,b,2020-01-02,surplus\n")
+    with pytest.raises(MindshareError, match="export.csv: a malformed line") as error:
+        ingest_on_spark(ingest, b"k", set(), lambda columns, top: pd.DataFrame(columns=columns), tmp_path / "p")
+    assert "\n" not in str(error.value) and not (tmp_path / "p").exists()

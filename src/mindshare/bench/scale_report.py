@@ -112,7 +112,8 @@ def plot_scale(results: list[dict], path: str | Path) -> None:
 
 
 # settings the combined reports must share (each one's params file is listed under sources)
-COMBINED_SETTINGS = ("models", "tuned", "sample_users", "primary_metric", "seed")
+COMBINED_SETTINGS = ("engine", "models", "tuned", "sample_users", "primary_metric", "seed")
+SETTING_DEFAULTS = {"engine": "local"}  # reports written before the setting existed ran with this
 
 
 def combine_reports(reports: list[tuple[str, dict]]) -> dict:
@@ -120,7 +121,7 @@ def combine_reports(reports: list[tuple[str, dict]]) -> dict:
     same settings: their steps, families and quality side by side, growth exponents across all the sizes."""
     combined: dict = {"results": [], "families": {}, "quality": {}, "resumed": {}, "sources": []}
     for path, report in reports:
-        settings = {key: report["settings"].get(key) for key in COMBINED_SETTINGS}
+        settings = {key: report["settings"].get(key, SETTING_DEFAULTS.get(key)) for key in COMBINED_SETTINGS}
         first = combined.setdefault("settings", settings)
         differing = [key for key in COMBINED_SETTINGS if settings[key] != first[key]]
         if differing:

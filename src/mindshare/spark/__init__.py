@@ -1,3 +1,3 @@
 """The `engine: spark` path: a Spark session from params.yaml `spark`, and the Spark versions of the parts whose
-cost grows with events (pseudonyms, split, ALS). pyspark is the optional extra `.[spark]`; nothing here is
-imported unless a setting asks for Spark."""
+cost grows with events (ingest with its cleaning and pseudonyms, the split, the feature aggregates and segments,
+ALS). pyspark is the optional extra `.[spark]`; nothing here imports it unless a setting asks for Spark."""

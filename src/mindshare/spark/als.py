@@ -7,9 +7,11 @@ the same loss (Hu, Koren, Volinsky 2008):
 - confidence: `implicit` weighs an observed pair alpha * x, Spark 1 + alpha' * x: alpha' = alpha - 1 on the
   binarised matrix (at least 0);
 - L2: `implicit` adds one `regularization` to every user's and item's normal equations, Spark adds
-  regParam * (the user's or item's number of observed pairs), "ALS-WR". No regParam gives the same loss for
-  every row; regParam = regularization / (the mean observed pairs of users and items, geometric mean) gives
-  the same total L2 weight on a row of average length, the nearest single value.
+  regParam * (the user's or item's number of observed pairs), "ALS-WR". No regParam gives the same loss:
+  regParam = regularization / sqrt(L_u * L_i), the mean row lengths of users (L_u) and items (L_i), is a
+  compromise that gives a user of average length regularization * sqrt(L_u / L_i) and an item of average
+  length regularization * sqrt(L_i / L_u), equal to `implicit`'s only where the two means are equal. Tuned
+  values carry over approximately, not exactly (README "Scaling out" has a measured comparison).
 """
 
 from __future__ import annotations

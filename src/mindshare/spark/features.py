@@ -2,8 +2,8 @@
 the same columns as mindshare.features.users / items compute with pandas, and segments by `pyspark.ml` K-means on
 the standardised profile with k by silhouette (Spark's ClusteringEvaluator, on every user).
 
-The aggregates come back to the driver as one row per user and per item (the models read them there); the
-catalogue's columns (categories, tags, year, price) are added by the local engine's own code.
+The aggregates come back to the driver as one row per user and per item, sorted by id (the models read them
+there); the catalogue's columns (categories, tags, year, price) are added by the local engine's own code.
 """
 
 from __future__ import annotations
@@ -54,7 +54,10 @@ def user_features_on_spark(frame, items: pd.DataFrame | None, categories: list[s
     from pyspark.sql import functions as F
 
     now = frame.agg(F.max("timestamp")).first()[0]
-    stamp = F.timestamp_seconds(F.col("timestamp"))  # the session's time zone is UTC, as pandas' here
+    # weekday and hour in UTC from the seconds themselves (as pandas' here), whatever the session's time zone:
+    # 1970-01-01 was a Thursday (weekday 3, Monday 0)
+    weekday = F.pmod(F.floor(F.col("timestamp") / DAY) + 3, F.lit(7))
+    hour = F.pmod(F.floor(F.col("timestamp") / 3600), F.lit(24))
     indicators = category_indicators(items, categories)
     events = frame
     if len(indicators.columns):
@@ -65,8 +68,8 @@ def user_features_on_spark(frame, items: pd.DataFrame | None, categories: list[s
         F.countDistinct(F.floor(F.col("timestamp") / DAY)).alias("user_active_days"),
         ((F.lit(now) - F.max("timestamp")) / DAY).alias("user_recency_days"),
         ((F.max("timestamp") - F.min("timestamp")) / DAY).alias("user_tenure_days"),
-        F.avg(F.when(F.dayofweek(stamp).isin(1, 7), 1.0).otherwise(0.0)).alias("user_weekend_share"),
-        F.avg(F.when(F.hour(stamp) >= 18, 1.0).otherwise(0.0)).alias("user_evening_share"),
+        F.avg(F.when(weekday >= 5, 1.0).otherwise(0.0)).alias("user_weekend_share"),
+        F.avg(F.when(hour >= 18, 1.0).otherwise(0.0)).alias("user_evening_share"),
         F.sum(monetary_column(frame)).alias("user_monetary"),
     ]
     if "rating" in frame.columns:
@@ -74,8 +77,7 @@ def user_features_on_spark(frame, items: pd.DataFrame | None, categories: list[s
                        F.coalesce(F.stddev_samp("rating"), F.lit(0.0)).alias("user_rating_std")]
     aggregates += [(F.sum(F.coalesce(F.col(c), F.lit(0.0))) / F.count("*")).alias(f"user_share_{c}")
                    for c in indicators.columns]
-    out = events.groupBy("user_id").agg(*aggregates).toPandas().set_index("user_id")
-    out.index.name = "user_id"
+    out = events.groupBy("user_id").agg(*aggregates).toPandas().set_index("user_id").sort_index()  # a fixed order
     return out.astype(np.float32)
 
 
@@ -94,7 +96,7 @@ def item_features_on_spark(frame, items: pd.DataFrame | None, categories: list[s
                   .alias("item_recent_popularity")]
     if "rating" in frame.columns:
         aggregates += [F.sum("rating").alias("rating_sum"), F.count("*").alias("rating_rows")]
-    out = frame.groupBy("item_id").agg(*aggregates).toPandas().set_index("item_id")
+    out = frame.groupBy("item_id").agg(*aggregates).toPandas().set_index("item_id").sort_index()
     out[["item_popularity", "item_age_days", "item_recent_popularity"]] = \
         out[["item_popularity", "item_age_days", "item_recent_popularity"]].astype("float32")
     mean = float(facts["mean"]) if "rating" in frame.columns else None
@@ -106,7 +108,8 @@ def item_features_on_spark(frame, items: pd.DataFrame | None, categories: list[s
 def clusters_on_spark(x: np.ndarray, settings: SegmentSettings, k_max: int
                       ) -> tuple[dict[int, np.ndarray], list[float]]:
     """K-means (pyspark.ml, seeded) on the standardised profile `x` for each k in the range, and each k's
-    silhouette (Spark's ClusteringEvaluator over every user): the labels by k and the curve."""
+    silhouette (Spark's ClusteringEvaluator over every user, on squared Euclidean distances where scikit-learn's
+    takes Euclidean ones on a sample: the curve, and so the k chosen, can differ): the labels by k and the curve."""
     from pyspark.ml.clustering import KMeans
     from pyspark.ml.evaluation import ClusteringEvaluator
     from pyspark.ml.functions import array_to_vector

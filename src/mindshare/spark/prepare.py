@@ -70,4 +70,5 @@ def dataset_summary(frame) -> dict:
     digest = hashlib.sha256("\x1f".join(frame.columns).encode())
     digest.update(str(facts["hash"]).encode())
     return {"fingerprint": digest.hexdigest()[:16], "rows": int(facts["rows"]), "users": int(facts["users"]),
-            "items": int(facts["items"]), "columns": dict(frame.dtypes)}
+            "items": int(facts["items"]),
+            "columns": {c: str(t) for c, t in frame.limit(0).toPandas().dtypes.items()}}  # pandas' names, as locally

@@ -36,11 +36,42 @@ def _pyspark():
     return pyspark, SparkSession
 
 
+JAVA_HINT = ("install it (Debian 12: apt-get install default-jre-headless; elsewhere openjdk-17-jre-headless) or set "
+             "spark.remote to a Spark Connect URL")
+
+
 def check_java(settings: SparkSettings) -> None:
-    """A local master starts a JVM here: say so in one line when there is none (Spark Connect needs none)."""
-    if settings.remote is None and not os.environ.get("JAVA_HOME") and shutil.which("java") is None:
-        raise MindshareError("engine: spark with a local master needs Java 17 or newer: install it (Debian: "
-                             "apt-get install default-jre-headless) or set spark.remote to a Spark Connect URL")
+    """A master other than Spark Connect starts a JVM here: say so in one line when there is no Java 17+."""
+    if settings.remote is not None:
+        return
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    if java is None or not Path(java).exists():
+        raise MindshareError(f"engine: spark needs Java 17 or newer and there is none: {JAVA_HINT}")
+    version = java_major_version(java)
+    if version is not None and version < 17:
+        raise MindshareError(f"engine: spark needs Java 17 or newer; {java} is Java {version}: {JAVA_HINT}")
+
+
+def java_major_version(java: str) -> int | None:
+    """The major version `java -version` reports ('17.0.15' -> 17, '1.8.0' -> 8); None where it says none."""
+    import re
+    import subprocess
+
+    try:
+        said = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30).stderr
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', said)
+    if not found:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major
+
+
+def is_local(settings: SparkSettings) -> bool:
+    """Executors on this machine (local[...]): they share its Python and its temporary folder."""
+    return settings.remote is None and settings.master.startswith("local")
 
 
 def session_conf(settings: SparkSettings) -> dict[str, str]:
@@ -51,11 +82,12 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
     }
-    if settings.remote is None:  # on a cluster, give spark.checkpoint.dir on shared storage in `conf`
-        conf.update({"spark.driver.memory": settings.driver_memory,
-                     # iterative fits (ALS) cut their lineage there; without it 15 iterations overflow the stack
-                     "spark.checkpoint.dir": str(Path(tempfile.gettempdir()) / "mindshare-spark-checkpoints"),
-                     "spark.cleaner.referenceTracking.cleanCheckpoints": "true"})
+    if settings.remote is None:  # the driver JVM runs here
+        conf["spark.driver.memory"] = settings.driver_memory
+    if is_local(settings):  # on a cluster, give spark.checkpoint.dir on shared storage in `conf`
+        conf.update({  # iterative fits (ALS) cut their lineage there; without it 15 iterations overflow the stack
+            "spark.checkpoint.dir": str(Path(tempfile.gettempdir()) / "mindshare-spark-checkpoints"),
+            "spark.cleaner.referenceTracking.cleanCheckpoints": "true"})
     return {**conf, **{key: str(value) for key, value in settings.conf.items()}}
 
 
@@ -63,7 +95,7 @@ def start_session(settings: SparkSettings):
     """The session of these settings (an active one is reused: Spark has one per process)."""
     _, spark_session = _pyspark()
     check_java(settings)
-    if settings.remote is None:  # the local workers run this interpreter, which has mindshare and its packages
+    if is_local(settings):  # the local workers run this interpreter, which has mindshare and its packages
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = spark_session.builder.appName(settings.app_name)
     builder = builder.remote(settings.remote) if settings.remote else builder.master(settings.master)

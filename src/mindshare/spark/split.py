@@ -1,6 +1,9 @@
 """prepare on Spark: de-duplication, the k-core filter and the split protocols of mindshare.data.split, with
-the same number of each user's rows in train, valid and test as the local engine gives (which rows is drawn by
-Spark's seeded `rand`, not numpy's: a user's counts match, the rows drawn need not).
+the same number of each user's rows in train, valid and test as the local engine gives. Which rows is drawn by a
+seeded hash of each row's content (rows are unique after de-duplication), not by numpy's generator: a user's
+counts match the local engine's, the rows drawn need not; and the draw does not depend on how Spark partitions or
+orders the rows, so the same data and seed give the same split on any cluster. Timestamp ties (leave_last_n) are
+broken by the same hash, where the local engine takes the later row.
 
 Rounding is numpy's (half to even: Spark's `bround`) on the same float products, so that the counts agree at
 the halves too. The protocols that draw whole users or items (holdout_users, holdout_items) depend on numpy's
@@ -62,7 +65,7 @@ def split_parts(frame, settings: SplitSettings):
     counted = frame.withColumn("_n", F.count("*").over(user))
     if settings.protocol == "random_per_user":
         check_ratios(settings.test_ratio, settings.valid_ratio)
-        drawn = counted.withColumn("_noise", F.rand(settings.seed))
+        drawn = counted.withColumn("_noise", row_hash(frame, settings.seed))
         ranked = drawn.withColumn("_rank", F.row_number().over(user.orderBy("_noise")) - 1)
         n = F.col("_n").cast("double")
         train_end = F.greatest(F.bround(n * F.lit(1 - settings.test_ratio - settings.valid_ratio), 0), F.lit(1.0))
@@ -71,7 +74,7 @@ def split_parts(frame, settings: SplitSettings):
         part = F.when(rank < train_end, "train").when(rank < valid_end, "valid").otherwise("test")
         return ranked.withColumn(PART, part).drop("_n", "_noise", "_rank")
     n_test, n_valid = settings.leave_last_n, settings.valid_last_n
-    ordered = counted.withColumn("_row", F.monotonically_increasing_id())  # ties by row order, as locally
+    ordered = counted.withColumn("_row", row_hash(frame, settings.seed))  # ties: by the hash (see above)
     from_end = ordered.withColumn(
         "_from_end", F.row_number().over(user.orderBy(F.col("timestamp").desc(), F.col("_row").desc())) - 1)
     eligible = F.col("_n") > n_test + n_valid
@@ -79,6 +82,13 @@ def split_parts(frame, settings: SplitSettings):
     part = F.when(eligible & (rank < n_test), "test").when(eligible & (rank < n_test + n_valid), "valid") \
         .otherwise("train")
     return from_end.withColumn(PART, part).drop("_n", "_row", "_from_end")
+
+
+def row_hash(frame, seed: int):
+    """A seeded 64-bit hash of each row's content: the same for the same row wherever Spark puts it."""
+    from pyspark.sql import functions as F
+
+    return F.xxhash64(F.lit(int(seed)), *[F.col(c) for c in frame.columns])
 
 
 def higher_quantile(frame, q: float) -> int:

@@ -72,12 +72,12 @@ def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
     for reason, n in made["dropped"].items():
         log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
     catalogue = canonical_items(read_items_table(ingest.items_path, ingest.item_columns)) if ingest.items_path else None
-    item_rows = made["item_rows"]
+    item_rows = made["source_item_rows"]  # as locally: the export's items, before the forget list and outcomes
     known = pd.Index(catalogue["item_id"] if catalogue is not None else [])
     items, _ = complete_items(pd.DataFrame({"item_id": item_rows.index.astype(str)}), catalogue)
     users = read_users(ingest)
     users["user_id"] = pseudonymise(users["user_id"], key)
-    counts = {"rows": int(item_rows.sum()), "users": made["users"], "items": len(item_rows),
+    counts = {**{k: made[k] for k in ("rows", "users", "items")},
               "interactions_with_unknown_item": int(item_rows[~item_rows.index.isin(known)].sum()),
               "campaign_outcome_rows": made["outcome_rows"]}
     return {"items": items, "users": users[~users["user_id"].isin(gone)].reset_index(drop=True), "counts": counts,

@@ -160,7 +160,7 @@ def prepare_study(study: optuna.Study, settings: StudySettings) -> None:
     if not trials and settings.dimensions:
         defaults = make_model(settings.model, settings.model_params).effective_params()
         study.enqueue_trial({d.name: d.storable(defaults[d.name]) for d in settings.dimensions
-                             if defaults[d.name] is not None})  # a None the family resolves itself: sampled
+                             if defaults[d.name] is not None})  # None: left for the family to resolve, so sampled
     host = socket.gethostname()
     for trial in trials:
         if trial.state != optuna.trial.TrialState.RUNNING:
