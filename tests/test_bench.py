@@ -31,7 +31,8 @@ def test_bench_ranking_writes_every_key(movielens, tmp_path, capsys):
     assert main(["bench", "ranking", "--data", str(movielens), "--seeds", "0,1", "--json", str(out)]) == 0
     report = json.loads(out.read_text())
     assert report["protocol"] == "ranking" and report["dataset"] == "ml-tiny"
-    assert set(report["results"]) == set(RANKING_MODELS) - {"content"}  # no u.item here: no words to compare
+    # no u.item here: no words for content; svd_spark (Spark's ALS) only when asked for by name
+    assert set(report["results"]) == set(RANKING_MODELS) - {"content", "svd_spark"}
     for name, result in report["results"].items():
         assert {"ndcg_at_10", "precision_at_10", "recall_at_10", "map", "fit_seconds"} <= set(result)
         assert [r["seed"] for r in result["per_seed"]] == [0, 1]
