@@ -11,7 +11,6 @@ read on the driver as the local engine reads them. Not on Spark: item attributes
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -29,7 +28,7 @@ from mindshare.data.schema import (
 )
 from mindshare.errors import MindshareError
 from mindshare.settings import IngestSettings
-from mindshare.spark.prepare import write_dataset
+from mindshare.spark.prepare import dataset_summary, fingerprint_of, rows_hash_sum, write_dataset
 from mindshare.spark.pseudonyms import pseudonymised
 from mindshare.spark.session import active_session
 
@@ -150,28 +149,24 @@ def ingest_on_spark(ingest: IngestSettings, key: bytes, forgotten: set[str],
     counts = marked.where(F.col(ROWS).isNotNull()).groupBy(DROPPED, REPAIRED).agg(F.sum(ROWS).alias("n")).collect()
     canonical = marked.where(F.col(ROWS).isNull()).drop(DROPPED, REPAIRED, ROWS)
     top = [F.max("rating").alias("top")] if "rating" in canonical.columns else [F.lit(None).alias("top")]
-    facts = canonical.agg(*top, F.sum(F.xxhash64(*canonical.columns).cast("decimal(38,0)")).alias("hash")).first()
+    facts = canonical.agg(*top, F.count("*").alias("rows"), rows_hash_sum(canonical).alias("hash")).first()
     top_rating = ingest.rating_scale[1] if ingest.rating_scale else (None if facts["top"] is None else
                                                                        float(facts["top"]))
     source_item_rows = canonical.groupBy("item_id").count().toPandas().set_index("item_id")["count"]
     pseudonymous = pseudonymised(canonical, key)
-    gone = F.col("user_id").isin(sorted(forgotten))
-    erased = pseudonymous.where(gone).count() if forgotten else 0
-    kept = pseudonymous.where(~gone) if forgotten else pseudonymous
+    kept = pseudonymous.where(~F.col("user_id").isin(sorted(forgotten))) if forgotten else pseudonymous
     added = outcomes(canonical.columns, top_rating)
     added = added[~added["user_id"].isin(forgotten)]
     if len(added):
         kept = kept.unionByName(spark.createDataFrame(added[canonical.columns], schema=kept.schema))
     write_dataset(kept, output)
-    written = spark.read.parquet(str(Path(output).resolve()))
-    totals = written.agg(F.count("*").alias("rows"), F.countDistinct("user_id").alias("users"),
-                         F.countDistinct("item_id").alias("items")).first()
-    digest = hashlib.sha256("\x1f".join(canonical.columns).encode())
-    digest.update(str(facts["hash"]).encode())
+    totals = dataset_summary(spark.read.parquet(str(Path(output).resolve())))
+    erased = int(facts["rows"]) - (totals["rows"] - len(added))  # counted from what was written: no second pass
     return {"dropped": {r[DROPPED]: int(r["n"]) for r in counts if r[DROPPED]},
             "repaired": {r[REPAIRED]: int(r["n"]) for r in counts if r[REPAIRED]},
             "erased": erased, "outcome_rows": len(added), "source_item_rows": source_item_rows,
-            **{k: int(totals[k]) for k in ("rows", "users", "items")}, "fingerprint": digest.hexdigest()[:16]}
+            **{k: totals[k] for k in ("rows", "users", "items")},
+            "fingerprint": fingerprint_of(canonical.columns, facts["hash"])}
 
 
 def refusal_from(error: Exception, path) -> Exception:

@@ -64,11 +64,23 @@ def dataset_summary(frame) -> dict:
     columns, and a fingerprint of the rows whatever their order (Spark keeps none)."""
     from pyspark.sql import functions as F
 
-    row_hash = F.xxhash64(*[F.col(c) for c in frame.columns]).cast("decimal(38,0)")
     facts = frame.agg(F.count("*").alias("rows"), F.countDistinct("user_id").alias("users"),
-                      F.countDistinct("item_id").alias("items"), F.sum(row_hash).alias("hash")).first()
-    digest = hashlib.sha256("\x1f".join(frame.columns).encode())
-    digest.update(str(facts["hash"]).encode())
-    return {"fingerprint": digest.hexdigest()[:16], "rows": int(facts["rows"]), "users": int(facts["users"]),
+                      F.countDistinct("item_id").alias("items"), rows_hash_sum(frame).alias("hash")).first()
+    return {"fingerprint": fingerprint_of(frame.columns, facts["hash"]), "rows": int(facts["rows"]),
+            "users": int(facts["users"]),
             "items": int(facts["items"]),
             "columns": {c: str(t) for c, t in frame.limit(0).toPandas().dtypes.items()}}  # pandas' names, as locally
+
+
+def rows_hash_sum(frame):
+    """The sum of every row's 64-bit hash (as a decimal: no overflow): the same whatever the rows' order."""
+    from pyspark.sql import functions as F
+
+    return F.sum(F.xxhash64(*[F.col(c) for c in frame.columns]).cast("decimal(38,0)"))
+
+
+def fingerprint_of(columns: list[str], hash_sum) -> str:
+    """A table's fingerprint from its column names and `rows_hash_sum` (16 hex characters, as locally)."""
+    digest = hashlib.sha256("\x1f".join(columns).encode())
+    digest.update(str(hash_sum).encode())
+    return digest.hexdigest()[:16]

@@ -22,7 +22,7 @@ PART = "_part"  # the column naming each row's split while the frame is one
 
 def drop_exact_duplicates(frame):
     """The frame without repeated rows, and how many were dropped."""
-    kept = frame.dropDuplicates()
+    kept = frame.dropDuplicates().localCheckpoint()  # kept once: the k-core filter and the split read it again
     return kept, frame.count() - kept.count()
 
 
