@@ -31,23 +31,25 @@ class CampaignScores:
     top_targets: np.ndarray  # (users, TOP_TARGETS) the user's best-ranked target items, -1 padded
 
 
-def score_campaign(model: Recommender, targets: np.ndarray, pool: int, activity_weight: float = 1.0) -> CampaignScores:
-    """Score every training user for the target items (a boolean mask over the catalogue)."""
+def score_campaigns(model: Recommender, targets: list[np.ndarray], pool: int,
+                    activity_weight: float = 1.0) -> list[CampaignScores]:
+    """Score every training user for each campaign's target items (boolean masks over the catalogue), all from
+    one top-`pool` list per user: the model ranks each user once however many campaigns there are."""
     n_users = model.train_.n_users
     activity = np.diff(model.train_.matrix.indptr).astype(np.float64) ** activity_weight
-    score = np.zeros(n_users)
-    top = np.full((n_users, TOP_TARGETS), -1, dtype=np.int64)
+    out = [CampaignScores(np.zeros(n_users), np.full((n_users, TOP_TARGETS), -1, dtype=np.int64)) for _ in targets]
     discounts = 1.0 / np.log2(np.arange(2, pool + 2))
     for start in range(0, n_users, USER_BLOCK):
         users = np.arange(start, min(start + USER_BLOCK, n_users))
         items, _ = model.recommend(users, k=pool, exclude_seen=True)
-        hit = (items >= 0) & targets[np.maximum(items, 0)]
-        score[users] = (hit @ discounts) * activity[users]
-        # the first TOP_TARGETS hits per row, in rank order
-        order = np.argsort(~hit, axis=1, kind="stable")[:, :TOP_TARGETS]
-        picked = np.take_along_axis(items, order, axis=1)
-        top[users] = np.where(np.take_along_axis(hit, order, axis=1), picked, -1)
-    return CampaignScores(score, top)
+        for target, scores in zip(targets, out):
+            hit = (items >= 0) & target[np.maximum(items, 0)]
+            scores.score[users] = (hit @ discounts) * activity[users]
+            # the first TOP_TARGETS hits per row, in rank order
+            order = np.argsort(~hit, axis=1, kind="stable")[:, :TOP_TARGETS]
+            picked = np.take_along_axis(items, order, axis=1)
+            scores.top_targets[users] = np.where(np.take_along_axis(hit, order, axis=1), picked, -1)
+    return out
 
 
 @dataclass

@@ -11,7 +11,14 @@ import pandas as pd
 
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.errors import MindshareError
-from mindshare.marketing.audience import audience_table, choose_audience, offline_lift, reasons, score_campaign
+from mindshare.marketing.audience import (
+    CampaignScores,
+    audience_table,
+    choose_audience,
+    offline_lift,
+    reasons,
+    score_campaigns,
+)
 from mindshare.marketing.campaigns import Campaign, check_campaigns, target_mask
 from mindshare.models.base import Recommender
 from mindshare.settings import AudienceSettings
@@ -40,13 +47,14 @@ def run_campaign(
     settings: AudienceSettings,
     suppressed: np.ndarray,
     times_targeted: np.ndarray,
+    targets: np.ndarray,
+    scores: CampaignScores,
 ) -> tuple[pd.DataFrame, dict]:
-    """The audience table and the summary row of one campaign (updates `times_targeted`)."""
+    """The audience table and the summary row of one campaign, from its target items (a mask over the catalogue)
+    and the users' scores for them (updates `times_targeted`)."""
     train = model.train_
-    targets = target_mask(campaign, train.item_ids, items)
     binary = train.binary()
     interacted = np.asarray(binary[:, targets].sum(axis=1)).ravel() > 0
-    scores = score_campaign(model, targets, settings.pool, settings.activity_weight)
     audience = choose_audience(
         campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap, settings.seed
     )
@@ -92,15 +100,11 @@ def single_campaign(
         if budget < 1:
             raise MindshareError(f"budget is {budget}; give a whole number of users >= 1")
         campaign = campaign.model_copy(update={"budget": budget})
-    table, row = run_campaign(
-        model,
-        campaign,
-        items,
-        test,
-        settings,
-        suppressed_users(settings.suppression_path, model.train_.user_ids),
-        np.zeros(model.train_.n_users, dtype=np.int64),
-    )
+    targets = target_mask(campaign, model.train_.item_ids, items)
+    (scores,) = score_campaigns(model, [targets], settings.pool, settings.activity_weight)
+    table, row = run_campaign(model, campaign, items, test, settings,
+                              suppressed_users(settings.suppression_path, model.train_.user_ids),
+                              np.zeros(model.train_.n_users, dtype=np.int64), targets, scores)
     return campaign, table, row
 
 
@@ -111,9 +115,11 @@ def all_campaigns(
     audiences across them: (campaign, audience table, summary row) each."""
     suppressed = suppressed_users(settings.suppression_path, model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)
+    targets = [target_mask(campaign, model.train_.item_ids, items) for campaign in campaigns]
+    scores = score_campaigns(model, targets, settings.pool, settings.activity_weight)
     out = []
-    for campaign in campaigns:
-        table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted)
+    for campaign, target, score in zip(campaigns, targets, scores):
+        table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted, target, score)
         log.info(
             "%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
             campaign.name,
