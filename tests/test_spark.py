@@ -54,6 +54,25 @@ def test_engine_and_spark_settings_are_checked_in_one_line():
         assert "\n" not in str(error.value)
 
 
+
+def test_families_without_a_spark_fit_are_refused_unless_the_settings_say_how_to_fit_them():
+    from mindshare.stages.params import check_settings
+
+    def checked(models, **spark):
+        return check_settings(Settings.checked({
+            "ingest": {"source": "synthetic"}, "models": models, "engine": "spark", "spark": spark,
+            "model_params": {"svd_spark": {"family": "svd", "algorithm": "spark_als"}}}))
+
+    with pytest.raises(MindshareError, match=r"no Spark fit for popularity, item_knn in `models`; fit on Spark: "
+                                             r"svd_spark; or set spark.driver_fit: sample") as error:
+        checked(["popularity", "item_knn", "svd_spark"])
+    assert "\n" not in str(error.value)
+    assert checked(["svd_spark"]).models == ["svd_spark"]  # every model fits on Spark: nothing to refuse
+    assert checked(["popularity", "svd_spark"], driver_fit="sample").spark.driver_sample_users == 100_000
+    assert checked(["popularity"], driver_fit="all").spark.driver_fit == "all"
+    local = Settings.checked({"ingest": {"source": "synthetic"}, "models": ["popularity"]})
+    assert check_settings(local).engine == "local"  # the local engine fits every family as before
+
 def test_session_settings_put_the_users_conf_last():
     from mindshare.spark.session import session_conf
 
@@ -203,6 +222,43 @@ def test_spark_als_ranks_as_well_as_implicit_with_the_same_hyper_parameters(spar
     assert scores["spark_als"] > popularity
     assert scores["spark_als"] >= scores["implicit_als"] - 0.01, scores
 
+
+
+def test_lists_ranked_by_sparks_executors_are_the_models_own(spark, tmp_path):
+    """Two families saved under the same file name, and one file saved twice: each job ranks with the file as it is
+    now, and every list (items and scores, in the order the users were asked for) is the model's own."""
+    from mindshare.data.interactions import Interactions
+    from mindshare.models import make_model
+    from mindshare.models.spark_ranking import SparkRanking
+
+    train = Interactions.from_frame(_log(n_users=900, rows=12_000))
+    users = np.random.default_rng(0).permutation(train.n_users)[:700]
+    for family, params in [("item_knn", {}), ("svd", {"factors": 8}), ("svd", {"factors": 4, "seed": 3})]:
+        model = make_model(family, params).fit(train)
+        path = tmp_path / family / "model.pkl"
+        path.parent.mkdir(exist_ok=True)
+        model.save(path)
+        expected = model.recommend(users, k=20, exclude_seen=True)
+        ranked = SparkRanking(model, path, min_users=100).recommend(users, k=20, exclude_seen=True)
+        np.testing.assert_array_equal(ranked[0], expected[0])
+        np.testing.assert_allclose(ranked[1], expected[1], rtol=1e-6)
+    few = SparkRanking(model, path, min_users=100)
+    few.model = make_model("popularity").fit(train)  # fewer users than min_users: the driver's own model ranks
+    np.testing.assert_array_equal(few.recommend(users[:50], k=5)[0], few.model.recommend(users[:50], k=5)[0])
+    assert few.train_ is few.model.train_  # all but recommend is the model's
+
+
+def test_the_driver_sample_of_users_is_seeded_nested_and_independent_of_partitioning(spark, tmp_path):
+    from mindshare.spark.split import sampled_users
+
+    frame = _log()
+    for name, partitions in (("one", 1), ("many", 7)):
+        spark.createDataFrame(frame).repartition(partitions).write.parquet(str(tmp_path / name))
+    small = sampled_users([tmp_path / "one"], 50, seed=1)
+    assert small == sampled_users([tmp_path / "many"], 50, seed=1) and len(set(small)) == 50
+    assert set(small) <= set(sampled_users([tmp_path / "many"], 120, seed=1))
+    assert set(small) != set(sampled_users([tmp_path / "one"], 50, seed=2))
+    assert sorted(sampled_users([tmp_path / "one"], 10_000, seed=1)) == sorted(frame["user_id"].unique())
 
 # --- ingest ----------------------------------------------------------------------------------------------------
 def _shop_ingest(tmp_path, **values):

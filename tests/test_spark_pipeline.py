@@ -1,6 +1,8 @@
 """`engine: spark` end to end on a shop's messy export: the real `dvc repro` with ingest (cleaning, pseudonyms) and
-the split on a Spark session (local[2]) and svd fitted by Spark MLlib's ALS (its Optuna trials too), the real MLflow
-registry; the registered version answers through `mindshare recommend` and `mindshare serve`."""
+the split on a Spark session (local[2]), svd fitted by Spark MLlib's ALS (its Optuna trials too), the other families
+on the driver on a seeded sample of users (`driver_fit: sample`), evaluation's and the audience's lists ranked by
+Spark's executors, the real MLflow registry; the registered version answers through `mindshare recommend` and
+`mindshare serve`."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import requests
 import yaml
 from mlflow import MlflowClient
 
+from mindshare.data.pseudonymise import pseudonym
 from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_shop_export
 
 from live_server import free_port, wait_for
@@ -22,6 +25,7 @@ from stage_project import REPO, copy_repo, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
 MODELS = ["popularity", "item_knn", "svd_spark"]
+DRIVER_SAMPLE = 120  # of the export's 200 customers
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +46,8 @@ def project(tmp_path_factory):
                         "svd_spark": {"n_trials": 2, **tune["families"]["svd"]}}
     write_params(folder, ingest=params["ingest"], engine="spark", models=MODELS, tune=tune, campaigns=[],
                  spark={"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 4,
-                        "conf": {"spark.ui.enabled": "false"}})
+                        "conf": {"spark.ui.enabled": "false"}, "driver_fit": "sample",
+                        "driver_sample_users": DRIVER_SAMPLE, "rank_min_users": 20})
     env = project_env(folder)
     subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "spark"], cwd=folder,
@@ -69,9 +74,14 @@ def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(
     assert features["users"] == len(pd.read_parquet(folder / "data/features/users.parquet")) > 0
     assert features["segments"] >= 2 and "user_share_cat_category_01" in features["user_columns"]
     fit = json.loads((folder / "models/svd_spark/fit.json").read_text())
-    assert fit["params"]["algorithm"] == "spark_als"
+    assert fit["params"]["algorithm"] == "spark_als" and "driver_sample_users" not in fit
+    assert fit["n_users"] > DRIVER_SAMPLE  # Spark's ALS fits every user
+    for name in ("popularity", "item_knn"):  # the driver's families: the seeded sample of users alone
+        on_driver = json.loads((folder / f"models/{name}/fit.json").read_text())
+        assert on_driver["driver_sample_users"] == DRIVER_SAMPLE >= on_driver["n_users"] > DRIVER_SAMPLE * 0.9
     metrics = json.loads((folder / "reports/metrics.json").read_text())
     assert metrics["svd_spark"]["ndcg_at_10"] > metrics["popularity"]["ndcg_at_10"]
+    assert metrics["svd_spark"]["users_evaluated"] == metrics["item_knn"]["users_evaluated"] <= DRIVER_SAMPLE
     client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("mindshare-shop").experiment_id])
     study = json.loads((folder / "tuning/svd_spark.json").read_text())
@@ -84,7 +94,9 @@ def test_the_registered_version_answers_from_the_cli_and_the_server(project):
     cli = [sys.executable, "-m", "mindshare.cli"]
     assert run(folder, *cli, "promote", "--reason", "spark engine", env=env).returncode == 0
     customers = pd.read_csv(folder / "data/raw/shop.csv", dtype=str)["customer_id"].dropna()
-    customer = customers[~customers.str.endswith(".0")].value_counts().index[0]  # the most active, as written
+    customers = customers[~customers.str.endswith(".0")].value_counts().index  # the most active first, as written
+    known = set(pd.read_parquet(folder / "data/recommendations.parquet")["user_id"])  # the registered model's users
+    customer = next(c for c in customers if pseudonym(c, env["MINDSHARE_PSEUDONYM_KEY"].encode()) in known)
     answer = run(folder, *cli, "recommend", "--user", customer, "-k", "5", "--json", env=env)
     assert answer.returncode == 0, answer.stderr
     items = json.loads(answer.stdout)["items"]

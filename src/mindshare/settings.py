@@ -342,6 +342,11 @@ class SparkSettings(Block):
     driver_memory: Annotated[str, Field(pattern=r"^[0-9]+[kmgt]?$")] = "4g"  # as spark.driver.memory
     shuffle_partitions: Count = 8  # spark.sql.shuffle.partitions (Spark's 200 is for clusters)
     conf: dict[str, Text] = {}  # any other spark.* setting, e.g. spark.executor.memory: 8g
+    # the families without a fit on Spark (all but svd's spark_als): refuse: say so; sample: fit them on a seeded
+    # sample of driver_sample_users users (evaluation then scores those users); all: every row, on the driver
+    driver_fit: Literal["refuse", "sample", "all"] = "refuse"
+    driver_sample_users: Count = 100_000
+    rank_min_users: Count = 2_000  # evaluate and audience rank this many users or more at once on the executors
 
 
 class MlflowSettings(Block):

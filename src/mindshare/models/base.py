@@ -75,6 +75,7 @@ class Recommender:
     method = ""  # what the family does, in a few words (logged as the `algorithm` param of its runs)
     supports_ratings = False  # a family that can predict ratings sets this and implements _predict_known
     needs_ratings = False  # a family that learns from ratings alone (skipped on implicit data)
+    fits_on_spark = False  # the fit runs on Spark's executors (engine: spark fits the others on the driver)
     step_callback: Callable[["Recommender", int, float | None, str], None] | None = None
     answer_users: np.ndarray | None = None  # see the module's text; None: every user
 

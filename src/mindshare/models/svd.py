@@ -77,6 +77,10 @@ class SVD(Recommender):
     def supports_ratings(self) -> bool:  # type: ignore[override]
         return self.algorithm == "biased_als"
 
+    @property
+    def fits_on_spark(self) -> bool:  # type: ignore[override]
+        return self.algorithm == "spark_als"
+
     def effective_params(self) -> dict:
         defaults = DEFAULTS.get(self.algorithm, {})
         return {key: defaults.get(key) if value is None else value for key, value in self.get_params().items()}

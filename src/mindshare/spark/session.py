@@ -111,3 +111,43 @@ def active_session():
     """The running session, else one started from the configured settings (else the defaults: local[*])."""
     _, spark_session = _pyspark()
     return spark_session.getActiveSession() or start_session(_configured[0] if _configured else SparkSettings())
+
+
+_shipped: dict[str, str] = {}  # a file's path and version -> the name executors open it by
+
+
+def ship_file(path: Path) -> str:
+    """`path` sent to every executor (SparkContext.addFile; addArtifacts on Spark Connect) under a name unique to
+    its content's version; executors open it with `pyspark.SparkFiles.get(name)`. Spark refuses one name for two
+    files, and every family's file is model.pkl: the name carries the folder and the file's size and time."""
+    import hashlib
+
+    stat = path.stat()
+    version = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
+    if version not in _shipped:
+        name = f"{path.parent.name}-{hashlib.sha256(version.encode()).hexdigest()[:16]}{path.suffix}"
+        copy = _ship_folder() / name
+        try:
+            os.link(path, copy)  # no copy where the two are on one file system
+        except OSError:
+            shutil.copyfile(path, copy)
+        session = active_session()
+        if _configured and _configured[0].remote is not None:
+            session.addArtifacts(str(copy), file=True)
+        else:
+            session.sparkContext.addFile(str(copy))
+        _shipped[version] = name
+    return _shipped[version]
+
+
+def _ship_folder() -> Path:
+    """This process's folder of files sent to executors (Spark keeps its own copies), removed when it exits."""
+    if not _ship_folders:
+        import atexit
+
+        _ship_folders.append(Path(tempfile.mkdtemp(prefix="mindshare-ship-")))
+        atexit.register(shutil.rmtree, _ship_folders[0], True)
+    return _ship_folders[0]
+
+
+_ship_folders: list[Path] = []

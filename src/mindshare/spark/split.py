@@ -12,9 +12,12 @@ generator over the local engine's order of users and are refused on Spark.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mindshare.data.split import check_ratios
 from mindshare.errors import MindshareError
 from mindshare.settings import SplitSettings
+from mindshare.spark.session import active_session
 
 SPARK_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time")
 PART = "_part"  # the column naming each row's split while the frame is one
@@ -103,3 +106,18 @@ def higher_quantile(frame, q: float) -> int:
     counts = frame.groupBy("timestamp").count()
     cumulative = counts.withColumn("_through", F.sum("count").over(Window.orderBy("timestamp")))
     return cumulative.where(F.col("_through") > position).agg(F.min("timestamp")).first()[0]
+
+
+def sampled_users(paths: list[Path], n_users: int, seed: int) -> list[str]:
+    """A seeded sample of `n_users` of the users in the datasets at `paths` (all where there are no more): the
+    users with the smallest seeded hash of their id, so the sample depends on the seed and the ids alone, not on
+    how Spark partitions the rows, and a larger sample holds a smaller one."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    spark = active_session()
+    users = reduce(lambda a, b: a.unionByName(b), [spark.read.parquet(str(Path(p).resolve())).select("user_id")
+                                                   for p in paths]).distinct()
+    drawn = users.withColumn("draw", F.xxhash64(F.lit(int(seed)), F.col("user_id")))
+    return [row.user_id for row in drawn.orderBy("draw", "user_id").limit(int(n_users)).select("user_id").collect()]

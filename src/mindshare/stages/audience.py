@@ -35,7 +35,7 @@ def main() -> None:
     campaigns, skipped = check_campaigns(settings.campaigns, items)  # before anything is read or written
     registry = inputs.read_json(layout.REGISTRY_REPORT)
     family = registry["challenger_family"]
-    model = Recommender.load(layout.model_file(family))
+    model = inputs.ranked_by_engine(settings, Recommender.load(layout.model_file(family)), layout.model_file(family))
     policy = ColdStartPolicy(model.train_, inputs.cold_start_settings(settings, family), users, items)
     write_parquet(top_n_table(model, policy, items, settings.audience.top_n), layout.RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 def main() -> None:
     settings = load_settings()
     primary, lineage = settings.register.primary_metric, inputs.split_fingerprints()
-    test, items, users = inputs.test_split(settings.evaluate), pd.read_parquet(layout.ITEMS), inputs.users_table()
+    test, items, users = inputs.test_split(settings), pd.read_parquet(layout.ITEMS), inputs.users_table()
     board = Leaderboard(primary, settings.evaluate.main_k, inputs.segments(), settings.evaluate.activity_buckets)
     tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: lineage["split_fingerprint"],
             GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": settings.ingest.name,
@@ -55,7 +55,8 @@ def main() -> None:
                 continue
             model = Recommender.load(layout.model_file(name))
             cold_start = inputs.cold_start_settings(settings, name)
-            evaluation = evaluate_on_test(model, settings.evaluate, test, items, cold_start, users)
+            ranking = inputs.ranked_by_engine(settings, model, layout.model_file(name))
+            evaluation = evaluate_on_test(ranking, settings.evaluate, test, items, cold_start, users)
             figures = board.add(name, evaluation, fit["fit_seconds"], cold_start.max_interactions)
             importances = write_importances(name, model.feature_importances(), layout.IMPORTANCES) \
                 if hasattr(model, "feature_importances") else []

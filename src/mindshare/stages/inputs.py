@@ -13,7 +13,8 @@ from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
 from mindshare.models import make_model
-from mindshare.settings import ColdStartSettings, EvaluateSettings, Settings
+from mindshare.settings import ColdStartSettings, Settings
+from mindshare.stages.params import fits_on_spark
 
 
 def read_json(path: Path) -> dict:
@@ -29,12 +30,29 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def fit_frame(include_valid: bool) -> pd.DataFrame:
-    """What the final models are fitted on: train, plus valid when `train.include_valid`."""
-    parts = [pd.read_parquet(layout.split_path("train"))]
-    if include_valid:
-        parts.append(pd.read_parquet(layout.split_path("valid")))
-    return pd.concat(parts, ignore_index=True)
+def read_split(name: str, users: list[str] | None = None) -> pd.DataFrame:
+    """A split prepare wrote (a file, or a folder from Spark); only the rows of `users` where given."""
+    return pd.read_parquet(layout.split_path(name), filters=None if users is None else [("user_id", "in", users)])
+
+
+def fit_frame(include_valid: bool, users: list[str] | None = None) -> pd.DataFrame:
+    """What the final models are fitted on: train, plus valid when `train.include_valid` (the rows of `users`
+    alone where given)."""
+    return pd.concat([read_split(name, users) for name in ("train", "valid")[:1 + include_valid]], ignore_index=True)
+
+
+def driver_users(settings: Settings, model: str | None = None) -> list[str] | None:
+    """With `engine: spark` and `spark.driver_fit: sample`, the seeded sample of users (drawn on Spark) whose rows
+    `model` is tuned and fitted on when it has no Spark fit; with no `model`, the users evaluation scores when
+    any model in `models` is fitted on the sample. Else None: every user."""
+    if settings.engine != "spark" or settings.spark.driver_fit != "sample":
+        return None
+    if all(fits_on_spark(settings, name) for name in ([model] if model else settings.models)):
+        return None
+    from mindshare.spark.split import sampled_users
+
+    return sampled_users([layout.split_path(name) for name in ("train", "valid", "test")],
+                         settings.spark.driver_sample_users, settings.prepare.split.seed)
 
 
 def users_table() -> pd.DataFrame | None:
@@ -59,18 +77,19 @@ def segments() -> pd.Series | None:
     return pd.read_parquet(layout.SEGMENTS).set_index("user_id")["segment"] if layout.SEGMENTS.exists() else None
 
 
-def validation_data(settings: Settings):
+def validation_data(settings: Settings, users: list[str] | None = None):
     """What every tuning trial sees: train (with feature tables built from train alone, item documents from the
-    catalogue) and valid (a seeded sample of `tune.sample_users` valid users where there are more)."""
+    catalogue) and valid (a seeded sample of `tune.sample_users` valid users where there are more); the rows of
+    `users` alone where given."""
     from mindshare.data.interactions import Interactions
     from mindshare.features.tables import build_feature_tables
     from mindshare.tuning.study import ValidationData  # Optuna loads for tune@ only
 
-    train_frame, items = pd.read_parquet(layout.split_path("train")), pd.read_parquet(layout.ITEMS)
+    train_frame, items = read_split("train", users), pd.read_parquet(layout.ITEMS)
     train = Interactions.from_frame(train_frame).with_features(
         *build_feature_tables(train_frame, items, settings.features, users_table())
     ).with_item_text(item_documents(items))
-    valid = sample_test_users(pd.read_parquet(layout.split_path("valid")), settings.tune.sample_users,
+    valid = sample_test_users(read_split("valid", users), settings.tune.sample_users,
                               settings.tune.seed)
     return ValidationData(train, valid, items, settings.cold_start)
 
@@ -82,6 +101,16 @@ def not_applicable(settings: Settings, model: str) -> str | None:
 
     has_ratings = "rating" in ds.dataset(layout.split_path("train")).schema.names  # a file or a Spark dataset
     return make_model(model, settings.model_params_of(model)).not_applicable(has_ratings)
+
+
+def ranked_by_engine(settings: Settings, model, model_file: Path):
+    """`model` as evaluate and audience rank with it: with `engine: spark`, its lists of many users at once come
+    from Spark's executors (models/spark_ranking.py); all else, and every list on the local engine, from here."""
+    if settings.engine != "spark":
+        return model
+    from mindshare.models.spark_ranking import SparkRanking
+
+    return SparkRanking(model, model_file, settings.spark.rank_min_users)
 
 
 def tuned(model: str) -> dict:
@@ -100,9 +129,11 @@ def cold_start_settings(settings: Settings, model: str) -> ColdStartSettings:
     return settings.cold_start.resolved((tuned(model).get("cold_start") or {}).get("segment_prior"))
 
 
-def test_split(evaluate: EvaluateSettings) -> pd.DataFrame:
-    """The test split, restricted to `evaluate.sample_users` (the same sample for every model and the gate)."""
-    return sample_test_users(pd.read_parquet(layout.split_path("test")), evaluate.sample_users, evaluate.sample_seed)
+def test_split(settings: Settings) -> pd.DataFrame:
+    """The test split, restricted to `evaluate.sample_users` (the same sample for every model and the gate), drawn
+    from the users of `driver_users` where models are fitted on a sample."""
+    evaluate = settings.evaluate
+    return sample_test_users(read_split("test", driver_users(settings)), evaluate.sample_users, evaluate.sample_seed)
 
 
 def split_fingerprints() -> dict:

@@ -29,7 +29,24 @@ def check_settings(settings: Settings) -> Settings:
     for name in settings.tune.families:
         if name in settings.models:
             tune_settings(settings, name)
+    if settings.engine == "spark" and settings.spark.driver_fit == "refuse":
+        on_driver = [name for name in settings.models if not fits_on_spark(settings, name)]
+        if on_driver:
+            can = [name for name in dict.fromkeys([*settings.models, *settings.model_params])
+                   if fits_on_spark(settings, name)]
+            raise MindshareError(
+                f"params.yaml: engine: spark has no Spark fit for {', '.join(on_driver)} in `models`; fit on Spark: "
+                f"{', '.join(can) or 'a model of family svd with algorithm spark_als'}; or set spark.driver_fit: "
+                "sample (a seeded sample of spark.driver_sample_users users) or all (every row, on the driver)")
     return settings
+
+
+def fits_on_spark(settings: Settings, name: str) -> bool:
+    """Whether model `name` of params.yaml is fitted on Spark's executors (the others fit on the driver)."""
+    try:
+        return make_model(name, settings.model_params_of(name)).fits_on_spark
+    except MindshareError:  # a block of model_params that is not a model's (checked where it is used)
+        return False
 
 
 

@@ -27,9 +27,9 @@ def on_current_test(model: Recommender, split_fingerprint: str, cold_start: Cold
     by `split_fingerprint`, else None."""
     if not layout.PREPARE_REPORT.exists() or inputs.split_fingerprints()["split_fingerprint"] != split_fingerprint:
         return None
-    evaluate = load_settings().evaluate
-    return evaluate_on_test(model, evaluate, inputs.test_split(evaluate), pd.read_parquet(layout.ITEMS), cold_start,
-                            inputs.users_table())
+    settings = load_settings()
+    return evaluate_on_test(model, settings.evaluate, inputs.test_split(settings), pd.read_parquet(layout.ITEMS),
+                            cold_start, inputs.users_table())
 
 
 def reevaluate_production(name: str) -> Callable[[ModelVersion, ModelVersion], Measured | None]:

@@ -38,7 +38,8 @@ def main() -> None:
         write_json({"family": name, "skipped": skipped}, layout.fit_report(name))
         return
     model = make_model(name, {**settings.model_params_of(name), **inputs.tuned_params(name)})
-    train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid))
+    users = inputs.driver_users(settings, name)  # a seeded sample of users where the driver fits a sample
+    train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid, users))
     train = train.with_features(*inputs.feature_tables()).with_item_text(inputs.item_text())
     started = time.perf_counter()
     model.fit(train)
@@ -46,6 +47,7 @@ def main() -> None:
     model.save(layout.model_file(name))
     report = {"family": name, "params": model.get_params(), "fit_seconds": round(fit_seconds, 4),
               "n_users": train.n_users, "n_items": train.n_items, "n_interactions": int(train.matrix.nnz),
+              **({"driver_sample_users": len(users)} if users is not None else {}),
               **(model.fit_facts() if hasattr(model, "fit_facts") else {})}  # re-rankers: prior and fallback
     write_json(report, layout.fit_report(name))
     log.info("fitted %s in %.2f s on %d users x %d items", name, fit_seconds, train.n_users, train.n_items)

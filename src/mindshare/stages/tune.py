@@ -39,7 +39,7 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         write_json({"skipped": skipped}, layout.tuning_report_path(model))
         return {"skipped": skipped}
     study_settings = tune_settings(settings, model)
-    data = inputs.validation_data(settings)
+    data = inputs.validation_data(settings, inputs.driver_users(settings, model))
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:
         primary = settings.register.primary_metric
         log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
