@@ -1,5 +1,5 @@
 """`engine: spark` end to end on a shop's messy export: the real `dvc repro` with ingest (cleaning, pseudonyms) and
-the split on a Spark session (local[2]), svd fitted by Spark MLlib's ALS (its Optuna trials too), the other families
+the split through Spark Connect (a local[2] server: the client path a cluster takes), svd fitted by Spark MLlib's ALS (its Optuna trials too), the other families
 on the driver on a seeded sample of users (`driver_fit: sample`), evaluation's and the audience's lists ranked by
 Spark's executors, the real MLflow registry; the registered version answers through `mindshare recommend` and
 `mindshare serve`."""
@@ -45,7 +45,7 @@ def project(tmp_path_factory):
     tune["families"] = {"popularity": {}, "item_knn": {"n_trials": 2, **tune["families"]["item_knn"]},
                         "svd_spark": {"n_trials": 2, **tune["families"]["svd"]}}
     write_params(folder, ingest=params["ingest"], engine="spark", models=MODELS, tune=tune, campaigns=[],
-                 spark={"master": "local[2]", "driver_memory": "1g", "shuffle_partitions": 4,
+                 spark={"remote": "local[2]", "driver_memory": "1g", "shuffle_partitions": 4,
                         "conf": {"spark.ui.enabled": "false"}, "driver_fit": "sample",
                         "driver_sample_users": DRIVER_SAMPLE, "rank_min_users": 20})
     env = project_env(folder)

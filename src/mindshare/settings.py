@@ -334,7 +334,8 @@ class OnlineSettings(Block):
 
 class SparkSettings(Block):
     """spark: the session that `engine: spark` runs on (mindshare.spark.session). `remote` (a Spark Connect URL,
-    sc://host:15002) wins over `master`; on a cluster, executor settings go in `conf`."""
+    sc://host:15002, or local[N]: a Spark Connect server started here) wins over `master`; on a cluster, executor
+    settings go in `conf`."""
 
     master: Annotated[str, Field(min_length=1)] = "local[*]"
     remote: str | None = None

@@ -13,6 +13,7 @@ import os
 import shutil
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from mindshare.errors import MindshareError
@@ -40,9 +41,15 @@ JAVA_HINT = ("install it (Debian 12: apt-get install default-jre-headless; elsew
              "spark.remote to a Spark Connect URL")
 
 
+def jvm_here(settings: SparkSettings) -> bool:
+    """Whether the session starts a JVM on this machine: any master, and `remote: local[...]` (a Spark Connect
+    server started here); a Spark Connect URL (sc://...) runs the work elsewhere."""
+    return settings.remote is None or settings.remote.startswith("local")
+
+
 def check_java(settings: SparkSettings) -> None:
-    """A master other than Spark Connect starts a JVM here: say so in one line when there is no Java 17+."""
-    if settings.remote is not None:
+    """A session that starts a JVM here needs Java 17+: say so in one line where there is none."""
+    if not jvm_here(settings):
         return
     home = os.environ.get("JAVA_HOME")
     java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
@@ -70,8 +77,9 @@ def java_major_version(java: str) -> int | None:
 
 
 def is_local(settings: SparkSettings) -> bool:
-    """Executors on this machine (local[...]): they share its Python and its temporary folder."""
-    return settings.remote is None and settings.master.startswith("local")
+    """Executors on this machine (a local[...] master or local Spark Connect server): they share its Python and its
+    temporary folder."""
+    return (settings.remote or settings.master).startswith("local")
 
 
 def session_conf(settings: SparkSettings) -> dict[str, str]:
@@ -82,7 +90,7 @@ def session_conf(settings: SparkSettings) -> dict[str, str]:
         "spark.sql.session.timeZone": "UTC",
         "spark.ui.showConsoleProgress": "false",
     }
-    if settings.remote is None:  # the driver JVM runs here
+    if jvm_here(settings):  # the driver JVM runs here
         conf["spark.driver.memory"] = settings.driver_memory
     if is_local(settings):  # on a cluster, give spark.checkpoint.dir on shared storage in `conf`
         conf.update({  # iterative fits (ALS) cut their lineage there; without it 15 iterations overflow the stack
@@ -101,8 +109,10 @@ def start_session(settings: SparkSettings):
     builder = builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
     for key, value in session_conf(settings).items():
         builder = builder.config(key, value)
-    session = builder.getOrCreate()
-    if settings.remote is None:
+    with warnings.catch_warnings():  # Spark Connect also tries the start-up settings at run time, where it may not
+        warnings.filterwarnings("ignore", message="Failed to set spark", category=UserWarning)
+        session = builder.getOrCreate()
+    if settings.remote is None:  # Spark Connect has no SparkContext on this side
         session.sparkContext.setLogLevel("WARN")
     return session
 
