@@ -1,8 +1,8 @@
-"""`engine: spark` end to end on a shop's messy export: the real `dvc repro` with ingest (cleaning, pseudonyms) and
-the split through Spark Connect (a local[2] server: the client path a cluster takes), svd fitted by Spark MLlib's ALS (its Optuna trials too), the other families
-on the driver on a seeded sample of users (`driver_fit: sample`), evaluation's and the audience's lists ranked by
-Spark's executors, the real MLflow registry; the registered version answers through `mindshare recommend` and
-`mindshare serve`."""
+"""`engine: spark` end to end on a shop's messy export: the real `dvc repro` through Spark Connect (a local[2] server:
+the client path a cluster takes) with ingest (cleaning, pseudonyms), the split and the features on Spark, svd fitted by
+Spark MLlib's ALS (its Optuna trials too), the other families on the driver on a seeded sample of users
+(`driver_fit: sample`), evaluation's and the audience's lists ranked by Spark's executors, the real MLflow registry;
+the registered version answers through `mindshare recommend` and `mindshare serve`."""
 
 from __future__ import annotations
 
