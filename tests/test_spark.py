@@ -355,3 +355,18 @@ def test_ingest_on_spark_reads_a_csv_as_pandas_does_missing_texts_and_malformed_
     with pytest.raises(MindshareError, match="export.csv: a malformed line") as error:
         ingest_on_spark(ingest, b"k", set(), lambda columns, top: pd.DataFrame(columns=columns), tmp_path / "p")
     assert "\n" not in str(error.value) and not (tmp_path / "p").exists()
+
+
+def test_a_local_spark_connect_server_waits_for_its_port_then_says_who_holds_it(monkeypatch):
+    import socket
+
+    from mindshare.spark import session
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        monkeypatch.setattr(session, "CONNECT_PORT", holder.getsockname()[1])
+        with pytest.raises(MindshareError, match="is held by another Spark Connect server") as error:
+            session.wait_for_connect_port(seconds=1.0)
+        assert "\n" not in str(error.value)
+    session.wait_for_connect_port(seconds=1.0)  # free again: no wait

@@ -105,6 +105,9 @@ def start_session(settings: SparkSettings):
     check_java(settings)
     if is_local(settings):  # the local workers run this interpreter, which has mindshare and its packages
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    local_connect = settings.remote is not None and settings.remote.startswith("local")
+    if local_connect:
+        wait_for_connect_port()
     builder = spark_session.builder.appName(settings.app_name)
     builder = builder.remote(settings.remote) if settings.remote else builder.master(settings.master)
     for key, value in session_conf(settings).items():
@@ -114,7 +117,33 @@ def start_session(settings: SparkSettings):
         session = builder.getOrCreate()
     if settings.remote is None:  # Spark Connect has no SparkContext on this side
         session.sparkContext.setLogLevel("WARN")
+    if local_connect:  # the server stops with this process, its port free before the next stage starts its own
+        import atexit
+
+        from pyspark import SparkContext
+
+        atexit.register(SparkContext.getOrCreate().stop)
     return session
+
+
+CONNECT_PORT = 15002  # where pyspark's local Spark Connect server listens and its client connects (fixed)
+
+
+def wait_for_connect_port(seconds: float = 60.0) -> None:
+    """A local Spark Connect server takes Spark's port: wait while another (a stage that is ending) holds it, then
+    say so in one line rather than connect to a server that is going away."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            if probe.connect_ex(("127.0.0.1", CONNECT_PORT)) != 0:
+                return
+        if time.monotonic() > deadline:
+            raise MindshareError(f"spark.remote local[...]: port {CONNECT_PORT} is held by another Spark Connect server "
+                                 "(another pipeline?); stop it, or use spark.master")
+        time.sleep(0.5)
 
 
 def active_session():
