@@ -11,7 +11,7 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
-from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons
+from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons, score_campaigns
 from mindshare.marketing.campaigns import Campaign, check_campaigns, parse_campaigns, target_mask
 from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.settings import Settings, checked_block
@@ -115,6 +115,28 @@ def test_audience_respects_exclusions_budget_cap_and_control():
                             np.zeros(40, int), 1, seed=0)
     assert floor.counts["below_min_score"] == 30 and floor.users.tolist() == [39, 38, 37]
 
+
+
+def test_every_campaign_is_scored_from_one_ranking_of_each_user_and_none_without_campaigns():
+    from mindshare.models import make_model
+
+    frame = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3", "u4", "u4"],
+                          "item_id": ["a", "b", "b", "c", "a", "c", "d"]})
+    model = make_model("item_knn", {"n_neighbours": 3}).fit(Interactions.from_frame(frame))
+    calls = []
+    ranked = model.recommend
+    model.recommend = lambda users, k=10, exclude_seen=True: calls.append(len(users)) or ranked(users, k, exclude_seen)
+    targets = [target_mask(Campaign(name=n, items=items, budget=2), model.train_.item_ids, ITEMS)
+               for n, items in (("one", ["d"]), ("two", ["a", "c"]))]
+    both = score_campaigns(model, targets, pool=3)
+    assert calls == [4]  # four users ranked once for both campaigns
+    for target, scores in zip(targets, both):
+        (alone,) = score_campaigns(model, [target], pool=3)
+        np.testing.assert_array_equal(scores.score, alone.score)
+        np.testing.assert_array_equal(scores.top_targets, alone.top_targets)
+    assert both[0].score.tolist() != both[1].score.tolist()
+    calls.clear()
+    assert score_campaigns(model, [], pool=3) == [] and calls == []  # no campaign: nobody is ranked
 
 def test_reasons_pick_the_most_similar_history_items():
     frame = pd.DataFrame({"user_id": ["u1", "u1", "u2", "u2", "u3", "u3", "u3"],

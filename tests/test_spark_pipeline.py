@@ -54,11 +54,11 @@ def project(tmp_path_factory):
                    check=True)
     result = run(folder, "dvc", "repro", env=env, timeout=1200)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder, env
+    return folder, env, result.stdout + result.stderr
 
 
 def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(project):
-    folder, _ = project
+    folder, _, said = project
     ingested = json.loads((folder / "reports/ingest.json").read_text())
     assert ingested["dropped"]["missing_user_id"] > 0 and ingested["repaired"]["float_user_id"] > 0
     interactions = pd.read_parquet(folder / "data/interim/interactions.parquet")
@@ -82,6 +82,9 @@ def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(
     metrics = json.loads((folder / "reports/metrics.json").read_text())
     assert metrics["svd_spark"]["ndcg_at_10"] > metrics["popularity"]["ndcg_at_10"]
     assert metrics["svd_spark"]["users_evaluated"] == metrics["item_knn"]["users_evaluated"] <= DRIVER_SAMPLE
+    evaluation = json.loads((folder / "reports/evaluation.json").read_text())  # the gate knows it was a sample
+    assert evaluation["mindshare.split_fingerprint"].startswith(prepare["split_fingerprint"] + "-users-")
+    assert "ranked" in said and "on Spark's executors" in said  # evaluate's and the audience's lists
     client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
     runs = client.search_runs([client.get_experiment_by_name("mindshare-shop").experiment_id])
     study = json.loads((folder / "tuning/svd_spark.json").read_text())
@@ -90,7 +93,7 @@ def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(
 
 
 def test_the_registered_version_answers_from_the_cli_and_the_server(project):
-    folder, env = project
+    folder, env, _ = project
     cli = [sys.executable, "-m", "mindshare.cli"]
     assert run(folder, *cli, "promote", "--reason", "spark engine", env=env).returncode == 0
     customers = pd.read_csv(folder / "data/raw/shop.csv", dtype=str)["customer_id"].dropna()

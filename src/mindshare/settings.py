@@ -347,6 +347,7 @@ class SparkSettings(Block):
     # sample of driver_sample_users users (evaluation then scores those users); all: every row, on the driver
     driver_fit: Literal["refuse", "sample", "all"] = "refuse"
     driver_sample_users: Count = 100_000
+    driver_sample_seed: Whole = 0
     rank_min_users: Count = 2_000  # evaluate and audience rank this many users or more at once on the executors
 
 

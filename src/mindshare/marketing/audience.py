@@ -35,6 +35,8 @@ def score_campaigns(model: Recommender, targets: list[np.ndarray], pool: int,
                     activity_weight: float = 1.0) -> list[CampaignScores]:
     """Score every training user for each campaign's target items (boolean masks over the catalogue), all from
     one top-`pool` list per user: the model ranks each user once however many campaigns there are."""
+    if not targets:
+        return []
     n_users = model.train_.n_users
     activity = np.diff(model.train_.matrix.indptr).astype(np.float64) ** activity_weight
     out = [CampaignScores(np.zeros(n_users), np.full((n_users, TOP_TARGETS), -1, dtype=np.int64)) for _ in targets]

@@ -117,12 +117,12 @@ def start_session(settings: SparkSettings):
         session = builder.getOrCreate()
     if settings.remote is None:  # Spark Connect has no SparkContext on this side
         session.sparkContext.setLogLevel("WARN")
-    if local_connect:  # the server stops with this process, its port free before the next stage starts its own
+    if local_connect:
         import atexit
 
-        from pyspark import SparkContext
-
-        atexit.register(SparkContext.getOrCreate().stop)
+        # at exit, before the client's own exit handler (they run last first): stop the client, then the server, so
+        # that its port is free for the next stage and the client's clean-up calls never wait on a stopped server
+        atexit.register(session.stop)
     return session
 
 
@@ -141,8 +141,8 @@ def wait_for_connect_port(seconds: float = 60.0) -> None:
             if probe.connect_ex(("127.0.0.1", CONNECT_PORT)) != 0:
                 return
         if time.monotonic() > deadline:
-            raise MindshareError(f"spark.remote local[...]: port {CONNECT_PORT} is held by another Spark Connect server "
-                                 "(another pipeline?); stop it, or use spark.master")
+            raise MindshareError(f"spark.remote local[...]: port {CONNECT_PORT} is held by another Spark Connect "
+                                 "server (another pipeline?); stop it, or use spark.master")
         time.sleep(0.5)
 
 
@@ -152,31 +152,46 @@ def active_session():
     return spark_session.getActiveSession() or start_session(_configured[0] if _configured else SparkSettings())
 
 
-_shipped: dict[str, str] = {}  # a file's path and version -> the name executors open it by
+_shipped: dict[tuple[int, str], str] = {}  # (session, a file's path and version) -> the name executors open
+
+
+def is_connect(session) -> bool:
+    """Whether `session` is a Spark Connect client (no SparkContext on this side)."""
+    return type(session).__module__.startswith("pyspark.sql.connect")
+
+
+def default_parallelism(session) -> int:
+    """How many tasks keep every core busy: Spark's default parallelism, or with Spark Connect (which does not
+    tell the client) the shuffle partitions."""
+    if is_connect(session):
+        return int(session.conf.get("spark.sql.shuffle.partitions", "2"))
+    return int(session.sparkContext.defaultParallelism)
 
 
 def ship_file(path: Path) -> str:
-    """`path` sent to every executor (SparkContext.addFile; addArtifacts on Spark Connect) under a name unique to
-    its content's version; executors open it with `pyspark.SparkFiles.get(name)`. Spark refuses one name for two
-    files, and every family's file is model.pkl: the name carries the folder and the file's size and time."""
+    """`path` sent to every executor of the active session (SparkContext.addFile; addArtifacts on Spark Connect)
+    under a name unique to its content's version; executors open it with `pyspark.SparkFiles.get(name)`. Spark
+    refuses one name for two files, and every family's file is model.pkl: the name carries the folder and the
+    file's size and time."""
     import hashlib
 
+    session = active_session()
     stat = path.stat()
     version = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    if version not in _shipped:
+    if (id(session), version) not in _shipped:
         name = f"{path.parent.name}-{hashlib.sha256(version.encode()).hexdigest()[:16]}{path.suffix}"
         copy = _ship_folder() / name
-        try:
-            os.link(path, copy)  # no copy where the two are on one file system
-        except OSError:
-            shutil.copyfile(path, copy)
-        session = active_session()
-        if _configured and _configured[0].remote is not None:
+        if not copy.exists():
+            try:
+                os.link(path, copy)  # no copy where the two are on one file system
+            except OSError:
+                shutil.copyfile(path, copy)
+        if is_connect(session):
             session.addArtifacts(str(copy), file=True)
         else:
             session.sparkContext.addFile(str(copy))
-        _shipped[version] = name
-    return _shipped[version]
+        _shipped[(id(session), version)] = name
+    return _shipped[(id(session), version)]
 
 
 def _ship_folder() -> Path:

@@ -22,6 +22,7 @@ from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.datasets import split_datasets
 from mindshare.tracking.evaluation_runs import (
+    DRIVER_SAMPLE_TAG,
     RANKED_BY_PRIOR_TAG,
     ModelFiles,
     log_leaderboard,
@@ -36,9 +37,10 @@ log = logging.getLogger(__name__)
 def main() -> None:
     settings = load_settings()
     primary, lineage = settings.register.primary_metric, inputs.split_fingerprints()
-    test, items, users = inputs.test_split(settings), pd.read_parquet(layout.ITEMS), inputs.users_table()
+    (test, split_fingerprint), items = inputs.test_split(settings), pd.read_parquet(layout.ITEMS)
+    users = inputs.users_table()
     board = Leaderboard(primary, settings.evaluate.main_k, inputs.segments(), settings.evaluate.activity_buckets)
-    tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: lineage["split_fingerprint"],
+    tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: split_fingerprint,
             GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": settings.ingest.name,
             "mindshare.split_protocol": settings.prepare.split.protocol}
     entries = {}
@@ -61,7 +63,9 @@ def main() -> None:
             importances = write_importances(name, model.feature_importances(), layout.IMPORTANCES) \
                 if hasattr(model, "feature_importances") else []
             files = ModelFiles(layout.model_file(name), layout.ITEMS, layout.USERS, importances)
-            run_tags = {**tags, **({RANKED_BY_PRIOR_TAG: str(fit["fallback"]).lower()} if "fallback" in fit else {})}
+            run_tags = {**tags, **({RANKED_BY_PRIOR_TAG: str(fit["fallback"]).lower()} if "fallback" in fit else {}),
+                        **({DRIVER_SAMPLE_TAG: str(fit["driver_sample_users"])} if "driver_sample_users" in fit
+                           else {})}
             run_id, model_uri = log_model_run(name, model, run_tags, figures, evaluation, cold_start, files, datasets)
             entries[name] = {"run_id": run_id, "model_uri": model_uri, "metrics": figures, "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, figures.get(primary, float("nan")))

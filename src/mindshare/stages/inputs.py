@@ -52,7 +52,17 @@ def driver_users(settings: Settings, model: str | None = None) -> list[str] | No
     from mindshare.spark.split import sampled_users
 
     return sampled_users([layout.split_path(name) for name in ("train", "valid", "test")],
-                         settings.spark.driver_sample_users, settings.prepare.split.seed)
+                         settings.spark.driver_sample_users, settings.spark.driver_sample_seed)
+
+
+def with_users(fingerprint: str, users: list[str] | None) -> str:
+    """A split's fingerprint, naming also the sample of users its rows were restricted to (where they were): a
+    study or an evaluation on other users is another one."""
+    if users is None:
+        return fingerprint
+    import hashlib
+
+    return f"{fingerprint}-users-{hashlib.sha256(chr(31).join(sorted(users)).encode()).hexdigest()[:12]}"
 
 
 def users_table() -> pd.DataFrame | None:
@@ -129,11 +139,13 @@ def cold_start_settings(settings: Settings, model: str) -> ColdStartSettings:
     return settings.cold_start.resolved((tuned(model).get("cold_start") or {}).get("segment_prior"))
 
 
-def test_split(settings: Settings) -> pd.DataFrame:
-    """The test split, restricted to `evaluate.sample_users` (the same sample for every model and the gate), drawn
-    from the users of `driver_users` where models are fitted on a sample."""
-    evaluate = settings.evaluate
-    return sample_test_users(read_split("test", driver_users(settings)), evaluate.sample_users, evaluate.sample_seed)
+def test_split(settings: Settings) -> tuple[pd.DataFrame, str]:
+    """The test rows every model and the promotion gate are scored on, and their fingerprint: the test split
+    restricted to `evaluate.sample_users` users, drawn from the users of `driver_users` where models are fitted on
+    a sample (the fingerprint then names that sample too)."""
+    evaluate, users = settings.evaluate, driver_users(settings)
+    test = sample_test_users(read_split("test", users), evaluate.sample_users, evaluate.sample_seed)
+    return test, with_users(split_fingerprints()["split_fingerprint"], users)
 
 
 def split_fingerprints() -> dict:

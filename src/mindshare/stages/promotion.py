@@ -25,11 +25,14 @@ if TYPE_CHECKING:
 def on_current_test(model: Recommender, split_fingerprint: str, cold_start: ColdStartSettings) -> Evaluation | None:
     """`model` (with its own cold-start settings) on the workspace's test split if it is the split named
     by `split_fingerprint`, else None."""
-    if not layout.PREPARE_REPORT.exists() or inputs.split_fingerprints()["split_fingerprint"] != split_fingerprint:
+    if not layout.PREPARE_REPORT.exists():
         return None
     settings = load_settings()
-    return evaluate_on_test(model, settings.evaluate, inputs.test_split(settings), pd.read_parquet(layout.ITEMS),
-                            cold_start, inputs.users_table())
+    test, current = inputs.test_split(settings)  # the split, and the sample of users where models fit on one
+    if current != split_fingerprint:
+        return None
+    return evaluate_on_test(model, settings.evaluate, test, pd.read_parquet(layout.ITEMS), cold_start,
+                            inputs.users_table())
 
 
 def reevaluate_production(name: str) -> Callable[[ModelVersion, ModelVersion], Measured | None]:

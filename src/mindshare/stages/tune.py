@@ -39,14 +39,16 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         write_json({"skipped": skipped}, layout.tuning_report_path(model))
         return {"skipped": skipped}
     study_settings = tune_settings(settings, model)
-    data = inputs.validation_data(settings, inputs.driver_users(settings, model))
+    users = inputs.driver_users(settings, model)  # a seeded sample of users where the driver fits a sample
+    data = inputs.validation_data(settings, users)
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:
         primary = settings.register.primary_metric
         log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
                     study_settings.metric, primary)
         study_settings = dataclasses.replace(study_settings, metric=primary)
     lineage = inputs.split_fingerprints()
-    fingerprint, datasets = lineage["split_fingerprint"], split_datasets(lineage.get("splits"), ("train", "valid"))
+    fingerprint = inputs.with_users(lineage["split_fingerprint"], users)
+    datasets = split_datasets(lineage.get("splits"), ("train", "valid"))
     if len(data.valid) < lineage.get("counts", {}).get("valid_rows", 0):  # scored on a sample: another study
         fingerprint += f"-valid-users-{settings.tune.sample_users}"
     name = study_settings.study_name(fingerprint)

@@ -24,6 +24,7 @@ from mindshare.tracking.store import FAMILY_TAG, OWNER_TAG, STAGE_TAG, configure
 
 PER_USER_ARTIFACT = "per_user_metrics.parquet"  # read back by compare and the promotion gate
 RANKED_BY_PRIOR_TAG = "mindshare.ranked_by_prior"  # a re-ranker whose learner did not beat its prior base family
+DRIVER_SAMPLE_TAG = "mindshare.driver_sample_users"  # fitted on a sample of this many users: knows only them
 
 
 @dataclass
