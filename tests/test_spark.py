@@ -379,3 +379,12 @@ def test_a_local_spark_connect_server_waits_for_its_port_then_says_who_holds_it(
             session.wait_for_connect_port(seconds=1.0)
         assert "\n" not in str(error.value)
     session.wait_for_connect_port(seconds=1.0)  # free again: no wait
+
+
+def test_a_sample_of_users_names_the_split_it_restricts():
+    from mindshare.stages.inputs import with_users
+
+    assert with_users("abc", None) == "abc"  # every user: the split's own fingerprint
+    named = with_users("abc", ["u2", "u1"])
+    assert named.startswith("abc-users-") and named == with_users("abc", ["u1", "u2"])  # the set, not its order
+    assert named != with_users("abc", ["u1", "u3"])

@@ -53,8 +53,9 @@ class SparkRanking:
         task = partial(rank_tasks, ship_file(self.model_file), users, bounds, int(k), bool(exclude_seen))
         try:
             ranked = spark.range(0, n_tasks, 1, n_tasks).mapInPandas(task, SCHEMA).toPandas()
-        except Exception as error:  # a worker's traceback, many lines: the last says what went wrong
-            said = [line.strip() for line in str(error).splitlines() if line.strip()]
+        except Exception as error:  # a worker's traceback, many lines: the last before the JVM's says what went wrong
+            log.debug("ranking on Spark failed", exc_info=True)
+            said = [line.strip() for line in str(error).split("JVM stacktrace:")[0].splitlines() if line.strip()]
             raise MindshareError(f"{self.model_file}: ranking on Spark's executors failed: "
                                  f"{said[-1] if said else type(error).__name__}") from None
         ranked = ranked.sort_values("task")

@@ -123,6 +123,7 @@ def start_session(settings: SparkSettings):
         # at exit, before the client's own exit handler (they run last first): stop the client, then the server, so
         # that its port is free for the next stage and the client's clean-up calls never wait on a stopped server
         atexit.register(session.stop)
+    _started.append(session)
     return session
 
 
@@ -149,10 +150,16 @@ def wait_for_connect_port(seconds: float = 60.0) -> None:
 def active_session():
     """The running session, else one started from the configured settings (else the defaults: local[*])."""
     _, spark_session = _pyspark()
-    return spark_session.getActiveSession() or start_session(_configured[0] if _configured else SparkSettings())
+    running = spark_session.getActiveSession()
+    if running is None and _started and is_connect(_started[-1]) and not _started[-1].is_stopped:
+        running = _started[-1]  # Spark Connect keeps its active session per thread: another thread sees none
+    return running or start_session(_configured[0] if _configured else SparkSettings())
 
 
-_shipped: dict[tuple[int, str], str] = {}  # (session, a file's path and version) -> the name executors open
+_started: list = []  # the sessions this process started, the last one last
+
+
+_shipped: dict[tuple[str, str], str] = {}  # (session, a file's path and version) -> the name executors open
 
 
 def is_connect(session) -> bool:
@@ -164,7 +171,8 @@ def default_parallelism(session) -> int:
     """How many tasks keep every core busy: Spark's default parallelism, or with Spark Connect (which does not
     tell the client) the shuffle partitions."""
     if is_connect(session):
-        return int(session.conf.get("spark.sql.shuffle.partitions", "2"))
+        partitions = str(session.conf.get("spark.sql.shuffle.partitions", "2"))
+        return int(partitions) if partitions.isdigit() else 2  # a managed server may say 'auto'
     return int(session.sparkContext.defaultParallelism)
 
 
@@ -178,7 +186,8 @@ def ship_file(path: Path) -> str:
     session = active_session()
     stat = path.stat()
     version = f"{path.resolve()}:{stat.st_size}:{stat.st_mtime_ns}"
-    if (id(session), version) not in _shipped:
+    key = (session.session_id if is_connect(session) else session.sparkContext.applicationId, version)
+    if key not in _shipped:
         name = f"{path.parent.name}-{hashlib.sha256(version.encode()).hexdigest()[:16]}{path.suffix}"
         copy = _ship_folder() / name
         if not copy.exists():
@@ -190,8 +199,8 @@ def ship_file(path: Path) -> str:
             session.addArtifacts(str(copy), file=True)
         else:
             session.sparkContext.addFile(str(copy))
-        _shipped[(id(session), version)] = name
-    return _shipped[(id(session), version)]
+        _shipped[key] = name
+    return _shipped[key]
 
 
 def _ship_folder() -> Path:
