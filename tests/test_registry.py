@@ -216,3 +216,42 @@ def test_new_users_get_what_is_popular_lately():
     wrapper._prepare(catalogue, b"k", settings=ColdStartSettings(recent_prior=10.0))  # a quiet window defers
     out = wrapper.predict(None, pd.DataFrame({"user_id": ["someone-new"], "k": [2]}))
     assert out["item_id"].tolist() == ["old", "new"] and (out["basis"] == "popular").all()
+
+
+def test_an_evaluation_names_the_sample_of_test_users_it_scored(tmp_path, monkeypatch):
+    """evaluate.sample_users below the test users: the split fingerprint names the sample, so the gate re-measures
+    production on the candidate's people, and refuses to compare where the workspace samples other ones."""
+    import json
+    from pathlib import Path
+
+    import yaml
+
+    from mindshare import layout
+    from mindshare.settings import Settings
+    from mindshare.stages import inputs, promotion
+
+    params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
+    monkeypatch.chdir(tmp_path)
+    layout.split_path("test").parent.mkdir(parents=True)
+    pd.DataFrame({"user_id": [f"u{i // 2}" for i in range(12)], "item_id": ["a", "b"] * 6}).to_parquet(
+        layout.split_path("test"))
+    pd.DataFrame({"item_id": ["a", "b"]}).to_parquet(tmp_path / "items.parquet")
+    monkeypatch.setattr(layout, "ITEMS", tmp_path / "items.parquet")
+    layout.PREPARE_REPORT.parent.mkdir()
+    layout.PREPARE_REPORT.write_text(json.dumps({"split_fingerprint": "s0", "data_fingerprint": "d0"}))
+
+    def named(sample_users, seed=0):
+        params["evaluate"].update(sample_users=sample_users, sample_seed=seed)
+        layout.PARAMS.write_text(yaml.safe_dump(params))
+        return inputs.test_split(Settings.checked(params))
+
+    assert named(None)[1] == named(6)[1] == "s0"  # every test user: the whole split
+    test, fingerprint = named(3)
+    assert test["user_id"].nunique() == 3 and fingerprint == "s0-test-users-3-seed-0"
+    assert named(3, seed=1)[1] == "s0-test-users-3-seed-1"
+    scored = []
+    monkeypatch.setattr(promotion, "evaluate_on_test", lambda model, evaluate, rows, *rest: scored.append(rows))
+    assert promotion.on_current_test(None, "s0-test-users-3-seed-0", None) is None  # params now draw seed 1
+    promotion.on_current_test(None, "s0-test-users-3-seed-1", None)
+    assert scored[0]["user_id"].nunique() == 3
+    assert promotion.on_current_test(None, "s1-test-users-3-seed-1", None) is None  # another split

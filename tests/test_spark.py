@@ -200,11 +200,13 @@ def test_prepare_on_spark_writes_datasets_that_pandas_reads(spark, tmp_path):
 
 
 # --- ALS -------------------------------------------------------------------------------------------------------
-def test_spark_als_ranks_as_well_as_implicit_with_the_same_hyper_parameters(spark):
-    """About 200 k events of the synthetic shop log, one split, the svd family's defaults on both engines.
-    Spark's L2 grows with each row's length (ALS-WR), `implicit`'s does not: no translation makes the two losses
-    equal, and on this log Spark's ranks better (0.455 against 0.437). Tuned values carry over: Spark with the
-    same hyper-parameters is never more than 0.01 worse."""
+def test_spark_als_ranks_as_implicit_does_with_the_same_hyper_parameters(spark):
+    """About 200 k events of the synthetic shop log, one split, the svd family's factors, alpha and iterations on
+    both engines. Where the L2 term is too small to matter (regularization 0.01) the two minimise one loss: nDCG@10
+    within 0.01 either way (measured on logs of seeds 1-3: -0.002 to +0.004; a confidence off by a factor of two
+    moves it 0.007-0.02). At the family's default L2 the losses differ: Spark's grows with each row's length
+    (ALS-WR), `implicit`'s does not, and no translation makes them equal. On this log Spark's then ranks better
+    (0.455 against 0.437); tuned values carry over: Spark is never more than 0.01 worse."""
     from mindshare.bench.ranking import ranking_metrics
     from mindshare.data.interactions import Interactions
     from mindshare.data.synthetic import generate_synthetic, scaled_spec
@@ -214,14 +216,15 @@ def test_spark_als_ranks_as_well_as_implicit_with_the_same_hyper_parameters(spar
     split = split_interactions(frame, SplitSettings(test_ratio=0.25, valid_ratio=0.0, seed=0))
     train = Interactions.from_frame(split.train)
     scores = {}
-    for algorithm in ("implicit_als", "spark_als"):
-        model = make_model("svd", {"algorithm": algorithm}).fit(train)
-        assert model.user_factors_.dtype == np.float32 and model.item_factors_.shape == (train.n_items, 24)
-        scores[algorithm] = ranking_metrics(model, split.test)["ndcg_at_10"]
+    for regularization in (0.01, None):
+        for algorithm in ("implicit_als", "spark_als"):
+            model = make_model("svd", {"algorithm": algorithm, "regularization": regularization}).fit(train)
+            assert model.user_factors_.dtype == np.float32 and model.item_factors_.shape == (train.n_items, 24)
+            scores[algorithm, regularization] = ranking_metrics(model, split.test)["ndcg_at_10"]
     popularity = ranking_metrics(make_model("popularity").fit(train), split.test)["ndcg_at_10"]
-    assert scores["spark_als"] > popularity
-    assert scores["spark_als"] >= scores["implicit_als"] - 0.01, scores
-
+    assert scores["spark_als", None] > popularity
+    assert abs(scores["spark_als", 0.01] - scores["implicit_als", 0.01]) <= 0.01, scores
+    assert scores["spark_als", None] >= scores["implicit_als", None] - 0.01, scores
 
 
 def test_lists_ranked_by_sparks_executors_are_the_models_own(spark, tmp_path, monkeypatch):

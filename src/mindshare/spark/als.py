@@ -11,7 +11,8 @@ the same loss (Hu, Koren, Volinsky 2008):
   regParam = regularization / sqrt(L_u * L_i), the mean row lengths of users (L_u) and items (L_i), is a
   compromise that gives a user of average length regularization * sqrt(L_u / L_i) and an item of average
   length regularization * sqrt(L_i / L_u), equal to `implicit`'s only where the two means are equal. Tuned
-  values carry over approximately, not exactly (README "Scaling out" has a measured comparison).
+  values carry over approximately, not exactly. With an L2 too small to matter the two losses are one, and the
+  two engines rank alike (README "Scaling out" has the measured comparison; tests/test_spark.py holds both).
 """
 
 from __future__ import annotations

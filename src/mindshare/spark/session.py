@@ -103,7 +103,10 @@ def start_session(settings: SparkSettings):
     """The session of these settings (an active one is reused: Spark has one per process)."""
     _, spark_session = _pyspark()
     check_java(settings)
-    if is_local(settings):  # the local workers run this interpreter, which has mindshare and its packages
+    executors_python = settings.conf.get("spark.pyspark.python")
+    if executors_python and settings.remote is None:  # Spark reads it only under spark-submit; a driver started by
+        os.environ["PYSPARK_PYTHON"] = str(executors_python)  # python (dvc repro) tells its executors by this
+    elif is_local(settings):  # the local workers run this interpreter, which has mindshare and its packages
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     local_connect = settings.remote is not None and settings.remote.startswith("local")
     if local_connect:

@@ -142,10 +142,15 @@ def cold_start_settings(settings: Settings, model: str) -> ColdStartSettings:
 def test_split(settings: Settings) -> tuple[pd.DataFrame, str]:
     """The test rows every model and the promotion gate are scored on, and their fingerprint: the test split
     restricted to `evaluate.sample_users` users, drawn from the users of `driver_users` where models are fitted on
-    a sample (the fingerprint then names that sample too)."""
+    a sample. The fingerprint names each sample that dropped users, so the gate never compares figures measured
+    on other people."""
     evaluate, users = settings.evaluate, driver_users(settings)
-    test = sample_test_users(read_split("test", users), evaluate.sample_users, evaluate.sample_seed)
-    return test, with_users(split_fingerprints()["split_fingerprint"], users)
+    split = read_split("test", users)
+    test = sample_test_users(split, evaluate.sample_users, evaluate.sample_seed)
+    fingerprint = with_users(split_fingerprints()["split_fingerprint"], users)
+    if len(test) < len(split):
+        fingerprint += f"-test-users-{evaluate.sample_users}-seed-{evaluate.sample_seed}"
+    return test, fingerprint
 
 
 def split_fingerprints() -> dict:

@@ -28,7 +28,7 @@ def on_current_test(model: Recommender, split_fingerprint: str, cold_start: Cold
     if not layout.PREPARE_REPORT.exists():
         return None
     split = inputs.split_fingerprints()["split_fingerprint"]
-    if split_fingerprint != split and not split_fingerprint.startswith(f"{split}-users-"):
+    if split_fingerprint != split and not split_fingerprint.startswith(f"{split}-"):  # a sample of its users
         return None  # other data: nothing to read
     settings = load_settings()
     test, current = inputs.test_split(settings)  # the split, and the sample of users where models fit on one

@@ -1,0 +1,142 @@
+"""The Spark engine on a standalone cluster (`spark.master: spark://host:port`): a master and a worker started
+here from pyspark's own jars, each in its own JVM. Unlike `local[N]`, the executors are processes the worker
+launches in their own folders, with nothing of the driver's but what Spark ships: the model files evaluate and
+audience rank with, the pseudonymisation key in ingest's tasks, ALS's data. Their Python is the one
+`spark.pyspark.python` names, as a cluster's would be (README "Scaling out")."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spark_engine import require_spark
+
+WORKERS_ALIVE_WITHIN_S = 90
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
+    import pyspark
+
+    spark_home = Path(pyspark.__file__).parent
+    env = {**os.environ, "SPARK_HOME": str(spark_home), "SPARK_WORKER_DIR": str(tmp_path / "work"),
+           "SPARK_LOG_DIR": str(tmp_path)}
+    with (tmp_path / f"{name}.log").open("w") as log:  # the daemon writes to its own copy of the descriptor
+        return subprocess.Popen([str(spark_home / "bin" / "spark-class"), *args], stdout=log,
+                                stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _alive_workers(ui_port: int) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as answer:
+            return int(json.load(answer).get("aliveworkers", 0))
+    except OSError:
+        return 0
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A standalone master and one worker of 2 cores on this machine, and a driver session on them."""
+    require_spark()
+    from mindshare.settings import SparkSettings
+    from mindshare.spark.session import start_session
+
+    tmp_path = tmp_path_factory.mktemp("cluster")
+    port, ui_port = _free_port(), _free_port()
+    master = _daemon(tmp_path, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                     "--port", str(port), "--webui-port", str(ui_port))
+    worker = _daemon(tmp_path, "worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                     "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()), f"spark://127.0.0.1:{port}")
+    daemons = [worker, master]
+    try:
+        deadline = time.monotonic() + WORKERS_ALIVE_WITHIN_S
+        while _alive_workers(ui_port) < 1:
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]
+            assert all(d.poll() is None for d in daemons), (tmp_path / "master.log").read_text()[-2000:]
+            time.sleep(0.5)
+        session = start_session(SparkSettings(master=f"spark://127.0.0.1:{port}", driver_memory="1g",
+                                              shuffle_partitions=4, conf={
+            "spark.pyspark.python": sys.executable, "spark.executor.memory": "1g", "spark.ui.enabled": "false",
+            "spark.checkpoint.dir": str(tmp_path / "checkpoints")}))
+        yield session
+        session.stop()
+    finally:
+        for daemon in daemons:
+            daemon.terminate()
+            daemon.wait(30)
+
+
+def test_the_session_runs_on_the_clusters_executors_not_here(cluster):
+    """Tasks run in the worker's executor processes, in folders of their own (not this one)."""
+    def where(rows):
+        for _ in rows:
+            pass
+        yield os.getpid(), os.getcwd()
+
+    seen = cluster.sparkContext.parallelize(range(8), 4).mapPartitions(where).collect()
+    assert os.getpid() not in {pid for pid, _ in seen} and all(Path(cwd) != Path.cwd() for _, cwd in seen)
+    assert all("/work/app-" in cwd for _, cwd in seen)  # the worker's application folder
+
+
+def test_executors_of_a_cluster_rank_with_the_model_spark_ships_them(cluster, tmp_path):
+    """The model file reaches the executors through Spark alone; their lists are the model's own."""
+    from mindshare.data.interactions import Interactions
+    from mindshare.models import make_model
+    from mindshare.models.spark_ranking import SparkRanking
+    from test_spark import _log
+
+    train = Interactions.from_frame(_log(n_users=600, rows=8000))
+    users = np.random.default_rng(1).permutation(train.n_users)[:500]
+    for family in ("item_knn", "svd"):
+        model = make_model(family, {}).fit(train)
+        path = tmp_path / family / "model.pkl"
+        path.parent.mkdir()
+        model.save(path)
+        ranked = SparkRanking(model, path, min_users=100).recommend(users, k=10, exclude_seen=True)
+        expected = model.recommend(users, k=10, exclude_seen=True)
+        np.testing.assert_array_equal(ranked[0], expected[0])
+        np.testing.assert_allclose(ranked[1], expected[1], rtol=1e-6)
+
+
+def test_ingest_on_a_cluster_pseudonymises_as_the_local_engine(cluster, tmp_path):
+    """The cleaning rules and the key travel in the tasks: kept rows, drops and pseudonyms are the local engine's."""
+    from mindshare.data.pseudonymise import pseudonymise
+    from mindshare.data.sources import read_source_tables
+    from mindshare.spark.ingest import ingest_on_spark
+    from test_spark import _shop_ingest
+
+    ingest = _shop_ingest(tmp_path)
+    local = read_source_tables(ingest)
+    expected = local.interactions.assign(user_id=pseudonymise(local.interactions["user_id"], b"cluster key"))
+    made = ingest_on_spark(ingest, b"cluster key", set(), lambda columns, top: pd.DataFrame(columns=columns),
+                           tmp_path / "out.parquet")
+    assert made["dropped"] == local.cleaning.dropped and made["rows"] == len(expected)
+    got = pd.read_parquet(tmp_path / "out.parquet")
+    assert sorted(got["user_id"].unique()) == sorted(expected["user_id"].unique())
+
+
+def test_spark_als_fits_on_a_cluster(cluster):
+    """ALS's fit runs on the executors (its checkpoints in `spark.checkpoint.dir`); the factors come back whole."""
+    from mindshare.data.interactions import Interactions
+    from mindshare.models import make_model
+    from test_spark import _log
+
+    train = Interactions.from_frame(_log(n_users=300, rows=5000))
+    model = make_model("svd", {"algorithm": "spark_als", "factors": 8, "iterations": 5}).fit(train)
+    assert model.user_factors_.shape == (train.n_users, 8) and model.item_factors_.shape == (train.n_items, 8)
+    assert np.abs(model.user_factors_).sum(axis=1).min() > 0  # every user seen by the cluster
