@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,44 +42,72 @@ def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def _alive_workers(ui_port: int) -> int:
+def _alive_workers(ui_port: int) -> int | None:
+    """How many workers the master's UI counts as alive (None while it does not answer)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as answer:
             return int(json.load(answer).get("aliveworkers", 0))
-    except OSError:
-        return 0
+    except (OSError, ValueError):
+        return None
+
+
+def _wait(what, daemons: list, log: Path) -> None:
+    deadline = time.monotonic() + WORKERS_ALIVE_WITHIN_S
+    while not what():
+        assert time.monotonic() < deadline and all(d.poll() is None for d in daemons), log.read_text()[-2000:]
+        time.sleep(0.5)
+
+
+def _stop(daemons: list) -> None:
+    """Each daemon and what it started (its executors): a process group of its own."""
+    for daemon in daemons:
+        daemon.terminate()
+    for daemon in daemons:
+        try:
+            daemon.wait(30)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.killpg(daemon.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A standalone master and one worker of 2 cores on this machine, and a driver session on them."""
+    """A standalone master and one worker of 2 cores on this machine, and a driver session on them (any session
+    an earlier test left in this process stopped first: Spark keeps one per process)."""
     require_spark()
+    from pyspark.sql import SparkSession
+
     from mindshare.settings import SparkSettings
     from mindshare.spark.session import start_session
 
     tmp_path = tmp_path_factory.mktemp("cluster")
     port, ui_port = _free_port(), _free_port()
-    master = _daemon(tmp_path, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                     "--port", str(port), "--webui-port", str(ui_port))
-    worker = _daemon(tmp_path, "worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                     "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()), f"spark://127.0.0.1:{port}")
-    daemons = [worker, master]
+    daemons = [_daemon(tmp_path, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
+                       "--port", str(port), "--webui-port", str(ui_port))]
     try:
-        deadline = time.monotonic() + WORKERS_ALIVE_WITHIN_S
-        while _alive_workers(ui_port) < 1:
-            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()[-2000:]
-            assert all(d.poll() is None for d in daemons), (tmp_path / "master.log").read_text()[-2000:]
-            time.sleep(0.5)
-        session = start_session(SparkSettings(master=f"spark://127.0.0.1:{port}", driver_memory="1g",
-                                              shuffle_partitions=4, conf={
-            "spark.pyspark.python": sys.executable, "spark.executor.memory": "1g", "spark.ui.enabled": "false",
-            "spark.checkpoint.dir": str(tmp_path / "checkpoints")}))
-        yield session
-        session.stop()
+        _wait(lambda: _alive_workers(ui_port) is not None, daemons, tmp_path / "master.log")
+        daemons.append(_daemon(tmp_path, "worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
+                               "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()),
+                               f"spark://127.0.0.1:{port}"))
+        _wait(lambda: (_alive_workers(ui_port) or 0) >= 1, daemons, tmp_path / "worker.log")
+        running = SparkSession.getActiveSession()
+        if running is not None:
+            running.stop()
+        with pytest.MonkeyPatch.context() as env:
+            env.delenv("PYSPARK_PYTHON", raising=False)  # what the settings give, not what a local session set
+            session = start_session(SparkSettings(master=f"spark://127.0.0.1:{port}", driver_memory="1g",
+                                                  shuffle_partitions=4, conf={
+                "spark.pyspark.python": sys.executable, "spark.executor.memory": "1g", "spark.ui.enabled": "false",
+                "spark.driver.host": "127.0.0.1", "spark.checkpoint.dir": str(tmp_path / "checkpoints")}))
+            assert session.sparkContext.master == f"spark://127.0.0.1:{port}"
+            assert session.sparkContext.pythonExec == sys.executable  # from spark.pyspark.python
+            yield session
+            session.stop()
     finally:
-        for daemon in daemons:
-            daemon.terminate()
-            daemon.wait(30)
+        _stop(daemons)
 
 
 def test_the_session_runs_on_the_clusters_executors_not_here(cluster):

@@ -103,11 +103,7 @@ def start_session(settings: SparkSettings):
     """The session of these settings (an active one is reused: Spark has one per process)."""
     _, spark_session = _pyspark()
     check_java(settings)
-    executors_python = settings.conf.get("spark.pyspark.python")
-    if executors_python and settings.remote is None:  # Spark reads it only under spark-submit; a driver started by
-        os.environ["PYSPARK_PYTHON"] = str(executors_python)  # python (dvc repro) tells its executors by this
-    elif is_local(settings):  # the local workers run this interpreter, which has mindshare and its packages
-        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    set_executors_python(settings)
     local_connect = settings.remote is not None and settings.remote.startswith("local")
     if local_connect:
         wait_for_connect_port()
@@ -128,6 +124,24 @@ def start_session(settings: SparkSettings):
         atexit.register(session.stop)
     _started.append(session)
     return session
+
+
+def set_executors_python(settings: SparkSettings) -> None:
+    """PYSPARK_PYTHON, which a driver started by python (not spark-submit) gives its executors: on a cluster master,
+    `spark.pyspark.python` from `spark.conf` (Spark itself reads that setting only under spark-submit); on a local
+    master, this interpreter, which has mindshare and its packages (unless the user's environment names one)."""
+    current = os.environ.get("PYSPARK_PYTHON")
+    if settings.remote is None and not is_local(settings) and "spark.pyspark.python" in settings.conf:
+        chosen = str(settings.conf["spark.pyspark.python"])
+    elif is_local(settings) and (current is None or current in _pythons_set):
+        chosen = sys.executable
+    else:
+        return
+    os.environ["PYSPARK_PYTHON"] = chosen
+    _pythons_set.add(chosen)
+
+
+_pythons_set: set[str] = set()  # the PYSPARK_PYTHON values this process set (the user's own is kept)
 
 
 CONNECT_PORT = 15002  # where pyspark's local Spark Connect server listens and its client connects (fixed)
