@@ -81,6 +81,26 @@ def test_session_settings_put_the_users_conf_last():
     assert "spark.driver.memory" not in session_conf(SparkSettings(remote="sc://cluster:15002"))
 
 
+def test_the_executors_python_is_the_clusters_setting_or_this_one(monkeypatch):
+    """A cluster master's executors run `spark.pyspark.python`; a local master's run this interpreter (again after a
+    cluster's session), unless the user's own PYSPARK_PYTHON names another."""
+    import os
+    import sys
+
+    from mindshare.spark.session import set_executors_python
+
+    cluster = SparkSettings(master="spark://head:7077", conf={"spark.pyspark.python": "./environment/bin/python"})
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    set_executors_python(cluster)
+    assert os.environ["PYSPARK_PYTHON"] == "./environment/bin/python"
+    set_executors_python(SparkSettings(master="local[2]", conf=cluster.conf))
+    assert os.environ["PYSPARK_PYTHON"] == sys.executable
+    monkeypatch.setenv("PYSPARK_PYTHON", "/opt/users/python")
+    set_executors_python(SparkSettings(master="local[2]"))
+    set_executors_python(SparkSettings(remote="sc://head:15002", conf=cluster.conf))  # the server's Python
+    assert os.environ["PYSPARK_PYTHON"] == "/opt/users/python"
+
+
 def test_a_master_without_java_17_is_one_line(monkeypatch, tmp_path):
     from mindshare.spark import session
 
