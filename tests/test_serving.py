@@ -183,6 +183,8 @@ def test_the_web_app(server):
         ("post", "/recommend", {"users": [{"user_id": "a", "age": False}]}, 422),  # found by schemathesis
         ("post", "/recommend", {"users": [{"user_id": 17}]}, 422),
         ("post", "/recommend", {"users": [{"user_id": "a"}], "k": True}, 422),
+        ("post", "/events", {"events": [{"kind": "click", "request_id": "r", "time": True}]}, 422),  # schemathesis
+        ("post", "/events", {"events": [{"kind": "conversion", "user_id": "a", "item_id": "i", "value": False}]}, 422),
         ("get", "/audience/no-such-campaign", None, 404),
         ("get", "/audience/first?budget=0", None, 422),
         ("get", "/nothing-here", None, 404),

@@ -71,13 +71,23 @@ class Recommendation(BaseModel):
 def _no_booleans(value):
     """JSON `false` is not a number (pydantic would read it as 0); 14.0 is, as JSON Schema says."""
     if isinstance(value, bool):
-        raise ValueError("a whole number, not true/false")
+        raise ValueError("a number, not true/false")
     return value
 
 
 def whole_number(low: int, high: int):
     """An integer in [low, high] (bounds in the OpenAPI schema too) that refuses true/false."""
     return Annotated[int, Field(ge=low, le=high), BeforeValidator(_no_booleans)]
+
+
+def finite_number(low: float, high: float, description: str):
+    """A finite number in [low, high] (bounds in the OpenAPI schema too) that refuses true/false."""
+    return Annotated[float, Field(ge=low, le=high, allow_inf_nan=False, description=description),
+                     BeforeValidator(_no_booleans)]
+
+
+EventValue = finite_number(0, 1e9, "a conversion's value")
+EventTime = finite_number(0, 1e11, "epoch seconds (default: now)")
 
 
 def request_models(max_k: int, max_batch: int) -> tuple[type[BaseModel], type[BaseModel]]:
@@ -118,9 +128,8 @@ class EventOfAnswer(BaseModel):
     kind: Literal["click", "conversion"]
     request_id: str = Field(min_length=1, max_length=64, description="the answer's request_id")
     item_id: str | None = Field(default=None, min_length=1, max_length=256)
-    value: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, description="a conversion's value")
-    time: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False,
-                               description="epoch seconds (default: now)")
+    value: EventValue | None = None
+    time: EventTime | None = None
 
 
 class EventOfUser(BaseModel):
@@ -129,9 +138,8 @@ class EventOfUser(BaseModel):
     kind: Literal["click", "conversion"]
     user_id: str = Field(min_length=1, max_length=256, description="the raw id (hashed at once)")
     item_id: str = Field(min_length=1, max_length=256)
-    value: float | None = Field(default=None, ge=0, le=1e9, allow_inf_nan=False, description="a conversion's value")
-    time: float | None = Field(default=None, ge=0, le=1e11, allow_inf_nan=False,
-                               description="epoch seconds (default: now)")
+    value: EventValue | None = None
+    time: EventTime | None = None
 
 
 class EventBatch(BaseModel):
