@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 import subprocess
 import time
@@ -28,3 +30,17 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
             pass
         time.sleep(0.3)
     raise AssertionError(f"{url} did not answer in {seconds} s")
+
+
+def stop_group(process: subprocess.Popen) -> None:
+    """A server started with start_new_session=True and what it started (its process group), politely, then not."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+        try:
+            os.killpg(process.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

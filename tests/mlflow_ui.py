@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from live_server import stop_group
 from postgres_server import free_port
 from stage_project import REPO
 
@@ -82,7 +82,7 @@ def mlflow_ui(command: list[str], port: int, env: dict[str, str], log: Path, tim
                 time.sleep(0.5)
             yield base
         finally:
-            _stop(process)
+            stop_group(process)
 
 
 def _answers(url: str) -> bool:
@@ -91,20 +91,6 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """The server and its uvicorn workers (its own process group), politely, then not."""
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 @contextmanager

@@ -6,29 +6,21 @@ audience rank with, the pseudonymisation key in ingest's tasks, ALS's data. Thei
 
 from __future__ import annotations
 
-import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 
+from live_server import free_port, stop_group, wait_for
 from spark_engine import require_spark
 
 WORKERS_ALIVE_WITHIN_S = 90
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
@@ -42,35 +34,18 @@ def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
 
 
-def _alive_workers(ui_port: int) -> int | None:
-    """How many workers the master's UI counts as alive (None while it does not answer)."""
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{ui_port}/json/", timeout=2) as answer:
-            return int(json.load(answer).get("aliveworkers", 0))
-    except (OSError, ValueError):
-        return None
-
-
-def _wait(what, daemons: list, log: Path) -> None:
+def _wait_for_a_worker(ui_port: int, daemons: list, log: Path) -> None:
+    """Until the master's UI counts a worker alive; the worker's log if it takes too long or a daemon exits."""
     deadline = time.monotonic() + WORKERS_ALIVE_WITHIN_S
-    while not what():
+    while True:
+        try:
+            alive = requests.get(f"http://127.0.0.1:{ui_port}/json/", timeout=2).json().get("aliveworkers", 0)
+        except (requests.RequestException, ValueError):
+            alive = 0
+        if alive >= 1:
+            return
         assert time.monotonic() < deadline and all(d.poll() is None for d in daemons), log.read_text()[-2000:]
         time.sleep(0.5)
-
-
-def _stop(daemons: list) -> None:
-    """Each daemon and what it started (its executors): a process group of its own."""
-    for daemon in daemons:
-        daemon.terminate()
-    for daemon in daemons:
-        try:
-            daemon.wait(30)
-        except subprocess.TimeoutExpired:
-            pass
-        try:
-            os.killpg(daemon.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +59,15 @@ def cluster(tmp_path_factory):
     from mindshare.spark.session import start_session
 
     tmp_path = tmp_path_factory.mktemp("cluster")
-    port, ui_port = _free_port(), _free_port()
+    port, ui_port = free_port(), free_port()
     daemons = [_daemon(tmp_path, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
                        "--port", str(port), "--webui-port", str(ui_port))]
     try:
-        _wait(lambda: _alive_workers(ui_port) is not None, daemons, tmp_path / "master.log")
+        wait_for(f"http://127.0.0.1:{ui_port}/json/", daemons[0])
         daemons.append(_daemon(tmp_path, "worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
-                               "--cores", "2", "--memory", "2g", "--webui-port", str(_free_port()),
+                               "--cores", "2", "--memory", "2g", "--webui-port", str(free_port()),
                                f"spark://127.0.0.1:{port}"))
-        _wait(lambda: (_alive_workers(ui_port) or 0) >= 1, daemons, tmp_path / "worker.log")
+        _wait_for_a_worker(ui_port, daemons, tmp_path / "worker.log")
         running = SparkSession.getActiveSession()
         if running is not None:
             running.stop()
@@ -107,7 +82,8 @@ def cluster(tmp_path_factory):
             yield session
             session.stop()
     finally:
-        _stop(daemons)
+        for daemon in daemons:  # with its executors: a process group of its own
+            stop_group(daemon)
 
 
 def test_the_session_runs_on_the_clusters_executors_not_here(cluster):
