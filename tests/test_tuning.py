@@ -143,6 +143,35 @@ def test_a_journal_lock_left_by_a_killed_process_can_be_seen_as_stale(tmp_path, 
     lock.release()
 
 
+def test_only_trials_of_dead_local_workers_are_failed_and_queued_again(monkeypatch):
+    """A trial is running a moment before its worker names itself on it: a second worker starting then must
+    leave it alone (failing it made its own worker crash telling its result, in CI)."""
+    import socket
+
+    from mindshare.tuning import study as study_module
+
+    settings = tune_settings(_params(), "svd")
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), direction="maximize")
+    study.ask()  # running, its worker not yet named on it
+    dead_pid = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True).stdout.strip()
+    dead = study.ask()
+    dead.set_user_attr(study_module.WORKER_ATTR, f"{socket.gethostname()}:{dead_pid}")
+    alive = study.ask()
+    alive.set_user_attr(study_module.WORKER_ATTR, f"{socket.gethostname()}:{os.getpid()}")
+    elsewhere = study.ask()
+    elsewhere.set_user_attr(study_module.WORKER_ATTR, f"another-host:{dead_pid}")
+
+    def states():
+        return [t.state.name for t in study.get_trials(deepcopy=False)]
+
+    study_module.prepare_study(study, settings)
+    assert states() == ["RUNNING", "FAIL", "RUNNING", "RUNNING", "WAITING"]  # the dead one, queued again
+    monkeypatch.setattr(study_module, "UNCLAIMED_GRACE_S", -1)  # as if the unnamed trial were long started
+    study_module.prepare_study(study, settings)
+    assert states() == ["FAIL", "FAIL", "RUNNING", "RUNNING", "WAITING", "WAITING"]
+
+
 def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     _set_tune(project, n_trials=40, storage="studies/killed.journal")
     process = subprocess.Popen(

@@ -17,6 +17,7 @@ import socket
 import time
 import warnings
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
@@ -48,6 +49,7 @@ WARMUP_STEPS = 5  # no pruning before a model's 5th step (iteration, epoch; boos
 WORKER_ATTR = "mindshare.worker"
 COLD_START_ATTR = "mindshare.segment_prior_scores"  # valid ndcg of little-history users by segment prior
 RETRIED_ATTR = "mindshare.retried_from"
+UNCLAIMED_GRACE_S = 300  # a running trial with no worker named on it this long after its start was orphaned
 
 
 def open_storage(url: str | None) -> optuna.storages.BaseStorage:
@@ -163,13 +165,21 @@ def prepare_study(study: optuna.Study, settings: StudySettings) -> None:
                              if defaults[d.name] is not None})  # None: left for the family to resolve, so sampled
     host = socket.gethostname()
     for trial in trials:
-        if trial.state != optuna.trial.TrialState.RUNNING:
-            continue
-        worker_host, _, pid = str(trial.user_attrs.get(WORKER_ATTR, f"{host}:0")).partition(":")
-        if worker_host == host and not process_alive(int(pid or 0)):
+        if trial.state == optuna.trial.TrialState.RUNNING and _orphaned(trial, host):
             study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.FAIL)
             study.enqueue_trial(trial.params, user_attrs={RETRIED_ATTR: trial.number})
             log.info("trial %d of %s died with its process; queued again", trial.number, study.study_name)
+
+
+def _orphaned(trial: optuna.trial.FrozenTrial, host: str) -> bool:
+    """Whether a running trial's worker is a dead process of this machine. A trial exists a moment before its
+    worker names itself on it: one without a name is another worker's fresh trial, unless it is old."""
+    worker = trial.user_attrs.get(WORKER_ATTR)
+    if worker is None:
+        started = trial.datetime_start or datetime.now()
+        return (datetime.now() - started).total_seconds() > UNCLAIMED_GRACE_S
+    worker_host, _, pid = str(worker).partition(":")
+    return worker_host == host and pid.isdigit() and not process_alive(int(pid))
 
 
 def finished(study: optuna.Study) -> int:
