@@ -40,13 +40,16 @@ def project(tmp_path_factory):
     tune["n_trials"] = 3
     for family in tune["families"].values():
         family.pop("n_trials", None)
-    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS)
+    # evaluate's and the audience's lists ranked by 2 processes (shorter lists than a real shop's stay in-process)
+    local = {"rank_workers": 2, "rank_min_users": 50}
+    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local)
     env = project_env(folder)
     env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
     env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use
     subprocess.run(["git", "commit", "-qam", "synthetic"], cwd=folder, check=True, capture_output=True)
     result = run(folder, "dvc", "repro", env=env)
     assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"ranked \d+ users \(k=\d+\) on 2 processes", result.stdout + result.stderr)
     return folder, env
 
 

@@ -255,10 +255,10 @@ def test_lists_ranked_by_sparks_executors_are_the_models_own(spark, tmp_path, mo
     from functools import partial
 
     from mindshare.data.interactions import Interactions
-    from mindshare.models import make_model, spark_ranking
+    from mindshare.models import block_ranking, make_model, spark_ranking
     from mindshare.models.spark_ranking import SparkRanking
 
-    monkeypatch.setattr(spark_ranking, "USERS_PER_TASK", 60)  # 12 tasks on 2 cores, finishing in any order
+    monkeypatch.setattr(block_ranking, "USERS_PER_TASK", 60)  # 12 tasks on 2 cores, finishing in any order
     # the task function goes by name (plain pickle refuses a closure): each worker's cache of models persists
     pickle.dumps(partial(spark_ranking.rank_tasks, "model.pkl", np.arange(3), np.array([0, 3]), 5, True))
 

@@ -10,6 +10,7 @@ the library, which never reads params.yaml. `python -m mindshare.settings` write
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import warnings
@@ -332,6 +333,20 @@ class OnlineSettings(Block):
     log_flush_records: Count = 1000  # in batches of at most this many records
 
 
+class LocalSettings(Block):
+    """local: how `engine: local` uses this machine's cores where one process would leave them idle. evaluate and
+    audience rank lists of `rank_min_users` users or more in blocks over `rank_workers` processes, each opening the
+    model file once (one more copy of the model in memory each); the lists are the model's own."""
+
+    rank_workers: Count | Literal["auto"] = "auto"  # auto: the cores this process may use; 1: in the stage's process
+    rank_min_users: Count = 2_000
+
+    def workers(self) -> int:
+        if self.rank_workers != "auto":
+            return self.rank_workers
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class SparkSettings(Block):
     """spark: the session that `engine: spark` runs on (mindshare.spark.session). `remote` (a Spark Connect URL,
     sc://host:15002, or local[N]: a Spark Connect server started here) wins over `master`; on a cluster, executor
@@ -360,6 +375,7 @@ class Settings(Block):
 
     ingest: IngestSettings
     engine: Literal["local", "spark"] = "local"  # spark: the stages whose cost grows with events run on Spark
+    local: LocalSettings = LocalSettings()
     spark: SparkSettings = SparkSettings()
     prepare: PrepareSettings = PrepareSettings()
     features: FeatureSettings = FeatureSettings()
@@ -470,7 +486,7 @@ def describe_error(error: ValidationError, root: type[BaseModel]) -> str:
     return f"{dotted} is {shown}; {message}"
 
 
-UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|str|bool)$|^(literal|list|dict|tuple)\[")
+UNION_MEMBER = re.compile(r"^(constrained-)?(float|int|str|bool)$|^(literal|list|dict|tuple|function-[a-z]+)\[")
 
 
 def _path(location: tuple) -> list[str]:

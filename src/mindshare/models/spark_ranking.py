@@ -1,8 +1,6 @@
-"""Batch top-k on Spark's executors, for any family: the lists of many users at once (the audience stage's
-top-N and campaign pools, evaluation's test users) ranked by Spark's Python workers, then collected in the users'
-order. With `engine: spark` the stages wrap the model they loaded in `SparkRanking`; everything but `recommend` is
-the model's own, on the driver, so the answers are the model's and the cold-start policy, new items and metrics
-run unchanged.
+"""Batch top-k on Spark's executors, for any family (models/block_ranking.py): with `engine: spark` the stages
+wrap the model they loaded in `SparkRanking`, and each long list is one Spark job whose tasks are blocks of users,
+ranked by Spark's Python workers and collected in the users' order.
 
 The model file reaches the executors through Spark (`ship_file`), not a shared disk; each Python worker opens it
 once and keeps it for the next tasks (Spark reuses its workers). Each task ranks one block of users on one core
@@ -12,45 +10,30 @@ once and keeps it for the next tasks (Spark reuses its workers). Each task ranks
 from __future__ import annotations
 
 import logging
-import time
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from mindshare.errors import MindshareError
-from mindshare.models.base import Recommender
+from mindshare.models.block_ranking import BlockRanking, opened_model, task_bounds
 from mindshare.spark.session import active_session, default_parallelism, ship_file
 
 log = logging.getLogger(__name__)
 
-USERS_PER_TASK = 5_000  # at most; there are at least as many tasks as Spark has cores
 SCHEMA = "task long, items array<long>, scores array<double>, dtype string"
-_worker_models: dict[str, Recommender] = {}  # in each Python worker: the model it has opened, by file
 
 
-class SparkRanking:
-    """`model` whose `recommend` for `min_users` users or more runs as one Spark job over blocks of users (for
-    fewer, a Spark job's start costs more than it saves: the driver ranks them)."""
+class SparkRanking(BlockRanking):
+    """Blocks ranked as one Spark job per long list, a task per block (models/block_ranking.py)."""
 
-    def __init__(self, model: Recommender, model_file: Path, min_users: int = 2_000):
-        self.model, self.model_file, self.min_users = model, Path(model_file), int(min_users)
+    where = "Spark's executors"
 
-    def __getattr__(self, name: str):
-        if name == "model":  # not yet set (a copy being built): no recursion through __getattr__
-            raise AttributeError(name)
-        return getattr(self.model, name)
-
-    def recommend(self, users: np.ndarray, k: int = 10, exclude_seen: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        users = np.asarray(users, dtype=np.int64)
-        if len(users) < self.min_users:
-            return self.model.recommend(users, k=k, exclude_seen=exclude_seen)
-        started = time.perf_counter()
+    def _rank_blocks(self, users: np.ndarray, k: int, exclude_seen: bool) -> tuple[np.ndarray, np.ndarray]:
         spark = active_session()
-        n_tasks = max(default_parallelism(spark), -(-len(users) // USERS_PER_TASK))
-        bounds = np.linspace(0, len(users), n_tasks + 1).astype(np.int64)
-        task = partial(rank_tasks, ship_file(self.model_file), users, bounds, int(k), bool(exclude_seen))
+        bounds = task_bounds(len(users), default_parallelism(spark))
+        n_tasks = len(bounds) - 1
+        task = partial(rank_tasks, ship_file(self.model_file), users, bounds, k, exclude_seen)
         try:
             ranked = spark.range(0, n_tasks, 1, n_tasks).mapInPandas(task, SCHEMA).toPandas()
         except Exception as error:  # a worker's traceback, many lines: the last before the JVM's says what went wrong
@@ -62,22 +45,16 @@ class SparkRanking:
         dtype = np.dtype(ranked["dtype"].iloc[0])
         items = np.concatenate([np.asarray(block, dtype=np.int64) for block in ranked["items"]])
         scores = np.concatenate([np.asarray(block, dtype=dtype) for block in ranked["scores"]])
-        log.info("ranked %d users (k=%d) on Spark's executors in %d tasks, %.1f s", len(users), k, n_tasks,
-                 time.perf_counter() - started)
-        return items.reshape(len(users), int(k)), scores.reshape(len(users), int(k))
+        return items, scores
 
 
 def rank_tasks(file_name: str, users: np.ndarray, bounds: np.ndarray, k: int, exclude_seen: bool, batches):
-    """What each task runs (a module function, so Spark pickles it by name and the worker's cache persists): its
-    blocks of `users` ranked by the model of the shipped file."""
+    """What each task runs (a module function, so Spark pickles it by name and the worker's opened model persists):
+    its blocks of `users` ranked by the model of the shipped file."""
     from pyspark import SparkFiles
     from threadpoolctl import threadpool_limits
 
-    path = SparkFiles.get(file_name)
-    if path not in _worker_models:
-        _worker_models.clear()  # one model per worker: a new file replaces the last
-        _worker_models[path] = Recommender.load(path)
-    model = _worker_models[path]
+    model = opened_model(SparkFiles.get(file_name))
     with threadpool_limits(1):
         for batch in batches:
             for task in batch["id"].to_numpy():

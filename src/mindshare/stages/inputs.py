@@ -13,6 +13,7 @@ from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
 from mindshare.models import make_model
+from mindshare.models.block_ranking import ProcessRanking
 from mindshare.settings import ColdStartSettings, Settings
 from mindshare.stages.params import fits_on_spark
 
@@ -114,13 +115,15 @@ def not_applicable(settings: Settings, model: str) -> str | None:
 
 
 def ranked_by_engine(settings: Settings, model, model_file: Path):
-    """`model` as evaluate and audience rank with it: with `engine: spark`, its lists of many users at once come
-    from Spark's executors (models/spark_ranking.py); all else, and every list on the local engine, from here."""
-    if settings.engine != "spark":
-        return model
-    from mindshare.models.spark_ranking import SparkRanking
+    """`model` as evaluate and audience rank with it (models/block_ranking.py): its lists of many users at once
+    ranked by Spark's executors (`engine: spark`) or by `local.rank_workers` processes of this machine."""
+    if settings.engine == "spark":
+        from mindshare.models.spark_ranking import SparkRanking
 
-    return SparkRanking(model, model_file, settings.spark.rank_min_users)
+        return SparkRanking(model, model_file, settings.spark.rank_min_users)
+    if settings.local.workers() > 1:
+        return ProcessRanking(model, model_file, settings.local.workers(), settings.local.rank_min_users)
+    return model
 
 
 def tuned(model: str) -> dict:
