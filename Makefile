@@ -28,7 +28,7 @@ repro: install
 	dvc repro
 
 test: install lint
-	python -m pytest -q -n auto --dist loadfile
+	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
 
 lint: install
 	ruff check src tests
