@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from mindshare.errors import MindshareError
-from mindshare.models.block_ranking import BlockRanking, opened_model, task_bounds
+from mindshare.models.block_ranking import BlockRanking, rank_block, task_bounds
 from mindshare.spark.session import active_session, default_parallelism, ship_file
 
 log = logging.getLogger(__name__)
@@ -52,14 +52,11 @@ def rank_tasks(file_name: str, users: np.ndarray, bounds: np.ndarray, k: int, ex
     """What each task runs (a module function, so Spark pickles it by name and the worker's opened model persists):
     its blocks of `users` ranked by the model of the shipped file."""
     from pyspark import SparkFiles
-    from threadpoolctl import threadpool_limits
 
-    model = opened_model(SparkFiles.get(file_name))
-    with threadpool_limits(1):
-        for batch in batches:
-            for task in batch["id"].to_numpy():
-                block = users[bounds[task]:bounds[task + 1]]
-                items, scores = model.recommend(block, k=k, exclude_seen=exclude_seen)
-                yield pd.DataFrame({"task": [int(task)], "items": [np.asarray(items, dtype=np.int64).ravel()],
-                                    "scores": [np.asarray(scores, dtype=np.float64).ravel()],
-                                    "dtype": [np.asarray(scores).dtype.name]})
+    path = SparkFiles.get(file_name)  # its name carries the file's version (ship_file)
+    for batch in batches:
+        for task in batch["id"].to_numpy():
+            items, scores = rank_block(path, "", users[bounds[task]:bounds[task + 1]], k, exclude_seen)
+            yield pd.DataFrame({"task": [int(task)], "items": [np.asarray(items, dtype=np.int64).ravel()],
+                                "scores": [np.asarray(scores, dtype=np.float64).ravel()],
+                                "dtype": [np.asarray(scores).dtype.name]})

@@ -121,9 +121,8 @@ def ranked_by_engine(settings: Settings, model, model_file: Path):
         from mindshare.models.spark_ranking import SparkRanking
 
         return SparkRanking(model, model_file, settings.spark.rank_min_users)
-    if settings.local.workers() > 1:
-        return ProcessRanking(model, model_file, settings.local.workers(), settings.local.rank_min_users)
-    return model
+    workers = settings.local.workers()
+    return ProcessRanking(model, model_file, workers, settings.local.rank_min_users) if workers > 1 else model
 
 
 def tuned(model: str) -> dict:
