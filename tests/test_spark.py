@@ -149,11 +149,14 @@ def _counts(frame: pd.DataFrame) -> pd.Series:
     SplitSettings(protocol="random_per_user", test_ratio=0.2, valid_ratio=0.0),
     SplitSettings(protocol="leave_last_n", leave_last_n=2, valid_last_n=1),
     SplitSettings(protocol="global_time", test_ratio=0.2, valid_ratio=0.1),
+    SplitSettings(protocol="temporal", test_days=20, valid_days=10),
 ])
 def test_split_counts_per_user_are_the_local_engines(spark, split):
     from mindshare.spark.split import PART, split_parts
 
     log = _log()
+    if split.protocol == "temporal":  # a log of 50 days
+        log = log.assign(timestamp=log["timestamp"] * 8_640)
     local = split_interactions(log, split)
     parts = split_parts(spark.createDataFrame(log), split).toPandas()
     for name in ("train", "valid", "test"):
@@ -208,13 +211,13 @@ def test_prepare_on_spark_writes_datasets_that_pandas_reads(spark, tmp_path):
     log.to_parquet(source, index=False)
     outputs = {name: tmp_path / f"{name}.parquet" for name in ("train", "valid", "test")}
     outputs["test"].write_bytes(b"a file the local engine left")  # replaced by a dataset folder
-    made = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs)
+    made = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs, "random_per_user")
     test = pd.read_parquet(outputs["test"])
     assert outputs["test"].is_dir()
     assert test["relevant"].sum() == made["test_rows_relevant"] == (test["rating"] >= 4).sum()
     assert sum(made["splits"][n]["rows"] for n in outputs) == len(log) - made["dropped"]["exact_duplicate"]
     assert made["splits"]["train"]["users"] == pd.read_parquet(outputs["train"])["user_id"].nunique()
-    again = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs)
+    again = prepare_on_spark(source, PrepareSettings(relevant_min_rating=4.0), outputs, "random_per_user")
     assert again == made  # the same rows drawn again: a re-run reproduces the split
     assert not list(tmp_path.glob(".*.tmp"))
 
@@ -233,7 +236,7 @@ def test_spark_als_ranks_as_implicit_does_with_the_same_hyper_parameters(spark):
     from mindshare.models import make_model
 
     frame, _ = generate_synthetic(scaled_spec(200_000, seed=1))
-    split = split_interactions(frame, SplitSettings(test_ratio=0.25, valid_ratio=0.0, seed=0))
+    split = split_interactions(frame, SplitSettings(protocol="random_per_user", test_ratio=0.25, valid_ratio=0.0, seed=0))
     train = Interactions.from_frame(split.train)
     scores = {}
     for regularization in (0.01, None):

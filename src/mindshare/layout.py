@@ -106,14 +106,15 @@ STAGES: dict[str, tuple[list[Path], list[Path]]] = {
     "prepare": ([INTERACTIONS], [*map(split_path, SPLITS), PREPARE_REPORT]),
     "features": ([split_path("train"), split_path("valid"), ITEMS, USERS],
                  [USER_FEATURES, ITEM_FEATURES, SEGMENTS, SEGMENT_SUMMARY, *SEGMENT_PLOTS, FEATURES_REPORT]),
-    "tune": ([*map(split_path, SPLITS), ITEMS, USERS],  # test too: the users of a driver sample are drawn from all
+    # tune reads test too: the users of a driver sample are drawn from all three splits
+    "tune": ([*map(split_path, SPLITS), ITEMS, USERS, PREPARE_REPORT],
              [tuned_params_path(MODEL), tuning_report_path(MODEL)]),
     "train": ([tuned_params_path(MODEL), *map(split_path, SPLITS), USER_FEATURES, ITEM_FEATURES, ITEMS],
               [model_dir(MODEL)]),
-    "evaluate": ([MODELS, TUNING, *map(split_path, SPLITS), ITEMS, USER_FEATURES, SEGMENTS, USERS],
+    "evaluate": ([MODELS, TUNING, *map(split_path, SPLITS), ITEMS, USER_FEATURES, SEGMENTS, USERS, PREPARE_REPORT],
                  [EVALUATION, LEADERBOARD_CSV, LEADERBOARD_MD, CURVES_PLOT, IMPORTANCES, PER_USER, BREAKDOWN, METRICS,
                   *CURVE_TABLES.values()]),
     "register": ([EVALUATION], [REGISTRY_REPORT]),
-    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS],
+    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, PREPARE_REPORT],
                  [RECOMMENDATIONS, AUDIENCES, MESSAGES, CAMPAIGN_SUMMARY, AUDIENCE_REPORT]),
 }

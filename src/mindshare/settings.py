@@ -141,9 +141,14 @@ class IngestSettings(Block):
 
 
 # --- prepare --------------------------------------------------------------------------------------
+SPLIT_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "temporal", "holdout_users", "holdout_items")
+
+
 class SplitSettings(Block):
-    protocol: Literal["random_per_user", "leave_last_n", "global_time", "holdout_users", "holdout_items"] = \
-        "random_per_user"
+    # auto: temporal for event logs (ingest.source events or synthetic), random_per_user for MovieLens
+    protocol: Literal["auto", *SPLIT_PROTOCOLS] = "auto"
+    test_days: Count = 30  # temporal: the last days of the log are the test window
+    valid_days: NonNegativeWhole = 30  # temporal: the days before the test window are the validation window
     holdout_given: NonNegativeWhole = 0
     test_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.2
     valid_ratio: Share = 0.1
@@ -152,11 +157,19 @@ class SplitSettings(Block):
     seed: Whole = 42
 
 
+class RepeatSettings(Block):
+    """Items a person already had, as recommendations (re-purchases): excluded from every list, or allowed."""
+
+    policy: Literal["auto", "include", "exclude"] = "auto"  # auto: include where the repeat share reaches min_share
+    min_share: Annotated[float, Field(ge=0, le=1)] = 0.1  # of the fit data's (user, item, day), on a later day
+
+
 class PrepareSettings(Block):
     min_user_interactions: Count = 1  # k-core filter (1 = off)
     min_item_interactions: Count = 1
     relevant_min_rating: float | None = None  # null: every test interaction is relevant
     split: SplitSettings = SplitSettings()
+    repeat: RepeatSettings = RepeatSettings()
 
 
 # --- features -------------------------------------------------------------------------------------
@@ -413,6 +426,15 @@ class Settings(Block):
         if len(set(names)) != len(names):
             raise ValueError("campaigns: names must be unique")
         return self
+
+    @property
+    def split_protocol(self) -> str:
+        """prepare.split.protocol with `auto` resolved: a forward-in-time cut for event logs (a shop's question is
+        what each customer does next), MovieLens' per-user split for MovieLens (comparable with published work)."""
+        protocol = self.prepare.split.protocol
+        if protocol != "auto":
+            return protocol
+        return "random_per_user" if self.ingest.source == "movielens" else "temporal"
 
     @property
     def experiment_name(self) -> str:

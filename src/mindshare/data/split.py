@@ -102,6 +102,30 @@ def split_global_time(frame: pd.DataFrame, test_ratio: float, valid_ratio: float
     return _assign(frame, ts < valid_cut, (ts >= valid_cut) & (ts < test_cut))
 
 
+DAY = 86_400
+
+
+def split_temporal(frame: pd.DataFrame, test_days: int, valid_days: int) -> Split:
+    """One global cut in time, back from the log's latest event: the last `test_days` days to test, the
+    `valid_days` days before them to valid, everything earlier to train (what each customer does next)."""
+    ts = frame["timestamp"].to_numpy()
+    if len(ts) == 0:
+        raise MindshareError("prepare: no interactions to split")
+    test_cut, valid_cut = temporal_cuts(int(ts.max()), test_days, valid_days)
+    if not (ts <= valid_cut).any():
+        span = (int(ts.max()) - int(ts.min())) / DAY
+        raise MindshareError(
+            f"params.yaml: prepare.split.test_days + valid_days ({test_days} + {valid_days}) cover the whole log "
+            f"({span:.1f} days of events): nothing is left to fit on; shorten the windows")
+    return _assign(frame, ts <= valid_cut, (ts > valid_cut) & (ts <= test_cut))
+
+
+def temporal_cuts(latest: int, test_days: int, valid_days: int) -> tuple[int, int]:
+    """(test_cut, valid_cut): test is after test_cut, valid after valid_cut up to test_cut (seconds)."""
+    test_cut = latest - test_days * DAY
+    return test_cut, test_cut - valid_days * DAY
+
+
 def split_holdout_users(frame: pd.DataFrame, test_ratio: float, valid_ratio: float, seed: int,
                         given: int = 0) -> Split:
     """Whole users to test (a random `test_ratio` of them, at least one), which measures cold start:
@@ -151,15 +175,21 @@ def _assign(frame: pd.DataFrame, train: np.ndarray, valid: np.ndarray) -> Split:
     )
 
 
-def split_interactions(frame: pd.DataFrame, settings: SplitSettings) -> Split:
-    """The split protocol params.yaml `prepare.split` names."""
-    if settings.protocol == "random_per_user":
+def split_interactions(frame: pd.DataFrame, settings: SplitSettings, protocol: str | None = None) -> Split:
+    """The split protocol params.yaml `prepare.split` names (`protocol`: its `auto` resolved, see
+    Settings.split_protocol)."""
+    protocol = protocol or settings.protocol
+    if protocol == "auto":
+        raise ValueError("split_interactions: resolve protocol 'auto' first (Settings.split_protocol)")
+    if protocol == "temporal":
+        return split_temporal(frame, settings.test_days, settings.valid_days)
+    if protocol == "random_per_user":
         return split_random_per_user(frame, settings.test_ratio, settings.valid_ratio, settings.seed)
-    if settings.protocol == "leave_last_n":
+    if protocol == "leave_last_n":
         return split_leave_last_n(frame, settings.leave_last_n, settings.valid_last_n)
-    if settings.protocol == "global_time":
+    if protocol == "global_time":
         return split_global_time(frame, settings.test_ratio, settings.valid_ratio)
-    if settings.protocol == "holdout_users":
+    if protocol == "holdout_users":
         return split_holdout_users(frame, settings.test_ratio, settings.valid_ratio, settings.seed,
                                    settings.holdout_given)
     return split_holdout_items(frame, settings.test_ratio, settings.valid_ratio, settings.seed)

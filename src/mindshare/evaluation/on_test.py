@@ -20,10 +20,12 @@ from mindshare.settings import ColdStartSettings, EvaluateSettings
 
 
 def evaluate_on_test(model: Recommender, evaluate: EvaluateSettings, test: pd.DataFrame, items: pd.DataFrame,
-                     cold_start: ColdStartSettings, users: pd.DataFrame | None = None) -> Evaluation:
-    """Every metric of `model` on `test`, answering with the cold-start policy (resolved per model)."""
-    policy = ColdStartPolicy(model.train_, cold_start.resolved(), users, items)
-    test_set = build_test_set(model.train_, test)
+                     cold_start: ColdStartSettings, users: pd.DataFrame | None = None,
+                     exclude_seen: bool = True) -> Evaluation:
+    """Every metric of `model` on `test`, answering with the cold-start policy (resolved per model) and the
+    repeat policy (`exclude_seen`: lists and relevant items leave out what each user had)."""
+    policy = ColdStartPolicy(model.train_, cold_start.resolved(), users, items, exclude_seen)
+    test_set = build_test_set(model.train_, test, exclude_seen)
     features = item_feature_matrix(model.train_, items)
     evaluation = evaluate_model(model, test_set, evaluate.ks, evaluate.curve_max_k, features, test, policy)
     evaluation.metrics.update({name: float(v) for name, v in test_set.counts.items()})

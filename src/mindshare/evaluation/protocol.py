@@ -1,8 +1,11 @@
-"""Evaluate any model on a test split with the same code: the full catalogue minus seen items.
+"""Evaluate any model on a test split with the same code: the full catalogue, minus seen items where the
+repeat policy excludes them (data/repeats.py).
 
-Relevant items of a user are their test interactions marked `relevant` that were not already
-in train. Users not in train (cold users) are counted and left to the cold-start breakdown;
-relevant items unknown to train stay in the denominator (no model here can recommend them).
+Relevant items of a user are the distinct items of their test interactions marked `relevant` (where seen
+items are excluded: those not already in train). Users not in train (cold users) are counted and left to
+the cold-start breakdown; relevant items unknown to train stay in the denominator (no model here can
+recommend them). Hits on items the user had are told from hits on new ones (`repeat_hit_share_at_k`,
+`new_item_recall_at_k`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,17 @@ class TestSet:
     relevant: sp.csr_matrix  # (len(users), n_items) relevant known items
     n_relevant: np.ndarray  # relevant items per user, unknown items included
     counts: dict[str, int]
+    exclude_seen: bool = True  # lists leave out what each user had (and so does `relevant`)
+    n_relevant_new: np.ndarray | None = None  # relevant items per user that the user had not had
+
+    def __post_init__(self) -> None:
+        if self.n_relevant_new is None:
+            self.n_relevant_new = self.n_relevant
 
 
-def build_test_set(train: Interactions, test: pd.DataFrame) -> TestSet:
+def build_test_set(train: Interactions, test: pd.DataFrame, exclude_seen: bool = True) -> TestSet:
+    """The users to evaluate and their relevant items; items they had in `train` count where `exclude_seen` is
+    False (the repeat policy includes them)."""
     users = train.user_index(test["user_id"])
     items = train.item_index(test["item_id"])
     relevant = test["relevant"].to_numpy(dtype=bool) if "relevant" in test else np.ones(len(test), dtype=bool)
@@ -36,10 +47,11 @@ def build_test_set(train: Interactions, test: pd.DataFrame) -> TestSet:
     seen = np.zeros(len(test), dtype=bool)
     both = known_user & (items >= 0)
     seen[both] = np.asarray(train.matrix[users[both], items[both]]).ravel() != 0
-    use = relevant & known_user & ~seen
-    pairs = pd.DataFrame({"u": users[use], "i": items[use]}).drop_duplicates()
+    use = relevant & known_user & (~seen if exclude_seen else True)
+    pairs = pd.DataFrame({"u": users[use], "i": items[use], "seen": seen[use]}).drop_duplicates(["u", "i"])
     eval_users, rows = np.unique(pairs["u"].to_numpy(), return_inverse=True)
     n_relevant = np.bincount(rows, minlength=len(eval_users))
+    n_relevant_new = np.bincount(rows, ~pairs["seen"].to_numpy(), minlength=len(eval_users)).astype(np.int64)
     known = pairs["i"].to_numpy() >= 0
     matrix = sp.csr_matrix(
         (np.ones(known.sum(), dtype=bool), (rows[known], pairs["i"].to_numpy()[known])),
@@ -53,8 +65,15 @@ def build_test_set(train: Interactions, test: pd.DataFrame) -> TestSet:
         "test_rows_seen_in_train": int(seen.sum()),
         "test_users_cold": int(test.loc[~known_user, "user_id"].nunique()),
         "users_evaluated": int(len(eval_users)),
+        "relevant_repeat_items": int(pairs["seen"].sum()),
     }
-    return TestSet(users=eval_users, relevant=matrix, n_relevant=n_relevant, counts=counts)
+    return TestSet(users=eval_users, relevant=matrix, n_relevant=n_relevant, counts=counts, exclude_seen=exclude_seen,
+                   n_relevant_new=n_relevant_new)
+
+
+def had_before(train: Interactions, users: np.ndarray, recommended: np.ndarray) -> np.ndarray:
+    """repeat[r, j]: user users[r] had item recommended[r, j] in `train` (False for item -1)."""
+    return hit_matrix(recommended, train.matrix[users].astype(bool))
 
 
 def item_feature_matrix(train: Interactions, items: pd.DataFrame | None) -> sp.csr_matrix:
@@ -86,14 +105,15 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
     max_k = max(max(ks), curve_k)
     n_rel = test_set.n_relevant
     out: dict[str, float] = {}
+    exclude_seen = test_set.exclude_seen
     if policy is None:
-        recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=True)
+        recommended, _ = model.recommend(test_set.users, k=max_k, exclude_seen=exclude_seen)
     else:
-        recommended, _, _ = policy.recommend(model, test_set.users, k=max_k, exclude_seen=True)
+        recommended, _, _ = policy.recommend(model, test_set.users, k=max_k, exclude_seen=exclude_seen)
         little = policy.has_little_history(test_set.users)
         out["cold_start_segment_prior"] = float(policy.settings.segment_prior)
         if little.any():
-            alone, _ = model.recommend(test_set.users[little], k=max(ks), exclude_seen=True)
+            alone, _ = model.recommend(test_set.users[little], k=max(ks), exclude_seen=exclude_seen)
             alone_metrics = metrics.per_user(hit_matrix(alone, test_set.relevant[little]), n_rel[little], max(ks))
             out.update(
                 {f"cold_start_model_only_{name}": float(values.mean()) for name, values in alone_metrics.items()}
@@ -112,6 +132,11 @@ def evaluate_model(model: Recommender, test_set: TestSet, ks: list[int], curve_k
     for name, values in per_user.items():  # 95% bootstrap intervals over users
         if intervals:
             out[f"{name}_ci_low"], out[f"{name}_ci_high"] = metrics.bootstrap_ci(values)
+    repeat = had_before(train, test_set.users, recommended[:, :main_k])
+    out[f"repeat_hit_share_at_{main_k}"] = metrics.repeat_hit_share_at_k(hits, repeat, main_k)
+    if test_set.n_relevant_new.any():  # else undefined: no user had a new item to find
+        out[f"new_item_recall_at_{main_k}"] = metrics.new_item_recall_at_k(hits, repeat, test_set.n_relevant_new,
+                                                                          main_k)
     top = recommended[:, :main_k]
     popularity = train.item_popularity()
     out[f"coverage_at_{main_k}"] = metrics.catalogue_coverage(top, train.n_items)

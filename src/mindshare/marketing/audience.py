@@ -32,9 +32,10 @@ class CampaignScores:
 
 
 def score_campaigns(model: Recommender, targets: list[np.ndarray], pool: int,
-                    activity_weight: float = 1.0) -> list[CampaignScores]:
+                    activity_weight: float = 1.0, exclude_seen: bool = True) -> list[CampaignScores]:
     """Score every training user for each campaign's target items (boolean masks over the catalogue), all from
-    one top-`pool` list per user: the model ranks each user once however many campaigns there are."""
+    one top-`pool` list per user: the model ranks each user once however many campaigns there are. Items the
+    user had count too where `exclude_seen` is False (the repeat policy includes re-purchases)."""
     if not targets:
         return []
     n_users = model.train_.n_users
@@ -43,7 +44,7 @@ def score_campaigns(model: Recommender, targets: list[np.ndarray], pool: int,
     discounts = 1.0 / np.log2(np.arange(2, pool + 2))
     for start in range(0, n_users, USER_BLOCK):
         users = np.arange(start, min(start + USER_BLOCK, n_users))
-        items, _ = model.recommend(users, k=pool, exclude_seen=True)
+        items, _ = model.recommend(users, k=pool, exclude_seen=exclude_seen)
         for target, scores in zip(targets, out):
             hit = (items >= 0) & target[np.maximum(items, 0)]
             scores.score[users] = (hit @ discounts) * activity[users]

@@ -109,14 +109,16 @@ def single_campaign(
 
 
 def all_campaigns(
-    model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings
+    model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings,
+    exclude_seen: bool = True,
 ) -> list[tuple[Campaign, pd.DataFrame, dict]]:
     """Every campaign (checked by `check_campaigns`) in order, the frequency cap counting a user's
-    audiences across them: (campaign, audience table, summary row) each."""
+    audiences across them: (campaign, audience table, summary row) each; the campaigns' items a user had are
+    scored too where `exclude_seen` is False (the repeat policy)."""
     suppressed = suppressed_users(settings.suppression_path, model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)
     targets = [target_mask(campaign, model.train_.item_ids, items) for campaign in campaigns]
-    scores = score_campaigns(model, targets, settings.pool, settings.activity_weight)
+    scores = score_campaigns(model, targets, settings.pool, settings.activity_weight, exclude_seen)
     out = []
     for campaign, target, score in zip(campaigns, targets, scores):
         table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted, target, score)

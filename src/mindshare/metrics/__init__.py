@@ -12,7 +12,7 @@ from importlib import import_module
 _WHERE = {
     "beyond_accuracy": ("catalogue_coverage", "intra_list_diversity", "mean_popularity", "novelty"),
     "ranking": ("hit_matrix", "hit_rate_at_k", "map_at_k", "map_at_k_over_relevant", "mrr_at_k", "ndcg_at_k",
-                "per_user", "precision_at_k", "recall_at_k"),
+                "new_item_recall_at_k", "per_user", "precision_at_k", "recall_at_k", "repeat_hit_share_at_k"),
     "rating": ("RATING_METRICS", "mae", "rmse"),
     "significance": ("PairedComparison", "bootstrap_ci", "paired_comparison"),
 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 
 AT_EACH_K = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")  # at every k of evaluate.ks
-AT_LARGEST_K = ("coverage", "novelty", "diversity", "mean_popularity")  # beyond accuracy, at the largest k
+AT_LARGEST_K = ("coverage", "novelty", "diversity", "mean_popularity",  # beyond accuracy, at the largest k
+                "repeat_hit_share", "new_item_recall")  # repeat and explore told apart (Li et al. 2023)
 WHOLE_LIST = ("map", "rmse", "mae")
 LOWER_IS_BETTER = ("rmse", "mae")
 

@@ -99,6 +99,29 @@ def _mrr_rows(top: np.ndarray) -> np.ndarray:
     return np.where(top.any(axis=1), 1.0 / (np.argmax(top, axis=1) + 1), 0.0)
 
 
+def repeat_hit_share_at_k(hits: np.ndarray, repeat: np.ndarray, k: int) -> float:
+    """Of all hits in the top k (over users), the share on items the user already had (re-purchases);
+    `repeat[u, j]`: the item at rank j+1 was in user u's history. 0 where there is no hit.
+
+    Example: hits [1, 0, 1], repeat [1, 1, 0]: 1 of 2 hits is a repeat = 0.5.
+    """
+    top = _top(hits, k)
+    n_hits = top.sum()
+    return float((top & _top(repeat, k)).sum() / n_hits) if n_hits else 0.0
+
+
+def new_item_recall_at_k(hits: np.ndarray, repeat: np.ndarray, n_relevant_new: np.ndarray, k: int) -> float:
+    """Recall on new items alone (discovery): mean over users with at least one relevant item they had not had
+    of |hits in the top k on such items| / |those items|. NaN where no user has one.
+
+    Example: hits [1, 0, 1], repeat [1, 1, 0], 2 relevant new items: 1 / 2 = 0.5.
+    """
+    n_new = np.asarray(n_relevant_new, dtype=np.float64)
+    found = (_top(hits, k) & ~_top(repeat, k)).sum(axis=1)
+    has_new = n_new > 0
+    return float(np.mean(found[has_new] / n_new[has_new])) if has_new.any() else float("nan")
+
+
 def per_user(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> dict[str, np.ndarray]:
     """Each user's precision, recall, ndcg, map, hit rate and mrr at k, and `map` (MS definition).
 

@@ -92,12 +92,13 @@ def _top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 class ColdStartPolicy:
     """Built from a fitted model's training data (with its feature tables attached), the users table
-    (demographics) and the item catalogue."""
+    (demographics) and the item catalogue. `exclude_seen` is the repeat policy (data/repeats.py): whether known
+    users' lists leave out the items they had."""
 
     def __init__(self, train: Interactions, settings: ColdStartSettings = ColdStartSettings(),
-                 users: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None):
+                 users: pd.DataFrame | None = None, catalogue: pd.DataFrame | None = None, exclude_seen: bool = True):
         settings = settings.resolved()
-        self.train, self.settings = train, settings
+        self.train, self.settings, self.exclude_seen = train, settings, bool(exclude_seen)
         binary = train.binary()
         self.counts_ = np.diff(binary.indptr)
         self.popular_order_, self.popular_scores_ = new_user_ranking(train, settings.recent_prior)
@@ -154,10 +155,11 @@ class ColdStartPolicy:
         return items, scores, np.where(by_group, DEMOGRAPHIC, POPULAR).astype(object)
 
     # -- known users -----------------------------------------------------------------------------
-    def recommend(self, model, users: np.ndarray, k: int, exclude_seen: bool = True
+    def recommend(self, model, users: np.ndarray, k: int, exclude_seen: bool | None = None
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(items, scores, basis) for known users: the model's top-k, blended with the segment's
-        popularity for users with little history."""
+        popularity for users with little history; seen items left out as the policy says (or `exclude_seen`)."""
+        exclude_seen = self.exclude_seen if exclude_seen is None else exclude_seen
         users = np.asarray(users, dtype=np.int64)
         items, scores = model.recommend(users, k=k, exclude_seen=exclude_seen)
         scores = scores.astype(np.float64)

@@ -17,6 +17,7 @@ import pandas as pd
 
 from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.schema import age_groups
+from mindshare.errors import MindshareError
 from mindshare.models.answers import answer
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy
@@ -27,26 +28,35 @@ MAX_K = 1000
 OUTPUT_COLUMNS = ("user_id", "rank", "item_id", "title", "score", "cold_start", "basis")
 
 
+def exclude_seen_of(model_config: dict | None) -> bool:
+    """The repeat policy a logged model answers with (its model_config); seen items excluded where it says none."""
+    value = (model_config or {}).get("exclude_seen", True)
+    if not isinstance(value, bool):
+        raise MindshareError(f"the model's exclude_seen setting is {value!r}; it must be true or false")
+    return value
+
+
 class ServedRecommender:
     """What answers a request: `recommender`, `policy_`, `titles_` and `key_` (never stored with the model)."""
 
     recommender: Recommender
 
     def load_files(self, model_path: str | Path, items_path: str | Path, users_path: str | Path | None,
-                   settings: ColdStartSettings, key: bytes) -> None:
-        """Load the saved recommender and its catalogue (and demographics, if given) from files."""
+                   settings: ColdStartSettings, key: bytes, exclude_seen: bool = True) -> None:
+        """Load the saved recommender and its catalogue (and demographics, if given) from files; `exclude_seen`:
+        the repeat policy it was evaluated under."""
         self.model_folder_ = str(Path(model_path).parent.parent)  # <model>/artifacts/model.pkl
         self.recommender = Recommender.load(model_path)
         users = pd.read_parquet(users_path) if users_path is not None else None
-        self._prepare(pd.read_parquet(items_path), key, users, settings)
+        self._prepare(pd.read_parquet(items_path), key, users, settings, exclude_seen)
 
     def _prepare(self, items: pd.DataFrame, key: bytes, users: pd.DataFrame | None = None,
-                 settings: ColdStartSettings = ColdStartSettings()) -> None:
+                 settings: ColdStartSettings = ColdStartSettings(), exclude_seen: bool = True) -> None:
         train = self.recommender.train_
         self.titles_ = (items.set_index("item_id")["title"].astype(str) if len(items)
                         else pd.Series(dtype=str)).to_dict()
         self.key_ = key
-        self.policy_ = ColdStartPolicy(train, settings, users, items)
+        self.policy_ = ColdStartPolicy(train, settings, users, items, exclude_seen)
 
     def answer_frame(self, model_input: pd.DataFrame) -> pd.DataFrame:
         frame = pd.DataFrame(model_input)

@@ -13,7 +13,7 @@ from mindshare.spark.session import active_session
 from mindshare.spark.split import PART, drop_exact_duplicates, k_core, split_parts
 
 
-def prepare_on_spark(source: Path, prepare: PrepareSettings, outputs: dict[str, Path]) -> dict:
+def prepare_on_spark(source: Path, prepare: PrepareSettings, outputs: dict[str, Path], protocol: str) -> dict:
     """Split `source` into `outputs` (name -> path); returns rows_in, each split's summary, the drops by reason and
     the relevant test rows (the local engine's `prepare_locally` returns the same)."""
     from pyspark.sql import functions as F
@@ -23,7 +23,7 @@ def prepare_on_spark(source: Path, prepare: PrepareSettings, outputs: dict[str, 
     rows_in = frame.count()
     frame, duplicates = drop_exact_duplicates(frame)
     frame, k_core_dropped = k_core(frame, prepare.min_user_interactions, prepare.min_item_interactions)
-    parts = split_parts(frame, prepare.split).localCheckpoint()
+    parts = split_parts(frame, prepare.split, protocol).localCheckpoint()
     splits, relevant = {}, 0
     for name, path in outputs.items():
         part = parts.where(F.col(PART) == name).drop(PART)

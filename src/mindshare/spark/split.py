@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mindshare.data.split import check_ratios
+from mindshare.data.split import DAY, check_ratios, temporal_cuts
 from mindshare.errors import MindshareError
 from mindshare.settings import SplitSettings
 from mindshare.spark.session import active_session
 
-SPARK_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time")
+SPARK_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "temporal")
 PART = "_part"  # the column naming each row's split while the frame is one
 
 
@@ -49,16 +49,29 @@ def k_core(frame, min_user: int, min_item: int):
         rows = now
 
 
-def split_parts(frame, settings: SplitSettings):
-    """`frame` with the column PART ('train', 'valid' or 'test') by the protocol `settings` names."""
+def split_parts(frame, settings: SplitSettings, protocol: str | None = None):
+    """`frame` with the column PART ('train', 'valid' or 'test') by the protocol `settings` names (`protocol`: its
+    `auto` resolved, see Settings.split_protocol)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    if settings.protocol not in SPARK_PROTOCOLS:
-        raise MindshareError(f"params.yaml: prepare.split.protocol '{settings.protocol}' does not run on Spark; use "
+    protocol = protocol or settings.protocol
+    if protocol not in SPARK_PROTOCOLS:
+        raise MindshareError(f"params.yaml: prepare.split.protocol '{protocol}' does not run on Spark; use "
                              f"one of {', '.join(SPARK_PROTOCOLS)}, or engine: local")
     user = Window.partitionBy("user_id")
-    if settings.protocol == "global_time":
+    if protocol == "temporal":
+        latest, earliest = frame.agg(F.max("timestamp"), F.min("timestamp")).first()
+        test_cut, valid_cut = temporal_cuts(int(latest), settings.test_days, settings.valid_days)
+        if int(earliest) > valid_cut:
+            raise MindshareError(
+                f"params.yaml: prepare.split.test_days + valid_days ({settings.test_days} + {settings.valid_days}) "
+                f"cover the whole log ({(int(latest) - int(earliest)) / DAY:.1f} days of events): nothing is left to "
+                f"fit on; shorten the windows")
+        ts = F.col("timestamp")
+        return frame.withColumn(PART, F.when(ts <= valid_cut, "train").when(ts <= test_cut, "valid")
+                                .otherwise("test"))
+    if protocol == "global_time":
         check_ratios(settings.test_ratio, settings.valid_ratio)
         test_cut = higher_quantile(frame, 1 - settings.test_ratio)
         valid_cut = higher_quantile(frame, 1 - settings.test_ratio - settings.valid_ratio) \
@@ -66,7 +79,7 @@ def split_parts(frame, settings: SplitSettings):
         ts = F.col("timestamp")
         return frame.withColumn(PART, F.when(ts < valid_cut, "train").when(ts < test_cut, "valid").otherwise("test"))
     counted = frame.withColumn("_n", F.count("*").over(user))
-    if settings.protocol == "random_per_user":
+    if protocol == "random_per_user":
         check_ratios(settings.test_ratio, settings.valid_ratio)
         drawn = counted.withColumn("_noise", row_hash(frame, settings.seed))
         ranked = drawn.withColumn("_rank", F.row_number().over(user.orderBy("_noise")) - 1)

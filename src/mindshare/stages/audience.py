@@ -36,11 +36,13 @@ def main() -> None:
     registry = inputs.read_json(layout.REGISTRY_REPORT)
     family = registry["challenger_family"]
     model = inputs.ranked_by_engine(settings, Recommender.load(layout.model_file(family)), layout.model_file(family))
-    policy = ColdStartPolicy(model.train_, inputs.cold_start_settings(settings, family), users, items)
+    repeats = inputs.repeat_decision()
+    policy = ColdStartPolicy(model.train_, inputs.cold_start_settings(settings, family), users, items,
+                             repeats.exclude_seen)
     write_parquet(top_n_table(model, policy, items, settings.audience.top_n), layout.RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
-                         settings.audience)
+                         settings.audience, repeats.exclude_seen)
     replace_folder(layout.AUDIENCES, {f"{c.name}.csv": audience_csv(table) for c, table, _ in runs})
     replace_folder(layout.MESSAGES, {f"{c.name}.jsonl": "".join(json.dumps(m) + "\n" for m in messages(c, table, names))
                                      for c, table, _ in runs})

@@ -37,12 +37,14 @@ log = logging.getLogger(__name__)
 def main() -> None:
     settings = load_settings()
     primary, lineage = settings.register.primary_metric, inputs.split_fingerprints()
+    repeats = inputs.repeat_decision()
     (test, split_fingerprint), items = inputs.test_split(settings), pd.read_parquet(layout.ITEMS)
     users = inputs.users_table()
     board = Leaderboard(primary, settings.evaluate.main_k, inputs.segments(), settings.evaluate.activity_buckets)
     tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: split_fingerprint,
             GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": settings.ingest.name,
-            "mindshare.split_protocol": settings.prepare.split.protocol}
+            "mindshare.split_protocol": lineage.get("protocol", settings.split_protocol),
+            "mindshare.repeats": "included" if repeats.include else "excluded"}
     entries = {}
     logged_params = {"prepare": settings.prepare.model_dump(), "evaluate": settings.evaluate.model_dump(),
                      "models": settings.models}
@@ -58,7 +60,8 @@ def main() -> None:
             model = Recommender.load(layout.model_file(name))
             cold_start = inputs.cold_start_settings(settings, name)
             ranking = inputs.ranked_by_engine(settings, model, layout.model_file(name))
-            evaluation = evaluate_on_test(ranking, settings.evaluate, test, items, cold_start, users)
+            evaluation = evaluate_on_test(ranking, settings.evaluate, test, items, cold_start, users,
+                                          repeats.exclude_seen)
             figures = board.add(name, evaluation, fit["fit_seconds"], cold_start.max_interactions)
             importances = write_importances(name, model.feature_importances(), layout.IMPORTANCES) \
                 if hasattr(model, "feature_importances") else []
@@ -66,7 +69,8 @@ def main() -> None:
             run_tags = {**tags, **({RANKED_BY_PRIOR_TAG: str(fit["fallback"]).lower()} if "fallback" in fit else {}),
                         **({DRIVER_SAMPLE_TAG: str(fit["driver_sample_users"])} if "driver_sample_users" in fit
                            else {})}
-            run_id, model_uri = log_model_run(name, model, run_tags, figures, evaluation, cold_start, files, datasets)
+            run_id, model_uri = log_model_run(name, model, run_tags, figures, evaluation, cold_start, files, datasets,
+                                              repeats.exclude_seen)
             entries[name] = {"run_id": run_id, "model_uri": model_uri, "metrics": figures, "params": fit["params"]}
             log.info("%s: %s=%.4f", name, primary, figures.get(primary, float("nan")))
         artifacts = board.write()

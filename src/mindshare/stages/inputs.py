@@ -9,6 +9,7 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.data.pseudonymise import pseudonym
+from mindshare.data.repeats import EXCLUDE_SEEN, RepeatDecision
 from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
@@ -102,7 +103,7 @@ def validation_data(settings: Settings, users: list[str] | None = None):
     ).with_item_text(item_documents(items))
     valid = sample_test_users(read_split("valid", users), settings.tune.sample_users,
                               settings.tune.seed)
-    return ValidationData(train, valid, items, settings.cold_start)
+    return ValidationData(train, valid, items, settings.cold_start, repeat_decision().exclude_seen)
 
 
 def not_applicable(settings: Settings, model: str) -> str | None:
@@ -153,6 +154,12 @@ def test_split(settings: Settings) -> tuple[pd.DataFrame, str]:
     if len(test) < len(split):
         fingerprint += f"-test-users-{evaluate.sample_users}-seed-{evaluate.sample_seed}"
     return test, fingerprint
+
+
+def repeat_decision() -> RepeatDecision:
+    """The repeat policy prepare decided (reports/prepare.json); seen items excluded where it recorded none."""
+    recorded = read_json(layout.PREPARE_REPORT).get("repeat")
+    return RepeatDecision.from_dict(recorded) if recorded else EXCLUDE_SEEN
 
 
 def split_fingerprints() -> dict:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
+from mindshare.data.repeats import decide_repeats, describe_windows, repeat_share, split_windows
 from mindshare.data.split import drop_exact_duplicates, k_core, relevant_mask, split_interactions, split_summary
 from mindshare.settings import PrepareSettings
 from mindshare.stages.inputs import read_json
@@ -25,14 +26,14 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    prepare, split_settings = settings.prepare, settings.prepare.split
+    prepare, protocol = settings.prepare, settings.split_protocol
     outputs = {name: layout.split_path(name) for name in layout.SPLITS}
     if settings.engine == "spark":
         from mindshare.spark.prepare import prepare_on_spark  # on the session of params.yaml `spark`
 
-        made = prepare_on_spark(layout.INTERACTIONS, prepare, outputs)
+        made = prepare_on_spark(layout.INTERACTIONS, prepare, outputs, protocol)
     else:
-        made = prepare_locally(prepare, outputs)
+        made = prepare_locally(prepare, outputs, protocol)
     splits, dropped = made["splits"], made["dropped"]  # splits: MLflow dataset inputs
     fingerprint = read_json(layout.INGEST_REPORT)["data_fingerprint"]
     split_fingerprint = splits["test"]["fingerprint"]
@@ -43,22 +44,37 @@ def main() -> None:
         "train_users": splits["train"]["users"],
         "train_items": splits["train"]["items"],
     }
-    write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "counts": counts,
-                "dropped": dropped, "splits": splits}, layout.PREPARE_REPORT)
-    log.info("split %s on %s: train %d, valid %d, test %d rows; dropped %s", split_settings.protocol, settings.engine,
+    history = repeat_history(outputs)
+    repeats = decide_repeats(prepare.repeat, repeat_share(history["train"]))
+    windows = split_windows(protocol, prepare.split, history)
+    write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "protocol": protocol,
+                "counts": counts, "dropped": dropped, "windows": windows, "repeat": repeats.as_dict(),
+                "splits": splits}, layout.PREPARE_REPORT)
+    log.info("split %s on %s: train %d, valid %d, test %d rows; dropped %s", protocol, settings.engine,
              counts["train_rows"], counts["valid_rows"], counts["test_rows"], dropped)
-    log_stage_run("prepare", settings.experiment_name, {"prepare": prepare.model_dump(), "engine": settings.engine},
-                  {**counts, **{f"dropped_{k}": v for k, v in dropped.items()}},
+    describe_windows(windows, repeats)
+    window_metrics = {f"{name}_window_{key}": value for name, window in windows.items()
+                      for key, value in window.items() if isinstance(value, (int, float))}
+    log_stage_run("prepare", settings.experiment_name,
+                  {"prepare": prepare.model_dump(), "engine": settings.engine, "split_protocol": protocol,
+                   "repeats_included": repeats.include},
+                  {**counts, **{f"dropped_{k}": v for k, v in dropped.items()}, "repeat_share": repeats.share,
+                   **window_metrics},
                   {DATA_FINGERPRINT_TAG: fingerprint, SPLIT_FINGERPRINT_TAG: split_fingerprint})
 
 
-def prepare_locally(prepare: PrepareSettings, outputs: dict) -> dict:
+def repeat_history(outputs: dict) -> dict[str, pd.DataFrame]:
+    """Each split's user, item and time columns (a file, or a folder from Spark)."""
+    return {name: pd.read_parquet(path, columns=["user_id", "item_id", "timestamp"]) for name, path in outputs.items()}
+
+
+def prepare_locally(prepare: PrepareSettings, outputs: dict, protocol: str) -> dict:
     """De-duplicate, k-core filter, split and write with pandas (the local engine)."""
     frame = pd.read_parquet(layout.INTERACTIONS)
     rows_in = len(frame)
     frame, duplicates = drop_exact_duplicates(frame)
     frame, k_core_dropped = k_core(frame, prepare.min_user_interactions, prepare.min_item_interactions)
-    split = split_interactions(frame, prepare.split)
+    split = split_interactions(frame, prepare.split, protocol)
     split.test["relevant"] = relevant_mask(split.test, prepare.relevant_min_rating)
     for name, path in outputs.items():
         write_parquet(getattr(split, name), path)

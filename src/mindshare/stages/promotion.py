@@ -35,7 +35,7 @@ def on_current_test(model: Recommender, split_fingerprint: str, cold_start: Cold
     if current != split_fingerprint:
         return None
     return evaluate_on_test(model, settings.evaluate, test, pd.read_parquet(layout.ITEMS), cold_start,
-                            inputs.users_table())
+                            inputs.users_table(), inputs.repeat_decision().exclude_seen)
 
 
 def reevaluate_production(name: str) -> Callable[[ModelVersion, ModelVersion], Measured | None]:

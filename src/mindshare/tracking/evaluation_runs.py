@@ -50,7 +50,7 @@ def pipeline_run(experiment: str, tags: dict[str, str], params: dict,
 
 def log_model_run(name: str, model: Recommender, tags: dict[str, str], figures: dict[str, float],
                   evaluation: Evaluation, cold_start: ColdStartSettings, files: ModelFiles,
-                  datasets: list[SplitDataset]) -> tuple[str, str]:
+                  datasets: list[SplitDataset], exclude_seen: bool = True) -> tuple[str, str]:
     """A nested run for one evaluated model; returns (run id, logged model URI)."""
     with mlflow.start_run(run_name=name, nested=True,
                           tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name, OWNER_TAG: owner()}) as run:
@@ -66,7 +66,8 @@ def log_model_run(name: str, model: Recommender, tags: dict[str, str], figures: 
             path = Path(folder) / PER_USER_ARTIFACT
             evaluation.per_user.to_parquet(path, index=False)
             mlflow.log_artifact(str(path))
-        model_uri = log_recommender(files.model, files.items, users_path=files.users, cold_start=cold_start)
+        model_uri = log_recommender(files.model, files.items, users_path=files.users, cold_start=cold_start,
+                                    exclude_seen=exclude_seen)
     return run.info.run_id, model_uri
 
 

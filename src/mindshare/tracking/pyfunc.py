@@ -24,7 +24,7 @@ from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
 from mindshare.data.pseudonymise import load_key
-from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender
+from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender, exclude_seen_of
 from mindshare.settings import ColdStartSettings, checked_block
 
 INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False),
@@ -44,7 +44,7 @@ class RecommenderPyfunc(ServedRecommender, mlflow.pyfunc.PythonModel):
         settings = checked_block(ColdStartSettings, (context.model_config or {}).get("cold_start"),
                                  "the model's cold_start settings")
         self.load_files(context.artifacts["model"], context.artifacts["items"], context.artifacts.get("users"),
-                        settings, load_key(create=False))
+                        settings, load_key(create=False), exclude_seen_of(context.model_config))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.answer_frame(model_input)
@@ -66,6 +66,7 @@ def log_recommender(
     name: str = "model",
     users_path: Path | None = None,
     cold_start: ColdStartSettings = ColdStartSettings(),
+    exclude_seen: bool = True,
 ) -> str:
     """Log a saved recommender as a pyfunc in the active run; return its model URI. Of the users table
     only pseudonymised ids, gender and age group go in (no names)."""
@@ -81,7 +82,7 @@ def log_recommender(
             name=name,
             python_model=RecommenderPyfunc(),
             artifacts=artifacts,
-            model_config={"cold_start": cold_start.model_dump()},
+            model_config={"cold_start": cold_start.model_dump(), "exclude_seen": bool(exclude_seen)},
             signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
             input_example=EXAMPLE_INPUT,
             code_paths=[str(package_dir)],

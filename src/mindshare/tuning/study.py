@@ -98,6 +98,7 @@ class ValidationData:
     valid: pd.DataFrame
     items: pd.DataFrame | None
     cold_start: ColdStartSettings = field(default_factory=ColdStartSettings)
+    exclude_seen: bool = True  # the repeat policy (data/repeats.py)
     _sets: dict = field(default_factory=dict)
 
     def segment_prior_scores(self, model: Recommender, k: int = 10) -> dict:
@@ -112,7 +113,8 @@ class ValidationData:
         users, relevant, n_relevant = test_set.users[little], test_set.relevant[little], test_set.n_relevant[little]
         out = {}
         for prior in SEGMENT_PRIOR_GRID:
-            policy = ColdStartPolicy(self.train, self.cold_start.model_copy(update={"segment_prior": prior}))
+            policy = ColdStartPolicy(self.train, self.cold_start.model_copy(update={"segment_prior": prior}),
+                                     exclude_seen=self.exclude_seen)
             items, _, _ = policy.recommend(model, users, k)
             out[str(prior)] = ndcg_at_k(hit_matrix(items, relevant), n_relevant, k)
         return {"users": int(little.sum()), "ndcg": out}
@@ -131,11 +133,11 @@ class ValidationData:
             if self.valid.empty:
                 raise MindshareError("tuning needs a validation split: set prepare.split.valid_ratio (or "
                                      "valid_last_n) above 0 in params.yaml")
-            self._sets["valid"] = build_test_set(self.train, self.valid)
+            self._sets["valid"] = build_test_set(self.train, self.valid, self.exclude_seen)
             self._sets["features"] = item_feature_matrix(self.train, self.items)
             step_valid = sample_test_users(self.valid, STEP_USERS, 0)
             self._sets["step"] = (self._sets["valid"], self.valid) if len(step_valid) == len(self.valid) else (
-                build_test_set(self.train, step_valid), step_valid)
+                build_test_set(self.train, step_valid, self.exclude_seen), step_valid)
         test_set, frame = self._sets["step"] if step else (self._sets["valid"], self.valid)
         k = int(metric.rsplit("_at_", 1)[1]) if "_at_" in metric else 10
         evaluation = evaluate_model(model, test_set, [k], 1, self._sets["features"], frame,

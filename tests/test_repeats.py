@@ -1,0 +1,106 @@
+"""The forward-in-time protocol and the repeat policy: hand-made logs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mindshare import metrics
+from mindshare.data.interactions import Interactions
+from mindshare.data.repeats import decide_repeats, repeat_share, split_windows, window_repeat_share
+from mindshare.data.split import DAY, split_interactions, split_temporal
+from mindshare.errors import MindshareError
+from mindshare.evaluation.protocol import build_test_set, had_before
+from mindshare.settings import RepeatSettings, Settings, SplitSettings
+
+
+def _log(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    """(user, item, day) rows; the time is the day in seconds."""
+    return pd.DataFrame({"user_id": [r[0] for r in rows], "item_id": [r[1] for r in rows],
+                         "timestamp": (np.array([r[2] for r in rows]) * DAY).astype(np.int64)})
+
+
+SHOP = _log([("a", "milk", 0), ("a", "milk", 7), ("a", "bread", 8), ("b", "tea", 1), ("b", "milk", 20),
+             ("a", "milk", 21), ("c", "jam", 22), ("a", "eggs", 29), ("b", "tea", 30), ("d", "tea", 30)])
+
+
+def test_the_temporal_split_cuts_the_last_days_back_from_the_latest_event():
+    split = split_temporal(SHOP, test_days=5, valid_days=10)  # test after day 25, valid after day 15
+    assert sorted(split.test["timestamp"] // DAY) == [29, 30, 30]
+    assert sorted(split.valid["timestamp"] // DAY) == [20, 21, 22]
+    assert sorted(split.train["timestamp"] // DAY) == [0, 1, 7, 8]
+
+
+def test_windows_that_cover_the_whole_log_are_one_line():
+    with pytest.raises(MindshareError, match=r"test_days \+ valid_days \(20 \+ 20\) cover the whole log \(30.0 days"):
+        split_temporal(SHOP, test_days=20, valid_days=20)
+
+
+def test_auto_is_temporal_for_event_logs_and_per_user_for_movielens():
+    def protocol(source: str, **split) -> str:
+        values = {"ingest": {"source": source, "path": "log.csv"}, "models": ["popularity"],
+                  "prepare": {"split": split}}
+        return Settings.checked(values).split_protocol
+
+    assert protocol("events") == protocol("synthetic") == "temporal"
+    assert protocol("movielens") == "random_per_user"
+    assert protocol("events", protocol="leave_last_n") == "leave_last_n"
+    with pytest.raises(ValueError, match="resolve"):
+        split_interactions(SHOP, SplitSettings())
+
+
+def test_the_repeat_share_counts_later_days_of_a_pair_once_a_day():
+    # distinct (user, item, day): 10; pairs: 7 -> 3 later days (a's milk twice, b's tea once)
+    assert repeat_share(SHOP) == pytest.approx(0.3)
+    same_day = _log([("a", "x", 1.0), ("a", "x", 1.5), ("a", "y", 2)])  # a view and a purchase on one day
+    assert repeat_share(same_day) == 0.0
+    assert repeat_share(SHOP.iloc[:0]) == 0.0
+
+
+def test_a_windows_repeat_share_is_over_the_distinct_items_of_people_with_history():
+    history, window = SHOP.iloc[:4], SHOP.iloc[4:]
+    # known users a, b in the window: (b, milk) new, (a, milk) had, (a, eggs) new, (b, tea) had; c, d new people
+    assert window_repeat_share(history, window) == pytest.approx(0.5)
+
+
+def test_the_policy_follows_the_share_under_auto_and_the_setting_otherwise():
+    assert decide_repeats(RepeatSettings(), 0.3).include
+    decided = decide_repeats(RepeatSettings(min_share=0.5), 0.3)
+    assert not decided.include and decided.reason == "auto: the fit data's repeat share 0.300 is below min_share 0.5"
+    assert decide_repeats(RepeatSettings(policy="include"), 0.0).include
+    assert not decide_repeats(RepeatSettings(policy="exclude"), 0.9).include
+
+
+def test_prepare_reports_each_windows_dates_people_and_repeats():
+    split = split_temporal(SHOP, test_days=5, valid_days=10)
+    windows = split_windows("temporal", SplitSettings(protocol="temporal", test_days=5, valid_days=10),
+                            {name: getattr(split, name) for name in ("train", "valid", "test")})
+    assert windows["valid"]["users_with_history"] == 2 and windows["valid"]["users_new"] == 1  # a, b; c
+    assert windows["test"]["users_new"] == 1 and windows["test"]["rows"] == 3  # d
+    assert windows["test"]["repeat_share"] == pytest.approx(0.5)  # (a, eggs) new, (b, tea) had
+    assert windows["cuts"]["test_after"] == "1970-01-26 00:00:00"
+
+
+def test_seen_items_are_relevant_only_where_the_policy_includes_them():
+    split = split_temporal(SHOP, test_days=5, valid_days=10)
+    fit = Interactions.from_frame(pd.concat([split.train, split.valid], ignore_index=True))
+    excluded = build_test_set(fit, split.test, exclude_seen=True)
+    included = build_test_set(fit, split.test, exclude_seen=False)
+    # a's eggs (an item new to the fit data: in the denominator only); b's tea was had
+    assert excluded.relevant.sum() == 0 and list(excluded.n_relevant) == list(excluded.n_relevant_new) == [1]
+    assert included.relevant.sum() == 1 and list(included.n_relevant) == [1, 1]
+    assert list(included.n_relevant_new) == [1, 0] and included.counts["relevant_repeat_items"] == 1
+    users = included.users
+    recommended = np.array([[fit.item_index(["milk"])[0], -1], [fit.item_index(["tea"])[0], -1]])
+    assert had_before(fit, users, recommended).tolist() == [[True, False], [True, False]]
+
+
+def test_repeat_and_explore_metrics_by_hand():
+    hits = np.array([[1, 0, 1]], dtype=bool)
+    repeat = np.array([[1, 1, 0]], dtype=bool)
+    assert metrics.repeat_hit_share_at_k(hits, repeat, 3) == 0.5
+    assert metrics.new_item_recall_at_k(hits, repeat, np.array([2]), 3) == 0.5
+    assert metrics.repeat_hit_share_at_k(hits, repeat, 1) == 1.0
+    assert np.isnan(metrics.new_item_recall_at_k(hits, repeat, np.array([0]), 3))
+    assert metrics.repeat_hit_share_at_k(np.zeros((1, 3), dtype=bool), repeat, 3) == 0.0
