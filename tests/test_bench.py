@@ -125,3 +125,29 @@ def test_bench_reads_an_events_files_items_file(tmp_path, capsys):
     assert json.loads(out.read_text())["results"]["content"]["ndcg_at_10"] > 0
     assert main(["bench", "ranking", "--data", str(tmp_path / "events.csv"), "--items", str(tmp_path / "none.csv"),
                  "--columns", "user_id=customer,item_id=sku,timestamp=ts"]) == 2
+
+
+def test_bench_ranking_temporal_scores_the_last_days_with_repeats(tmp_path, capsys):
+    from mindshare.data.synthetic import scaled_spec, write_synthetic_events
+
+    events, items = tmp_path / "shop.parquet", tmp_path / "shop_items.parquet"
+    write_synthetic_events(scaled_spec(30_000, seed=2), events, items)
+    out = tmp_path / "temporal.json"
+    assert main(["bench", "ranking", "--data", str(events), "--items", str(items), "--protocol", "temporal",
+                 "--test-days", "30", "--models", "popularity,own_items,buy_again,item_knn", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    settings, results = report["settings"], report["results"]
+    assert settings["split"] == "temporal" and settings["test_days"] == 30 and settings["repeat"]["include"]
+    assert set(results) == {"popularity", "own_items", "buy_again", "item_knn"}
+    for result in results.values():
+        assert {"ndcg_at_10", "recall_at_10", "repeat_hit_share_at_10", "fit_seconds", "users"} <= set(result)
+    # where people re-buy, their own items are what they take next: the buy-again family ranks them first
+    assert results["own_items"]["repeat_hit_share_at_10"] > results["popularity"]["repeat_hit_share_at_10"]
+    assert results["buy_again"]["ndcg_at_10"] > results["item_knn"]["ndcg_at_10"] > results["popularity"]["ndcg_at_10"]
+    assert "repeats included (auto" in capsys.readouterr().out
+    excluded = tmp_path / "excluded.json"
+    assert main(["bench", "ranking", "--data", str(events), "--protocol", "temporal", "--repeat", "exclude",
+                 "--models", "own_items,item_knn", "--json", str(excluded)]) == 0
+    without = json.loads(excluded.read_text())["results"]
+    assert without["item_knn"]["repeat_hit_share_at_10"] == 0.0  # nothing seen is ranked
+    assert main(["bench", "ranking", "--data", str(events), "--protocol", "temporal", "--test-days", "0"]) == 2

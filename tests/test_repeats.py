@@ -104,3 +104,52 @@ def test_repeat_and_explore_metrics_by_hand():
     assert metrics.repeat_hit_share_at_k(hits, repeat, 1) == 1.0
     assert np.isnan(metrics.new_item_recall_at_k(hits, repeat, np.array([0]), 3))
     assert metrics.repeat_hit_share_at_k(np.zeros((1, 3), dtype=bool), repeat, 3) == 0.0
+
+
+# --- the buy-again family -----------------------------------------------------------------------------------
+def _fitted_buy_again(**params):
+    from mindshare.models.buy_again import BuyAgain
+
+    log = _log([("a", "x", 0), ("a", "x", 10), ("a", "y", 10), ("b", "y", 5)])
+    return BuyAgain(**params).fit(Interactions.from_frame(log))
+
+
+def test_buy_again_weighs_each_event_by_its_age_by_hand():
+    model = _fitted_buy_again(half_life_days=10.0, alpha=1.0)
+    # a: x = 0.5 (10 days old) + 1, y = 1 -> 0.6, 0.4 of a's weight; b: y alone
+    scores = model.score(np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))
+    np.testing.assert_allclose(scores, [0.6, 0.4, 0.0, 1.0], atol=1e-5)
+    plain = _fitted_buy_again(half_life_days=None, alpha=1.0)  # own most-taken items: x twice, y once
+    np.testing.assert_allclose(plain.score(np.array([0, 0]), np.array([0, 1])), [2 / 3, 1 / 3], atol=1e-5)
+
+
+def test_buy_again_blends_in_the_nearest_users_histories_by_hand():
+    model = _fitted_buy_again(half_life_days=10.0, alpha=0.5, n_neighbours=1, shrinkage=0.0)
+    # a's one neighbour is b (the only other user): a's scores 0.5 * (0.6, 0.4) + 0.5 * (0, 1)
+    np.testing.assert_allclose(model.score(np.array([0, 0]), np.array([0, 1])), [0.3, 0.7], atol=1e-5)
+    items, _ = model.recommend(np.array([0]), k=2, exclude_seen=False)
+    assert items.tolist() == [[1, 0]]
+
+
+def test_buy_again_refuses_settings_out_of_range_in_one_line():
+    with pytest.raises(MindshareError, match=r"alpha is 1.5; it must be in \[0, 1\]"):
+        _fitted_buy_again(alpha=1.5)
+    with pytest.raises(MindshareError, match="half_life_days is 0"):
+        _fitted_buy_again(half_life_days=0)
+
+
+# --- the synthetic shop's re-purchases ------------------------------------------------------------------------
+def test_the_synthetic_shop_rebuys_staples_on_their_cycles_and_keeps_its_size():
+    from mindshare.data.synthetic import draw_synthetic, scaled_spec
+
+    spec = scaled_spec(20_000, seed=3)
+    log = draw_synthetic(spec, merge_repeats=False)
+    assert len(log.users) == spec.n_interactions and np.all(np.diff(log.timestamp) >= 0)
+    frame = pd.DataFrame({"user_id": log.users, "item_id": log.items, "timestamp": log.timestamp})
+    assert repeat_share(frame) > 0.3
+    without = draw_synthetic(scaled_spec(20_000, seed=3, staple_share=0.0), merge_repeats=False)
+    gaps = frame.groupby(["user_id", "item_id"])["timestamp"].diff().dropna() / DAY
+    plain = pd.DataFrame({"user_id": without.users, "item_id": without.items, "timestamp": without.timestamp})
+    plain_gaps = plain.groupby(["user_id", "item_id"])["timestamp"].diff().dropna() / DAY
+    # staples come back after about a cycle: more re-buys at 1-8 weeks than the taste draws alone give
+    assert ((gaps > 7) & (gaps < 56)).mean() > ((plain_gaps > 7) & (plain_gaps < 56)).mean()

@@ -236,7 +236,8 @@ def test_spark_als_ranks_as_implicit_does_with_the_same_hyper_parameters(spark):
     from mindshare.models import make_model
 
     frame, _ = generate_synthetic(scaled_spec(200_000, seed=1))
-    split = split_interactions(frame, SplitSettings(protocol="random_per_user", test_ratio=0.25, valid_ratio=0.0, seed=0))
+    split = split_interactions(frame, SplitSettings(protocol="random_per_user", test_ratio=0.25, valid_ratio=0.0,
+                                                    seed=0))
     train = Interactions.from_frame(split.train)
     scores = {}
     for regularization in (0.01, None):

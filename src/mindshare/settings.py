@@ -94,6 +94,10 @@ class SyntheticSettings(Block):
     span_days: Count = 365
     seed: Whole = 0
     user_prefix: str = ""  # raw user ids are f"{user_prefix}{n}"
+    # shop logs (every draw an event): re-purchases of staple items, each on its own cycle
+    staple_share: Share = 0.3  # items people re-buy (the others are bought once)
+    cycle_days: Annotated[float, Field(gt=0)] = 21.0  # a staple's median days between two purchases
+    loyalty: Annotated[float, Field(gt=0, lt=1)] = 0.6  # mean chance that a customer buys a staple again
 
 
 class IngestSettings(Block):

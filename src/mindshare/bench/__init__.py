@@ -16,6 +16,10 @@ RANKING_MODELS: dict[str, dict] = {
     "item_knn_800": {"family": "item_knn", "n_neighbours": 800},
     "item_knn_auto": {"family": "item_knn", "n_neighbours": "auto"},
     "item_knn_ease": {"family": "item_knn_ease"},
+    # a shop's baselines and the buy-again family: own items by plain frequency, then with time decay and the
+    # nearest users' histories (TIFU-kNN); they earn their place where repeats count (--protocol temporal)
+    "own_items": {"family": "buy_again", "alpha": 1.0, "half_life_days": None},
+    "buy_again": {"family": "buy_again"},
     "rp3beta": {"family": "rp3beta"},
     "slim": {"family": "slim"},
     "content": {"family": "content"},  # needs item text: the data's catalogue

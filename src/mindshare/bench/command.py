@@ -19,6 +19,8 @@ from mindshare.features.item_text import item_documents
 
 RANKING_COLUMNS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "recall_at_50", "pool_recall",
                    "fit_seconds")
+TEMPORAL_COLUMNS = ("ndcg_at_10", "recall_at_10", "map", "repeat_hit_share_at_10", "new_item_recall_at_10",
+                    "pool_recall", "fit_seconds")
 RATING_COLUMNS = ("rmse", "mae", "fit_seconds")
 
 
@@ -56,11 +58,12 @@ def load_dataset(path: str, columns: str | None = None, timestamp_format: str | 
 
 
 def format_table(results: dict[str, dict], columns: tuple[str, ...]) -> str:
-    header = f"{'model':<16}" + "".join(f"{c:>17}" for c in columns)
+    widths = [max(17, len(c) + 2) for c in columns]
+    header = f"{'model':<16}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths))
     lines = [header, "-" * len(header)]
     for name, row in results.items():
-        cells = "".join(f"{'-':>17}" if c not in row else f"{row[c]:>17.4f}" if c != "fit_seconds"
-                        else f"{row[c]:>17.2f}" for c in columns)  # '-': not this family's figure (pool_recall)
+        cells = "".join(f"{'-':>{w}}" if c not in row else f"{row[c]:>{w}.4f}" if c != "fit_seconds"
+                        else f"{row[c]:>{w}.2f}" for c, w in zip(columns, widths))  # '-': not this family's figure
         lines.append(f"{name:<16}{cells}")
     return "\n".join(lines)
 
@@ -76,7 +79,8 @@ COLD_START_MODELS = "popularity,item_knn,item_knn_ease,svd"
 def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: int, json_path: str | None,
               compare_surprise: bool, given: int = 3, columns: str | None = None,
               timestamp_format: str | None = None, items_path: str | None = None,
-              item_columns: str | None = None) -> dict:
+              item_columns: str | None = None, split_protocol: str = "ms", test_days: int = 30,
+              repeat: str = "auto") -> dict:
     frame, items, dataset = load_dataset(data, columns, timestamp_format, items_path, item_columns)
     if protocol == "cold-start":
         from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
@@ -111,9 +115,22 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
         if not models:  # by default: content only where the data has words, nothing that starts Spark
             names = [n for n in names if RANKING_MODELS[n].get("algorithm") != "spark_als"
                      and (RANKING_MODELS[n]["family"] != "content" or item_documents(items) is not None)]
-        with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
-            results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
-        settings, columns = {"seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS
+        if split_protocol == "temporal":
+            from mindshare.bench.ranking import run_temporal_ranking_bench
+
+            if test_days < 1:
+                raise MindshareError(f"--test-days is {test_days}; give a whole number of days >= 1")
+            with tqdm(total=len(names), file=sys.stderr, desc="bench ranking (temporal)") as bar:
+                results, settings = run_temporal_ranking_bench(frame, names, test_days, repeat, items,
+                                                               progress=lambda label: _tick(bar, label))
+            settings, columns = {"split": "temporal", **settings}, TEMPORAL_COLUMNS
+            print(f"repeats {'included' if settings['repeat']['include'] else 'excluded'} "
+                  f"({settings['repeat']['reason']}); {100 * settings['window']['test_repeat_share']:.1f}% of the "
+                  f"test window's items of people with history were items they had")
+        else:
+            with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
+                results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
+            settings, columns = {"split": "ms", "seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS
     else:
         from mindshare.bench.rating import run_rating_bench, run_surprise
 

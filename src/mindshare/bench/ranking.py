@@ -1,10 +1,16 @@
-"""The ranking protocol of Microsoft Recommenders' movielens benchmark, exactly.
+"""The ranking protocols of the bench.
 
-Duplicate (user, item) pairs merged; every rating a positive; per user, interactions shuffled
-with the seed and round(0.75 n) (numpy rounding) put in train, the rest in test; every catalogue
-item the user has not interacted with in train is scored (ties by item index); all the user's test
-items count in |rel|, also items never seen in train; k = 10; mean over users with a test item,
-then over seeds.
+`ms`: Microsoft Recommenders' movielens benchmark, exactly. Duplicate (user, item) pairs merged; every
+rating a positive; per user, interactions shuffled with the seed and round(0.75 n) (numpy rounding) put in
+train, the rest in test; every catalogue item the user has not interacted with in train is scored (ties by
+item index); all the user's test items count in |rel|, also items never seen in train; k = 10; mean over
+users with a test item, then over seeds.
+
+`temporal`: what each customer does next. Every event kept (repeats too); the last `test_days` days of the
+log are the test window, everything before it the fit data; the people scored are those with history
+before the cut; relevant = the distinct items each took in the window. Items a person already had are
+ranked and count as relevant where the repeat policy includes them (`auto`: by the fit data's repeat share,
+data/repeats.py). One split, no seeds.
 """
 
 from __future__ import annotations
@@ -18,13 +24,15 @@ import pandas as pd
 from mindshare import metrics
 from mindshare.bench import RANKING_MODELS
 from mindshare.data.interactions import Interactions
-from mindshare.data.split import split_random_per_user
+from mindshare.data.repeats import decide_repeats, repeat_share, window_repeat_share
+from mindshare.data.split import split_random_per_user, split_temporal
 from mindshare.evaluation import build_test_set, hit_matrix
-from mindshare.evaluation.protocol import TestSet
+from mindshare.evaluation.protocol import TestSet, had_before
 from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
 from mindshare.models import make_model
 from mindshare.models.candidates import generate_candidates
+from mindshare.settings import RepeatSettings
 
 TRAIN_SHARE = 0.75
 K = 10
@@ -32,18 +40,24 @@ POOL = 50  # the re-rankers' default n_candidates
 METRICS = ("ndcg_at_10", "precision_at_10", "recall_at_10", "map", "recall_at_50", "fit_seconds")
 
 
-def ranking_metrics(model, test: pd.DataFrame, k: int = K) -> dict[str, float]:
-    """The protocol's figures at k, and what a candidate pool of this family would hold: `recall_at_50`
-    (of its own top 50, what a re-ranker takes from it as a base) and, for a re-ranker, `pool_recall`
-    (of the union of its bases' top `n_candidates`: what its learner could at best put first)."""
-    test_set = build_test_set(model.train_, test)
+def ranking_metrics(model, test: pd.DataFrame, k: int = K, exclude_seen: bool = True) -> dict[str, float]:
+    """The protocol's figures at k, repeat and explore hits told apart, and what a candidate pool of this
+    family would hold: `recall_at_50` (of its own top 50, what a re-ranker takes from it as a base) and, for a
+    re-ranker, `pool_recall` (of the union of its bases' top `n_candidates`: what its learner could at best put
+    first). Seen items are ranked and relevant where `exclude_seen` is False."""
+    test_set = build_test_set(model.train_, test, exclude_seen)
     started = time.perf_counter()
-    recommended, _ = model.recommend(test_set.users, k=k, exclude_seen=True)
+    recommended, _ = model.recommend(test_set.users, k=k, exclude_seen=exclude_seen)
     recommend_seconds = time.perf_counter() - started
     hits = hit_matrix(recommended, test_set.relevant)
     n_rel = test_set.n_relevant
-    longer, _ = model.recommend(test_set.users, k=POOL, exclude_seen=True)
+    longer, _ = model.recommend(test_set.users, k=POOL, exclude_seen=exclude_seen)
+    repeat = had_before(model.train_, test_set.users, recommended)
+    explore = {f"new_item_recall_at_{k}": metrics.new_item_recall_at_k(hits, repeat, test_set.n_relevant_new, k)} \
+        if test_set.n_relevant_new.any() else {}
     return {
+        f"repeat_hit_share_at_{k}": metrics.repeat_hit_share_at_k(hits, repeat, k),
+        **explore,
         f"ndcg_at_{k}": metrics.ndcg_at_k(hits, n_rel, k),
         f"precision_at_{k}": metrics.precision_at_k(hits, k),
         f"recall_at_{k}": metrics.recall_at_k(hits, n_rel, k),
@@ -57,7 +71,7 @@ def ranking_metrics(model, test: pd.DataFrame, k: int = K) -> dict[str, float]:
 
 def pool_recall(reranker, test_set: TestSet) -> float:
     """Mean over users of the share of their relevant test items in the re-ranker's candidate pool."""
-    pool = generate_candidates(reranker.bases_, test_set.users, reranker.n_candidates)
+    pool = generate_candidates(reranker.bases_, test_set.users, reranker.n_candidates, test_set.exclude_seen)
     n_items = reranker.train_.n_items
     relevant = test_set.relevant.tocoo()
     keys = test_set.users[relevant.row].astype(np.int64) * n_items + relevant.col
@@ -96,3 +110,28 @@ def _fallbacks(runs: list[dict]) -> dict:
     """A re-ranker's seeds on which it ranked by its prior (its learner did not beat it on its early-stopping users)."""
     seeds = [r["seed"] for r in runs if r.get("fallback")]
     return {"fallback_seeds": seeds} if any("fallback" in r for r in runs) else {}
+
+
+def run_temporal_ranking_bench(frame: pd.DataFrame, models: list[str], test_days: int, repeat: str = "auto",
+                               items: pd.DataFrame | None = None,
+                               progress: Callable[[str], None] = lambda _: None) -> tuple[dict[str, dict], dict]:
+    """(results per bench key, the split's settings): each family fitted on the events before the last
+    `test_days` days and scored on the people with history, with the repeat policy `repeat` (see the module)."""
+    split = split_temporal(frame, test_days, 0)
+    decision = decide_repeats(RepeatSettings(policy=repeat), repeat_share(split.train))
+    train = Interactions.from_frame(split.train).with_features(*build_feature_tables(split.train, items))
+    train = train.with_item_text(item_documents(items))
+    results: dict[str, dict] = {}
+    for name in models:
+        model = make_model(name, RANKING_MODELS[name])
+        started = time.perf_counter()
+        model.fit(train)
+        fit_seconds = time.perf_counter() - started
+        figures = ranking_metrics(model, split.test, exclude_seen=decision.exclude_seen)
+        results[name] = {**figures, "fit_seconds": fit_seconds,
+                         **({"fallback": bool(model.fallback_)} if hasattr(model, "fallback_") else {})}
+        progress(name)
+    window = {"fit_rows": len(split.train), "test_rows": len(split.test),
+              "test_users": int(split.test["user_id"].nunique()),
+              "test_repeat_share": window_repeat_share(split.train, split.test)}
+    return results, {"test_days": test_days, "k": K, "repeat": decision.as_dict(), "window": window}

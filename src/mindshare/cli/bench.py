@@ -24,6 +24,13 @@ def add_bench(sub) -> None:
     p.add_argument("--models", help="comma-separated bench keys (default: all of the protocol's); scale: names of "
                    "the params file's models or model_params (default: its models)")
     p.add_argument("--seeds", default="0,1,2,3,4", help="ranking: comma-separated split seeds (default 0,1,2,3,4)")
+    p.add_argument("--protocol", dest="split_protocol", choices=("ms", "temporal"), default="ms",
+                   help="ranking: ms (Microsoft Recommenders' per-user 75/25, the default) or temporal (the last "
+                        "--test-days of the log to test: what each customer does next)")
+    p.add_argument("--test-days", type=int, default=30, help="ranking --protocol temporal: days of the test window")
+    p.add_argument("--repeat", choices=("auto", "include", "exclude"), default="auto",
+                   help="ranking --protocol temporal: items people had, ranked and relevant (auto: by the fit data's "
+                        "repeat share, as prepare.repeat)")
     p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
     p.add_argument("--clients", type=int, default=200, help="serve: concurrent clients of the closed loop")
@@ -120,4 +127,5 @@ def cmd_bench(args: argparse.Namespace) -> None:
     from mindshare.bench.command import run_bench
 
     run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
-              args.given, args.columns, args.timestamp_format, args.items, args.item_columns)
+              args.given, args.columns, args.timestamp_format, args.items, args.item_columns, args.split_protocol,
+              args.test_days, args.repeat)

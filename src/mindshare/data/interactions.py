@@ -10,6 +10,25 @@ import pandas as pd
 import scipy.sparse as sp
 
 
+@dataclass(frozen=True)
+class EventLog:
+    """Every event behind the matrix (a pair's repeats apart): user and item indices, time (seconds since 1970)
+    and weight (the event weight, 1 where the data has none). Kept while fitting, never saved with a model."""
+
+    users: np.ndarray  # int32
+    items: np.ndarray  # int32
+    times: np.ndarray  # int64
+    weights: np.ndarray  # float32
+
+    def of_pairs(self, matrix: sp.csr_matrix) -> "EventLog":
+        """The events of the (user, item) pairs stored in `matrix` (a part of the matrix they were built with)."""
+        coo = matrix.tocoo()
+        n_items = matrix.shape[1]
+        kept = np.isin(self.users.astype(np.int64) * n_items + self.items,
+                       coo.row.astype(np.int64) * n_items + coo.col)
+        return EventLog(self.users[kept], self.items[kept], self.times[kept], self.weights[kept])
+
+
 @dataclass
 class Interactions:
     """Users and items as contiguous int32 indices and the train matrix as CSR.
@@ -29,6 +48,7 @@ class Interactions:
     item_features: pd.DataFrame | None = None
     times: sp.csr_matrix | None = None
     item_text: np.ndarray | None = None  # object array: item index i's document (see `with_item_text`)
+    events: EventLog | None = None  # every event, where the data has times (not saved: see EventLog)
     _memo: dict = field(init=False, repr=False, compare=False, default_factory=dict)
     _user_lookup: pd.Index = field(init=False, repr=False)
     _item_lookup: pd.Index = field(init=False, repr=False)
@@ -56,17 +76,21 @@ class Interactions:
             rows, cols, values = users, items, np.ones(len(users))
         matrix = sp.csr_matrix((values.astype(np.float32), (rows, cols)), shape=shape, dtype=np.float32)
         matrix.sum_duplicates()
-        times = None
+        times = events = None
         if latest is not None:
             times = sp.csr_matrix(
                 (latest["t"].to_numpy(dtype=np.float64), (latest["u"].to_numpy(), latest["i"].to_numpy())), shape=shape
             )
+            weights = frame["weight"].to_numpy(dtype=np.float32) if "weight" in frame.columns \
+                else np.ones(len(frame), dtype=np.float32)
+            events = EventLog(users.astype(np.int32), items.astype(np.int32), pairs["t"], weights)
         return cls(
             np.asarray(user_ids, dtype=object),
             np.asarray(item_ids, dtype=object),
             matrix,
             has_ratings="rating" in frame.columns,
             times=times,
+            events=events,
         )
 
     def memo(self, key: tuple, compute: Callable[[], Any]) -> Any:
@@ -113,6 +137,7 @@ class Interactions:
             align(items, self.item_ids),
             self.times,
             self.item_text,
+            self.events,
         )
 
     def with_item_text(self, documents: pd.Series | None) -> "Interactions":
@@ -123,7 +148,7 @@ class Interactions:
         keyed = pd.Series(documents.to_numpy(dtype=object), index=documents.index.astype(str))
         text = keyed[~keyed.index.duplicated()].reindex(pd.Index(self.item_ids).astype(str)).fillna("")
         return Interactions(self.user_ids, self.item_ids, self.matrix, self.has_ratings, self.user_features,
-                            self.item_features, self.times, text.to_numpy(dtype=object))
+                            self.item_features, self.times, text.to_numpy(dtype=object), self.events)
 
     def with_matrix(self, matrix: sp.csr_matrix) -> "Interactions":
         """The same users, items and features with another matrix (for example a part of this one); the
@@ -132,9 +157,10 @@ class Interactions:
         if self.times is not None:
             pattern = matrix.astype(bool).astype(np.float64)
             times = self.times.multiply(pattern).tocsr()
+        events = self.events.of_pairs(matrix) if self.events is not None else None
         return Interactions(
             self.user_ids, self.item_ids, matrix, self.has_ratings, self.user_features, self.item_features, times,
-            self.item_text,
+            self.item_text, events,
         )
 
     def binary(self) -> sp.csr_matrix:

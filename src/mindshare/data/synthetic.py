@@ -3,6 +3,11 @@
 Each interaction draws a user (activity is heavy-tailed), a handful of candidate items by
 popularity, and keeps the candidate the user likes best (Gumbel-max over taste + noise).
 Ratings follow the affinity; categories follow the item's latent factors.
+
+A shop log (every draw an event) also has re-purchases: `staple_share` of the items are staples, each
+with its own cycle (median `cycle_days`, log-normal across items); after a customer's first purchase of a
+staple they buy it again after about one cycle (gamma-distributed, +-35%) with their own loyalty (Beta
+across customers, mean `loyalty`: loyal customers and explorers), until they stop or the log ends.
 """
 
 from __future__ import annotations
@@ -90,9 +95,44 @@ def draw_synthetic(spec: SyntheticSpec, merge_repeats: bool = True) -> Synthetic
             "price": np.round(rng.lognormal(mean=3.0, sigma=0.6, size=spec.n_items), 2),
         }
     )
-    return SyntheticLog(
-        users[first], items[first], rating[first].astype(np.float64), timestamps[first].astype(np.int64), item_frame
-    )
+    if merge_repeats:
+        return SyntheticLog(users[first], items[first], rating[first].astype(np.float64),
+                            timestamps[first].astype(np.int64), item_frame)
+    users, items, rating, timestamps = with_repurchases(spec, users, items, rating, timestamps)
+    return SyntheticLog(users, items, rating.astype(np.float64), timestamps.astype(np.int64), item_frame)
+
+
+MAX_CYCLES = 10_000  # a safety bound on the re-purchase chains' steps (a chain ends when the log does)
+
+
+def with_repurchases(spec: SyntheticSpec, users: np.ndarray, items: np.ndarray, rating: np.ndarray,
+                     timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn events plus re-purchase chains of staple items (see the module), then a seeded sample of
+    `n_interactions` of them in time order: the log keeps its size, each event has the same chance to stay."""
+    rng = np.random.default_rng([spec.seed, 4])  # its own stream: the drawn events do not change
+    staple = rng.random(spec.n_items) < spec.staple_share
+    cycle_seconds = spec.cycle_days * 86_400 * rng.lognormal(0.0, 0.5, size=spec.n_items)
+    concentration = 4.0  # Beta(m c, (1 - m) c): a spread of loyal customers and explorers
+    loyalty = rng.beta(spec.loyalty * concentration, (1 - spec.loyalty) * concentration, size=spec.n_users)
+    end = spec.start_timestamp + spec.span_days * 86_400
+    pairs = users.astype(np.int64) * spec.n_items + items
+    first = np.flatnonzero(~pd.Series(pairs).duplicated(keep="first").to_numpy() & staple[items])
+    chain_user, chain_item, chain_time = users[first], items[first], timestamps[first].astype(np.float64)
+    chain_rating = rating[first]
+    parts = [(users, items, rating, timestamps.astype(np.int64))]
+    for _ in range(MAX_CYCLES):
+        again = rng.random(len(chain_user)) < loyalty[chain_user]
+        chain_time = chain_time + cycle_seconds[chain_item] * rng.gamma(8.0, 1 / 8.0, size=len(chain_user))
+        alive = again & (chain_time < end)
+        chain_user, chain_item, chain_time, chain_rating = (chain_user[alive], chain_item[alive], chain_time[alive],
+                                                            chain_rating[alive])
+        if not len(chain_user):
+            break
+        parts.append((chain_user, chain_item, chain_rating, chain_time.astype(np.int64)))
+    all_users, all_items, all_rating, all_times = (np.concatenate(column) for column in zip(*parts))
+    keep = np.sort(rng.choice(len(all_users), size=min(spec.n_interactions, len(all_users)), replace=False))
+    order = keep[np.argsort(all_times[keep], kind="stable")]
+    return all_users[order], all_items[order], all_rating[order], all_times[order]
 
 
 def _id_text(indices: np.ndarray, prefix: str = ""):

@@ -13,6 +13,7 @@ from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError, suggestion
 from mindshare.models.base import Recommender
 from mindshare.models.baseline import Baseline
+from mindshare.models.buy_again import BuyAgain
 from mindshare.models.content import ContentTfidf
 from mindshare.models.ease import EASE
 from mindshare.models.item_knn import ItemKNN
@@ -23,7 +24,8 @@ from mindshare.models.svd import SVD
 from mindshare.models.user_knn import UserKNN
 
 BASE_FAMILIES: dict[str, type[Recommender]] = {
-    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, RP3Beta, SLIM, SVD, ContentTfidf)
+    family.name: family for family in (Popularity, Baseline, UserKNN, ItemKNN, EASE, RP3Beta, SLIM, SVD, ContentTfidf,
+                                       BuyAgain)
 }
 FAMILY_KEY = "family"  # in model_params.<name>: run family X under another name, e.g. a variant
 
