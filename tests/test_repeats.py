@@ -37,14 +37,14 @@ def test_windows_that_cover_the_whole_log_are_one_line():
         split_temporal(SHOP, test_days=20, valid_days=20)
 
 
-def test_auto_is_temporal_for_event_logs_and_per_user_for_movielens():
+def test_auto_is_temporal_for_event_logs_and_per_user_for_ratings_logs():
     def protocol(source: str, **split) -> str:
         values = {"ingest": {"source": source, "path": "log.csv"}, "models": ["popularity"],
                   "prepare": {"split": split}}
         return Settings.checked(values).split_protocol
 
-    assert protocol("events") == protocol("synthetic") == "temporal"
-    assert protocol("movielens") == "random_per_user"
+    assert protocol("events") == "temporal"
+    assert protocol("movielens") == protocol("synthetic") == "random_per_user"  # ratings logs
     assert protocol("events", protocol="leave_last_n") == "leave_last_n"
     with pytest.raises(ValueError, match="resolve"):
         split_interactions(SHOP, SplitSettings())

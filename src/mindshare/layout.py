@@ -109,7 +109,8 @@ STAGES: dict[str, tuple[list[Path], list[Path]]] = {
     # tune reads test too: the users of a driver sample are drawn from all three splits
     "tune": ([*map(split_path, SPLITS), ITEMS, USERS, PREPARE_REPORT],
              [tuned_params_path(MODEL), tuning_report_path(MODEL)]),
-    "train": ([tuned_params_path(MODEL), *map(split_path, SPLITS), USER_FEATURES, ITEM_FEATURES, ITEMS],
+    "train": ([tuned_params_path(MODEL), *map(split_path, SPLITS), PREPARE_REPORT, USER_FEATURES, ITEM_FEATURES,
+               ITEMS],
               [model_dir(MODEL)]),
     "evaluate": ([MODELS, TUNING, *map(split_path, SPLITS), ITEMS, USER_FEATURES, SEGMENTS, USERS, PREPARE_REPORT],
                  [EVALUATION, LEADERBOARD_CSV, LEADERBOARD_MD, CURVES_PLOT, IMPORTANCES, PER_USER, BREAKDOWN, METRICS,

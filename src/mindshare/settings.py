@@ -149,7 +149,7 @@ SPLIT_PROTOCOLS = ("random_per_user", "leave_last_n", "global_time", "temporal",
 
 
 class SplitSettings(Block):
-    # auto: temporal for event logs (ingest.source events or synthetic), random_per_user for MovieLens
+    # auto: temporal for event logs (ingest.source events), random_per_user for ratings (movielens, synthetic)
     protocol: Literal["auto", *SPLIT_PROTOCOLS] = "auto"
     test_days: Count = 30  # temporal: the last days of the log are the test window
     valid_days: NonNegativeWhole = 30  # temporal: the days before the test window are the validation window
@@ -434,11 +434,12 @@ class Settings(Block):
     @property
     def split_protocol(self) -> str:
         """prepare.split.protocol with `auto` resolved: a forward-in-time cut for event logs (a shop's question is
-        what each customer does next), MovieLens' per-user split for MovieLens (comparable with published work)."""
+        what each customer does next), the per-user split for ratings logs (MovieLens and the synthetic ratings
+        source: comparable with published work)."""
         protocol = self.prepare.split.protocol
         if protocol != "auto":
             return protocol
-        return "random_per_user" if self.ingest.source == "movielens" else "temporal"
+        return "temporal" if self.ingest.source == "events" else "random_per_user"
 
     @property
     def experiment_name(self) -> str:

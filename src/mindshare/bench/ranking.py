@@ -30,7 +30,7 @@ from mindshare.evaluation import build_test_set, hit_matrix
 from mindshare.evaluation.protocol import TestSet, had_before
 from mindshare.features.item_text import item_documents
 from mindshare.features.tables import build_feature_tables
-from mindshare.models import make_model
+from mindshare.models import make_model, with_data_policy
 from mindshare.models.candidates import generate_candidates
 from mindshare.settings import RepeatSettings
 
@@ -122,8 +122,10 @@ def run_temporal_ranking_bench(frame: pd.DataFrame, models: list[str], test_days
     train = Interactions.from_frame(split.train).with_features(*build_feature_tables(split.train, items))
     train = train.with_item_text(item_documents(items))
     results: dict[str, dict] = {}
-    for name in models:
-        model = make_model(name, RANKING_MODELS[name])
+    for name in models:  # as the pipeline runs them: re-rankers learn on the last windows, repeats as decided
+        family_params = dict(RANKING_MODELS[name])
+        family = family_params.pop("family")
+        model = make_model(family, with_data_policy(family, family_params, test_days, decision.include))
         started = time.perf_counter()
         model.fit(train)
         fit_seconds = time.perf_counter() - started

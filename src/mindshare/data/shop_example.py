@@ -1,7 +1,9 @@
 """A messy e-commerce export for the README's worked example: `mindshare example-data`.
 
-Built on the synthetic source (users with tastes, power-law popularity): every synthetic interaction
-is a product view; some lead to a cart and a purchase (more often when the user likes the item).
+Built on the synthetic source (users with tastes, power-law popularity): every synthetic draw is a
+product view (people come back to the pages of what they like); some lead to a cart and a purchase (more
+often when the user likes the item). Staple items are bought again on their own cycles, each re-purchase a
+view and a purchase (data/synthetic.py).
 Then the mess real exports have: missing customer ids (guest checkouts), customer ids written as
 floats ("17850.0"), returns (negative quantity), two date formats, and duplicated lines.
 """
@@ -15,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from mindshare.atomic_files import atomic_path
-from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
+from mindshare.data.synthetic import SyntheticSpec, draw_synthetic, repurchase_chains
 
 COLUMNS = {"user_id": "customer_id", "item_id": "sku", "timestamp": "ts", "event": "event", "quantity": "qty",
            "price": "unit_price", "title": "product"}
@@ -42,8 +44,11 @@ class ShopSpec:
 
 def make_shop_export(spec: ShopSpec = ShopSpec()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(events export, items file) as a shop would hand them over."""
-    views, items = generate_synthetic(SyntheticSpec(n_users=spec.n_users, n_items=spec.n_items,
-                                                    n_interactions=spec.n_views, seed=spec.seed))
+    synthetic = SyntheticSpec(n_users=spec.n_users, n_items=spec.n_items, n_interactions=spec.n_views, seed=spec.seed)
+    drawn = draw_synthetic(synthetic.model_copy(update={"staple_share": 0.0}), merge_repeats=False)  # no chains
+    views = pd.DataFrame({"user_id": (drawn.users + 1).astype(str), "item_id": (drawn.items + 1).astype(str),
+                          "rating": drawn.rating, "timestamp": drawn.timestamp})
+    items = drawn.item_frame
     rng = np.random.default_rng([spec.seed, 3])
     liking = (views["rating"].to_numpy() - 0.5) / 4.5  # 0..1
     carted = rng.random(len(views)) < 0.35 * liking
@@ -52,6 +57,13 @@ def make_shop_export(spec: ShopSpec = ShopSpec()) -> tuple[pd.DataFrame, pd.Data
              views[carted].assign(event="cart", qty=1, timestamp=views["timestamp"][carted] + 60),
              views[bought].assign(event="purchase", qty=rng.integers(1, 4, bought.sum()),
                                   timestamp=views["timestamp"][bought] + 300)]
+    first = views[bought].sort_values("timestamp", kind="stable")
+    chains = repurchase_chains(synthetic, first["user_id"].astype(int).to_numpy() - 1,
+                               first["item_id"].astype(int).to_numpy() - 1, first["timestamp"].to_numpy() + 300,
+                               np.random.default_rng([spec.seed, 4]))
+    again = first.iloc[chains.source]
+    steps += [again.assign(event="view", qty=1, timestamp=chains.times - 300),
+              again.assign(event="purchase", qty=rng.integers(1, 4, len(again)), timestamp=chains.times)]
     events = pd.concat(steps, ignore_index=True).sort_values("timestamp", kind="stable", ignore_index=True)
     returned = (events["event"] == "purchase").to_numpy() & (rng.random(len(events)) < spec.return_share * 5)
     returns = events[returned].assign(qty=lambda f: -f["qty"], timestamp=lambda f: f["timestamp"] + 7 * 86_400)

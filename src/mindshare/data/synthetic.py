@@ -105,31 +105,49 @@ def draw_synthetic(spec: SyntheticSpec, merge_repeats: bool = True) -> Synthetic
 MAX_CYCLES = 10_000  # a safety bound on the re-purchase chains' steps (a chain ends when the log does)
 
 
-def with_repurchases(spec: SyntheticSpec, users: np.ndarray, items: np.ndarray, rating: np.ndarray,
-                     timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The drawn events plus re-purchase chains of staple items (see the module), then a seeded sample of
-    `n_interactions` of them in time order: the log keeps its size, each event has the same chance to stay."""
-    rng = np.random.default_rng([spec.seed, 4])  # its own stream: the drawn events do not change
+@dataclass(frozen=True)
+class Repurchases:
+    source: np.ndarray  # for each re-purchase, the index of the first purchase it repeats
+    times: np.ndarray  # int64 seconds
+
+
+def repurchase_chains(spec: SyntheticSpec, users: np.ndarray, items: np.ndarray, times: np.ndarray,
+                      rng: np.random.Generator) -> Repurchases:
+    """The re-purchases that follow each customer's first purchase of a staple (the events `users`, `items`,
+    `times`, in time order), by the module's model; drawn from `rng`."""
     staple = rng.random(spec.n_items) < spec.staple_share
     cycle_seconds = spec.cycle_days * 86_400 * rng.lognormal(0.0, 0.5, size=spec.n_items)
     concentration = 4.0  # Beta(m c, (1 - m) c): a spread of loyal customers and explorers
     loyalty = rng.beta(spec.loyalty * concentration, (1 - spec.loyalty) * concentration, size=spec.n_users)
     end = spec.start_timestamp + spec.span_days * 86_400
     pairs = users.astype(np.int64) * spec.n_items + items
-    first = np.flatnonzero(~pd.Series(pairs).duplicated(keep="first").to_numpy() & staple[items])
-    chain_user, chain_item, chain_time = users[first], items[first], timestamps[first].astype(np.float64)
-    chain_rating = rating[first]
-    parts = [(users, items, rating, timestamps.astype(np.int64))]
+    source = np.flatnonzero(~pd.Series(pairs).duplicated(keep="first").to_numpy() & staple[items])
+    chain_time = times[source].astype(np.float64)
+    sources, chain_times = [], []
     for _ in range(MAX_CYCLES):
-        again = rng.random(len(chain_user)) < loyalty[chain_user]
-        chain_time = chain_time + cycle_seconds[chain_item] * rng.gamma(8.0, 1 / 8.0, size=len(chain_user))
+        again = rng.random(len(source)) < loyalty[users[source]]
+        chain_time = chain_time + cycle_seconds[items[source]] * rng.gamma(8.0, 1 / 8.0, size=len(source))
         alive = again & (chain_time < end)
-        chain_user, chain_item, chain_time, chain_rating = (chain_user[alive], chain_item[alive], chain_time[alive],
-                                                            chain_rating[alive])
-        if not len(chain_user):
+        source, chain_time = source[alive], chain_time[alive]
+        if not len(source):
             break
-        parts.append((chain_user, chain_item, chain_rating, chain_time.astype(np.int64)))
-    all_users, all_items, all_rating, all_times = (np.concatenate(column) for column in zip(*parts))
+        sources.append(source)
+        chain_times.append(chain_time.astype(np.int64))
+    if not sources:
+        return Repurchases(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64))
+    return Repurchases(np.concatenate(sources), np.concatenate(chain_times))
+
+
+def with_repurchases(spec: SyntheticSpec, users: np.ndarray, items: np.ndarray, rating: np.ndarray,
+                     timestamps: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The drawn events plus re-purchase chains of staple items (see the module), then a seeded sample of
+    `n_interactions` of them in time order: the log keeps its size, each event has the same chance to stay."""
+    rng = np.random.default_rng([spec.seed, 4])  # its own stream: the drawn events do not change
+    chains = repurchase_chains(spec, users, items, timestamps, rng)
+    all_users = np.concatenate([users, users[chains.source]])
+    all_items = np.concatenate([items, items[chains.source]])
+    all_rating = np.concatenate([rating, rating[chains.source]])
+    all_times = np.concatenate([timestamps.astype(np.int64), chains.times])
     keep = np.sort(rng.choice(len(all_users), size=min(spec.n_interactions, len(all_users)), replace=False))
     order = keep[np.argsort(all_times[keep], kind="stable")]
     return all_users[order], all_items[order], all_rating[order], all_times[order]

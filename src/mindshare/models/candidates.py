@@ -14,6 +14,7 @@ from mindshare.models.base import Recommender
 from mindshare.models.cold_start import group_item_share
 from mindshare.models.content import content_space, cosine_of_pairs
 from mindshare.models.recency import time_context, time_features
+from mindshare.models.repeat_signals import REPEAT_FEATURES, repeat_context, repeat_features
 
 
 def split_holdout(train: Interactions, n_folds: int, fold: int, seed: int) -> tuple[Interactions, sp.csr_matrix]:
@@ -132,6 +133,19 @@ def base_scores(pool: ScoredPool, bases: list[Recommender], users: np.ndarray, i
     return scores
 
 
+def with_seen_candidates(bases: list[Recommender], data: Interactions, pool: ScoredPool, users: np.ndarray,
+                         n_candidates: int) -> Candidates:
+    """The pool's candidates plus the items each user had (in `data`) among the bases' top `n_candidates` of
+    all items, each placed among the listed ones (see place_in_pool): the pairs a re-ranker ranks where
+    repeats are included, the same at training and when answering."""
+    n_items = data.n_items
+    wider = generate_candidates(bases, users, n_candidates, exclude_seen=False)
+    keys = np.union1d(pool.candidates.keys(n_items), wider.keys(n_items))
+    users, items = keys // n_items, keys % n_items
+    seen = np.asarray(data.matrix[users, items]).ravel() != 0
+    return place_in_pool(pool, bases, users, items, seen, n_candidates)
+
+
 def standardise_against_pool(pool: ScoredPool, scores: np.ndarray, users: np.ndarray) -> np.ndarray:
     """(score - user's pool mean) / user's pool std for each base's column; 0 for a user without candidates."""
     row, known = _lookup(pool.users, users)
@@ -148,7 +162,7 @@ def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.n
     return position, found
 
 
-SIGNALS = ("time", "content", "price")  # optional feature groups (the re-rankers' `signals`)
+SIGNALS = ("time", "content", "price", "repeat")  # optional feature groups (the re-rankers' `signals`)
 
 
 def pair_features(bases: list[Recommender], train: Interactions, candidates: Candidates,
@@ -163,7 +177,8 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     mean ratings where there are ratings, what time says where `train` has times (see recency.py), the
     TF-IDF cosine of the item with the user's items where `train` carries item text (see content.py),
     the user's share of interactions in the item's categories, the item's price against the
-    user's usual price where there are prices (time, content and price only where named in
+    user's usual price where there are prices, when the user re-buys and explores where `train` has
+    its event log (see repeat_signals.py) (time, content, price and repeat only where named in
     `signals`), and how popular the item is among the user's
     segment (segments come from the attached user table, computed on all fit data; the shares
     from `train`'s matrix). From the attached item table only static columns are used:
@@ -193,6 +208,10 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         time_columns, time_names = time_features(context, users, items)
         columns += time_columns
         names += time_names
+    repeats = repeat_context(train) if "repeat" in signals else None
+    if repeats is not None:
+        columns += repeat_features(repeats, users, items)
+        names += REPEAT_FEATURES
     space = content_space(train) if "content" in signals else None
     if space is not None:
         columns.append(cosine_of_pairs(space, users, items))

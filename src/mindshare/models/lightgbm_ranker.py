@@ -46,10 +46,11 @@ class LightGBMRanker(CandidateReranker):
                  early_stopping_rounds: int = 100, signals: tuple[str, ...] = DEFAULT_SIGNALS,
                  n_jobs: int = 2, seed: int = 0,
                  max_groups: int | None = 5_000, base_params: dict[str, dict] | None = None,
-                 max_rating_rows: int | None = 1_000_000) -> None:
+                 max_rating_rows: int | None = 1_000_000, holdout: str = "random", holdout_days: int = 30,
+                 repeats: bool = False) -> None:
         self._init_reranker(
             base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
-            signals, max_groups, base_params, max_rating_rows,
+            signals, max_groups, base_params, max_rating_rows, holdout, holdout_days, repeats,
         )
         self.n_estimators = n_estimators
         self.learning_rate = learning_rate

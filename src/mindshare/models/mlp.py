@@ -35,9 +35,11 @@ class MLPRanker(CandidateReranker):
                  learning_rate: float = 1e-3, batch_size: int = 256, epochs: int = 20, patience: int = 4,
                  signals: tuple[str, ...] = DEFAULT_SIGNALS, seed: int = 0,
                  max_groups: int | None = 5_000, base_params: dict[str, dict] | None = None,
-                 max_rating_rows: int | None = 1_000_000) -> None:
+                 max_rating_rows: int | None = 1_000_000, holdout: str = "random", holdout_days: int = 30,
+                 repeats: bool = False) -> None:
         self._init_reranker(base_models, rating_models, n_candidates, holdout_share, holdout_folds,
-                            early_stopping_share, learn, seed, signals, max_groups, base_params, max_rating_rows)
+                            early_stopping_share, learn, seed, signals, max_groups, base_params, max_rating_rows,
+                            holdout, holdout_days, repeats)
         self.hidden_layers = tuple(hidden_layers)
         self.alpha = alpha
         self.learning_rate = learning_rate

@@ -53,11 +53,14 @@ from mindshare.models.candidates import (
     place_in_pool,
     score_pool,
     split_holdout,
+    with_seen_candidates,
 )
 from mindshare.models.families import base_for, fitted_base, make_base, params_key, users_key
+from mindshare.models.repeat_signals import split_last_days
 
 log = logging.getLogger(__name__)
 LEARN = ("both", "ranking", "rating")
+HOLDOUTS = ("random", "last_days")
 # The optional feature groups on by default. "time" (recency.py) is off: with it, lightgbm's nDCG@10 on
 # the sample's `bench ranking` fell from 0.4013 to 0.3978 over seeds 0-4 (docs/benchmarks.md).
 DEFAULT_SIGNALS = ("content", "price")
@@ -72,11 +75,17 @@ class CandidateReranker(Recommender):
     max_rating_rows: int | None = None  # models saved before the setting: every held-out rating
     prior_column_: int = 0  # models saved before the prior was chosen: the first base family
     base_params: dict[str, dict] | None = None  # models saved before the setting: every base with its defaults
+    holdout: str = "random"  # models saved before the setting
+    holdout_days: int = 30
+    repeats: bool = False
 
     def _init_reranker(
         self, base_models, rating_models, n_candidates, holdout_share, holdout_folds, early_stopping_share, learn, seed,
-        signals, max_groups, base_params=None, max_rating_rows=None,
+        signals, max_groups, base_params=None, max_rating_rows=None, holdout="random", holdout_days=30, repeats=False,
     ) -> None:
+        self.holdout = holdout
+        self.holdout_days = holdout_days
+        self.repeats = repeats
         self.base_params = base_params
         self.max_rating_rows = max_rating_rows
         self.max_groups = max_groups
@@ -132,8 +141,13 @@ class CandidateReranker(Recommender):
         unknown = sorted(set(self._signals()) - set(SIGNALS))
         if unknown:
             raise MindshareError(f"params.yaml: signals has '{unknown[0]}'; use any of {', '.join(SIGNALS)}")
+        if self.holdout not in HOLDOUTS:
+            raise MindshareError(f"params.yaml: holdout '{self.holdout}' is unknown; use one of {', '.join(HOLDOUTS)}")
         n_folds = max(2, round(1 / self.holdout_share))
         n_used, fold_users = self._training_groups(train, n_folds)
+        last_days = self.holdout == "last_days" and train.events is not None and len(train.events.times) > 0
+        if last_days:
+            n_used, fold_users = self._window_groups(train)
         rng = np.random.default_rng(self.seed)
         stop_users = rng.random(train.n_users) < self.early_stopping_share
         self.feature_names_: list[str] = []
@@ -152,11 +166,15 @@ class CandidateReranker(Recommender):
                 self._signals(),
                 users_key(self.answer_users),
                 params_key(self.base_params),
+                last_days and self.holdout_days,
+                self.repeats,
             )
             self.pool_key_ = key
             parts, self.bases_ = train.memo(
                 key,
                 lambda: (
+                    [self._ranking_pairs(*split_last_days(train, self.holdout_days, f), fold_users, f)
+                     for f in range(n_used)] if last_days else
                     [
                         self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed), fold_users, f)
                         for f in range(n_used)
@@ -217,6 +235,22 @@ class CandidateReranker(Recommender):
         per_fold = cap // n_used
         return n_used, (per_fold if with_holdout > per_fold else None)
 
+    def _window_groups(self, train: Interactions) -> tuple[int, int | None]:
+        """(windows of `holdout_days` used, users drawn per window or None for all) for holdout last_days: the
+        last window, and up to `holdout_folds` - 1 before it while half the data's span is left before each; at
+        most `max_groups` groups in all (fewer windows first, as `_training_groups` does)."""
+        times = train.events.times
+        span_days = (int(times.max()) - int(times.min())) / 86_400
+        fit = max(1, int(span_days / 2 // max(self.holdout_days, 1)))
+        n_used = max(1, min(self.holdout_folds, fit))
+        cap = self.max_groups
+        if not cap:
+            return n_used, None
+        users = train.n_users
+        n_used = max(1, min(n_used, -(-cap // max(1, users))))
+        per_window = cap // n_used
+        return n_used, (per_window if users > per_window else None)
+
     def _rating_folds(self, train: Interactions, n_folds: int) -> tuple[int, int | None]:
         """(holdout folds whose ratings the rating learner takes, ratings drawn per fold or None for all): every
         fold's where they are at most `max_rating_rows`, else the fewest folds that hold that many and a seeded
@@ -230,8 +264,10 @@ class CandidateReranker(Recommender):
         return n_used, cap // n_used
 
     def _signals(self) -> tuple[str, ...]:
-        """The optional feature groups used (models saved before `signals` had none of them)."""
-        return tuple(getattr(self, "signals", ()))
+        """The optional feature groups used (models saved before `signals` had none of them); where repeats are
+        ranked, also when people re-buy (repeat) and what they did last (time)."""
+        named = tuple(getattr(self, "signals", ()))
+        return named + tuple(s for s in ("repeat", "time") if self.repeats and s not in named)
 
     def _check_against_prior(self, x_stop: np.ndarray, y_stop: np.ndarray, groups_stop: np.ndarray) -> None:
         """Rank by the prior instead of the ranker (`fallback_`) unless the ranker's nDCG@10 on the
@@ -301,7 +337,10 @@ class CandidateReranker(Recommender):
         log.info("%s: holdout fold %d: %d base families fitted in %.0f s; candidates for %d users", self.name,
                  fold + 1, len(bases), time.perf_counter() - started, len(users))
         candidates = generate_candidates(bases, users, self.n_candidates)
-        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), signals=self._signals())
+        pool = score_pool(bases, candidates)
+        if self.repeats:  # the items people had compete, as they do when answering with repeats included
+            candidates = with_seen_candidates(bases, fit_part, pool, users, self.n_candidates)
+        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), pool, self._signals())
         n_items = fit_part.n_items
         held_pairs = held.tocoo()
         y = np.isin(
@@ -377,10 +416,7 @@ class CandidateReranker(Recommender):
 
     def _with_seen_candidates(self, pool: ScoredPool, users: np.ndarray) -> Candidates:
         """The pool's candidates plus the seen items in the bases' top `n_candidates` of all items."""
-        n_items = self.train_.n_items
-        wider = generate_candidates(self.bases_, users, self.n_candidates, exclude_seen=False)
-        keys = np.union1d(pool.candidates.keys(n_items), wider.keys(n_items))
-        return self._placed_pairs(pool, keys // n_items, keys % n_items)
+        return with_seen_candidates(self.bases_, self.train_, pool, users, self.n_candidates)
 
     def _placed_pairs(self, pool: ScoredPool, users: np.ndarray, items: np.ndarray) -> Candidates:
         """(user, item) pairs with each base's rank among the user's candidates (see place_in_pool)."""

@@ -13,7 +13,7 @@ from mindshare.data.repeats import EXCLUDE_SEEN, RepeatDecision
 from mindshare.errors import MindshareError
 from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
-from mindshare.models import make_model
+from mindshare.models import make_model, with_data_policy
 from mindshare.models.block_ranking import ProcessRanking
 from mindshare.settings import ColdStartSettings, Settings
 from mindshare.stages.params import fits_on_spark
@@ -104,6 +104,14 @@ def validation_data(settings: Settings, users: list[str] | None = None):
     valid = sample_test_users(read_split("valid", users), settings.tune.sample_users,
                               settings.tune.seed)
     return ValidationData(train, valid, items, settings.cold_start, repeat_decision().exclude_seen)
+
+
+def model_params(settings: Settings, model: str) -> dict:
+    """params.yaml's model_params.<model> with what the split protocol and prepare's repeat policy ask of the
+    families that take them (models.with_data_policy): the re-rankers learn on windows of prepare.split.valid_days
+    under the temporal protocol and rank the items people had where repeats are included."""
+    holdout_days = settings.prepare.split.valid_days if settings.split_protocol == "temporal" else None
+    return with_data_policy(model, settings.model_params_of(model), holdout_days, repeat_decision().include)
 
 
 def not_applicable(settings: Settings, model: str) -> str | None:

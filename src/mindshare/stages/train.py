@@ -37,7 +37,7 @@ def main() -> None:
         layout.model_file(name).unlink(missing_ok=True)  # no stale model from data that had ratings
         write_json({"family": name, "skipped": skipped}, layout.fit_report(name))
         return
-    model = make_model(name, {**settings.model_params_of(name), **inputs.tuned_params(name)})
+    model = make_model(name, {**inputs.model_params(settings, name), **inputs.tuned_params(name)})
     users = inputs.driver_users(settings, name)  # a seeded sample of users where the driver fits a sample
     train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid, users))
     train = train.with_features(*inputs.feature_tables()).with_item_text(inputs.item_text())

@@ -38,7 +38,7 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
         write_json({"skipped": skipped, "best_params": {}}, layout.tuned_params_path(model))
         write_json({"skipped": skipped}, layout.tuning_report_path(model))
         return {"skipped": skipped}
-    study_settings = tune_settings(settings, model)
+    study_settings = tune_settings(settings, model, inputs.model_params(settings, model))
     users = inputs.driver_users(settings, model)  # a seeded sample of users where the driver fits a sample
     data = inputs.validation_data(settings, users)
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:

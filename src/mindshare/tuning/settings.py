@@ -42,11 +42,12 @@ class StudySettings:
         return {**self.model_params, **suggested}
 
 
-def tune_settings(settings: Settings, model: str) -> StudySettings:
-    """One model's study settings; every tuned name must be a parameter of the model's family."""
+def tune_settings(settings: Settings, model: str, model_params: dict[str, Any] | None = None) -> StudySettings:
+    """One model's study settings; every tuned name must be a parameter of the model's family. `model_params`:
+    the model's hyper-parameters where not params.yaml's alone (see stages.inputs.model_params)."""
     tune = settings.tune
     family = tune.families.get(model)
-    model_params = settings.model_params_of(model)
+    model_params = settings.model_params_of(model) if model_params is None else model_params
     space = family.space if family else {}
     space_spec = {name: dimension.model_dump(exclude_unset=True) for name, dimension in space.items()}
     dimensions = parse_space(space)
