@@ -1,12 +1,14 @@
 """The shipped params.yaml on a shop's export with only `ingest` changed: implicit feedback (no ratings),
-the shop's own categories. Rating-only families skip themselves, the sample's campaigns (MovieLens
-genres) step aside, and the real `dvc repro` runs from ingest to audience."""
+the shop's own categories, people who re-buy (split by time, repeats included). Rating-only families skip
+themselves, the sample's campaigns (MovieLens genres) step aside, and the real `dvc repro` runs from ingest to
+audience."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -54,3 +56,16 @@ def test_the_shipped_params_run_on_a_shop_export_with_only_ingest_changed(tmp_pa
     assert set(audience["skipped_campaigns"]) == {c["name"] for c in shipped["campaigns"]}
     assert audience["campaigns"] == {}
     assert (folder / "data" / "recommendations.parquet").exists()
+    # an event log: split by time, and people re-buy here, so the items they had are ranked and count
+    prepare = json.loads((folder / "reports" / "prepare.json").read_text())
+    assert prepare["protocol"] == "temporal" and prepare["repeat"]["include"], prepare["repeat"]
+    assert prepare["windows"]["test"]["users_with_history"] > 0 and prepare["windows"]["test"]["repeat_share"] > 0.2
+    assert "repeats included (auto: the fit data's repeat share" in result.stderr
+    metrics = json.loads((folder / "reports" / "metrics.json").read_text())
+    assert metrics["buy_again"]["repeat_hit_share_at_10"] > 0.5 and "new_item_recall_at_10" in metrics["svd"]
+    lightgbm = json.loads((folder / "models" / "lightgbm" / "fit.json").read_text())["params"]
+    assert lightgbm["holdout"] == "last_days" and lightgbm["repeats"] and lightgbm["base_models"][0] == "buy_again"
+    recommendations = pd.read_parquet(folder / "data" / "recommendations.parquet")
+    fit = pd.concat([pd.read_parquet(folder / "data" / "processed" / f"{name}.parquet") for name in ("train", "valid")])
+    had = recommendations.merge(fit[["user_id", "item_id"]].drop_duplicates(), on=["user_id", "item_id"])
+    assert len(had) > 0  # the production answer follows the policy: re-purchases recommended

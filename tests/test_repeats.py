@@ -153,3 +153,90 @@ def test_the_synthetic_shop_rebuys_staples_on_their_cycles_and_keeps_its_size():
     plain_gaps = plain.groupby(["user_id", "item_id"])["timestamp"].diff().dropna() / DAY
     # staples come back after about a cycle: more re-buys at 1-8 weeks than the taste draws alone give
     assert ((gaps > 7) & (gaps < 56)).mean() > ((plain_gaps > 7) & (plain_gaps < 56)).mean()
+
+
+# --- re-rankers where repeats count -------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def shop():
+    from mindshare.data.synthetic import draw_synthetic, scaled_spec
+
+    log = draw_synthetic(scaled_spec(20_000, seed=4), merge_repeats=False)
+    frame = pd.DataFrame({"user_id": log.users.astype(str), "item_id": log.items.astype(str),
+                          "timestamp": log.timestamp})
+    return split_temporal(frame, test_days=30, valid_days=0)
+
+
+@pytest.mark.parametrize("family", ["lightgbm", "mlp"])
+def test_a_reranker_learns_on_the_last_days_and_ranks_what_people_had_after_a_save(shop, family, tmp_path):
+    from mindshare.models import make_model, with_data_policy
+    from mindshare.models.base import Recommender
+    from mindshare.models.repeat_signals import REPEAT_FEATURES
+
+    fast = {"lightgbm": {"n_estimators": 40, "early_stopping_rounds": 10, "n_jobs": 1}, "mlp": {"epochs": 5}}[family]
+    params = with_data_policy(family, {"learn": "ranking", "base_models": ["svd", "item_knn"], "holdout_folds": 2,
+                                       **fast}, holdout_days=30, repeats=True)
+    assert params["holdout"] == "last_days" and params["repeats"] and params["base_models"][0] == "buy_again"
+    train = Interactions.from_frame(shop.train)
+    model = make_model(family, params).fit(train)
+    assert set(REPEAT_FEATURES) <= set(model.feature_names_)
+    users = np.arange(0, train.n_users, 7)
+    items, scores = model.recommend(users, k=10, exclude_seen=False)
+    assert had_before(train, users, items).any()  # the items people had compete
+    model.save(tmp_path / "model.pkl")
+    loaded = Recommender.load(tmp_path / "model.pkl")
+    assert loaded.train_.events is None  # the event log is never saved
+    again, again_scores = loaded.recommend(users, k=10, exclude_seen=False)
+    np.testing.assert_array_equal(again, items)
+    np.testing.assert_allclose(again_scores, scores, rtol=1e-6)
+
+
+def test_the_data_policy_leaves_a_models_own_settings_and_the_base_families_alone():
+    from mindshare.models import with_data_policy
+
+    assert with_data_policy("item_knn", {"n_neighbours": 5}, 30, True) == {"n_neighbours": 5}
+    mine = {"repeats": False, "base_models": ["svd"]}
+    assert with_data_policy("lightgbm", mine, 30, True) == mine  # set in params.yaml: theirs
+    assert with_data_policy("lightgbm", {}, None, False) == {"repeats": False}  # per-user split: random folds
+
+
+# --- replenishment campaigns ----------------------------------------------------------------------------------
+def test_a_replenishment_campaign_scores_who_is_due_to_rebuy_by_hand():
+    from mindshare.marketing.replenishment import replenishment_scores
+
+    history = Interactions.from_frame(_log([
+        ("a", "soap", 0), ("a", "soap", 10), ("a", "soap", 20),  # every 10 days, 15 days ago: due (1.5)
+        ("b", "soap", 0), ("b", "soap", 10),  # every 10 days, 25 days ago: due (2.5)
+        ("c", "soap", 30), ("c", "soap", 34),  # every 4 days, 1 day ago: not yet
+        ("d", "soap", 0), ("d", "soap", 1),  # every day, 34 days ago: lapsed, not due
+        ("e", "tea", 5), ("e", "soap", 35)]))  # tea is not a target; soap today
+    targets = history.item_index(["soap"])
+    mask = np.zeros(history.n_items, dtype=bool)
+    mask[targets] = True
+    scores = replenishment_scores(history, history, mask)
+    by_user = dict(zip(history.user_ids, scores.score))
+    assert by_user["a"] == pytest.approx(3 / 1.5) and by_user["b"] == pytest.approx(2 / 2.5)
+    assert by_user["c"] == by_user["d"] == by_user["e"] == 0.0
+    assert scores.top_targets[history.user_index(["a"])[0]].tolist() == [targets[0], -1, -1]
+
+
+def test_campaigns_follow_the_repeat_policy_and_replenish_the_due(shop):
+    from mindshare.marketing.campaign_runs import all_campaigns
+    from mindshare.marketing.campaigns import Campaign
+    from mindshare.models.popularity import Popularity
+    from mindshare.settings import AudienceSettings
+
+    history = Interactions.from_frame(shop.train)
+    model = Popularity().fit(history)
+    items = pd.DataFrame({"item_id": history.item_ids.astype(str), "title": history.item_ids.astype(str),
+                          "categories": [["all"]] * history.n_items})
+    campaigns = [Campaign(name="restock", kind="replenish", categories=["all"], budget=50, control_share=0.2),
+                 Campaign(name="again", categories=["all"], budget=50, control_share=0.2)]
+    runs = all_campaigns(model, campaigns, items, shop.test, AudienceSettings(), exclude_seen=False, history=history)
+    (restock, table, row), (_, again_table, again_row) = runs
+    assert row["audience"] == 50 and row["control"] == 10 and row["excluded_already_interacted"] == 0
+    # everyone chosen took a restocked item before and is due; they re-buy in the test window more than the pool
+    assert row["audience_hit_rate"] > row["random_hit_rate"]
+    assert again_row["audience"] == 50 and again_row["excluded_already_interacted"] == 0  # repeats included
+    assert not set(table["user_id"]) & set(again_table["user_id"])  # frequency cap 1 across campaigns
+    with pytest.raises(MindshareError, match="kind: replenish.*needs the fit data's events"):
+        all_campaigns(model, campaigns[:1], items, shop.test, AudienceSettings(), history=None)

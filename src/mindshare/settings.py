@@ -311,6 +311,8 @@ EXAMPLE_MESSAGE = {"user_id": "0" * 20, "name": None, "campaign": "x", "channel"
 
 class CampaignSettings(Block):
     name: Annotated[Text, Field(min_length=1)]
+    # recommend: the people whose lists rank the items highest; replenish: those due to re-buy them
+    kind: Literal["recommend", "replenish"] = "recommend"
     items: list[Text] = []
     categories: list[Text] = []
     budget: Count  # users, control group included

@@ -93,7 +93,7 @@ def cmd_profile(args: argparse.Namespace) -> None:
 def cmd_audience(args: argparse.Namespace) -> None:
     from mindshare.atomic_files import write_text
     from mindshare.marketing.campaign_runs import single_campaign
-    from mindshare.stages.inputs import known_test_split, read_table
+    from mindshare.stages.inputs import campaign_history, known_test_split, read_table
     from mindshare.stages.params import load_settings
     from mindshare.tracking.production import production_recommender
 
@@ -106,8 +106,10 @@ def cmd_audience(args: argparse.Namespace) -> None:
     items = read_table(layout.ITEMS, "items")
     name = registry_settings(args)[0]
     version, served = production_recommender(name)
+    chosen = [c for c in settings.campaigns if c.name == args.campaign]
     campaign, table, row = single_campaign(served.recommender, settings.campaigns, args.campaign,
-                                           args.budget, settings.audience, items, known_test_split())
+                                           args.budget, settings.audience, items, known_test_split(),
+                                           served.policy_.exclude_seen, campaign_history(settings, chosen))
     if args.out and customers is None:
         from mindshare.marketing.messages import audience_csv
 

@@ -1,5 +1,6 @@
-"""Running campaigns on a model: targets, exclusions (already interacted, opted out, frequency cap),
-the audience under its budget with a seeded control group, reasons, and offline lift on the test split."""
+"""Running campaigns on a model: targets, exclusions (already interacted where seen items are excluded, opted
+out, frequency cap), the audience under its budget with a seeded control group, reasons, and offline lift on the
+test split. A replenishment campaign scores who is due to re-buy its items instead (replenishment.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from mindshare.data.interactions import Interactions
 from mindshare.data.pseudonymise import load_key, pseudonymise
 from mindshare.errors import MindshareError
 from mindshare.marketing.audience import (
@@ -20,6 +22,7 @@ from mindshare.marketing.audience import (
     score_campaigns,
 )
 from mindshare.marketing.campaigns import Campaign, check_campaigns, target_mask
+from mindshare.marketing.replenishment import replenishment_scores
 from mindshare.models.base import Recommender
 from mindshare.settings import AudienceSettings
 
@@ -49,12 +52,15 @@ def run_campaign(
     times_targeted: np.ndarray,
     targets: np.ndarray,
     scores: CampaignScores,
+    exclude_interacted: bool = True,
 ) -> tuple[pd.DataFrame, dict]:
     """The audience table and the summary row of one campaign, from its target items (a mask over the catalogue)
-    and the users' scores for them (updates `times_targeted`)."""
+    and the users' scores for them (updates `times_targeted`); users who had a target item are left out where
+    `exclude_interacted`."""
     train = model.train_
     binary = train.binary()
     interacted = np.asarray(binary[:, targets].sum(axis=1)).ravel() > 0
+    interacted &= exclude_interacted
     audience = choose_audience(
         campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap, settings.seed
     )
@@ -86,9 +92,12 @@ def single_campaign(
     settings: AudienceSettings,
     items: pd.DataFrame,
     test: pd.DataFrame,
+    exclude_seen: bool = True,
+    history: Interactions | None = None,
 ) -> tuple[Campaign, pd.DataFrame, dict]:
     """One campaign's audience from a given model (the CLI's and the web app's `@production`), alone:
-    no frequency cap across campaigns. Unknown campaign or budget < 1: one-line error."""
+    no frequency cap across campaigns; `exclude_seen` and `history` as `all_campaigns` takes them. Unknown
+    campaign or budget < 1: one-line error."""
     runnable, skipped = check_campaigns(campaigns, items)
     by_name = {c.name: c for c in runnable}
     if campaign_name in skipped:
@@ -101,27 +110,50 @@ def single_campaign(
             raise MindshareError(f"budget is {budget}; give a whole number of users >= 1")
         campaign = campaign.model_copy(update={"budget": budget})
     targets = target_mask(campaign, model.train_.item_ids, items)
-    (scores,) = score_campaigns(model, [targets], settings.pool, settings.activity_weight)
+    (scores,) = campaign_scores(model, [campaign], [targets], settings, exclude_seen, history)
     table, row = run_campaign(model, campaign, items, test, settings,
                               suppressed_users(settings.suppression_path, model.train_.user_ids),
-                              np.zeros(model.train_.n_users, dtype=np.int64), targets, scores)
+                              np.zeros(model.train_.n_users, dtype=np.int64), targets, scores,
+                              exclude_seen and campaign.kind != "replenish")
     return campaign, table, row
+
+
+def campaign_scores(model: Recommender, campaigns: list[Campaign], targets: list[np.ndarray],
+                    settings: AudienceSettings, exclude_seen: bool, history: Interactions | None
+                    ) -> list[CampaignScores]:
+    """Every campaign's scores: from the model's lists (one ranking of each user for all of them), or who is due
+    to re-buy for a replenishment campaign (from `history`, the fit data with its event log)."""
+    ranked = [t for c, t in zip(campaigns, targets) if c.kind != "replenish"]
+    by_lists = iter(score_campaigns(model, ranked, settings.pool, settings.activity_weight, exclude_seen))
+    out = []
+    for campaign, target in zip(campaigns, targets):
+        if campaign.kind != "replenish":
+            out.append(next(by_lists))
+        elif history is None:
+            raise MindshareError(f"campaign '{campaign.name}' (kind: replenish) needs the fit data's events; "
+                                 "run it in the project folder after `dvc repro`")
+        else:
+            out.append(replenishment_scores(history, model.train_, target))
+    return out
 
 
 def all_campaigns(
     model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings,
     exclude_seen: bool = True,
+    history: Interactions | None = None,
 ) -> list[tuple[Campaign, pd.DataFrame, dict]]:
     """Every campaign (checked by `check_campaigns`) in order, the frequency cap counting a user's
     audiences across them: (campaign, audience table, summary row) each; the campaigns' items a user had are
-    scored too where `exclude_seen` is False (the repeat policy)."""
+    scored too (and such users are not left out) where `exclude_seen` is False (the repeat policy). A
+    replenishment campaign needs `history`, the fit data with its event log."""
     suppressed = suppressed_users(settings.suppression_path, model.train_.user_ids)
     times_targeted = np.zeros(model.train_.n_users, dtype=np.int64)
     targets = [target_mask(campaign, model.train_.item_ids, items) for campaign in campaigns]
-    scores = score_campaigns(model, targets, settings.pool, settings.activity_weight, exclude_seen)
+    scores = campaign_scores(model, campaigns, targets, settings, exclude_seen, history)
     out = []
     for campaign, target, score in zip(campaigns, targets, scores):
-        table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted, target, score)
+        table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted, target, score,
+                                  exclude_seen and campaign.kind != "replenish")
         log.info(
             "%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
             campaign.name,

@@ -14,7 +14,7 @@ from mindshare.models.base import Recommender
 from mindshare.models.cold_start import group_item_share
 from mindshare.models.content import content_space, cosine_of_pairs
 from mindshare.models.recency import time_context, time_features
-from mindshare.models.repeat_signals import REPEAT_FEATURES, repeat_context, repeat_features
+from mindshare.models.repeat_signals import REPEAT_FEATURES, RepeatContext, repeat_context, repeat_features
 
 
 def split_holdout(train: Interactions, n_folds: int, fold: int, seed: int) -> tuple[Interactions, sp.csr_matrix]:
@@ -167,7 +167,8 @@ SIGNALS = ("time", "content", "price", "repeat")  # optional feature groups (the
 
 def pair_features(bases: list[Recommender], train: Interactions, candidates: Candidates,
                   embeddings: tuple[np.ndarray, np.ndarray] | None = None,
-                  pool: ScoredPool | None = None, signals: tuple[str, ...] = SIGNALS) -> tuple[np.ndarray, list[str]]:
+                  pool: ScoredPool | None = None, signals: tuple[str, ...] = SIGNALS,
+                  repeats: RepeatContext | None = None) -> tuple[np.ndarray, list[str]]:
     """Feature matrix (pairs x features) and the column names; each row depends on its pair alone.
 
     Per base family: its score standardised against the user's candidate pool (`pool`; by default
@@ -177,8 +178,8 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
     mean ratings where there are ratings, what time says where `train` has times (see recency.py), the
     TF-IDF cosine of the item with the user's items where `train` carries item text (see content.py),
     the user's share of interactions in the item's categories, the item's price against the
-    user's usual price where there are prices, when the user re-buys and explores where `train` has
-    its event log (see repeat_signals.py) (time, content, price and repeat only where named in
+    user's usual price where there are prices, when the user re-buys and explores (see repeat_signals.py:
+    `repeats`, or from `train`'s event log) (time, content, price and repeat only where named in
     `signals`), and how popular the item is among the user's
     segment (segments come from the attached user table, computed on all fit data; the shares
     from `train`'s matrix). From the attached item table only static columns are used:
@@ -208,7 +209,7 @@ def pair_features(bases: list[Recommender], train: Interactions, candidates: Can
         time_columns, time_names = time_features(context, users, items)
         columns += time_columns
         names += time_names
-    repeats = repeat_context(train) if "repeat" in signals else None
+    repeats = (repeats or repeat_context(train)) if "repeat" in signals else None
     if repeats is not None:
         columns += repeat_features(repeats, users, items)
         names += REPEAT_FEATURES

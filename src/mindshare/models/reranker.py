@@ -56,7 +56,7 @@ from mindshare.models.candidates import (
     with_seen_candidates,
 )
 from mindshare.models.families import base_for, fitted_base, make_base, params_key, users_key
-from mindshare.models.repeat_signals import split_last_days
+from mindshare.models.repeat_signals import RepeatContext, repeat_context, split_last_days
 
 log = logging.getLogger(__name__)
 LEARN = ("both", "ranking", "rating")
@@ -143,6 +143,8 @@ class CandidateReranker(Recommender):
             raise MindshareError(f"params.yaml: signals has '{unknown[0]}'; use any of {', '.join(SIGNALS)}")
         if self.holdout not in HOLDOUTS:
             raise MindshareError(f"params.yaml: holdout '{self.holdout}' is unknown; use one of {', '.join(HOLDOUTS)}")
+        # what the final fit data says of re-buying, kept: a saved model carries no event log to compute it from
+        self.repeat_context_ = repeat_context(train) if "repeat" in self._signals() else None
         n_folds = max(2, round(1 / self.holdout_share))
         n_used, fold_users = self._training_groups(train, n_folds)
         last_days = self.holdout == "last_days" and train.events is not None and len(train.events.times) > 0
@@ -340,7 +342,8 @@ class CandidateReranker(Recommender):
         pool = score_pool(bases, candidates)
         if self.repeats:  # the items people had compete, as they do when answering with repeats included
             candidates = with_seen_candidates(bases, fit_part, pool, users, self.n_candidates)
-        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), pool, self._signals())
+        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), pool, self._signals(),
+                                 self._repeat_context(fit_part))
         n_items = fit_part.n_items
         held_pairs = held.tocoo()
         y = np.isin(
@@ -351,7 +354,8 @@ class CandidateReranker(Recommender):
 
     def _rating_features(self, raters, data: Interactions, users, items) -> np.ndarray:
         candidates = Candidates(users=users, items=items, ranks=np.zeros((len(users), 0), dtype=np.float32))
-        context, names = pair_features([], data, candidates, signals=self._signals())
+        context, names = pair_features([], data, candidates, signals=self._signals(),
+                                       repeats=self._repeat_context(data))
         predictions = np.column_stack([r.predict_ratings(users, items) for r in raters]).astype(np.float32)
         self.rating_feature_names_ = [f"rating_{r.name}_{i}" for i, r in enumerate(raters)] + names
         return np.hstack([predictions, context])
@@ -427,8 +431,18 @@ class CandidateReranker(Recommender):
         return self._scores(self._features(pool, pairs))
 
     def _features(self, pool: ScoredPool, pairs: Candidates) -> np.ndarray:
-        x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool, self._signals())
+        x, _ = pair_features(self.bases_, self.train_, pairs, self._embeddings(self.bases_), pool, self._signals(),
+                             self._repeat_context(self.train_))
         return x
+
+    def _repeat_context(self, data: Interactions) -> RepeatContext | None:
+        """The repeat signals' context of `data`: the one kept at fit for the fit data itself (saved with the model),
+        else computed from `data`'s event log."""
+        if "repeat" not in self._signals():
+            return None
+        if data is getattr(self, "train_", None):
+            return getattr(self, "repeat_context_", None)
+        return repeat_context(data)
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
         """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base

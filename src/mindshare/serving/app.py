@@ -303,13 +303,15 @@ class ModelHolder:
         found = cache.get(key)
         if found is None:
             from mindshare.marketing.campaign_runs import single_campaign
-            from mindshare.stages.inputs import known_test_split, read_table
+            from mindshare.stages.inputs import campaign_history, known_test_split, read_table
             from mindshare.stages.params import load_settings
 
             settings = load_settings()
+            named = [c for c in settings.campaigns if c.name == campaign]
             chosen, table, row = single_campaign(answers.recommender, settings.campaigns, campaign, budget,
                                                  settings.audience, read_table(layout.ITEMS, "items"),
-                                                 known_test_split())
+                                                 known_test_split(), answers.policy.exclude_seen,
+                                                 campaign_history(settings, named))
             members = [{"user_id": r.user_id, "score": float(r.score), "group": r.group, "reason": r.reason,
                         "top_items": list(r.top_items)} for r in table.itertuples(index=False)]
             summary = {k: (v.item() if hasattr(v, "item") else v) for k, v in row.items()}

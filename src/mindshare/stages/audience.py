@@ -42,7 +42,7 @@ def main() -> None:
     write_parquet(top_n_table(model, policy, items, settings.audience.top_n), layout.RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
-                         settings.audience, repeats.exclude_seen)
+                         settings.audience, repeats.exclude_seen, inputs.campaign_history(settings, campaigns))
     replace_folder(layout.AUDIENCES, {f"{c.name}.csv": audience_csv(table) for c, table, _ in runs})
     replace_folder(layout.MESSAGES, {f"{c.name}.jsonl": "".join(json.dumps(m) + "\n" for m in messages(c, table, names))
                                      for c, table, _ in runs})

@@ -175,6 +175,16 @@ def split_fingerprints() -> dict:
     return read_json(layout.PREPARE_REPORT)
 
 
+def campaign_history(settings: Settings, campaigns: list | None = None):
+    """The fit data with its event log where a campaign (of `campaigns`, else params.yaml's) is a replenishment
+    campaign, which scores who is due to re-buy from it; else None (nothing to read)."""
+    if not any(c.kind == "replenish" for c in (settings.campaigns if campaigns is None else campaigns)):
+        return None
+    from mindshare.data.interactions import Interactions
+
+    return Interactions.from_frame(fit_frame(settings.train.include_valid))
+
+
 def known_test_split() -> pd.DataFrame:
     """The test split where prepare has run, else no rows (an audience then has no offline lift)."""
     path = layout.split_path("test")
