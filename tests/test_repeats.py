@@ -240,3 +240,15 @@ def test_campaigns_follow_the_repeat_policy_and_replenish_the_due(shop):
     assert not set(table["user_id"]) & set(again_table["user_id"])  # frequency cap 1 across campaigns
     with pytest.raises(MindshareError, match="kind: replenish.*needs the fit data's events"):
         all_campaigns(model, campaigns[:1], items, shop.test, AudienceSettings(), history=None)
+
+
+def test_auto_splits_a_log_too_short_for_the_windows_per_user(caplog):
+    from mindshare.data.split import protocol_for_span
+
+    auto, days = SplitSettings(test_days=5, valid_days=5), SHOP["timestamp"].to_numpy()
+    assert protocol_for_span(auto, "temporal", days) == "temporal"  # 30 days: 10 in windows, 20 to fit on
+    short = days[days <= 15 * DAY]
+    assert protocol_for_span(auto, "temporal", short) == "random_per_user"
+    assert "the log spans 8.0 days, too few" in caplog.text
+    explicit = SplitSettings(protocol="temporal", test_days=5, valid_days=5)
+    assert protocol_for_span(explicit, "temporal", short) == "temporal"  # asked for: split_temporal says what is wrong

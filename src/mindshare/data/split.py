@@ -6,6 +6,7 @@ Assignments depend on row order and the seed, never on the pseudonymised id valu
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,6 +15,8 @@ import pandas as pd
 from mindshare.data.fingerprint import frame_fingerprint
 from mindshare.errors import MindshareError
 from mindshare.settings import SplitSettings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -118,6 +121,19 @@ def split_temporal(frame: pd.DataFrame, test_days: int, valid_days: int) -> Spli
             f"params.yaml: prepare.split.test_days + valid_days ({test_days} + {valid_days}) cover the whole log "
             f"({span:.1f} days of events): nothing is left to fit on; shorten the windows")
     return _assign(frame, ts <= valid_cut, (ts > valid_cut) & (ts <= test_cut))
+
+
+def protocol_for_span(split: SplitSettings, resolved: str, timestamps: np.ndarray) -> str:
+    """`resolved` (Settings.split_protocol), except where `split.protocol` is auto and the log (its `timestamps`)
+    is too short for the temporal windows and as many days to fit on: then per user, and a warning says so."""
+    if split.protocol != "auto" or resolved != "temporal":
+        return resolved
+    span = (int(timestamps.max()) - int(timestamps.min())) / DAY if len(timestamps) else 0.0
+    if span >= 2 * (split.test_days + split.valid_days):
+        return resolved
+    log.warning("split auto: the log spans %.1f days, too few for test_days + valid_days (%d + %d) and as many to "
+                "fit on: random_per_user", span, split.test_days, split.valid_days)
+    return "random_per_user"
 
 
 def temporal_cuts(latest: int, test_days: int, valid_days: int) -> tuple[int, int]:

@@ -3,13 +3,10 @@ LGBMRegressor for ratings on the same pair features plus the rating families' pr
 See `reranker.py` for exactly how the training data is made.
 
 The ranker's boosting starts from `prior_weight` x the prior family's within-user standardised
-score (LightGBM's init_score; the prior is the base family ranking the training groups best, see
-reranker.py), so it learns corrections to the strongest family instead of re-learning it from a
-few thousand groups: trees started from zero fell below that family on MovieLens latest-small
-(0.37-0.39 vs 0.40 nDCG@10). The trees are kept only if they beat the prior alone on the
-early-stopping users; otherwise the model ranks by the prior (`fallback_` is True;
-`validation_ndcg_` holds both figures). With prior_weight 0 the trees start from zero and are
-measured against the prior family's standardised score, which they then fall back to.
+score (LightGBM's init_score; the prior is the base family ranking the check held out of the fit data best,
+see reranker.py), so it learns corrections to the strongest family instead of re-learning it from a few
+thousand groups. The trees are kept only if they beat every base family on that check; otherwise the model
+ranks by the best of them (`fallback_` is True; `validation_ndcg_` holds the figures).
 """
 
 from __future__ import annotations

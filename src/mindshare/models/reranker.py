@@ -1,10 +1,13 @@
 """Re-rankers: learn to order the candidates that the base families propose.
 
-How the training data is made (no test label reaches it): each user's interactions in the fit
-data are shuffled and dealt into round(1 / holdout_share) disjoint folds (users with one
-interaction keep it out of every fold). For each of the first `holdout_folds` folds, the base
-families are fitted on the rest; each user's candidates are the union of their top
-`n_candidates` unseen items; a candidate's label is 1 if it is in that fold. Users are then split
+How the training data is made (no test label reaches it). First a check is held out of the fit data: a
+random fold of each user's interactions (`holdout: random`), or its last `holdout_days` days (`holdout:
+last_days`, the future before the test's future). From the rest, each user's interactions are shuffled and
+dealt into round(1 / holdout_share) disjoint folds (users with one interaction keep it out of every fold), or
+cut into the windows of `holdout_days` days before the check's; for each of the first `holdout_folds` folds,
+the base families are fitted on what precedes or surrounds it; each user's candidates are the union of their
+top `n_candidates` unseen items (and, with `repeats`, the items they had in the bases' top lists); a
+candidate's label is 1 if it is in that fold. Users are then split
 (`early_stopping_share`) into those the learner trains on and those it is early-stopped on. For
 ratings, the rating families' predictions for the held-out ratings of every fold (made by models
 that never saw them: out-of-fold stacking) plus the pair features are the inputs and the held-out
@@ -14,11 +17,11 @@ Finally the base families are refitted on all the fit data and the learner re-ra
 Feature tables attached to the data (the features stage) are computed on all fit data, so user and item
 aggregates include the held-out part.
 
-The prior is the base family whose standardised score ranks the training groups best (nDCG@10;
-the first in `base_models` on a tie): which family leads depends on the data (on MovieLens
-latest-small EASE, on the synthetic 5 M shop log item-kNN). The learner is kept only if its nDCG@10
-on the early-stopping users beats its prior; otherwise the model ranks by the prior and says so in
-`fallback_`. When scoring, a
+The check is the test one level down: the base families fitted on the rest rank the check's items over the
+whole catalogue, and the learner ranks their candidates. The prior (the boosting's start) is the base family
+with the best nDCG@10 there (the first in `base_models` on a tie); the learner is kept only if its nDCG@10
+there beats every base family's, else the model ranks by the best of them and says so in `fallback_` (and
+fit_facts' `ranks_by`). When scoring, a
 pair's base scores are standardised against its user's candidates, never against the rest of the
 batch, so score(u, i) is one number whatever else is asked for.
 
@@ -37,12 +40,14 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
+from mindshare.metrics.ranking import hit_matrix, per_user
 from mindshare.models.base import Recommender
 from mindshare.models.candidates import (
     SIGNALS,
@@ -111,13 +116,21 @@ class CandidateReranker(Recommender):
         """What the ranker must beat: the prior family's within-user standardised score."""
         return x[:, self.prior_column_]
 
-    def _choose_prior(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str]) -> None:
-        """The base family whose score ranks the training groups best (the first on a tie) becomes the prior."""
-        group_ids = np.repeat(np.arange(len(groups)), groups)
+    def _choose_prior(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str],
+                      check: "CheckFold | None" = None) -> None:
+        """The base family that ranks the check's held-out items best over the whole catalogue (see
+        `_choose_ranking`) becomes the prior; where the check has no user, the one whose score ranks the training
+        groups best. The first on a tie."""
         columns = [c for c, name in enumerate(names) if name.startswith("score_")]
-        self.prior_ndcg_ = {names[c]: grouped_ndcg(x[:, c], y, group_ids, 10) for c in columns}
+        if check is not None and len(check.users):
+            self.prior_ndcg_ = {names[c]: float(v) for c, v in zip(columns, check.base_ndcg.mean(axis=0))}
+            where = f"the check's {len(check.users)} users' whole-catalogue nDCG@10"
+        else:
+            group_ids = np.repeat(np.arange(len(groups)), groups)
+            self.prior_ndcg_ = {names[c]: grouped_ndcg(x[:, c], y, group_ids, 10) for c in columns}
+            where = "training groups' nDCG@10"
         self.prior_column_ = max(columns, key=lambda c: (self.prior_ndcg_[names[c]], -c))
-        log.info("%s: prior %s (training groups' nDCG@10 %s)", self.name, names[self.prior_column_],
+        log.info("%s: prior %s (%s %s)", self.name, names[self.prior_column_], where,
                  ", ".join(f"{name} {value:.4f}" for name, value in self.prior_ndcg_.items()))
 
     def _fit_regressor(self, x, y, x_stop, y_stop, names) -> None:
@@ -172,18 +185,8 @@ class CandidateReranker(Recommender):
                 self.repeats,
             )
             self.pool_key_ = key
-            parts, self.bases_ = train.memo(
-                key,
-                lambda: (
-                    [self._ranking_pairs(*split_last_days(train, self.holdout_days, f), fold_users, f)
-                     for f in range(n_used)] if last_days else
-                    [
-                        self._ranking_pairs(*split_holdout(train, n_folds, f, self.seed), fold_users, f)
-                        for f in range(n_used)
-                    ],
-                    [self._fitted_base(train, spec) for spec in self.base_models],
-                ),
-            )
+            check, parts, self.bases_ = train.memo(key, lambda: self._training_data(train, last_days, n_folds, n_used,
+                                                                                     fold_users))
             self.learned_ = sum(len(p[1]) for p in parts) > 1
             if not self.learned_:  # too little data to learn from: rank by the first base family
                 self.fallback_, self.validation_ndcg_ = True, {}
@@ -195,7 +198,8 @@ class CandidateReranker(Recommender):
             if stop.all() or not stop.any():
                 stop = np.zeros_like(stop)
                 stop[pair_users == pair_users[-1]] = True
-            self._choose_prior(x[~stop], y[~stop], _group_sizes(group_ids[~stop]), names)
+            self.feature_names_ = names
+            self._choose_prior(x[~stop], y[~stop], _group_sizes(group_ids[~stop]), names, check)
             self._fit_ranker(
                 x[~stop],
                 y[~stop],
@@ -205,9 +209,24 @@ class CandidateReranker(Recommender):
                 _group_sizes(group_ids[stop]),
                 names,
             )
-            self._check_against_prior(x[stop], y[stop], _group_sizes(group_ids[stop]))
-            self.feature_names_ = names
+            self._choose_ranking(check, x[stop], y[stop], _group_sizes(group_ids[stop]))
         self._fit_ratings(train, n_folds, stop_users)
+
+    def _training_data(self, train: Interactions, last_days: bool, n_folds: int, n_used: int,
+                       fold_users: int | None) -> tuple["CheckFold", list, list[Recommender]]:
+        """(the check, the training folds' pairs, the bases fitted on all of `train`). The check is the test one
+        level down: a holdout of `train` (its last window, or a random fold of each user's items) that neither
+        the learner nor the bases fitted for it see; the learner's training folds are cut from the rest."""
+        if last_days:
+            rest, held = split_last_days(train, self.holdout_days)
+            folds = [split_last_days(train, self.holdout_days, f + 1) for f in range(n_used)]
+        else:
+            rest, held = split_holdout(train, n_folds, 0, [self.seed, 1])
+            folds = [split_holdout(rest, n_folds, f, self.seed) for f in range(n_used)]
+        check = self._check_fold(rest, held)
+        parts = [self._ranking_pairs(fit_part, fold_held, fold_users, f) for f, (fit_part, fold_held) in
+                 enumerate(folds)]
+        return check, parts, [self._fitted_base(train, spec) for spec in self.base_models]
 
     def _params_of(self, spec: str) -> dict | None:
         """A base's hyper-parameters: `base_params[spec]` where set, else the library defaults; a setting the data
@@ -239,11 +258,12 @@ class CandidateReranker(Recommender):
 
     def _window_groups(self, train: Interactions) -> tuple[int, int | None]:
         """(windows of `holdout_days` used, users drawn per window or None for all) for holdout last_days: the
-        last window, and up to `holdout_folds` - 1 before it while half the data's span is left before each; at
-        most `max_groups` groups in all (fewer windows first, as `_training_groups` does)."""
+        window before the last (the check's, see `_training_data`), and up to `holdout_folds` - 1 before it while
+        half the data's span is left before each; at most `max_groups` groups in all (fewer windows first, as
+        `_training_groups` does)."""
         times = train.events.times
         span_days = (int(times.max()) - int(times.min())) / 86_400
-        fit = max(1, int(span_days / 2 // max(self.holdout_days, 1)))
+        fit = max(1, int(span_days / 2 // max(self.holdout_days, 1)) - 1)  # the last window is the check's
         n_used = max(1, min(self.holdout_folds, fit))
         cap = self.max_groups
         if not cap:
@@ -271,6 +291,37 @@ class CandidateReranker(Recommender):
         named = tuple(getattr(self, "signals", ()))
         return named + tuple(s for s in ("repeat", "time") if self.repeats and s not in named)
 
+    def _choose_ranking(self, check: "CheckFold", x_stop: np.ndarray, y_stop: np.ndarray,
+                        groups_stop: np.ndarray) -> None:
+        """Rank by the learner, or by the base family that beats it (`fallback_`, `fallback_column_`), as each
+        ranks the check's held-out items (see `_training_data`) over the whole catalogue: the test's measure
+        (nDCG@10, every held-out item in the denominator), each base with its own top 10, the learner with the
+        top 10 of its candidates. Where the check has no user, the learner against the prior on the
+        early-stopping users' candidate groups."""
+        n_users = len(check.users)
+        self.fallback_column_ = None  # the prior's
+        if n_users == 0:
+            return self._check_against_prior(x_stop, y_stop, groups_stop)
+        learned = self._check_ndcg(check)
+        bases = check.base_ndcg.mean(axis=0)
+        columns = [self.feature_names_.index(f"score_{b}_{base.name}") for b, base in enumerate(self.bases_)]
+        best = int(np.argmax(bases))  # the first on a tie
+        self.validation_ndcg_ = {"learned": float(learned.mean()), "prior": float(bases[columns.index(
+            self.prior_column_)]) if self.prior_column_ in columns else float("nan"),
+            **{self.feature_names_[c]: float(v) for c, v in zip(columns, bases)}}
+        self.fallback_ = not self.validation_ndcg_["learned"] > bases[best]
+        self.fallback_column_ = columns[best]
+        log.info("%s: on %d held-out users' whole-catalogue nDCG@10 the learner %.4f, the best base %s %.4f: ranks by "
+                 "%s", self.name, n_users, learned.mean(), self.feature_names_[columns[best]], bases[best],
+                 self.feature_names_[columns[best]] if self.fallback_ else "the learner")
+
+    def _check_ndcg(self, check: "CheckFold") -> np.ndarray:
+        """Each check user's nDCG@10 of the learner's top 10 of their candidates."""
+        scores = self._learned_scores(check.x).astype(np.float32)
+        row = np.searchsorted(check.users, check.pairs.users)
+        top, _ = _top_k_per_user(row, len(check.users), check.pairs, scores, CHECK_K)
+        return ndcg_per_user(top, check.held, CHECK_K)
+
     def _check_against_prior(self, x_stop: np.ndarray, y_stop: np.ndarray, groups_stop: np.ndarray) -> None:
         """Rank by the prior instead of the ranker (`fallback_`) unless the ranker's nDCG@10 on the
         early-stopping users beats the prior's: a re-ranker never ranks below its prior on the data it sees."""
@@ -287,7 +338,10 @@ class CandidateReranker(Recommender):
         prior = names[self.prior_column_] if self.prior_column_ < len(names) else f"score_0_{self.base_models[0]}"
         bases = {spec: base.fit_facts() for spec, base in zip(self.base_models, getattr(self, "bases_", []))
                  if hasattr(base, "fit_facts")}
+        column = getattr(self, "fallback_column_", None)
+        ranks_by = "learner" if not self.fallback_ else names[column] if column is not None else prior
         return {"fallback": bool(self.fallback_), "prior": prior, "prior_ndcg": getattr(self, "prior_ndcg_", {}),
+                "ranks_by": ranks_by, "check_ndcg": getattr(self, "validation_ndcg_", {}),
                 **({"bases": bases} if bases else {})}
 
     def __setstate__(self, state: dict) -> None:
@@ -338,12 +392,7 @@ class CandidateReranker(Recommender):
                  for spec in self.base_models]
         log.info("%s: holdout fold %d: %d base families fitted in %.0f s; candidates for %d users", self.name,
                  fold + 1, len(bases), time.perf_counter() - started, len(users))
-        candidates = generate_candidates(bases, users, self.n_candidates)
-        pool = score_pool(bases, candidates)
-        if self.repeats:  # the items people had compete, as they do when answering with repeats included
-            candidates = with_seen_candidates(bases, fit_part, pool, users, self.n_candidates)
-        x, names = pair_features(bases, fit_part, candidates, self._embeddings(bases), pool, self._signals(),
-                                 self._repeat_context(fit_part))
+        candidates, x, names = self._candidate_rows(bases, fit_part, users)
         n_items = fit_part.n_items
         held_pairs = held.tocoo()
         y = np.isin(
@@ -351,6 +400,36 @@ class CandidateReranker(Recommender):
         )
         keep = np.isin(candidates.users, np.unique(candidates.users[y]))  # groups with a positive
         return x[keep], y[keep].astype(np.float32), candidates.users[keep], names
+
+    def _candidate_rows(self, bases: list[Recommender], data: Interactions, users: np.ndarray
+                        ) -> tuple[Candidates, np.ndarray, list[str]]:
+        """The users' candidates from `bases` (fitted on `data`), with the items they had where repeats are
+        included, as when answering, and their features."""
+        candidates = generate_candidates(bases, users, self.n_candidates)
+        pool = score_pool(bases, candidates)
+        if self.repeats:  # the items people had compete, as they do when answering with repeats included
+            candidates = with_seen_candidates(bases, data, pool, users, self.n_candidates)
+        x, names = pair_features(bases, data, candidates, self._embeddings(bases), pool, self._signals(),
+                                 self._repeat_context(data))
+        return candidates, x, names
+
+    def _check_fold(self, rest: Interactions, held: sp.csr_matrix) -> "CheckFold":
+        """The check's users (a seeded sample of at most CHECK_USERS of those with held-out items), their held-out
+        items, each base's nDCG@10 for them with the base fitted on `rest` (its own top 10 over the whole
+        catalogue, as on the test) and their candidates' features (for the learner's top 10)."""
+        users = np.flatnonzero(np.diff(held.indptr) > 0)
+        if len(users) > CHECK_USERS:
+            users = np.sort(np.random.default_rng([self.seed, 2]).choice(users, CHECK_USERS, replace=False))
+        if not len(users):
+            return CheckFold(users, held[users], np.zeros((0, len(self.base_models))), None, None)
+        bases = [self._fitted(spec, base_for(spec, users, self._params_of(spec)).fit(rest))
+                 for spec in self.base_models]
+        relevant = held[users]
+        base_ndcg = np.column_stack([
+            ndcg_per_user(base.recommend(users, CHECK_K, exclude_seen=not self.repeats)[0], relevant, CHECK_K)
+            for base in bases])
+        candidates, x, _ = self._candidate_rows(bases, rest, users)
+        return CheckFold(users, relevant, base_ndcg, candidates, x)
 
     def _rating_features(self, raters, data: Interactions, users, items) -> np.ndarray:
         candidates = Candidates(users=users, items=items, ranks=np.zeros((len(users), 0), dtype=np.float32))
@@ -445,11 +524,34 @@ class CandidateReranker(Recommender):
         return repeat_context(data)
 
     def _scores(self, x: np.ndarray) -> np.ndarray:
-        """The ranker's scores; the prior's where the ranker did not beat it (fallback_); the first base
-        family's standardised score where there was too little data to learn from (or choose a prior on)."""
+        """The ranker's scores; the chosen base family's where the ranker did not beat it (fallback_); the first
+        base family's standardised score where there was too little data to learn from (or choose a prior on)."""
         if not self.learned_:
             return x[:, 0].astype(np.float32)
-        return (self._prior_scores(x) if self.fallback_ else self._learned_scores(x)).astype(np.float32)
+        if self.fallback_:
+            column = getattr(self, "fallback_column_", None)  # models saved before it: the prior
+            return (self._prior_scores(x) if column is None else x[:, column]).astype(np.float32)
+        return self._learned_scores(x).astype(np.float32)
+
+
+CHECK_K = 10
+CHECK_USERS = 2_000
+
+
+@dataclass
+class CheckFold:
+    """What the choice between the learner and the base families is made on, for one holdout fold."""
+
+    users: np.ndarray  # sorted user indices
+    held: sp.csr_matrix  # (users, items) their held-out items
+    base_ndcg: np.ndarray  # (users, bases)
+    pairs: Candidates | None  # their candidates (sorted by user); None where there are no users
+    x: np.ndarray | None  # the candidates' features
+
+
+def ndcg_per_user(top: np.ndarray, held: sp.csr_matrix, k: int) -> np.ndarray:
+    """nDCG@k of each row's list `top` against the row of `held`, all its items in the denominator."""
+    return per_user(hit_matrix(top, held), np.maximum(np.diff(held.indptr), 1), k)[f"ndcg_at_{k}"]
 
 
 def _top_k_per_user(

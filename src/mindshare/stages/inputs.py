@@ -32,9 +32,11 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
     return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
 
 
-def read_split(name: str, users: list[str] | None = None) -> pd.DataFrame:
-    """A split prepare wrote (a file, or a folder from Spark); only the rows of `users` where given."""
-    return pd.read_parquet(layout.split_path(name), filters=None if users is None else [("user_id", "in", users)])
+def read_split(name: str, users: list[str] | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """A split prepare wrote (a file, or a folder from Spark); only the rows of `users` and the `columns` where
+    given."""
+    return pd.read_parquet(layout.split_path(name), filters=None if users is None else [("user_id", "in", users)],
+                           columns=columns)
 
 
 def fit_frame(include_valid: bool, users: list[str] | None = None) -> pd.DataFrame:

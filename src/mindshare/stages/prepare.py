@@ -1,8 +1,7 @@
-"""prepare: de-duplicate, k-core filter, split into train / valid / test, mark relevant test rows.
-
-Writes data/processed/{train,valid,test}.parquet and reports/prepare.json (every dropped row
-counted by reason; each split's fingerprint, counts and columns).
-"""
+"""prepare: de-duplicate, k-core filter, split into train / valid / test, mark relevant test rows, decide the
+repeat policy. Writes data/processed/{train,valid,test}.parquet and reports/prepare.json (every dropped row
+counted by reason; each split's fingerprint, counts and columns; the windows of a split by time; the repeat
+share and policy)."""
 
 from __future__ import annotations
 
@@ -13,9 +12,16 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
 from mindshare.data.repeats import decide_repeats, describe_windows, repeat_share, split_windows
-from mindshare.data.split import drop_exact_duplicates, k_core, relevant_mask, split_interactions, split_summary
+from mindshare.data.split import (
+    drop_exact_duplicates,
+    k_core,
+    protocol_for_span,
+    relevant_mask,
+    split_interactions,
+    split_summary,
+)
 from mindshare.settings import PrepareSettings
-from mindshare.stages.inputs import read_json
+from mindshare.stages.inputs import read_json, read_split
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
@@ -26,7 +32,9 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    prepare, protocol = settings.prepare, settings.split_protocol
+    prepare = settings.prepare
+    times = pd.read_parquet(layout.INTERACTIONS, columns=["timestamp"])["timestamp"].to_numpy()
+    protocol = protocol_for_span(prepare.split, settings.split_protocol, times)
     outputs = {name: layout.split_path(name) for name in layout.SPLITS}
     if settings.engine == "spark":
         from mindshare.spark.prepare import prepare_on_spark  # on the session of params.yaml `spark`
@@ -44,7 +52,7 @@ def main() -> None:
         "train_users": splits["train"]["users"],
         "train_items": splits["train"]["items"],
     }
-    history = repeat_history(outputs)
+    history = {name: read_split(name, columns=["user_id", "item_id", "timestamp"]) for name in outputs}
     repeats = decide_repeats(prepare.repeat, repeat_share(history["train"]))
     windows = split_windows(protocol, prepare.split, history)
     write_json({"data_fingerprint": fingerprint, "split_fingerprint": split_fingerprint, "protocol": protocol,
@@ -61,11 +69,6 @@ def main() -> None:
                   {**counts, **{f"dropped_{k}": v for k, v in dropped.items()}, "repeat_share": repeats.share,
                    **window_metrics},
                   {DATA_FINGERPRINT_TAG: fingerprint, SPLIT_FINGERPRINT_TAG: split_fingerprint})
-
-
-def repeat_history(outputs: dict) -> dict[str, pd.DataFrame]:
-    """Each split's user, item and time columns (a file, or a folder from Spark)."""
-    return {name: pd.read_parquet(path, columns=["user_id", "item_id", "timestamp"]) for name, path in outputs.items()}
 
 
 def prepare_locally(prepare: PrepareSettings, outputs: dict, protocol: str) -> dict:
