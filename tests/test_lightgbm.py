@@ -92,7 +92,7 @@ def test_a_sample_of_users_per_fold_trains_the_ranker(data):
     n_used, per_fold = capped._training_groups(data, 5)
     assert (n_used, per_fold) == (1, 80)
     key = next(k for k in data._memo if k[0] == "ranking" and per_fold in k)
-    parts, _ = data._memo[key]
+    _, parts, _ = data._memo[key]  # (check, training folds, bases)
     assert len(np.unique(parts[0][2])) <= 80
     items, _ = capped.recommend(np.arange(10), k=5)
     assert items.shape == (10, 5) and (items >= 0).all()
