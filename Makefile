@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Stages call `python -m mindshare.stages.*`: put the project's venv first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run repro test lint leaderboard clean
+.PHONY: install run repro test check lint leaderboard clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ repro: install
 
 test: install lint
 	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+
+# The inner loop: lint, then every test but the end-to-end pipeline runs (the `e2e` marker).
+check: install lint
+	python -m pytest -q -n auto --dist loadfile -m "not e2e"
 
 lint: install
 	ruff check src tests

@@ -90,7 +90,7 @@ def test_seen_items_are_relevant_only_where_the_policy_includes_them():
     # a's eggs (an item new to the fit data: in the denominator only); b's tea was had
     assert excluded.relevant.sum() == 0 and list(excluded.n_relevant) == list(excluded.n_relevant_new) == [1]
     assert included.relevant.sum() == 1 and list(included.n_relevant) == [1, 1]
-    assert list(included.n_relevant_new) == [1, 0] and included.counts["relevant_repeat_items"] == 1
+    assert list(included.n_relevant_new) == [1, 0] and included.counts["test_relevant_repeat_items"] == 1
     users = included.users
     recommended = np.array([[fit.item_index(["milk"])[0], -1], [fit.item_index(["tea"])[0], -1]])
     assert had_before(fit, users, recommended).tolist() == [[True, False], [True, False]]

@@ -65,7 +65,7 @@ def build_test_set(train: Interactions, test: pd.DataFrame, exclude_seen: bool =
         "test_rows_seen_in_train": int(seen.sum()),
         "test_users_cold": int(test.loc[~known_user, "user_id"].nunique()),
         "users_evaluated": int(len(eval_users)),
-        "relevant_repeat_items": int(pairs["seen"].sum()),
+        "test_relevant_repeat_items": int(pairs["seen"].sum()),
     }
     return TestSet(users=eval_users, relevant=matrix, n_relevant=n_relevant, counts=counts, exclude_seen=exclude_seen,
                    n_relevant_new=n_relevant_new)
