@@ -107,7 +107,7 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
 
 
 def _fallbacks(runs: list[dict]) -> dict:
-    """A re-ranker's seeds on which it ranked by its prior (its learner did not beat it on its early-stopping users)."""
+    """A re-ranker's seeds on which it ranked by a base family (its learner did not beat them all on its check)."""
     seeds = [r["seed"] for r in runs if r.get("fallback")]
     return {"fallback_seeds": seeds} if any("fallback" in r for r in runs) else {}
 
