@@ -93,7 +93,8 @@ def project(tmp_path, monkeypatch):
     write_params(tmp_path, campaigns=[CAMPAIGN])
     model = make_model("item_knn", {}).fit(Interactions.from_frame(split.train))
     monkeypatch.setattr("mindshare.tracking.production.production_recommender",
-                        lambda name: ("1", SimpleNamespace(recommender=model)))
+                        lambda name: ("1", SimpleNamespace(recommender=model,
+                                                           policy_=SimpleNamespace(exclude_seen=True))))
     _, audience, _ = single_campaign(model, [Campaign(**CAMPAIGN)], "first", None, AudienceSettings(), items,
                                      split.test)
     return tmp_path, raw_ids, audience, users
