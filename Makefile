@@ -28,7 +28,7 @@ repro: install
 	dvc repro
 
 test: install lint
-	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder
+	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=40
 
 # The inner loop: lint, then every test but the end-to-end pipeline runs (the `e2e` marker).
 check: install lint
