@@ -106,7 +106,7 @@ def test_tuning_trials_of_a_reranker_score_the_bases_once_and_rank_as_an_unshare
     shared = _copy(data)
     trials = [trial(rate, shared) for rate in (0.05, 0.3)]
     assert calls == [len(some)]  # the second trial reused the first one's candidates
-    assert trials[0][1] != trials[1][1]  # the learners differ (each may still rank by the best base family)
+    assert trials[0][1] != trials[1][1]  # the learners differ (each may still rank by its prior)
     for rate, (answer, learned) in zip((0.05, 0.3), trials):
         alone, alone_learned = trial(rate, _copy(data))
         assert all((a == b).all() for a, b in zip(answer, alone)) and learned == alone_learned

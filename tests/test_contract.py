@@ -3,8 +3,8 @@
 recommend(users, k, exclude_seen) on a batch -> (items int64, scores float32) of shape (users, k), best
 first, -1 / -inf padding; exclude_seen=False may return seen items (or the family refuses it with a
 MindshareError its docstring states); a top k is the first k of a longer top; score(users, items) of
-a pair does not depend on the other pairs asked for. Re-rankers never rank below their first base family
-on a check held out of their fit data (they rank by the best base family there instead).
+a pair does not depend on the other pairs asked for. Re-rankers rank by their learner only where it clearly beats their prior
+on a check held out of their fit data (they rank by their prior, a base family, instead).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from mindshare.models.candidates import (
 )
 from mindshare.models.mlp import MLPRanker
 from mindshare.models.popularity import Popularity
+from mindshare.models.reranker import clearly_better
 from mindshare.models.svd import ALGORITHMS, SVD
 
 from spark_engine import require_spark
@@ -176,22 +177,37 @@ def test_top_k_is_the_first_k_of_a_longer_top(model, data):
 
 
 @pytest.mark.parametrize("spec", ["lightgbm", "mlp"])
-def test_a_reranker_keeps_its_ranker_only_where_it_beats_every_base_on_the_check(fitted, spec):
+def test_a_reranker_keeps_its_ranker_only_where_it_beats_its_prior_on_the_check(fitted, spec):
     model = fitted(spec)
     figures = model.validation_ndcg_
     bases = {name: value for name, value in figures.items() if name.startswith("score_")}
     assert set(figures) == {"prior", "learned", *bases} and len(bases) == len(model.bases_)
-    assert figures["prior"] == max(bases.values())  # the prior: the base that ranks the check best
-    assert model.fallback_ == (figures["learned"] <= max(bases.values()))
-    assert model.fit_facts()["ranks_by"] == ("learner" if not model.fallback_ else max(bases, key=bases.get))
+    prior = model.feature_names_[model.prior_column_]
+    first = next(iter(bases))  # the first base family, unless another is clearly better on the check
+    assert figures["prior"] == pytest.approx(bases[prior]) and prior in (first, max(bases, key=bases.get))
+    if not model.fallback_:
+        assert figures["learned"] > figures["prior"]
+    assert model.fit_facts()["ranks_by"] == ("learner" if not model.fallback_ else prior)
 
 
-def test_a_crippled_mlp_ranks_by_the_base_family_that_ranks_the_check_best(data):
+def test_clearly_better_is_beyond_one_standard_error_of_the_paired_difference():
+    rng = np.random.default_rng(0)
+    base = rng.random(400)
+    assert clearly_better(base + 0.01, base)  # always ahead: no spread at all
+    noisy = base + rng.normal(0.0, 0.3, 400)
+    difference = noisy - base
+    standard_error = difference.std(ddof=1) / np.sqrt(400)
+    assert clearly_better(noisy + standard_error * 1.5 - difference.mean(), base)
+    assert not clearly_better(noisy + standard_error * 0.5 - difference.mean(), base)
+    assert not clearly_better(base, base) and not clearly_better(base - 0.01, base)
+
+
+def test_a_crippled_mlp_ranks_by_its_prior(data):
     crippled = MLPRanker(**dict(FAST["mlp"], hidden_layers=(1,), epochs=1, learning_rate=1e-7)).fit(data)
     assert crippled.fallback_
     figures = crippled.validation_ndcg_
-    best = max((name for name in figures if name.startswith("score_")), key=figures.get)
-    assert figures["learned"] <= figures[best] and crippled.fit_facts()["ranks_by"] == best
+    best = crippled.feature_names_[crippled.prior_column_]
+    assert figures["learned"] <= figures["prior"] and crippled.fit_facts()["ranks_by"] == best
     users = np.arange(data.n_users)
     items, _ = crippled.recommend(users, k=10)
     best_items, _ = crippled.bases_[int(best.split("_")[1])].recommend(users, k=10)  # score_<b>_<family>

@@ -3,10 +3,10 @@ LGBMRegressor for ratings on the same pair features plus the rating families' pr
 See `reranker.py` for exactly how the training data is made.
 
 The ranker's boosting starts from `prior_weight` x the prior family's within-user standardised
-score (LightGBM's init_score; the prior is the base family ranking the check held out of the fit data best,
-see reranker.py), so it learns corrections to the strongest family instead of re-learning it from a few
-thousand groups. The trees are kept only if they beat every base family on that check; otherwise the model
-ranks by the best of them (`fallback_` is True; `validation_ndcg_` holds the figures).
+score (LightGBM's init_score; the prior is the first base family unless another ranks the check held out of
+the fit data clearly better, see reranker.py), so it learns corrections to the strongest family instead of
+re-learning it from a few thousand groups. The trees are kept only if they clearly beat the prior on that
+check; otherwise the model ranks by the prior (`fallback_` is True; `validation_ndcg_` holds the figures).
 """
 
 from __future__ import annotations

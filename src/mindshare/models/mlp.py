@@ -4,9 +4,9 @@ Inputs are the re-rankers' pair features plus the user and item embeddings of th
 family with factors (the implicit factorisation by default) and their element-wise product,
 standardised. Ranking: an MLPClassifier (candidate in the held-out part or not) trained by
 mini-batch Adam through `partial_fit`, one call per epoch over shuffled data, keeping the epoch
-with the best nDCG@10 on the early-stopping users; unless it then beats every base family on the check held
-out of the fit data (see reranker.py), the model ranks by the best of them (`fallback_` is True;
-`validation_ndcg_` holds the figures). Ratings: an
+with the best nDCG@10 on the early-stopping users; unless it then clearly beats its prior on the check held
+out of the fit data (see reranker.py), the model ranks by the prior (`fallback_` is True; `validation_ndcg_`
+holds the figures). Ratings: an
 MLPRegressor the same way, kept at its best validation RMSE. Training data as in `reranker.py`.
 scikit-learn suffices here: the inputs are a few dozen dense features, not raw ids, so no embedding
 layers need to be learned.

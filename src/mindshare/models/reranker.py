@@ -18,10 +18,11 @@ Feature tables attached to the data (the features stage) are computed on all fit
 aggregates include the held-out part.
 
 The check is the test one level down: the base families fitted on the rest rank the check's items over the
-whole catalogue, and the learner ranks their candidates. The prior (the boosting's start) is the base family
-with the best nDCG@10 there (the first in `base_models` on a tie); the learner is kept only if its nDCG@10
-there beats every base family's, else the model ranks by the best of them and says so in `fallback_` (and
-fit_facts' `ranks_by`). When scoring, a
+whole catalogue, and the learner ranks their candidates. The prior (the boosting's start) is the first of
+`base_models` unless another base's nDCG@10 there is clearly higher (by more than one standard error of the
+paired per-user difference, `clearly_better`): then the best of them. The learner is kept only if it clearly
+beats the prior there, else the model ranks by the prior and says so in `fallback_` (and fit_facts'
+`ranks_by`). When scoring, a
 pair's base scores are standardised against its user's candidates, never against the rest of the
 batch, so score(u, i) is one number whatever else is asked for.
 
@@ -118,18 +119,21 @@ class CandidateReranker(Recommender):
 
     def _choose_prior(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray, names: list[str],
                       check: "CheckFold | None" = None) -> None:
-        """The base family that ranks the check's held-out items best over the whole catalogue (see
-        `_choose_ranking`) becomes the prior; where the check has no user, the one whose score ranks the training
-        groups best. The first on a tie."""
+        """The prior: the first base family, unless another ranks the check's held-out items clearly better over
+        the whole catalogue (see `_choose_ranking` and `clearly_better`: the best of them then); where the check
+        has no user, the one whose score ranks the training groups best (the first on a tie)."""
         columns = [c for c, name in enumerate(names) if name.startswith("score_")]
         if check is not None and len(check.users):
             self.prior_ndcg_ = {names[c]: float(v) for c, v in zip(columns, check.base_ndcg.mean(axis=0))}
+            best = int(np.argmax(check.base_ndcg.mean(axis=0)))  # the first on a tie
+            chosen = best if clearly_better(check.base_ndcg[:, best], check.base_ndcg[:, 0]) else 0
+            self.prior_column_ = columns[chosen]
             where = f"the check's {len(check.users)} users' whole-catalogue nDCG@10"
         else:
             group_ids = np.repeat(np.arange(len(groups)), groups)
             self.prior_ndcg_ = {names[c]: grouped_ndcg(x[:, c], y, group_ids, 10) for c in columns}
+            self.prior_column_ = max(columns, key=lambda c: (self.prior_ndcg_[names[c]], -c))
             where = "training groups' nDCG@10"
-        self.prior_column_ = max(columns, key=lambda c: (self.prior_ndcg_[names[c]], -c))
         log.info("%s: prior %s (%s %s)", self.name, names[self.prior_column_], where,
                  ", ".join(f"{name} {value:.4f}" for name, value in self.prior_ndcg_.items()))
 
@@ -293,27 +297,26 @@ class CandidateReranker(Recommender):
 
     def _choose_ranking(self, check: "CheckFold", x_stop: np.ndarray, y_stop: np.ndarray,
                         groups_stop: np.ndarray) -> None:
-        """Rank by the learner, or by the base family that beats it (`fallback_`, `fallback_column_`), as each
-        ranks the check's held-out items (see `_training_data`) over the whole catalogue: the test's measure
-        (nDCG@10, every held-out item in the denominator), each base with its own top 10, the learner with the
-        top 10 of its candidates. Where the check has no user, the learner against the prior on the
-        early-stopping users' candidate groups."""
+        """Rank by the learner if it ranks the check's held-out items (see `_training_data`) clearly better than the
+        prior (`clearly_better`), else by the prior (`fallback_`). Both over the whole catalogue, the test's measure
+        (nDCG@10, every held-out item in the denominator): the prior with its own top 10, the learner with the top
+        10 of its candidates. Where the check has no user, the learner against the prior on the early-stopping
+        users' candidate groups."""
         n_users = len(check.users)
         self.fallback_column_ = None  # the prior's
         if n_users == 0:
             return self._check_against_prior(x_stop, y_stop, groups_stop)
         learned = self._check_ndcg(check)
-        bases = check.base_ndcg.mean(axis=0)
         columns = [self.feature_names_.index(f"score_{b}_{base.name}") for b, base in enumerate(self.bases_)]
-        best = int(np.argmax(bases))  # the first on a tie
-        self.validation_ndcg_ = {"learned": float(learned.mean()), "prior": float(bases[columns.index(
-            self.prior_column_)]) if self.prior_column_ in columns else float("nan"),
-            **{self.feature_names_[c]: float(v) for c, v in zip(columns, bases)}}
-        self.fallback_ = not self.validation_ndcg_["learned"] > bases[best]
-        self.fallback_column_ = columns[best]
-        log.info("%s: on %d held-out users' whole-catalogue nDCG@10 the learner %.4f, the best base %s %.4f: ranks by "
-                 "%s", self.name, n_users, learned.mean(), self.feature_names_[columns[best]], bases[best],
-                 self.feature_names_[columns[best]] if self.fallback_ else "the learner")
+        prior = check.base_ndcg[:, columns.index(self.prior_column_)]
+        self.validation_ndcg_ = {"learned": float(learned.mean()), "prior": float(prior.mean()),
+                                 **{self.feature_names_[c]: float(v) for c, v in
+                                    zip(columns, check.base_ndcg.mean(axis=0))}}
+        self.fallback_ = not clearly_better(learned, prior)
+        self.fallback_column_ = self.prior_column_
+        log.info("%s: on %d held-out users' whole-catalogue nDCG@10 the learner %.4f, the prior %s %.4f: ranks by "
+                 "%s", self.name, n_users, learned.mean(), self.feature_names_[self.prior_column_], prior.mean(),
+                 self.feature_names_[self.prior_column_] if self.fallback_ else "the learner")
 
     def _check_ndcg(self, check: "CheckFold") -> np.ndarray:
         """Each check user's nDCG@10 of the learner's top 10 of their candidates."""
@@ -547,6 +550,17 @@ class CheckFold:
     base_ndcg: np.ndarray  # (users, bases)
     pairs: Candidates | None  # their candidates (sorted by user); None where there are no users
     x: np.ndarray | None  # the candidates' features
+
+
+def clearly_better(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether per-user scores `a` beat `b` (the same users) by more than one standard error of their paired
+    difference: the one-standard-error rule of model selection (Breiman et al. 1984; Hastie, Tibshirani and
+    Friedman, The Elements of Statistical Learning, 7.10), so that a check's noise does not move the choice
+    away from the default."""
+    difference = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if len(difference) < 2:
+        return bool(difference.sum() > 0)
+    return bool(difference.mean() > difference.std(ddof=1) / np.sqrt(len(difference)))
 
 
 def ndcg_per_user(top: np.ndarray, held: sp.csr_matrix, k: int) -> np.ndarray:
