@@ -3,8 +3,8 @@
 recommend(users, k, exclude_seen) on a batch -> (items int64, scores float32) of shape (users, k), best
 first, -1 / -inf padding; exclude_seen=False may return seen items (or the family refuses it with a
 MindshareError its docstring states); a top k is the first k of a longer top; score(users, items) of
-a pair does not depend on the other pairs asked for. Re-rankers rank by their learner only where it clearly beats their prior
-on a check held out of their fit data (they rank by their prior, a base family, instead).
+a pair does not depend on the other pairs asked for. Re-rankers rank by their learner only where it clearly
+beats their prior on a check held out of their fit data (they rank by their prior, a base family, instead).
 """
 
 from __future__ import annotations
