@@ -43,7 +43,10 @@ def project(tmp_path_factory):
         family.pop("n_trials", None)
     # evaluate's and the audience's lists ranked by 2 processes (shorter lists than a real shop's stay in-process)
     local = {"rank_workers": 2, "rank_min_users": 50}
-    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local)
+    model_params = params["model_params"]  # the re-rankers learn on 2 holdout folds (5 shipped): in budget
+    for reranker in ("lightgbm", "mlp"):
+        model_params[reranker] = {**model_params[reranker], "holdout_folds": 2}
+    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local, model_params=model_params)
     env = project_env(folder)
     env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
     env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use
