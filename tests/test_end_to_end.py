@@ -46,7 +46,8 @@ def project(tmp_path_factory):
     model_params = params["model_params"]  # the re-rankers learn on 2 holdout folds (5 shipped): in budget
     for reranker in ("lightgbm", "mlp"):
         model_params[reranker] = {**model_params[reranker], "holdout_folds": 2}
-    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local, model_params=model_params)
+    write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local,
+                 model_params=model_params)
     env = project_env(folder)
     env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
     env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use
