@@ -40,6 +40,9 @@ def test_bench_ranking_writes_every_key(movielens, tmp_path, capsys):
         assert result["recall_at_10"] <= result["recall_at_50"] <= 1  # the family's own 50 hold its 10
         if RANKING_MODELS[name]["family"] in ("lightgbm", "mlp"):
             assert result["recall_at_50"] <= result["pool_recall"] + 1e-9, name  # its 50 come from its pool
+            for run in result["per_seed"]:  # what it ranked by: its learner, or its prior (a base's score column)
+                assert run["ranks_by"] == "learner" if not run["fallback"] else run["ranks_by"].startswith("score_")
+            assert result["fallback_seeds"] == [r["seed"] for r in result["per_seed"] if r["fallback"]]
         else:
             assert "pool_recall" not in result, name
     assert "item_knn_ease" in capsys.readouterr().out

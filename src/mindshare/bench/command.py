@@ -157,7 +157,7 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
         if "fallback_seeds" in row:
             fell = row["fallback_seeds"]
             print(f"{name}: ranked by its prior (a base family) on seed(s) {', '.join(map(str, fell))}" if fell else
-                  f"{name}: its learner beat every base family on its check on every seed")
+                  f"{name}: its learner clearly beat its prior on its check on every seed")
     if compare_surprise and "svd" in results and "surprise_svd" in results:
         ratio = results["svd"]["fit_seconds"] / results["surprise_svd"]["fit_seconds"]
         report["svd_time_ratio_to_surprise"] = ratio

@@ -96,9 +96,8 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
             started = time.perf_counter()
             model.fit(train)
             fit_seconds = time.perf_counter() - started
-            fallback = {"fallback": bool(model.fallback_)} if hasattr(model, "fallback_") else {}  # re-rankers
             per_seed[name].append({"seed": seed, **ranking_metrics(model, split.test), "fit_seconds": fit_seconds,
-                                   **fallback})
+                                   **_ranked_by(model)})
             progress(f"seed {seed}: {name}")
     return {name: {**{m: float(np.mean([r[m] for r in runs])) for m in (*METRICS, "recommend_seconds")},
                    **({"pool_recall": float(np.mean([r["pool_recall"] for r in runs]))} if "pool_recall" in runs[0]
@@ -106,8 +105,16 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
                    **_fallbacks(runs), "per_seed": runs} for name, runs in per_seed.items()}
 
 
+def _ranked_by(model) -> dict:
+    """A re-ranker's `fallback` (it ranks by its prior: its learner did not clearly beat it on its check) and
+    `ranks_by` (the learner, or the prior's score column); nothing for a base family."""
+    if not hasattr(model, "fallback_"):
+        return {}
+    return {"fallback": bool(model.fallback_), "ranks_by": model.fit_facts()["ranks_by"]}
+
+
 def _fallbacks(runs: list[dict]) -> dict:
-    """A re-ranker's seeds on which it ranked by a base family (its learner did not beat them all on its check)."""
+    """A re-ranker's seeds on which it ranked by its prior (its learner did not clearly beat it on its check)."""
     seeds = [r["seed"] for r in runs if r.get("fallback")]
     return {"fallback_seeds": seeds} if any("fallback" in r for r in runs) else {}
 
@@ -130,8 +137,7 @@ def run_temporal_ranking_bench(frame: pd.DataFrame, models: list[str], test_days
         model.fit(train)
         fit_seconds = time.perf_counter() - started
         figures = ranking_metrics(model, split.test, exclude_seen=decision.exclude_seen)
-        results[name] = {**figures, "fit_seconds": fit_seconds,
-                         **({"fallback": bool(model.fallback_)} if hasattr(model, "fallback_") else {})}
+        results[name] = {**figures, "fit_seconds": fit_seconds, **_ranked_by(model)}
         progress(name)
     window = {"fit_rows": len(split.train), "test_rows": len(split.test),
               "test_users": int(split.test["user_id"].nunique()),
