@@ -1,4 +1,4 @@
-"""The shipped params.yaml on a shop's export with only `ingest` changed (and 2 tuning trials per study):
+"""The shipped params.yaml on a shop's export with only `ingest` changed (and 1 tuning trial per study):
 implicit feedback (no ratings), the shop's own categories, people who re-buy (split by time, repeats included).
 Rating-only families skip themselves, the sample's campaigns (MovieLens genres) step aside, and the real
 `dvc repro` runs from ingest to audience."""
@@ -30,8 +30,8 @@ def test_the_shipped_params_run_on_a_shop_export_with_only_ingest_changed(tmp_pa
     ingest = {"source": "events", "path": "data/raw/shop.csv", "columns": COLUMNS, "timestamp_format": "mixed",
               "event_weights": EVENT_WEIGHTS, "items_path": f"data/raw/{items_path.name}", "rating_scale": None,
               "item_columns": {"item_id": "sku", "title": "product", "categories": "category", "price": "unit_price"}}
-    tune = shipped["tune"]  # 2 trials per study keeps the suite in CI's budget; every search space as shipped
-    tune["n_trials"] = 2
+    tune = shipped["tune"]  # 1 trial per study (model_params) keeps the suite in CI's budget; spaces as shipped
+    tune["n_trials"] = 1
     for family in tune["families"].values():
         (family or {}).pop("n_trials", None)
     written = write_params(folder, ingest=ingest, tune=tune)
