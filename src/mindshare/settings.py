@@ -24,6 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from mindshare.errors import MindshareError, suggestion
 from mindshare.layout import PARAMS
 from mindshare.metrics.names import is_reported, metric_names
+from mindshare.safe_text import CAMPAIGN_NAME_RULE, is_campaign_name, render
 
 SCHEMA_FILE = Path("params.schema.json")
 MOVIELENS_RELEASES = ("100k", "1m", "10m", "20m", "25m", "32m", "latest-small", "latest")
@@ -304,13 +305,12 @@ class AudienceSettings(Block):
     seed: Whole = 0  # control groups
 
 
-MESSAGE_TEMPLATES = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
 EXAMPLE_MESSAGE = {"user_id": "0" * 20, "name": None, "campaign": "x", "channel": "email",
                    "reason": "because you liked A and B", "reason_items": ["A", "B"], "top_items": ["C", "D"]}
 
 
 class CampaignSettings(Block):
-    name: Annotated[Text, Field(min_length=1)]
+    name: Annotated[Text, Field(min_length=1)]  # a file name too: letters, digits, '.', '_', '-'
     # recommend: the people whose lists rank the items highest; replenish: those due to re-buy them
     kind: Literal["recommend", "replenish"] = "recommend"
     items: list[Text] = []
@@ -320,6 +320,14 @@ class CampaignSettings(Block):
     channel: str = "email"
     control_share: Share = 0.1
     template: str = "{{ reason }}: {{ top_items | join(', ') }}"
+    format: Literal["text", "html"] = "text"  # html: values HTML-escaped; text: control characters removed
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not is_campaign_name(value):
+            raise ValueError(f"campaign name {value!r} is not allowed: use {CAMPAIGN_NAME_RULE}")
+        return value
 
     @field_validator("template", mode="before")
     @classmethod
@@ -331,7 +339,7 @@ class CampaignSettings(Block):
         if not self.items and not self.categories:
             raise ValueError("give target items or categories")
         try:  # rendered once on an example: a mistake in the template stops before any data is read
-            MESSAGE_TEMPLATES.from_string(self.template).render(**EXAMPLE_MESSAGE)
+            render(self.template, self.format, EXAMPLE_MESSAGE)
         except jinja2.TemplateError as error:
             raise ValueError(f"template error: {error}; fields: {', '.join(EXAMPLE_MESSAGE)}") from None
         return self

@@ -18,6 +18,15 @@ if TYPE_CHECKING:
     from mindshare.settings import Settings
 
 
+def campaign_name(value: str) -> str:
+    """--campaign's type: a name that is safe as a file name (argparse makes a refusal one line and exit 2)."""
+    from mindshare.safe_text import CAMPAIGN_NAME_RULE, is_campaign_name
+
+    if not is_campaign_name(value):
+        raise argparse.ArgumentTypeError(f"campaign name {value!r} is not allowed: use {CAMPAIGN_NAME_RULE}")
+    return value
+
+
 def add_segments(sub) -> None:
     p = sub.add_parser("segments", help="the user segments of the last features stage, described in words")
     p.add_argument("--json", action="store_true", help="print JSON")
@@ -33,7 +42,7 @@ def add_profile(sub) -> None:
 
 def add_audience(sub) -> None:
     p = sub.add_parser("audience", help="a campaign's audience from the production model")
-    p.add_argument("--campaign", required=True, help="a campaign name in params.yaml")
+    p.add_argument("--campaign", required=True, type=campaign_name, help="a campaign name in params.yaml")
     p.add_argument("--budget", type=int, help="override the campaign's budget (users)")
     p.add_argument("--out", help="write the audience as CSV to this file (with --resolve: the send list)")
     p.add_argument("--show", type=int, default=10, help="print this many rows (default 10)")
@@ -47,7 +56,7 @@ def add_audience(sub) -> None:
 def add_outcomes(sub) -> None:
     p = sub.add_parser("outcomes", help="what a campaign achieved: CTR and conversion of treatment vs control; "
                        "or (--online) a batch of clicks and conversions for the online experiment")
-    p.add_argument("--campaign", help="the campaign (its audience file in data/audiences/)")
+    p.add_argument("--campaign", type=campaign_name, help="the campaign (its audience file in data/audiences/)")
     p.add_argument("--file", help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id]")
     p.add_argument("--online", metavar="FILE", help="append a batch export of clicks and conversions to the online "
                    "experiment's event log: kind (click | conversion), request_id or user_id (raw) + item_id, "
@@ -141,12 +150,13 @@ def _send_list(args: argparse.Namespace, campaign: Campaign, table: pd.DataFrame
     from mindshare.atomic_files import write_text
     from mindshare.data.pseudonymise import load_key
     from mindshare.marketing.delivery import resolve_audience
+    from mindshare.safe_text import formula_safe
     from mindshare.stages.inputs import users_table
 
     users = users_table()
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     delivery = resolve_audience(campaign, table, customers, load_key(create=False), names)
-    write_text(delivery.table.to_csv(index=False), args.out)
+    write_text(formula_safe(delivery.table).to_csv(index=False), args.out)  # user_id as listed
     repeats = (f"; raw ids listed more than once: {customers.duplicates} (kept once; first repeat "
                f"{customers.first_duplicate})" if customers.duplicates else "")
     empty = f"; rows without an id: {customers.empty} (skipped)" if customers.empty else ""

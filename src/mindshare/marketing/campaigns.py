@@ -19,14 +19,15 @@ import numpy as np
 import pandas as pd
 
 from mindshare.errors import MindshareError
-from mindshare.settings import MESSAGE_TEMPLATES, CampaignSettings
+from mindshare.safe_text import render
+from mindshare.settings import CampaignSettings
 
 Campaign = CampaignSettings  # a campaign as params.yaml gives it (typed and range-checked there)
 log = logging.getLogger(__name__)
 
 
 def render_message(campaign: Campaign, context: dict) -> str:
-    return MESSAGE_TEMPLATES.from_string(campaign.template).render(**context)
+    return render(campaign.template, campaign.format, context)
 
 
 def check_campaigns(campaigns: list[Campaign], items: pd.DataFrame) -> tuple[list[Campaign], dict[str, str]]:

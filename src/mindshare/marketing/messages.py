@@ -5,12 +5,15 @@ from __future__ import annotations
 import pandas as pd
 
 from mindshare.marketing.campaigns import Campaign, render_message
+from mindshare.safe_text import formula_safe
 
 
 def audience_csv(table: pd.DataFrame) -> str:
-    """The audience as CSV; list columns joined with '|'."""
+    """The audience as CSV; list columns joined with '|', text cells formula-safe (safe_text.formula_safe; ids
+    as they are)."""
     lists = ["top_item_ids", "top_items", "reason_items"]
-    return table.assign(**{c: table[c].map("|".join) for c in lists}).to_csv(index=False)
+    joined = table.assign(**{c: table[c].map("|".join) for c in lists})
+    return formula_safe(joined, keep=("user_id", "top_item_ids")).to_csv(index=False)
 
 
 def messages(campaign: Campaign, table: pd.DataFrame, names: pd.Series | None = None) -> list[dict]:

@@ -60,7 +60,31 @@ def save_compact(obj: Any, path: str | Path) -> None:
         CompactPickler(handle, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
 
 
+def _pickle_bytes(path: str | Path) -> bytes:
+    data = Path(path).read_bytes()
+    return gzip.decompress(data) if data[:2] == GZIP_MAGIC else data
+
+
 def load_model_file(path: str | Path) -> Any:
     """What `save_compact` wrote (or a plain pickle): read whole, decompressed in one call (fast)."""
-    data = Path(path).read_bytes()
-    return pickle.loads(gzip.decompress(data) if data[:2] == GZIP_MAGIC else data)
+    return pickle.loads(_pickle_bytes(path))
+
+
+class _RecordingUnpickler(pickle.Unpickler):
+    """An unpickler that notes the module of every class and function the pickle refers to."""
+
+    def __init__(self, file) -> None:
+        super().__init__(file)
+        self.modules: set[str] = set()
+
+    def find_class(self, module: str, name: str) -> Any:
+        self.modules.add(module)
+        return super().find_class(module, name)
+
+
+def referenced_modules(path: str | Path) -> set[str]:
+    """The modules a saved model's pickle needs importable to load (every class and function it refers to),
+    found by loading it once."""
+    unpickler = _RecordingUnpickler(io.BytesIO(_pickle_bytes(path)))
+    unpickler.load()
+    return unpickler.modules

@@ -7,15 +7,15 @@ Output: one row per recommendation: `user_id`, `rank`, `item_id`, `title`, `scor
 `segment_blend` (little history: blended with their segment's favourites), `demographic` or `popular`
 (new users), `new_item` (an item without interactions yet, matching the user's categories). The
 policy is models/cold_start.py with params.yaml `cold_start`, the same as `evaluate` measured.
-Raw ids are hashed with the key read from the environment at load time; the key is never stored in
-the model.
+Raw ids are hashed with the key read at load time from `MINDSHARE_PSEUDONYM_KEY` (the deployment's
+secret; or the key file) and never stored in the model. The logged `requirements.txt` names every library
+the model imports (tracking/requirements.py), so MLflow's own tools can build its environment.
 """
 
 from __future__ import annotations
 
 import sys
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 import mlflow
@@ -26,6 +26,7 @@ from mlflow.types import ColSpec, Schema
 from mindshare.data.pseudonymise import load_key
 from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender, exclude_seen_of
 from mindshare.settings import ColdStartSettings, checked_block
+from mindshare.tracking.requirements import model_requirements
 
 INPUT_SCHEMA = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False),
                        ColSpec("string", "gender", required=False), ColSpec("long", "age", required=False)])
@@ -33,7 +34,6 @@ OUTPUT_TYPES = {"user_id": "string", "rank": "long", "item_id": "string", "title
                 "cold_start": "boolean", "basis": "string"}
 OUTPUT_SCHEMA = Schema([ColSpec(OUTPUT_TYPES[name], name) for name in OUTPUT_COLUMNS])
 EXAMPLE_INPUT = pd.DataFrame({"user_id": ["example-user"], "k": [3]})
-_REQUIREMENTS = ("mlflow", "numpy", "scipy", "pandas", "pyarrow", "scikit-learn")
 
 
 class RecommenderPyfunc(ServedRecommender, mlflow.pyfunc.PythonModel):
@@ -48,16 +48,6 @@ class RecommenderPyfunc(ServedRecommender, mlflow.pyfunc.PythonModel):
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.answer_frame(model_input)
-
-
-def _requirements() -> list[str]:
-    pins = []
-    for name in _REQUIREMENTS:
-        try:
-            pins.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            pins.append(name)
-    return pins
 
 
 def log_recommender(
@@ -86,6 +76,6 @@ def log_recommender(
             signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
             input_example=EXAMPLE_INPUT,
             code_paths=[str(package_dir)],
-            pip_requirements=_requirements(),
+            pip_requirements=model_requirements(model_path),
         )
     return info.model_uri
