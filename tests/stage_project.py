@@ -41,7 +41,7 @@ def copy_repo(target: Path) -> None:
 
 def project_env(folder: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env["MINDSHARE_PSEUDONYM_KEY"] = "test-key"
+    env["MINDSHARE_PSEUDONYM_KEY"] = "stage-project-test-key"
     env["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     # pytest-xdist already keeps every core busy: one thread per stage, as two processes each spinning two OpenMP or

@@ -41,7 +41,7 @@ from mindshare.tracking.store import (
 from live_server import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
-KEY = "online-test-key"
+KEY = "online-experiment-test-key"
 API_KEY = "online-api-key"
 SPEC = SyntheticSpec(n_users=1000, n_items=80, n_interactions=20_000, seed=11, user_prefix="cust-")
 

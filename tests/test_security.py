@@ -4,6 +4,7 @@ MLflow where a model is served."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -11,8 +12,10 @@ import jinja2
 import pandas as pd
 import pytest
 
+from mindshare.data.pseudonymise import DEFAULT_KEY_FILE, key_fingerprint, load_key, load_project_key
 from mindshare.errors import MindshareError
 from mindshare.marketing.messages import audience_csv
+from mindshare.models.served import model_key
 from mindshare.safe_text import formula_safe, is_campaign_name, render
 from mindshare.settings import CampaignSettings, checked_block
 
@@ -64,3 +67,46 @@ def test_the_cli_refuses_an_unsafe_campaign_name_in_one_line(tmp_path):
                            "r.csv"], cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 2
     assert len(done.stderr.strip().splitlines()) == 1 and "campaign name" in done.stderr
+
+
+# --- the pseudonymisation key ----------------------------------------------------------------------------------
+
+
+def test_the_key_is_made_once_atomically_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MINDSHARE_PSEUDONYM_KEY", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MindshareError, match="no pseudonymisation key"):
+        load_key()  # only ingest makes one
+    key = load_key(create=True)
+    said = capsys.readouterr().err.strip().splitlines()
+    assert len(said) == 1 and "created a new pseudonymisation key" in said[0] and key_fingerprint(key) in said[0]
+    assert len(key) == 64 and (tmp_path / DEFAULT_KEY_FILE).stat().st_mode & 0o077 == 0
+    assert load_key(create=True) == key and capsys.readouterr().err == ""  # made once
+    assert not list((tmp_path / DEFAULT_KEY_FILE).parent.glob(".*tmp"))
+
+
+@pytest.mark.parametrize("content", ["", "  \n", "short"])
+def test_an_empty_or_short_key_is_refused(tmp_path, monkeypatch, content):
+    monkeypatch.delenv("MINDSHARE_PSEUDONYM_KEY", raising=False)
+    (tmp_path / "key").write_text(content)
+    with pytest.raises(MindshareError, match="empty|too short"):
+        load_key(tmp_path / "key", create=True)
+    monkeypatch.setenv("MINDSHARE_PSEUDONYM_KEY", content)
+    with pytest.raises(MindshareError, match="MINDSHARE_PSEUDONYM_KEY is (empty|too short)"):
+        load_key()
+
+
+def test_outputs_made_under_another_key_are_not_mixed(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINDSHARE_PSEUDONYM_KEY", "the-key-the-data-was-made-with")
+    made_with = key_fingerprint(b"the-key-the-data-was-made-with")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports/ingest.json").write_text(json.dumps({"key_fingerprint": made_with}))
+    assert load_project_key() == b"the-key-the-data-was-made-with"
+    assert model_key({"key_fingerprint": made_with}) == b"the-key-the-data-was-made-with"
+    monkeypatch.setenv("MINDSHARE_PSEUDONYM_KEY", "a-new-key-after-a-rotation")
+    with pytest.raises(MindshareError, match=f"is not the one the project's data .* was made with \\({made_with}\\)"):
+        load_project_key()
+    with pytest.raises(MindshareError, match="is not the one this model was made with"):
+        model_key({"key_fingerprint": made_with})
+    assert key_fingerprint(b"a-new-key-after-a-rotation") not in str(b"a-new-key-after-a-rotation")

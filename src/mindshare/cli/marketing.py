@@ -83,10 +83,10 @@ def cmd_segments(args: argparse.Namespace) -> None:
 
 
 def cmd_profile(args: argparse.Namespace) -> None:
-    from mindshare.data.pseudonymise import load_key
+    from mindshare.data.pseudonymise import load_project_key
     from mindshare.stages.inputs import user_profile
 
-    payload = user_profile(args.user, load_key(create=False))
+    payload = user_profile(args.user, load_project_key())
     if args.json:
         print(json.dumps(payload, indent=2))
         return
@@ -148,14 +148,14 @@ def _customers(args: argparse.Namespace, settings: Settings) -> Customers:
 def _send_list(args: argparse.Namespace, campaign: Campaign, table: pd.DataFrame, customers: Customers) -> str:
     """Write the send list (atomically) to --out; the summary line (counts only: no raw id is printed)."""
     from mindshare.atomic_files import write_text
-    from mindshare.data.pseudonymise import load_key
+    from mindshare.data.pseudonymise import load_project_key
     from mindshare.marketing.delivery import resolve_audience
     from mindshare.safe_text import formula_safe
     from mindshare.stages.inputs import users_table
 
     users = users_table()
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
-    delivery = resolve_audience(campaign, table, customers, load_key(create=False), names)
+    delivery = resolve_audience(campaign, table, customers, load_project_key(), names)
     write_text(formula_safe(delivery.table).to_csv(index=False), args.out)  # user_id as listed
     repeats = (f"; raw ids listed more than once: {customers.duplicates} (kept once; first repeat "
                f"{customers.first_duplicate})" if customers.duplicates else "")
@@ -177,7 +177,7 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
         return
     if not args.campaign or not args.file:
         raise MindshareError("outcomes: give --campaign and --file (a campaign's results), or --online FILE")
-    from mindshare.data.pseudonymise import load_key, pseudonymise
+    from mindshare.data.pseudonymise import load_project_key, pseudonymise
     from mindshare.marketing.feedback import campaign_outcomes, read_results, record_outcomes
     from mindshare.stages.inputs import read_table
     from mindshare.stages.params import load_settings
@@ -185,7 +185,7 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
 
     audience = read_table(layout.audience_file(args.campaign), f"audience of campaign '{args.campaign}'")
     results = read_results(args.file)
-    results["user_id"] = pseudonymise(results["user_id"], load_key(create=False))
+    results["user_id"] = pseudonymise(results["user_id"], load_project_key())
     outcomes = campaign_outcomes(args.campaign, audience, results, args.file)
     added = record_outcomes(args.campaign, outcomes.joined)
     log_stage_run(f"outcomes@{args.campaign}", load_settings().experiment_name,
@@ -212,10 +212,10 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
 
 
 def cmd_forget(args: argparse.Namespace) -> None:
-    from mindshare.data.pseudonymise import load_key, pseudonymise
+    from mindshare.data.pseudonymise import load_project_key, pseudonymise
     from mindshare.marketing.feedback import forget_person
 
-    new, removed = forget_person(pseudonymise([args.user], load_key(create=False))[0])
+    new, removed = forget_person(pseudonymise([args.user], load_project_key())[0])
     print(f"user {args.user}: {'added to' if new else 'already on'} {layout.FORGET_LIST}; {removed} ingested rows "
           "removed. Run `dvc repro` to rebuild splits, features, models, audiences and registry versions without "
           "them. Not reached: earlier MLflow runs and model versions, the DVC cache of earlier outputs, and copies "

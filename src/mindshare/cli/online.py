@@ -151,14 +151,14 @@ def record_online_events(path: str) -> None:
     from pathlib import Path
 
     from mindshare import layout
-    from mindshare.data.pseudonymise import load_key
+    from mindshare.data.pseudonymise import load_project_key
     from mindshare.marketing.delivery import read_any_table
     from mindshare.marketing.online_log import EVENT_SCHEMA, events_from_export, write_rows
 
     file = Path(path)
     if not file.is_file():
         raise MindshareError(f"{path}: no such file")
-    rows = events_from_export(read_any_table(file, ("request_id", "user_id", "item_id")), load_key(create=False))
+    rows = events_from_export(read_any_table(file, ("request_id", "user_id", "item_id")), load_project_key())
     written = write_rows(layout.ONLINE_EVENTS, rows, EVENT_SCHEMA)
     kinds = {kind: sum(r["kind"] == kind for r in rows) for kind in ("click", "conversion")}
     print(f"{path}: {written} events appended to {layout.ONLINE_EVENTS} ({kinds['click']} clicks, "

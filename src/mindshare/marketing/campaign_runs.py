@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mindshare.data.interactions import Interactions
-from mindshare.data.pseudonymise import load_key, pseudonymise
+from mindshare.data.pseudonymise import load_project_key, pseudonymise
 from mindshare.errors import MindshareError
 from mindshare.marketing.audience import (
     CampaignScores,
@@ -38,7 +38,7 @@ def suppressed_users(path: str | None, user_ids: np.ndarray) -> np.ndarray:
         raise MindshareError(f"{file}: suppression list not found (params.yaml audience.suppression_path)")
     lines = [line.strip() for line in file.read_text(encoding="utf-8").splitlines() if line.strip()]
     raw = lines[1:] if lines and lines[0] == "user_id" else lines
-    hashed = set(pseudonymise(raw, load_key()))
+    hashed = set(pseudonymise(raw, load_project_key()))
     return np.isin(user_ids, list(hashed))
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from mindshare.data.pseudonymise import pseudonymise
+from mindshare.data.pseudonymise import check_fingerprint, load_key, pseudonymise
 from mindshare.data.schema import age_groups
 from mindshare.errors import MindshareError
 from mindshare.models.answers import answer
@@ -26,6 +26,14 @@ from mindshare.settings import ColdStartSettings
 DEFAULT_K = 10
 MAX_K = 1000
 OUTPUT_COLUMNS = ("user_id", "rank", "item_id", "title", "score", "cold_start", "basis")
+
+
+def model_key(model_config: dict | None) -> bytes:
+    """The pseudonymisation key (MINDSHARE_PSEUDONYM_KEY or the key file), refused unless it is the one the model's
+    users were pseudonymised with (the fingerprint in its config): under another key everyone would be a stranger."""
+    key = load_key()
+    check_fingerprint(key, (model_config or {}).get("key_fingerprint"), "this model")
+    return key
 
 
 def exclude_seen_of(model_config: dict | None) -> bool:

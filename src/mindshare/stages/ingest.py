@@ -15,7 +15,7 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
 from mindshare.data.events import read_items_table
-from mindshare.data.pseudonymise import load_key, pseudonymise, pseudonymise_column
+from mindshare.data.pseudonymise import key_fingerprint, load_key, pseudonymise, pseudonymise_column
 from mindshare.data.schema import canonical_items
 from mindshare.data.sources import complete_items, read_source_tables, read_users
 from mindshare.marketing.feedback import apply_feedback, forgotten, outcome_interactions
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    ingest, key = settings.ingest, load_key()
+    ingest, key = settings.ingest, load_key(create=True)
     on_spark = settings.engine == "spark" and ingest.source == "events"  # other sources are read on the driver
     made = ingest_with_spark(ingest, key) if on_spark else ingest_locally(ingest, key)
     write_parquet(made["items"], layout.ITEMS)
@@ -39,6 +39,7 @@ def main() -> None:
     counts.update({k: counts.pop(k) for k in ("interactions_with_unknown_item", "campaign_outcome_rows")})
     dropped = {**made["dropped"], "forgotten_user": made["erased"]}
     write_json({"dataset": ingest.name, "source": ingest.source, "data_fingerprint": made["fingerprint"],
+                "key_fingerprint": key_fingerprint(key),
                 "counts": counts, "dropped": dropped, "repaired": made["repaired"]}, layout.INGEST_REPORT)
     log.info("ingested %s on %s: %d rows, %d users, %d items", ingest.name, "spark" if on_spark else "local",
              counts["rows"], counts["users"], counts["items"])

@@ -20,7 +20,7 @@ from mindshare.tracking.datasets import SplitDataset, log_split_inputs
 from mindshare.tracking.model_params import model_run_params
 from mindshare.tracking.pyfunc import log_recommender
 from mindshare.tracking.runs import flatten_params
-from mindshare.tracking.store import FAMILY_TAG, OWNER_TAG, STAGE_TAG, configure_tracking, owner, use_experiment
+from mindshare.tracking.store import FAMILY_TAG, STAGE_TAG, configure_tracking, process_tags, use_experiment
 
 PER_USER_ARTIFACT = "per_user_metrics.parquet"  # read back by compare and the promotion gate
 RANKED_BY_PRIOR_TAG = "mindshare.ranked_by_prior"  # a re-ranker whose learner did not beat its prior base family
@@ -42,7 +42,7 @@ def pipeline_run(experiment: str, tags: dict[str, str], params: dict,
                  datasets: list[SplitDataset]) -> Iterator[mlflow.ActiveRun]:
     configure_tracking()
     use_experiment(experiment)
-    with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate", OWNER_TAG: owner()}) as run:
+    with mlflow.start_run(run_name="pipeline", tags={**tags, STAGE_TAG: "evaluate", **process_tags()}) as run:
         mlflow.log_params(flatten_params(params))
         log_split_inputs(run.info.run_id, datasets)
         yield run
@@ -53,7 +53,7 @@ def log_model_run(name: str, model: Recommender, tags: dict[str, str], figures: 
                   datasets: list[SplitDataset], exclude_seen: bool = True) -> tuple[str, str]:
     """A nested run for one evaluated model; returns (run id, logged model URI)."""
     with mlflow.start_run(run_name=name, nested=True,
-                          tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name, OWNER_TAG: owner()}) as run:
+                          tags={**tags, STAGE_TAG: "evaluate", FAMILY_TAG: name, **process_tags()}) as run:
         # the cold-start settings come as params `cold_start/*` with the pyfunc's model_config
         mlflow.log_params(model_run_params(name, model.get_params(), family=model.name))
         log_split_inputs(run.info.run_id, datasets)

@@ -27,8 +27,7 @@ from urllib.parse import unquote, urlparse
 
 import yaml
 
-from mindshare.data.pseudonymise import load_key
-from mindshare.models.served import ServedRecommender, exclude_seen_of
+from mindshare.models.served import ServedRecommender, exclude_seen_of, model_key
 from mindshare.settings import ColdStartSettings, checked_block
 from mindshare.tracking.store import sqlite_file
 
@@ -111,6 +110,6 @@ def load_local(version: LocalVersion) -> ServedRecommender | None:
                              "the model's cold_start settings")
     served = ServedRecommender()
     served.load_files(artifacts["model"], artifacts["items"], artifacts.get("users"), settings,
-                      load_key(create=False), exclude_seen_of(flavor.get("config")))
+                      model_key(flavor.get("config")), exclude_seen_of(flavor.get("config")))
     return served
 

@@ -23,8 +23,8 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from mindshare.data.pseudonymise import load_key
-from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender, exclude_seen_of
+from mindshare.data.pseudonymise import current_fingerprint
+from mindshare.models.served import OUTPUT_COLUMNS, ServedRecommender, exclude_seen_of, model_key
 from mindshare.settings import ColdStartSettings, checked_block
 from mindshare.tracking.requirements import model_requirements
 
@@ -44,7 +44,7 @@ class RecommenderPyfunc(ServedRecommender, mlflow.pyfunc.PythonModel):
         settings = checked_block(ColdStartSettings, (context.model_config or {}).get("cold_start"),
                                  "the model's cold_start settings")
         self.load_files(context.artifacts["model"], context.artifacts["items"], context.artifacts.get("users"),
-                        settings, load_key(create=False), exclude_seen_of(context.model_config))
+                        settings, model_key(context.model_config), exclude_seen_of(context.model_config))
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         return self.answer_frame(model_input)
@@ -72,7 +72,8 @@ def log_recommender(
             name=name,
             python_model=RecommenderPyfunc(),
             artifacts=artifacts,
-            model_config={"cold_start": cold_start.model_dump(), "exclude_seen": bool(exclude_seen)},
+            model_config={"cold_start": cold_start.model_dump(), "exclude_seen": bool(exclude_seen),
+                          "key_fingerprint": current_fingerprint()},
             signature=ModelSignature(inputs=INPUT_SCHEMA, outputs=OUTPUT_SCHEMA),
             input_example=EXAMPLE_INPUT,
             code_paths=[str(package_dir)],

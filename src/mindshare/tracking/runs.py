@@ -10,11 +10,10 @@ import mlflow
 
 from mindshare.tracking.store import (
     GIT_COMMIT_TAG,
-    OWNER_TAG,
     STAGE_TAG,
     configure_tracking,
     git_commit,
-    owner,
+    process_tags,
     use_experiment,
 )
 
@@ -47,7 +46,7 @@ def log_stage_run(stage: str, experiment: str, params: dict[str, Any], metrics: 
     """One run for one stage execution; returns its run id."""
     configure_tracking()
     use_experiment(experiment)
-    all_tags = {STAGE_TAG: stage, GIT_COMMIT_TAG: git_commit(), OWNER_TAG: owner(), **tags}
+    all_tags = {STAGE_TAG: stage, GIT_COMMIT_TAG: git_commit(), **process_tags(), **tags}
     with mlflow.start_run(run_name=stage, tags=all_tags) as run:
         mlflow.log_params(flatten_params(params))
         mlflow.log_metrics({k: float(v) for k, v in metrics.items()})

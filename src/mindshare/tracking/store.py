@@ -16,6 +16,7 @@ GIT_COMMIT_TAG = "mindshare.git_commit"
 DATA_FINGERPRINT_TAG = "mindshare.data_fingerprint"
 SPLIT_FINGERPRINT_TAG = "mindshare.split_fingerprint"
 FAMILY_TAG = "mindshare.model_family"
+KEY_FINGERPRINT_TAG = "mindshare.key_fingerprint"  # the pseudonymisation key's public fingerprint
 OWNER_TAG = "mindshare.owner"  # host:pid of the process that opened a run: finds runs orphaned by a kill
 DATABASE_SCHEMES = ("postgresql", "mysql", "mssql", "sqlite")
 HOSTED_SCHEMES = ("databricks", "databricks-uc", "uc")
@@ -25,6 +26,14 @@ _checked: set[str] = set()
 
 def owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def process_tags() -> dict[str, str]:
+    """Tags every run gets: who opened it (`owner`) and the pseudonymisation key's fingerprint (where a key is set)."""
+    from mindshare.data.pseudonymise import current_fingerprint
+
+    fingerprint = current_fingerprint()
+    return {OWNER_TAG: owner(), **({KEY_FINGERPRINT_TAG: fingerprint} if fingerprint else {})}
 
 
 def quiet_mlflow() -> None:

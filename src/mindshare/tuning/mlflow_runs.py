@@ -23,11 +23,10 @@ from mindshare.tracking.store import (  # noqa: E402
     DATA_FINGERPRINT_TAG,
     FAMILY_TAG,
     GIT_COMMIT_TAG,
-    OWNER_TAG,
     STAGE_TAG,
     configure_tracking,
     git_commit,
-    owner,
+    process_tags,
     use_experiment,
 )
 from mindshare.tuning.settings import StudySettings
@@ -51,7 +50,7 @@ def study_run(experiment: str, study_name: str, settings: StudySettings, fingerp
         return experiment_id, found[0].info.run_id
     run = client.create_run(experiment_id, run_name=f"tune@{settings.model}", tags={
         STAGE_TAG: f"tune@{settings.model}", STUDY_TAG: study_name, FAMILY_TAG: settings.model,
-        DATA_FINGERPRINT_TAG: fingerprint, GIT_COMMIT_TAG: git_commit(), OWNER_TAG: owner()})
+        DATA_FINGERPRINT_TAG: fingerprint, GIT_COMMIT_TAG: git_commit(), **process_tags()})
     params = {**model_run_params(settings.model, settings.model_params), **flatten_params({"tune": {
         "metric": settings.metric, "seed": settings.seed, "pruner": settings.pruner, "space": settings.space_spec}})}
     client.log_batch(run.info.run_id, params=[mlflow.entities.Param(k, v) for k, v in params.items()])
