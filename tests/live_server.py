@@ -17,12 +17,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_log(process: subprocess.Popen) -> str:
+    """What a server wrote to stderr: its pipe, or the file named by `process.log_path`."""
+    if process.stderr is not None:
+        return process.stderr.read()
+    path = getattr(process, "log_path", None)
+    return path.read_text() if path is not None else ""
+
+
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
     """Until `url` answers below 500; the server's stderr if it exits first."""
     deadline = time.time() + seconds
     while time.time() < deadline:
         if process.poll() is not None:
-            raise AssertionError(f"server exited: {process.stderr.read() if process.stderr else ''}")
+            raise AssertionError(f"server exited: {server_log(process)}")
         try:
             if requests.get(url, timeout=1).status_code < 500:
                 return

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import requests
 import yaml
@@ -26,7 +27,7 @@ from mindshare.data.pseudonymise import pseudonymise
 from mindshare.data.split import split_random_per_user
 from mindshare.data.synthetic import SyntheticSpec, generate_synthetic
 from mindshare.features.tables import build_feature_tables
-from mindshare.marketing.online_log import EVENT_SCHEMA, read_exposures, read_log
+from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, read_exposures, read_log, write_rows
 from mindshare.models import make_model
 from mindshare.tracking import registry
 from mindshare.tracking.pyfunc import log_recommender
@@ -42,7 +43,8 @@ from live_server import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[1]
 KEY = "online-experiment-test-key"
-API_KEY = "online-api-key"
+API_KEY = "online-experiment-api-key-4f1d9b"
+WITH_KEY = {"X-API-Key": API_KEY}
 SPEC = SyntheticSpec(n_users=1000, n_items=80, n_interactions=20_000, seed=11, user_prefix="cust-")
 
 
@@ -94,9 +96,12 @@ def project(tmp_path_factory):
 def server(project):
     folder, env = project
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "mindshare.cli", "serve", "--port", str(port),
-                                "--poll-seconds", "0.5"], cwd=folder, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = folder / "server.log"  # its stderr: a pipe read only at the end would fill with audit lines
+    with open(log, "w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "mindshare.cli", "serve", "--port", str(port),
+                                    "--poll-seconds", "0.5"], cwd=folder, env=env,
+                                   stdout=subprocess.DEVNULL, stderr=handle, text=True)
+    process.log_path = log
     base = f"http://127.0.0.1:{port}"
     wait_for(f"{base}/health", process, seconds=120)
     yield base
@@ -111,11 +116,11 @@ def cli(folder: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
 
 def test_an_ab_experiment_from_traffic_to_promotion(project, server):
     folder, env = project
-    version = requests.get(f"{server}/version").json()
+    version = requests.get(f"{server}/version", headers=WITH_KEY).json()
     assert version["version"] == "2" and version["experiment"] == {"challenger_version": "1", "method": "ab",
                                                                    "challenger_share": 0.5}
-    one = requests.get(f"{server}/recommend/cust-1?k=5").json()
-    again = requests.get(f"{server}/recommend/cust-1?k=5").json()
+    one = requests.get(f"{server}/recommend/cust-1?k=5", headers=WITH_KEY).json()
+    again = requests.get(f"{server}/recommend/cust-1?k=5", headers=WITH_KEY).json()
     assert one["arm"] == again["arm"] and one["request_id"] != again["request_id"]  # sticky arm, new request
     assert {item["version"] for item in one["items"]} == {"1" if one["arm"] == "challenger" else "2"}
     assert requests.post(f"{server}/events", json={"events": [{"kind": "click", "request_id": one["request_id"]}]}
@@ -140,8 +145,20 @@ def test_an_ab_experiment_from_traffic_to_promotion(project, server):
                              output_format="list")
     assert run and "online_p_value" in run[0].data.metrics
 
+    bogus = [{"time": time.time(), "request_id": f"bogus-{i}", "user_id": f"{i:020x}", "method": "ab",
+              "arm": "challenger", "k": 1, "items": ["item-1"], "credits": ["challenger"], "versions": ["1"]}
+             for i in range(3000)]  # 3,000 challenger users nobody assigned: the arms no longer split 50/50
+    write_rows(folder / layout.EXPOSURES, bogus, EXPOSURE_SCHEMA)
+    refused = cli(folder, env, "promote", "--online", "--reason", "steered")
+    assert refused.returncode == 1 and "sample ratio MISMATCH" in refused.stdout + refused.stderr, refused.stdout
+    assert "sample ratio MISMATCH" in cli(folder, env, "experiment", "status", "--no-log").stdout
+    for part in (folder / layout.EXPOSURES).rglob("part-*.parquet"):
+        table = pq.read_table(part)
+        if any(str(r).startswith("bogus-") for r in table.column("request_id").to_pylist()):
+            part.unlink()
     promoted = cli(folder, env, "promote", "--online", "--reason", "won online")
     assert promoted.returncode == 0, promoted.stdout + promoted.stderr
+    assert "sample ratio" not in promoted.stdout
     assert "online ctr (ab" in promoted.stdout and ": better" in promoted.stdout
     client = MlflowClient()
     assert str(client.get_model_version_by_alias("mindshare", "production").version) == "1"
@@ -149,9 +166,10 @@ def test_an_ab_experiment_from_traffic_to_promotion(project, server):
     assert last["online"]["decision"] == "better" and last["online"]["challenger"] == "1"
     assert yaml.safe_load((folder / "params.yaml").read_text())["online"]["challenger_share"] == 0
     deadline = time.time() + 30
-    while requests.get(f"{server}/version").json()["experiment"] is not None and time.time() < deadline:
+    while (requests.get(f"{server}/version", headers=WITH_KEY).json()["experiment"] is not None
+           and time.time() < deadline):
         time.sleep(0.2)
-    served = requests.get(f"{server}/version").json()
+    served = requests.get(f"{server}/version", headers=WITH_KEY).json()
     assert served["version"] == "1" and served["experiment"] is None
 
 
@@ -164,7 +182,7 @@ def test_interleaving_credits_each_item_and_outcomes_take_a_batch(project, serve
     (folder / "params.yaml").write_text(yaml.safe_dump(params))
     reloaded = requests.post(f"{server}/admin/reload", headers={"X-API-Key": API_KEY})
     assert reloaded.status_code == 200 and reloaded.json()["experiment"]["method"] == "interleaving"
-    answers = [requests.get(f"{server}/recommend/cust-{n}?k=10").json() for n in range(40)]
+    answers = [requests.get(f"{server}/recommend/cust-{n}?k=10", headers=WITH_KEY).json() for n in range(40)]
     mixed = [a for a in answers if a["arm"] == "interleaved"]
     assert mixed and all({i["version"] for i in a["items"]} <= {"1", "2"} for a in mixed)
     assert any({i["version"] for i in a["items"]} == {"1", "2"} for a in mixed)  # both versions placed items

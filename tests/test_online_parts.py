@@ -160,3 +160,49 @@ def test_setting_the_share_edits_one_line_of_params(tmp_path):
     bare.write_text("a: 1\n")
     assert set_challenger_share(0.5, bare) is None and "online:\n  challenger_share: 0.5" in bare.read_text()
     assert np.isclose(yaml.safe_load(bare.read_text())["online"]["challenger_share"], 0.5)
+
+
+def test_the_log_queue_is_bounded_and_counts_what_it_drops(tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the log's folder should be: every write fails")
+    writer = LogWriter(blocked, EXPOSURE_SCHEMA, flush_seconds=60, flush_records=10, max_queued_records=25)
+    now = time.time()
+    accepted = [writer.append([answer_record(now, f"r{i}", "u", ["a"], ["production"], ["1"])]) for i in range(40)]
+    assert accepted == [True] * 25 + [False] * 15
+    writer.close()
+    assert writer.counts() == {"written": 0, "dropped": 15, "failed": 25, "queued": 0}
+
+
+def test_old_hours_are_deleted_and_events_are_filed_by_arrival(tmp_path):
+    from mindshare.marketing.online_log import delete_hours_before
+    from mindshare.serving.experiment import event_row
+
+    now = time.time()
+    write_rows(tmp_path, [answer_record(now - 100 * 86_400, "old", "u", ["a"], ["production"], ["1"]),
+                          answer_record(now, "new", "u", ["a"], ["production"], ["1"])], EXPOSURE_SCHEMA)
+    assert delete_hours_before(tmp_path, now - 90 * 86_400) == 1
+    assert read_log(tmp_path, EXPOSURE_SCHEMA)["request_id"].tolist() == ["new"]
+    key = b"online-parts-test-key-0123456789"
+    late = event_row(key, "click", "r1", None, None, None, now - 3 * 86_400)  # its own time: 3 days ago
+    write_rows(tmp_path / "events", [late], EVENT_SCHEMA)
+    folders = [p.relative_to(tmp_path / "events").parts[:2] for p in (tmp_path / "events").rglob("*.parquet")]
+    moment = time.gmtime(late["received"])
+    assert folders == [(time.strftime("date=%Y-%m-%d", moment), time.strftime("hour=%H", moment))]
+    assert read_log(tmp_path / "events", EVENT_SCHEMA)["time"].tolist() == [late["time"]]
+    for bad in (now + 3600, now - 91 * 86_400, 0.0):  # an hour ahead, past the retention, 1970
+        with pytest.raises(ValueError, match="is not between 90 days ago and 300 s from now"):
+            event_row(key, "click", "r1", None, None, None, bad)
+
+
+def test_a_sample_ratio_mismatch_is_flagged():
+    from mindshare.marketing.online_outcomes import sample_ratio
+
+    def users(production: int, challenger: int) -> pd.DataFrame:
+        return pd.DataFrame({"arm": ["production"] * production + ["challenger"] * challenger})
+
+    fair = sample_ratio(users(5_030, 4_970), "challenger", 0.5)
+    assert not fair.mismatch and fair.p_value > 0.5 and "sample ratio ok" in fair.describe()
+    skewed = sample_ratio(users(5_300, 4_700), "challenger", 0.5)  # 47% where 50% was asked for
+    assert skewed.mismatch and skewed.p_value < 1e-6 and "MISMATCH" in skewed.describe()
+    assert not sample_ratio(users(9_010, 990), "challenger", 0.1).mismatch
+    assert sample_ratio(users(10, 0), "challenger", 0.0) is None

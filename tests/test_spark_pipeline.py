@@ -106,8 +106,8 @@ def test_the_registered_version_answers_from_the_cli_and_the_server(project):
     items = json.loads(answer.stdout)["items"]
     assert len(items) == 5 and not json.loads(answer.stdout)["cold_start"]
     port = free_port()
-    server = subprocess.Popen([*cli, "serve", "--port", str(port)], cwd=folder, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen([*cli, "serve", "--port", str(port), "--open-recommend"], cwd=folder, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         wait_for(f"http://127.0.0.1:{port}/health", server)
         served = requests.get(f"http://127.0.0.1:{port}/recommend/{customer}", params={"k": 5}, timeout=30)

@@ -358,6 +358,8 @@ class OnlineSettings(Block):
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05  # false verdicts however often one looks (always valid)
     log_flush_seconds: Annotated[float, Field(gt=0)] = 1.0  # the exposure log is written off the request path
     log_flush_records: Count = 1000  # in batches of at most this many records
+    log_max_queued_records: Count = 100_000  # beyond this the logs drop records (counted in /health), never block
+    retention_days: Annotated[float, Field(gt=0)] = 90.0  # hours of the logs older than this are deleted
 
 
 class LocalSettings(Block):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -44,6 +46,10 @@ def raw_user_ids(n: int, seed: int = 0) -> list[str]:
     return chosen + [f"bench-unknown-{i}" for i in range(max(1, len(chosen) // 10))]
 
 
+BENCH_KEY = secrets.token_urlsafe(24)  # the bench's own key (scope recommend), given to the server it starts
+BENCH_HEADERS = {"X-API-Key": BENCH_KEY}
+
+
 async def _get(session, path: str) -> bool:
     """One request, its body read; True if it answered 200."""
     import aiohttp
@@ -62,7 +68,7 @@ async def _closed_loop(base: str, paths: list[str], clients: int, seconds: float
     latencies, errors, count = [], 0, 0
     deadline = time.perf_counter() + seconds
     connector = aiohttp.TCPConnector(limit=clients, force_close=False)
-    async with aiohttp.ClientSession(base, connector=connector) as session:
+    async with aiohttp.ClientSession(base, connector=connector, headers=BENCH_HEADERS) as session:
         async def client(offset: int) -> None:
             nonlocal errors, count
             i = offset
@@ -85,7 +91,7 @@ async def _open_loop(base: str, paths: list[str], rate: float, seconds: float) -
     import aiohttp
 
     latencies, errors = [], 0
-    async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=0)) as session:
+    async with aiohttp.ClientSession(base, connector=aiohttp.TCPConnector(limit=0), headers=BENCH_HEADERS) as session:
         async def one(i: int, scheduled: float) -> None:
             nonlocal errors
             errors += not await _get(session, paths[i % len(paths)])
@@ -140,12 +146,13 @@ def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int
     other = next((v for v in reversed(versions) if v != production), None)
     paths = [f"/recommend/{u}?k={k}" for u in raw_user_ids(2000)]
     port = _free_port()
+    server_log = tempfile.TemporaryFile()  # read only if it fails to start; a pipe nobody reads would fill and block it
     server = subprocess.Popen([sys.executable, "-m", "mindshare.cli", "serve", "--port", str(port), "--workers",
-                               str(workers), "--poll-seconds", "1"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              text=True, env={**os.environ})
+                               str(workers), "--poll-seconds", "1"], stdout=subprocess.DEVNULL, stderr=server_log,
+                              text=True, env={**os.environ, "MINDSHARE_API_KEYS": f"{BENCH_KEY} recommend"})
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait(base, server)
+        _wait(base, server, server_log)
         asyncio.run(_closed_loop(base, paths[:200], min(clients, 20), 1.0, 2000))  # warm up
         results = {"server": {"workers": workers, "cpus": os.cpu_count(), "k": k, "version": production}}
         switcher = None
@@ -162,16 +169,19 @@ def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server_log.close()
     return results
 
 
-def _wait(base: str, server: subprocess.Popen, seconds: float = 120) -> None:
+def _wait(base: str, server: subprocess.Popen, log, seconds: float = 120) -> None:
     import urllib.request
 
     deadline = time.time() + seconds
     while time.time() < deadline:
         if server.poll() is not None:
-            raise MindshareError(f"mindshare serve exited: {(server.stderr.read() or '').strip().splitlines()[-1:]}")
+            log.seek(0)
+            said = log.read().decode(errors="replace").strip().splitlines()[-1:]
+            raise MindshareError(f"mindshare serve exited: {said}")
         try:
             with urllib.request.urlopen(f"{base}/health", timeout=1) as response:
                 if response.status == 200:

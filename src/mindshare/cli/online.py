@@ -44,10 +44,9 @@ def client_key() -> str:
     import os
 
     from mindshare import layout
-    from mindshare.serving.api_keys import API_KEYS_ENV, parse_keys, read_key_file
+    from mindshare.serving.api_keys import API_KEYS_ENV, configured_entries
 
-    keys = [os.environ.get("MINDSHARE_API_KEY", "").strip()] + parse_keys(os.environ.get(API_KEYS_ENV, ""), ",") \
-        + read_key_file(layout.API_KEYS)
+    keys = [os.environ.get("MINDSHARE_API_KEY", "").strip()] + [entry.key for entry in configured_entries()]
     key = next((k for k in keys if k), None)
     if key is None:
         raise MindshareError(f"this command calls protected endpoints: set MINDSHARE_API_KEY (or {API_KEYS_ENV}) "
@@ -77,6 +76,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
         print(json.dumps({"production": experiment.production, "challenger": experiment.challenger,
                           "method": status.method, "metric": status.metric, "verdict": v.__dict__,
                           "arms": status.arms.to_dict("records"), "unmatched_events": status.unmatched_events,
+                          "sample_ratio": None if status.srm is None else {**status.srm.__dict__,
+                                                                            "mismatch": status.srm.mismatch},
                           "looks": len(status.looks), "mlflow_run_id": run_id}, indent=2, default=str))
         return
     print(f"{name}: challenger version {experiment.challenger} vs production version {experiment.production}, "
@@ -90,6 +91,9 @@ def cmd_experiment(args: argparse.Namespace) -> None:
     needed = f"; about {v.users_still_needed} more users per arm if the effect holds" if v.users_still_needed else ""
     print(f"  {what}: {v.estimate:+.4f} (always-valid interval {interval}), p = {v.p_value:.4f}: "
           f"{v.decision.upper()}{needed}")
+    if status.srm is not None:
+        print(f"  {status.srm.describe()}" + (": the verdict cannot be trusted and `promote --online` refuses"
+                                              if status.srm.mismatch else ""))
     if status.unmatched_events:
         print(f"  {status.unmatched_events} event(s) matched no answer within {settings.online.attribution_hours} h "
               "(not counted)")

@@ -94,6 +94,9 @@ def _online_evidence(client, name: str, version: str | None) -> tuple[bool, str,
     interval = f"{v.low:+.4f} to {v.high:+.4f}" if v.low is not None else "none yet"
     line = (f"online {status.metric} ({status.method}, {v.users_per_arm[1]} challenger users): estimate "
             f"{v.estimate:+.4f}, always-valid interval {interval}, p = {v.p_value:.4f}: {v.decision}")
+    if status.srm is not None and status.srm.mismatch:  # the arms are not what was asked for: no verdict holds
+        return False, f"{line}; but {status.srm.describe()}: fix the assignment or logging, then restart the " \
+                      "experiment", evidence(experiment)
     return v.decision == "better", line, evidence(experiment)
 
 

@@ -1,11 +1,14 @@
 """The append-only logs of an online experiment: what each answer showed (exposures) and what people
 did afterwards (clicks, conversions). Pseudonyms only: nothing raw is stored.
 
-Both are Parquet datasets partitioned by hour (`date=YYYY-MM-DD/hour=HH/part-*.parquet`): the hourly
-folders are the rotation (old hours can be archived or deleted as whole folders). `LogWriter` takes
-records on the request path into a queue and a background thread writes them in batches, every
-`flush_seconds` or `flush_records` records, each part file written to a temporary name and renamed
-(a reader never sees half a file). `close` writes what is left.
+Both are Parquet datasets partitioned by the hour the server received the record
+(`date=YYYY-MM-DD/hour=HH/part-*.parquet`; an event's own, client-given time is a field, checked against now,
+and never picks a folder): the hourly folders are the rotation, and hours older than `retention_days` are
+deleted by the writer. `LogWriter` takes records on the request path into a bounded queue (at most
+`max_queued_records`; beyond it records are dropped and counted, never blocking a request or growing memory)
+and a background thread writes them in batches, every `flush_seconds` or `flush_records` records, each part
+file written to a temporary name and renamed (a reader never sees half a file). Records that could not be
+written are counted too; /health reports both. `close` writes what is left.
 
 An exposure record is one answer: time, request_id, user_id (pseudonym), method (off | ab |
 interleaving), arm (the user's arm; `interleaved` for an interleaved answer), k, and per shown item in
@@ -43,7 +46,7 @@ EXPOSURE_SCHEMA = pa.schema([
 SHOWN_COLUMNS = ["time", "request_id", "user_id", "method", "arm", "credit", "version", "item_id", "position", "k"]
 EVENT_SCHEMA = pa.schema([
     ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("item_id", pa.string()),
-    ("kind", pa.string()), ("value", pa.float64()),
+    ("kind", pa.string()), ("value", pa.float64()), ("received", pa.float64()),
 ])
 EVENT_KINDS = ("click", "conversion")
 PARTITIONING = ds.partitioning(pa.schema([("date", pa.string()), ("hour", pa.string())]), flavor="hive")
@@ -55,11 +58,14 @@ def _hour_folder(root: Path, seconds: float) -> Path:
 
 
 def write_rows(root: str | Path, rows: list[dict], schema: pa.Schema) -> int:
-    """Append `rows` to the dataset at `root`: one part file per hour they fall in; returns rows written."""
+    """Append `rows` to the dataset at `root`: one part file per hour they were received in (`received`, else
+    `time` for exposures, which the server times itself); returns rows written."""
     if not rows:
         return 0
     table = pa.Table.from_pylist(rows, schema=schema)
-    hours = np.floor(table.column("time").to_numpy() / 3600.0).astype(np.int64)
+    arrival = (pc.coalesce(table.column("received"), table.column("time")) if "received" in schema.names
+               else table.column("time"))
+    hours = np.floor(arrival.to_numpy() / 3600.0).astype(np.int64)
     for hour in np.unique(hours):
         folder = _hour_folder(Path(root), hour * 3600.0)
         folder.mkdir(parents=True, exist_ok=True)
@@ -92,36 +98,86 @@ def read_exposures(root: str | Path) -> pd.DataFrame:
         drop=True)[SHOWN_COLUMNS]
 
 
+def delete_hours_before(root: str | Path, cutoff: float) -> int:
+    """Delete the hour folders of a log that ended before `cutoff` (epoch seconds); folders deleted."""
+    import shutil
+
+    deleted = 0
+    for folder in sorted(Path(root).glob("date=*/hour=*")):
+        try:
+            start = datetime.strptime(f"{folder.parent.name[5:]} {folder.name[5:]}", "%Y-%m-%d %H")
+        except ValueError:
+            continue
+        if start.replace(tzinfo=timezone.utc).timestamp() + 3600 <= cutoff:
+            shutil.rmtree(folder, ignore_errors=True)
+            deleted += 1
+            if not any(folder.parent.iterdir()):
+                folder.parent.rmdir()
+    return deleted
+
+
 class LogWriter:
     """Records in, Parquet parts out, off the caller's thread (see the module's docstring)."""
 
-    def __init__(self, root: str | Path, schema: pa.Schema, flush_seconds: float = 1.0, flush_records: int = 1000):
+    def __init__(self, root: str | Path, schema: pa.Schema, flush_seconds: float = 1.0, flush_records: int = 1000,
+                 max_queued_records: int = 100_000, retention_days: float | None = None):
         self.root, self.schema = Path(root), schema
         self.flush_seconds, self.flush_records = flush_seconds, flush_records
+        self.max_queued_records, self.retention_days = max_queued_records, retention_days
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._closed = threading.Event()
         self._counts = threading.Condition()
         self.queued = self.done = self.written = 0  # rows: taken, handled (written or failed), written
+        self.dropped = self.failed = 0  # rows: refused by a full queue, not written (a disk error)
+        self._pruned_at = 0.0
         self._thread = threading.Thread(target=self._run, name=f"log-writer-{self.root.name}", daemon=True)
         self._thread.start()
 
-    def append(self, rows: list[dict]) -> None:
-        """Queue rows (never blocks on disk)."""
-        if rows:
-            with self._counts:
-                self.queued += len(rows)
-            self._queue.put(rows)
+    def append(self, rows: list[dict]) -> bool:
+        """Queue rows (never blocks on disk); False, and the rows counted as dropped, if the queue is full."""
+        if not rows:
+            return True
+        with self._counts:
+            if self.queued - self.done + len(rows) > self.max_queued_records:
+                self.dropped += len(rows)
+                if self.dropped == len(rows) or self.dropped % 10_000 < len(rows):
+                    log.error("%s: the log queue is full (%d records); %d records dropped so far", self.root,
+                              self.max_queued_records, self.dropped)
+                return False
+            self.queued += len(rows)
+        self._queue.put(rows)
+        return True
+
+    def counts(self) -> dict[str, int]:
+        with self._counts:
+            return {"written": self.written, "dropped": self.dropped, "failed": self.failed,
+                    "queued": self.queued - self.done}
 
     def _write(self, batch: list[dict]) -> None:
         try:
             written = write_rows(self.root, batch, self.schema)
-        except Exception as error:  # a full disk must not take the server down; say it, keep serving
+        except Exception as error:  # a full disk must not take the server down; say it, count it, keep serving
             written = 0
-            log.error("could not write %d records to %s: %s", len(batch), self.root, error)
+            log.error("could not write %d records to %s: %s", len(batch), self.root, str(error).splitlines()[0])
         with self._counts:
             self.written += written
+            self.failed += len(batch) - written
             self.done += len(batch)
             self._counts.notify_all()
+
+    def _prune(self) -> None:
+        """At most hourly: delete the hours older than `retention_days`."""
+        now = time.time()
+        if self.retention_days is None or now - self._pruned_at < 3600:
+            return
+        self._pruned_at = now
+        try:
+            deleted = delete_hours_before(self.root, now - self.retention_days * 86_400)
+        except OSError as error:
+            log.error("could not delete old hours of %s: %s", self.root, error)
+            return
+        if deleted:
+            log.info("deleted %d hours of %s older than %s days", deleted, self.root, self.retention_days)
 
     def _run(self) -> None:
         """Sleep `flush_seconds` (no wake-up per record: the request threads keep the GIL), then write what
@@ -139,6 +195,7 @@ class LogWriter:
                     batch = []
             if batch:
                 self._write(batch)
+            self._prune()
             if closing:
                 return
 
@@ -189,7 +246,7 @@ def events_from_export(table, key: bytes) -> list[dict]:
     hashed = pd.Series(pseudonymise(user, key), index=frame.index).where(user != "", "")
     now = time.time()
     return [{"time": float(t) if t == t else now, "request_id": r, "user_id": u, "item_id": i, "kind": k,
-             "value": float(v) if v == v else 0.0}
+             "value": float(v) if v == v else 0.0, "received": now}
             for t, r, u, i, k, v in zip(numbers["time"], request, hashed, item, kind, numbers["value"])]
 
 

@@ -137,6 +137,40 @@ class ExperimentStatus:
     looks: pd.DataFrame  # the monitoring path: time, users per arm, estimate, always-valid p-value
     verdict: Verdict
     unmatched_events: int
+    srm: SampleRatio | None = None  # users per arm against the configured split
+
+
+SRM_ALPHA = 0.001  # the usual threshold: a mismatch this unlikely by chance means broken assignment or logging
+
+
+@dataclass(frozen=True)
+class SampleRatio:
+    """A sample-ratio-mismatch check: users seen per arm against the split `online.challenger_share` asks for."""
+
+    users: tuple[int, int]  # production, challenger (or interleaved) users
+    expected_share: float  # of the second
+    p_value: float  # chi-square goodness of fit, 1 degree of freedom
+
+    @property
+    def mismatch(self) -> bool:
+        return self.p_value < SRM_ALPHA
+
+    def describe(self) -> str:
+        seen = self.users[1] / max(sum(self.users), 1)
+        return (f"sample ratio {'MISMATCH' if self.mismatch else 'ok'}: {self.users[0]} production / {self.users[1]} "
+                f"other users, {seen:.1%} against the {self.expected_share:.1%} configured (chi-square p = "
+                f"{self.p_value:.2g}{', below ' + str(SRM_ALPHA) if self.mismatch else ''})")
+
+
+def sample_ratio(users: pd.DataFrame, other_arm: str, expected_share: float) -> SampleRatio | None:
+    """The SRM check over the users of the last look (None where the configured share is 0 or 1)."""
+    from scipy.stats import chisquare
+
+    counts = (int((users["arm"] == PRODUCTION_ARM).sum()), int((users["arm"] == other_arm).sum()))
+    if not 0 < expected_share < 1 or sum(counts) == 0:
+        return None
+    expected = np.array([1 - expected_share, expected_share]) * sum(counts)
+    return SampleRatio(counts, expected_share, float(chisquare(counts, expected).pvalue))
 
 
 def _arm_totals(users_by_look: list[pd.DataFrame], arm: str, metric: str) -> ArmTotals:
@@ -146,7 +180,8 @@ def _arm_totals(users_by_look: list[pd.DataFrame], arm: str, metric: str) -> Arm
 
 
 def experiment_status(exposures: pd.DataFrame, events: pd.DataFrame, method: str, metric: str, alpha: float,
-                      attribution_hours: float, max_looks: int = 50) -> ExperimentStatus:
+                      attribution_hours: float, max_looks: int = 50,
+                      challenger_share: float | None = None) -> ExperimentStatus:
     """Where an experiment stands: `exposures` are its answers (already narrowed to its two versions), looked
     at up to `max_looks` times as its answers arrived (each look holds about as many more answers), so that
     the always-valid p-value is the running minimum over the path a team would have watched."""
@@ -179,8 +214,10 @@ def experiment_status(exposures: pd.DataFrame, events: pd.DataFrame, method: str
         share = np.divide(counts[:, 0], counts.sum(axis=1), out=np.full(len(cut), 0.5), where=counts.sum(axis=1) > 0)
         looks = pd.DataFrame({"time": cut, "wins": counts[:, 0], "losses": counts[:, 1], "estimate": share,
                               "p_value": preference_p_value(counts[:, 0], counts[:, 1])})
+    srm = (sample_ratio(last, CHALLENGER_ARM if method == "ab" else INTERLEAVED_ARM, challenger_share)
+           if challenger_share is not None else None)
     return ExperimentStatus(method, metric, _with_intervals(arm_figures(shown, last), last), looks, result,
-                            attribution.unmatched)
+                            attribution.unmatched, srm)
 
 
 def _with_intervals(figures: pd.DataFrame, users: pd.DataFrame) -> pd.DataFrame:

@@ -37,7 +37,7 @@ class LightGBMRanker(CandidateReranker):
 
     def __init__(self, base_models=DEFAULT_BASES, rating_models=DEFAULT_RATERS, n_candidates: int = 50,
                  holdout_share: float = 0.2, holdout_folds: int = 5, early_stopping_share: float = 0.2,
-                 learn: str = "both", n_estimators: int = 250, learning_rate: float = 0.04, num_leaves: int = 31,
+                 learn: str = "both", n_estimators: int = 500, learning_rate: float = 0.02, num_leaves: int = 31,
                  min_child_samples: int = 50, subsample: float = 0.8, colsample_bytree: float = 0.8,
                  reg_lambda: float = 1.0, objective: str = "lambdarank", prior_weight: float = 3.0,
                  early_stopping_rounds: int = 100, signals: tuple[str, ...] = DEFAULT_SIGNALS,

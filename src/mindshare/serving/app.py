@@ -6,9 +6,13 @@
 - GET  /health, GET /version                   liveness; registered model name, version, alias, commit
 - POST /admin/reload                           check the registry for a new production version now, re-read keys
 
-/admin/reload and /audience always need an API key (serving/api_keys.py), /recommend only with
-`recommend_needs_key`; /health, /version, /docs and /openapi.json never. A new endpoint that needs one
-takes `**keyed` (see `create_app`).
+Every endpoint that answers about people needs an API key with its scope (serving/api_keys.py): /recommend
+`recommend` (unless `open_recommend`, which `mindshare serve` allows on a loopback address only), POST /events
+`events`, /audience `audience`, /admin/reload `admin`. /health, /docs and /openapi.json need none; /version says
+the name and version to anyone, and the rest (commit, run, experiment) to an `admin` key. A new endpoint takes
+`**keyed(scope)` (see `create_app`). Each call with a key, and each refused, is one audit line (logger
+`mindshare.audit`: key id, never the key; route; status; client). Request bodies above `max_body_bytes` get 413
+before they are read; a Host header outside `allowed_hosts` gets 400 (DNS rebinding).
 
 The app loads `@production` at start and checks the alias every `poll_seconds`; a new version is
 loaded and made ready completely (every known user's answer computed) before one reference swap,
@@ -30,14 +34,16 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from mindshare import layout
 from mindshare.errors import MindshareError
 from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, LogWriter
 from mindshare.serving.answers import Answers, VersionInfo
-from mindshare.serving.api_keys import ApiKeys, requires_key
+from mindshare.serving.api_keys import ApiKeys, optional_key, requires_key
 from mindshare.serving.experiment import Served, event_row
+from mindshare.serving.limits import BodyLimit, audit_line
 from mindshare.settings import OnlineSettings
 from mindshare.tracking.aliases import CHALLENGER, PRODUCTION
 from mindshare.tracking.store import FAMILY_TAG, GIT_COMMIT_TAG
@@ -110,6 +116,13 @@ class BatchRecommendation(BaseModel):
     results: list[Recommendation]
 
 
+class PublicVersion(BaseModel):
+    """What /version says without an `admin` key."""
+
+    name: str
+    version: str
+
+
 class Version(BaseModel):
     name: str
     version: str
@@ -151,8 +164,11 @@ class Accepted(BaseModel):
 
 
 class Health(BaseModel):
-    status: str
+    status: str = Field(description="ok, or stale: the registry has not been read for 10 polls")
     version: str | None
+    registry_checked_seconds_ago: float | None = None
+    logs: dict[str, dict[str, int]] = Field(default_factory=dict, description="per log: written, dropped (queue "
+                                            "full), failed (not written), queued records")
 
 
 class AudienceMember(BaseModel):
@@ -188,14 +204,15 @@ class ModelHolder:
         self.root = pathlib.Path(root)
         self.served: Served | None = None
         self.loaded_at = 0.0
+        self.checked_at = 0.0  # monotonic time of the last successful registry check
         self._loading = threading.Lock()
         self._stop = threading.Event()
         self._client = None  # one registry client: making one per poll costs a store set-up each time
         online = self._online_settings()
-        self.exposures = LogWriter(self.root / layout.EXPOSURES, EXPOSURE_SCHEMA, online.log_flush_seconds,
-                                   online.log_flush_records)
-        self.events = LogWriter(self.root / layout.ONLINE_EVENTS, EVENT_SCHEMA, online.log_flush_seconds,
-                                online.log_flush_records)
+        bounds = {"flush_seconds": online.log_flush_seconds, "flush_records": online.log_flush_records,
+                  "max_queued_records": online.log_max_queued_records, "retention_days": online.retention_days}
+        self.exposures = LogWriter(self.root / layout.EXPOSURES, EXPOSURE_SCHEMA, **bounds)
+        self.events = LogWriter(self.root / layout.ONLINE_EVENTS, EVENT_SCHEMA, **bounds)
 
     @property
     def current(self) -> Answers | None:
@@ -274,17 +291,30 @@ class ModelHolder:
             return True
 
     def answer(self, user_id: str, k: int, gender: str | None, age: int | None, pseudonymised: bool = False) -> dict:
-        """One answer from what is served, its exposures queued for the log."""
-        payload, exposures = self.ready_served().answer(user_id, k, gender, age, pseudonymised)
-        self.exposures.append(exposures)
+        """One answer from what is served; its exposures queued for the log while an experiment runs."""
+        served = self.ready_served()
+        payload, exposures = served.answer(user_id, k, gender, age, pseudonymised)
+        if served.method != "off":
+            self.exposures.append(exposures)
         return payload
 
     def watch(self) -> None:
+        """Poll until stopped; no exception ends the thread (each is logged, by type when it has no message)."""
         while not self._stop.wait(self.poll_seconds):
             try:
                 self.refresh()
+                self.checked_at = time.monotonic()
             except Exception as error:  # keep serving what is loaded; say why once per poll
-                log.warning("could not check or load the production version: %s", str(error).splitlines()[0])
+                said = (str(error).splitlines() or [""])[0] or type(error).__name__
+                log.warning("could not check or load the production version: %s", said)
+
+    def checked_seconds_ago(self) -> float | None:
+        return round(time.monotonic() - self.checked_at, 1) if self.checked_at else None
+
+    def status(self) -> str:
+        """ok, or stale when the registry has not been read for 10 polls (the loaded version may be outdated)."""
+        ago = self.checked_seconds_ago()
+        return "stale" if ago is not None and ago > 10 * self.poll_seconds else "ok"
 
     def start_watching(self) -> None:
         threading.Thread(target=self.watch, name="production-watch", daemon=True).start()
@@ -354,9 +384,15 @@ def _one_line(error: RequestValidationError) -> str:
     return f"{where or 'request'}: {first.get('msg', 'invalid')}".replace("\n", " ")
 
 
+DEFAULT_ALLOWED_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+
+
 def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None = None,
-               recommend_needs_key: bool = False) -> FastAPI:
-    """The app; `keys` default to MINDSHARE_API_KEYS and .mindshare/api_keys, read now and on /admin/reload."""
+               open_recommend: bool = False, allowed_hosts: tuple[str, ...] = DEFAULT_ALLOWED_HOSTS,
+               max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> FastAPI:
+    """The app; `keys` default to MINDSHARE_API_KEYS and .mindshare/api_keys, read now, when the file changes and
+    on /admin/reload."""
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
@@ -367,8 +403,20 @@ def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None 
     max_k = holder.max_k
     _, BatchRequest = request_models(max_k, max_batch)
     keys = keys if keys is not None else ApiKeys.from_environment()
-    keyed = {"dependencies": [requires_key(keys)], "responses": {**ERRORS, **KEY_ERRORS}}  # a route that needs a key
-    recommend = keyed if recommend_needs_key else {"responses": ERRORS}
+
+    def keyed(scope: str) -> dict:  # a route that needs a key with `scope`
+        return {"dependencies": [requires_key(keys, scope)], "responses": {**ERRORS, **KEY_ERRORS}}
+
+    recommend = {"responses": ERRORS} if open_recommend else keyed("recommend")
+    app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # added last: the outermost, before anything reads
+
+    @app.middleware("http")
+    async def audit(request: Request, call_next):
+        response = await call_next(request)
+        if getattr(request.state, "audited", False) or response.status_code in (401, 403):
+            audit_line(request, response.status_code)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:
@@ -387,11 +435,17 @@ def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None 
     @app.get("/health", response_model=Health, responses={503: {"model": ErrorMessage}})
     async def health() -> Response:
         answers = holder.ready()
-        return _json({"status": "ok", "version": answers.info.version})
+        return _json({"status": holder.status(), "version": answers.info.version,
+                      "registry_checked_seconds_ago": holder.checked_seconds_ago(),
+                      "logs": {"exposures": holder.exposures.counts(), "events": holder.events.counts()}})
 
-    @app.get("/version", response_model=Version, responses={503: {"model": ErrorMessage}})
-    async def version() -> Response:
-        return _json(holder.version())
+    @app.get("/version", response_model=Version | PublicVersion, responses={503: {"model": ErrorMessage}},
+             dependencies=[optional_key(keys, "admin")])
+    async def version(request: Request) -> Response:
+        described = holder.version()
+        if getattr(request.state, "scoped", False):
+            return _json(described)
+        return _json({"name": described["name"], "version": described["version"]})
 
     @app.get("/recommend/{user_id}", response_model=Recommendation, **recommend)
     async def recommend_one(user_id: str = Path(min_length=1, max_length=256),
@@ -411,23 +465,24 @@ def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None 
     recommend_batch.__annotations__["request"] = BatchRequest  # a class made here: not a string annotation
     app.post("/recommend", response_model=BatchRecommendation, **recommend)(recommend_batch)
 
-    @app.post("/events", response_model=Accepted, **keyed)
+    @app.post("/events", response_model=Accepted, **keyed("events"))
     async def events(batch: EventBatch) -> Response:
-        key = holder.ready().key
+        key, online = holder.ready().key, holder.ready_served().online
         try:
             rows = [event_row(key, e.kind, getattr(e, "request_id", None), getattr(e, "user_id", None), e.item_id,
-                              e.value, e.time) for e in batch.events]
+                              e.value, e.time, online.retention_days) for e in batch.events]
         except ValueError as error:
             raise HTTPException(422, f"events: {error}") from None
-        holder.events.append(rows)
+        if not holder.events.append(rows):
+            raise HTTPException(503, "the event log is full; retry later")
         return _json({"accepted": len(rows)})
 
-    @app.get("/audience/{campaign}", response_model=Audience, **keyed)
+    @app.get("/audience/{campaign}", response_model=Audience, **keyed("audience"))
     def audience(campaign: str = Path(min_length=1, max_length=128),
                  budget: int | None = Query(None, ge=1, le=10_000_000)) -> Response:
         return _json(holder.audience(campaign, budget))
 
-    @app.post("/admin/reload", response_model=Version, **keyed)
+    @app.post("/admin/reload", response_model=Version, **keyed("admin"))
     def reload() -> Response:
         try:
             keys.load()  # a rotated key file takes effect now (this request was let in by the keys before it)
@@ -455,6 +510,9 @@ def from_environment() -> FastAPI:
                          int(os.environ.get("MINDSHARE_SERVE_MAX_K", "100")),
                          float(os.environ.get("MINDSHARE_SERVE_POLL_SECONDS", "5")))
     holder.refresh()
+    holder.checked_at = time.monotonic()
     holder.start_watching()
+    hosts = tuple(h.strip() for h in os.environ.get("MINDSHARE_SERVE_ALLOWED_HOSTS", "").split(",") if h.strip())
     return create_app(holder, int(os.environ.get("MINDSHARE_SERVE_MAX_BATCH", "1000")), ApiKeys.from_environment(),
-                      os.environ.get("MINDSHARE_SERVE_RECOMMEND_NEEDS_KEY") == "1")
+                      os.environ.get("MINDSHARE_SERVE_OPEN_RECOMMEND") == "1", hosts or DEFAULT_ALLOWED_HOSTS,
+                      int(os.environ.get("MINDSHARE_SERVE_MAX_BODY_BYTES", str(DEFAULT_MAX_BODY_BYTES))))

@@ -3,8 +3,8 @@ when `online.challenger_share` > 0, the routing between them (marketing/traffic.
 
 A `Served` is built whole for a pair of versions and a copy of the online settings, and replaced
 whole (one reference swap) when either alias moves or the settings change; the log writers live as
-long as the app. Every answer gets a request id and appends its exposures (one row per shown item,
-pseudonyms only) to the exposure log; `POST /events` appends to the event log.
+long as the app. Every answer gets a request id; while an experiment runs it appends its exposures (one row
+per shown item, pseudonyms only) to the exposure log; `POST /events` appends to the event log.
 """
 
 from __future__ import annotations
@@ -61,14 +61,22 @@ class Served:
                  "items": items}, [exposure])
 
 
+MAX_CLOCK_SKEW_SECONDS = 300.0  # an event's own time may be this far in the future (clients' clocks differ)
+
+
 def event_row(key: bytes, kind: str, request_id: str | None, raw_user_id: str | None, item_id: str | None,
-              value: float | None, at: float | None) -> dict:
-    """A click or conversion as the event log stores it (the raw id hashed at once); ValueError if it
-    names neither a request nor a user and an item."""
+              value: float | None, at: float | None, max_age_days: float = 90.0) -> dict:
+    """A click or conversion as the event log stores it (the raw id hashed at once, the arrival time beside its own);
+    ValueError if it names neither a request nor a user and an item, or if its time is more than
+    `MAX_CLOCK_SKEW_SECONDS` ahead of now or older than `max_age_days` (the logs' retention)."""
     if kind not in EVENT_KINDS:
         raise ValueError(f"kind must be one of {', '.join(EVENT_KINDS)}")
     if not request_id and not (raw_user_id and item_id):
         raise ValueError("name the request_id of the answer, or the user_id and the item_id")
-    return {"time": float(at if at is not None else time.time()), "request_id": request_id or "",
+    now = time.time()
+    if at is not None and not now - max_age_days * 86_400 <= at <= now + MAX_CLOCK_SKEW_SECONDS:
+        raise ValueError(f"time {at:.0f} is not between {max_age_days:g} days ago and {MAX_CLOCK_SKEW_SECONDS:.0f} s "
+                         "from now (epoch seconds)")
+    return {"time": float(at if at is not None else now), "request_id": request_id or "",
             "user_id": pseudonym(raw_user_id, key) if raw_user_id else "", "item_id": item_id or "",
-            "kind": kind, "value": float(value or 0.0)}
+            "kind": kind, "value": float(value or 0.0), "received": now}

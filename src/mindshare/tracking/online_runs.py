@@ -62,7 +62,7 @@ def current_experiment(client: MlflowClient, name: str, online: OnlineSettings,
     exposures = experiment_exposures(read_exposures(root / layout.EXPOSURES), production, challenger)
     events = read_log(root / layout.ONLINE_EVENTS, EVENT_SCHEMA)
     status = experiment_status(exposures, events, online.method, online.metric, online.alpha,
-                               online.attribution_hours)
+                               online.attribution_hours, challenger_share=online.challenger_share)
     return OnlineExperiment(production, challenger, status)
 
 
@@ -72,7 +72,8 @@ def evidence(experiment: OnlineExperiment) -> dict:
     return {"method": experiment.status.method, "metric": experiment.status.metric, "decision": v.decision,
             "estimate": round(v.estimate, 6), "interval": [None if x is None else round(x, 6) for x in (v.low, v.high)],
             "p_value": round(v.p_value, 6), "users_per_arm": list(v.users_per_arm),
-            "production": experiment.production, "challenger": experiment.challenger}
+            "production": experiment.production, "challenger": experiment.challenger,
+            "srm_p_value": round(experiment.status.srm.p_value, 6) if experiment.status.srm else None}
 
 
 def log_online_run(experiment: OnlineExperiment, experiment_name: str, alpha: float) -> str:
