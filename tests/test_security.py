@@ -5,6 +5,8 @@ MLflow where a model is served."""
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 
@@ -110,3 +112,59 @@ def test_outputs_made_under_another_key_are_not_mixed(tmp_path, monkeypatch):
     with pytest.raises(MindshareError, match="is not the one this model was made with"):
         model_key({"key_fingerprint": made_with})
     assert key_fingerprint(b"a-new-key-after-a-rotation") not in str(b"a-new-key-after-a-rotation")
+
+
+# --- durable files ---------------------------------------------------------------------------------------------
+
+
+def test_outputs_follow_the_umask_keep_an_edited_files_mode_and_private_ones_stay_private(tmp_path):
+    from mindshare.atomic_files import write_json, write_text
+
+    old = os.umask(0o027)
+    try:
+        write_json({"a": 1}, tmp_path / "report.json")
+        assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == 0o640
+        params = tmp_path / "params.yaml"
+        params.write_text("a: 1\n")
+        params.chmod(0o644)
+        write_text("a: 2\n", params)  # an edit, as promote's challenger_share -> 0
+        assert stat.S_IMODE(params.stat().st_mode) == 0o644 and params.read_text() == "a: 2\n"
+        write_text("user_id\n17850\n", tmp_path / "send.csv", private=True)
+        assert stat.S_IMODE((tmp_path / "send.csv").stat().st_mode) == 0o600
+        assert not list(tmp_path.glob(".*.tmp"))
+    finally:
+        os.umask(old)
+
+
+def test_promotions_and_rollbacks_take_turns(tmp_path, monkeypatch):
+    import threading
+
+    from mindshare.errors import PolicyRefusal
+    from mindshare.tracking.registry import registry_lock
+
+    monkeypatch.chdir(tmp_path)
+    order: list[str] = []
+    with registry_lock("m"):
+        waiter = threading.Thread(target=lambda: [registry_lock("m").__enter__(), order.append("second")])
+        waiter.start()
+        waiter.join(0.5)
+        order.append("first")
+    waiter.join(5)
+    assert order == ["first", "second"]
+    with pytest.raises(PolicyRefusal, match="held the lock"):
+        with registry_lock("other"):
+            done = []
+            blocked = threading.Thread(target=lambda: done.append(_try_lock("other")))
+            blocked.start()
+            blocked.join(5)
+            raise done[0]
+
+
+def _try_lock(name: str):
+    from mindshare.tracking.registry import registry_lock
+
+    try:
+        with registry_lock(name, seconds=0.3):
+            return AssertionError("the lock was taken twice")
+    except Exception as error:  # the refusal, handed back to the test's thread
+        return error

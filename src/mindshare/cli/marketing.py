@@ -156,7 +156,7 @@ def _send_list(args: argparse.Namespace, campaign: Campaign, table: pd.DataFrame
     users = users_table()
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     delivery = resolve_audience(campaign, table, customers, load_project_key(), names)
-    write_text(formula_safe(delivery.table).to_csv(index=False), args.out)  # user_id as listed
+    write_text(formula_safe(delivery.table).to_csv(index=False), args.out, private=True)  # raw ids: 0600
     repeats = (f"; raw ids listed more than once: {customers.duplicates} (kept once; first repeat "
                f"{customers.first_duplicate})" if customers.duplicates else "")
     empty = f"; rows without an id: {customers.empty} (skipped)" if customers.empty else ""

@@ -14,8 +14,11 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -127,7 +130,36 @@ def history(client: MlflowClient, name: str) -> list[dict]:
     return [json.loads(tags[key]) for key in sorted(k for k in tags if k.startswith(HISTORY_PREFIX))]
 
 
-def _record(client: MlflowClient, name: str, event: dict) -> dict:
+LOCK_FOLDER = Path(".mindshare") / "locks"
+
+
+@contextmanager
+def registry_lock(name: str, seconds: float = 60.0):
+    """Promotions and rollbacks of `name` one at a time (an exclusive lock on a file in .mindshare/locks/, shared
+    by every process on this machine); a refusal (exit 1) if another holds it longer than `seconds`."""
+    import fcntl
+
+    LOCK_FOLDER.mkdir(parents=True, exist_ok=True)
+    with open(LOCK_FOLDER / f"registry-{name}.lock", "a") as handle:
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PolicyRefusal(f"another promotion or rollback of '{name}' has held the lock for "
+                                        f"{seconds:.0f} s; try again when it is done") from None
+                time.sleep(0.1)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _move_production(client: MlflowClient, name: str, version: str, event: dict) -> dict:
+    """Record `event` in the history, then move the alias: both or neither (the record is removed if the move
+    fails). Call under `registry_lock`."""
     seq = len(history(client, name)) + 1
     event = {
         "seq": seq,
@@ -135,7 +167,13 @@ def _record(client: MlflowClient, name: str, event: dict) -> dict:
         "when": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         **event,
     }
-    client.set_registered_model_tag(name, f"{HISTORY_PREFIX}{seq:06d}", json.dumps(event))
+    tag = f"{HISTORY_PREFIX}{seq:06d}"
+    client.set_registered_model_tag(name, tag, json.dumps(event))
+    try:
+        client.set_registered_model_alias(name, PRODUCTION, version)
+    except Exception:
+        client.delete_registered_model_tag(name, tag)
+        raise
     return event
 
 
@@ -299,6 +337,11 @@ def promote(
     _require_model(client, name)
     if not reason.strip():
         raise MindshareError("promote: --reason must say why")
+    with registry_lock(name):
+        return _promote(client, name, reason, version, force, tolerance, reevaluate, settings, per_user, online)
+
+
+def _promote(client, name, reason, version, force, tolerance, reevaluate, settings, per_user, online) -> dict:
     if version is None:
         candidate = _version_by_alias(client, name, CHALLENGER)
         if candidate is None:
@@ -316,10 +359,10 @@ def promote(
         )
         if not gate.allowed and not force:
             raise GateRefusal(f"promotion refused: {gate.message}", gate.checks)
-    client.set_registered_model_alias(name, PRODUCTION, candidate.version)
-    return _record(
+    return _move_production(
         client,
         name,
+        str(candidate.version),
         {
             "action": "promote",
             "from": str(production.version) if production else None,
@@ -356,12 +399,13 @@ def rollback(client: MlflowClient, name: str, reason: str) -> dict:
     """Move `production` back to the version the last unreverted promotion replaced."""
     if not reason.strip():
         raise MindshareError("rollback: --reason must say why")
-    target = rollback_target(history(client, name))
-    production = _version_by_alias(client, name, PRODUCTION)
-    if target is None or production is None:
-        raise PolicyRefusal("nothing to roll back to: production has no earlier version in the promotion history")
-    client.set_registered_model_alias(name, PRODUCTION, target)
-    return _record(client, name, {"action": "rollback", "from": str(production.version), "to": target, "why": reason})
+    with registry_lock(name):
+        target = rollback_target(history(client, name))
+        production = _version_by_alias(client, name, PRODUCTION)
+        if target is None or production is None:
+            raise PolicyRefusal("nothing to roll back to: production has no earlier version in the promotion history")
+        return _move_production(client, name, target,
+                                {"action": "rollback", "from": str(production.version), "to": target, "why": reason})
 
 
 def describe_versions(client: MlflowClient, name: str) -> list[dict]:
