@@ -377,7 +377,7 @@ def test_outcomes_close_the_loop_and_forget_erases(project):
     cli = [sys.executable, "-m", "mindshare.cli"]
     audience = pd.read_csv(folder / "data/audiences/first_category.csv")
     key = (folder / ".mindshare/pseudonym.key").read_text().strip().encode()
-    from mindshare.data.pseudonymise import pseudonymise
+    from mindshare.data.pseudonymise import erasure_hash, pseudonymise
 
     raw = {pseudonymise([f"zq9raw-{n}"], key)[0]: f"zq9raw-{n}" for n in range(1, 301)}
     rows = []
@@ -411,10 +411,25 @@ def test_outcomes_close_the_loop_and_forget_erases(project):
     assert len(refused.stderr.strip().splitlines()) == 1
 
     victim = next(p for p, r in raw.items() if r == "zq9raw-2")
-    forgot = run(folder, *cli, "forget", "--user", "zq9raw-2", env=env)
+    held = [path for path in (folder / "mlruns").rglob("*") if path.suffix in (".csv", ".parquet")
+            and victim in set(pd.read_csv(path, dtype=str).get("user_id", []) if path.suffix == ".csv"
+                              else pd.read_parquet(path).get("user_id", []))]
+    assert held  # the audience and per-user metric artifacts named the person before
+    forgot = run(folder, *cli, "forget", "--user", " zq9raw-2 ", env=env)  # trimmed, as ingest trims ids
     assert forgot.returncode == 0, forgot.stderr
-    assert victim not in set(pd.read_parquet(folder / "data/interim/interactions.parquet")["user_id"])
+    assert "registered versions flagged" in forgot.stdout and "dvc gc -w" in forgot.stdout
     assert victim in (folder / "data/feedback/forget.txt").read_text()
+    assert erasure_hash("zq9raw-2") in (folder / "data/feedback/forget_ids.txt").read_text()
+    for store in ("data", "mlruns"):  # every table: ingested data, splits, features, recommendations, audiences,
+        for path in (folder / store).rglob("*"):  # messages, outcomes, online logs; MLflow's table artifacts
+            if path.suffix in (".csv", ".jsonl", ".parquet") and "raw" not in path.parts:
+                text = path.read_bytes() if path.suffix != ".parquet" else \
+                    pd.read_parquet(path).astype(str).to_csv().encode()
+                assert victim.encode() not in text, path
+    versions = _client(folder).search_model_versions("name = 'mindshare'")
+    assert versions and all("mindshare.erasure_pending" in v.tags for v in versions)
+    nobody = run(folder, *cli, "forget", "--user", "zq9raw-nobody-at-all", env=env)
+    assert nobody.returncode == 1 and "matches nobody" in nobody.stderr
     # the data path of the next repro (the stages after prepare only read its outputs); all of it
     # would re-tune and retrain every model, which the first repro above already covers
     rebuilt = run(folder, "dvc", "repro", "prepare", env=env)

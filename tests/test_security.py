@@ -168,3 +168,48 @@ def _try_lock(name: str):
             return AssertionError("the lock was taken twice")
     except Exception as error:  # the refusal, handed back to the test's thread
         return error
+
+
+# --- erasure that holds ------------------------------------------------------------------------------------------
+
+
+def test_a_forgotten_person_stays_forgotten_under_a_new_key(tmp_path, monkeypatch):
+    """The forget list keeps an unkeyed erasure hash beside the pseudonym: after a key rotation (or loss) the
+    person's raw id still matches at ingest, and their rows are dropped under the new key."""
+    from mindshare.data.pseudonymise import erasure_hash, matching_ids, pseudonymise
+    from mindshare.marketing.feedback import apply_feedback, forget, forgotten, forgotten_ids
+
+    monkeypatch.chdir(tmp_path)
+    forget(pseudonymise(["alice"], b"the-old-key-0123456789")[0], erasure_hash("alice"))
+    new_key = b"the-new-key-9876543210"
+    raw = pd.DataFrame({"user_id": ["alice", "bob", "alice", "carol"], "item_id": list("abcd")})
+    listed = set(pseudonymise(sorted(matching_ids(raw["user_id"], forgotten_ids())), new_key))
+    assert not listed & forgotten()  # the old pseudonym is useless under the new key...
+    interactions = raw.assign(user_id=pseudonymise(raw["user_id"], new_key))
+    kept, _, erased, _ = apply_feedback(interactions, pd.DataFrame({"user_id": []}), None, listed)
+    assert erased == 2 and pseudonymise(["alice"], new_key)[0] not in set(kept["user_id"])  # ...the hash is not
+    assert "alice" not in (tmp_path / "data/feedback/forget_ids.txt").read_text()
+    assert stat.S_IMODE((tmp_path / "data/feedback/forget_ids.txt").stat().st_mode) == 0o600
+
+
+def test_a_running_server_answers_a_forgotten_person_as_a_stranger_and_logs_nothing():
+    from mindshare.serving.experiment import FORGOTTEN, Served
+    from mindshare.settings import OnlineSettings
+
+    class Known:  # the answers of a served version: one person known, everyone else a stranger
+        key = b"served-test-key-0123456789"
+        info = type("Info", (), {"version": "1"})()
+
+        def for_pseudonym(self, hashed, k, gender=None, age=None):
+            if hashed == FORGOTTEN:
+                return True, [{"item_id": "popular", "title": "", "score": 0.5, "basis": "popular"}]
+            return False, [{"item_id": "theirs", "title": "", "score": 1.0, "basis": "model"}]
+
+    from mindshare.data.pseudonymise import pseudonym
+
+    served = Served(Known(), None, OnlineSettings())
+    gone = frozenset({pseudonym("dana", Known.key)})
+    answer, logged = served.answer("dana", 1)
+    assert answer["items"][0]["item_id"] == "theirs" and logged
+    answer, logged = served.answer("dana", 1, forgotten=gone)
+    assert answer["cold_start"] and answer["items"][0]["item_id"] == "popular" and logged == []

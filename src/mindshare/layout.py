@@ -17,7 +17,8 @@ ITEMS = INTERIM / "items.parquet"
 USERS = INTERIM / "users.parquet"
 INGEST_REPORT = Path("reports/ingest.json")
 FEEDBACK = Path("data/feedback")  # people to forget, recorded campaign outcomes (read by ingest)
-FORGET_LIST = FEEDBACK / "forget.txt"
+FORGET_LIST = FEEDBACK / "forget.txt"  # pseudonyms under the current key
+FORGET_IDS = FEEDBACK / "forget_ids.txt"  # unkeyed erasure hashes of the raw ids: re-applied under any key
 OUTCOMES = FEEDBACK / "outcomes"
 
 # prepare

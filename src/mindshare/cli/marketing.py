@@ -212,11 +212,36 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
 
 
 def cmd_forget(args: argparse.Namespace) -> None:
-    from mindshare.data.pseudonymise import load_project_key, pseudonymise
-    from mindshare.marketing.feedback import forget_person
+    import re
 
-    new, removed = forget_person(pseudonymise([args.user], load_project_key())[0])
-    print(f"user {args.user}: {'added to' if new else 'already on'} {layout.FORGET_LIST}; {removed} ingested rows "
-          "removed. Run `dvc repro` to rebuild splits, features, models, audiences and registry versions without "
-          "them. Not reached: earlier MLflow runs and model versions, the DVC cache of earlier outputs, and copies "
-          "made elsewhere; delete those runs (`mlflow gc`) and `dvc gc` to finish.")
+    from mindshare.data.pseudonymise import erasure_hash, load_project_key, pseudonymise
+    from mindshare.errors import PolicyRefusal
+    from mindshare.marketing.feedback import erase_outputs, forget_person
+    from mindshare.stages.params import load_settings
+    from mindshare.tracking.erasure import flag_versions, purge_run_artifacts
+    from mindshare.tracking.store import configure_tracking, tracking_client
+
+    settings = load_settings()
+    raw = args.user.strip()  # as ingest normalises ids: trimmed, '17850.0' -> '17850' where it repairs them
+    if settings.ingest.cleaning.float_ids == "repair" and re.fullmatch(r"-?\d+\.0+", raw):
+        raw = re.sub(r"\.0+$", "", raw)
+    if not raw:
+        raise MindshareError("forget: --user is empty")
+    pseudonym = pseudonymise([raw], load_project_key())[0]
+    new, removed = forget_person(pseudonym, erasure_hash(raw))
+    outputs = erase_outputs(pseudonym)
+    configure_tracking()
+    client = tracking_client()
+    experiment = client.get_experiment_by_name(settings.experiment_name)
+    artifacts = purge_run_artifacts(client, [experiment.experiment_id], pseudonym) if experiment else {}
+    flagged = flag_versions(client, settings.register.model_name) if client.search_registered_models(
+        f"name = '{settings.register.model_name}'") else 0
+    print(f"forget: {'added to' if new else 'already on'} {layout.FORGET_LIST} (and, by a key-independent hash, "
+          f"{layout.FORGET_IDS}); rows removed: {removed} ingested interactions, {sum(outputs.values())} in "
+          f"{len(outputs)} output files, {sum(artifacts.values())} in {len(artifacts)} MLflow artifacts; "
+          f"{flagged} registered versions flagged ({'mindshare.erasure_pending'}): `dvc repro` retrains without "
+          "them. A running server stops answering for them within a poll. Not reached: the DVC cache of earlier "
+          "outputs (`dvc gc -w` removes it) and copies made elsewhere.")
+    if not removed and not outputs and not artifacts:
+        raise PolicyRefusal(f"the id {args.user!r} matches nobody in the data, the outputs or MLflow (listed anyway, "
+                            "so that a future ingest drops it); check the id")

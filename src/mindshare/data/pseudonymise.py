@@ -147,6 +147,23 @@ def pseudonymise_column(ids: pd.Series, key: bytes) -> pd.Series:
     return pd.Series(pa.chunked_array([column], pa.string()).to_pandas().array, index=ids.index)
 
 
+ERASURE_PREFIX = b"mindshare erasure:"
+
+
+def erasure_hash(raw_id: str) -> str:
+    """The forget list's key-independent record of a raw id (SHA-256, unkeyed): ingest drops the person under any
+    pseudonymisation key, a new or a lost one. It reveals only whether a given id is on the list, to someone who
+    already knows the id (what a suppression list is for)."""
+    return hashlib.sha256(ERASURE_PREFIX + raw_id.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def matching_ids(ids: pd.Series, hashes: set[str]) -> set[str]:
+    """The distinct raw ids of `ids` whose erasure hash is in `hashes` (each distinct id hashed once)."""
+    if not hashes:
+        return set()
+    return {raw for raw in pd.unique(ids.dropna().astype(str)) if erasure_hash(raw) in hashes}
+
+
 def pseudonym(raw_id: str, key: bytes) -> str:
     """One raw id's pseudonym (any string, lone surrogates included)."""
     return hmac.new(key, raw_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]

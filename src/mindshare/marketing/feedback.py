@@ -17,25 +17,34 @@ from scipy import stats
 
 from mindshare.atomic_files import write_parquet, write_text
 from mindshare.errors import MindshareError
-from mindshare.layout import EXPOSURES, FORGET_LIST, INTERACTIONS, ONLINE_EVENTS, OUTCOMES, USERS
+from mindshare.layout import EXPOSURES, FORGET_IDS, FORGET_LIST, INTERACTIONS, ONLINE_EVENTS, OUTCOMES, USERS
 from mindshare.marketing.online_log import erase_from_log
 
 OUTCOME_COLUMNS = ("sent", "opened", "clicked", "converted")
 
 
+def _lines(path: Path) -> set[str]:
+    return {line.strip() for line in path.read_text().splitlines() if line.strip()} if path.exists() else set()
+
+
 def forgotten() -> set[str]:
-    """Pseudonyms of the people who asked to be forgotten."""
-    if not FORGET_LIST.exists():
-        return set()
-    return {line.strip() for line in FORGET_LIST.read_text().splitlines() if line.strip()}
+    """Pseudonyms of the people who asked to be forgotten (under the key they were forgotten with)."""
+    return _lines(FORGET_LIST)
 
 
-def forget(pseudonym: str) -> bool:
-    """Add a pseudonym to the forget list and drop the person's outcome rows and online-log rows; False if
-    already there."""
+def forgotten_ids() -> set[str]:
+    """The erasure hashes of their raw ids (data/pseudonymise.erasure_hash): valid under any key."""
+    return _lines(FORGET_IDS)
+
+
+def forget(pseudonym: str, erasure: str | None = None) -> bool:
+    """Add a person to the forget list (their pseudonym and, given the raw id, its erasure hash) and drop their
+    outcome rows and online-log rows; False if already there."""
     names = forgotten()
+    if erasure is not None and erasure not in (hashes := forgotten_ids()):
+        write_text("".join(f"{h}\n" for h in sorted(hashes | {erasure})), FORGET_IDS, private=True)
     if pseudonym not in names:
-        write_text("".join(f"{n}\n" for n in sorted(names | {pseudonym})), FORGET_LIST)
+        write_text("".join(f"{n}\n" for n in sorted(names | {pseudonym})), FORGET_LIST, private=True)
     for path in sorted(OUTCOMES.glob("*.parquet")):
         rows = pd.read_parquet(path)
         if (rows["user_id"] == pseudonym).any():
@@ -56,11 +65,12 @@ def outcome_interactions(columns: list[str], rating: float | None) -> pd.DataFra
     return rows.reindex(columns=columns)
 
 
-def apply_feedback(interactions: pd.DataFrame, users: pd.DataFrame, top_rating: float | None
-                   ) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
-    """Ingested (pseudonymised) tables without the forgotten people and with the recorded outcomes:
+def apply_feedback(interactions: pd.DataFrame, users: pd.DataFrame, top_rating: float | None,
+                   also_gone: set[str] = frozenset()) -> tuple[pd.DataFrame, pd.DataFrame, int, int]:
+    """Ingested (pseudonymised) tables without the forgotten people (the forget list's pseudonyms and `also_gone`,
+    those its erasure hashes matched under today's key) and with the recorded outcomes:
     (interactions, users, rows erased, outcome rows added)."""
-    gone = forgotten()
+    gone = forgotten() | set(also_gone)
     erased = interactions["user_id"].isin(gone)
     users = users[~users["user_id"].isin(gone)].reset_index(drop=True)
     outcomes = outcome_interactions(list(interactions.columns), top_rating)
@@ -70,10 +80,10 @@ def apply_feedback(interactions: pd.DataFrame, users: pd.DataFrame, top_rating: 
     return interactions, users, int(erased.sum()), len(outcomes)
 
 
-def forget_person(pseudonym: str) -> tuple[bool, int]:
+def forget_person(pseudonym: str, erasure: str | None = None) -> tuple[bool, int]:
     """Erase a person now: onto the forget list, out of the outcomes and of ingest's interactions and users
     (the next repro rebuilds the rest). (newly listed, ingested interaction rows removed)."""
-    new = forget(pseudonym)
+    new = forget(pseudonym, erasure)
     return new, erase_from(pseudonym, [INTERACTIONS, USERS]).get(INTERACTIONS, 0)
 
 
@@ -201,3 +211,41 @@ def outcome_metrics(report: dict[str, dict]) -> dict[str, float]:
                if isinstance(values, dict) and values["trials"]}
     metrics.update({f"uplift.{k}": float(v) for k, v in report.get("uplift", {}).items()})
     return metrics
+
+
+def erase_outputs(pseudonym: str, root: Path = Path("data")) -> dict[str, int]:
+    """Remove a person's rows from every table under `root` that has a `user_id` (Parquet, CSV, JSON lines: splits,
+    features, recommendations, audiences, messages, outcomes, online logs), each file rewritten atomically; rows
+    removed per file (only files that held the person)."""
+    import json
+
+    removed: dict[str, int] = {}
+    needle = pseudonym.encode()
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or path.name.startswith(".") or path.is_relative_to(root / "raw"):
+            continue  # the raw exports hold raw ids, never pseudonyms: the next ingest drops the person from them
+        suffix = path.suffix.lower()
+        if suffix == ".parquet":
+            rows = pd.read_parquet(path)
+            if "user_id" not in rows.columns:
+                continue
+            mine = (rows["user_id"].astype(str) == pseudonym).to_numpy()
+            if mine.any():
+                write_parquet(rows[~mine], path)
+        elif suffix in (".csv", ".jsonl") and needle in path.read_bytes():
+            if suffix == ".csv":
+                rows = pd.read_csv(path, dtype=str, keep_default_na=False)
+                if "user_id" not in rows.columns:
+                    continue
+                mine = (rows["user_id"] == pseudonym).to_numpy()
+                write_text(rows[~mine].to_csv(index=False), path)
+            else:
+                lines = path.read_text().splitlines(keepends=True)
+                kept = [line for line in lines if json.loads(line).get("user_id") != pseudonym]
+                mine = np.ones(len(lines) - len(kept), bool)
+                write_text("".join(kept), path)
+        else:
+            continue
+        if mine.sum():
+            removed[str(path)] = int(mine.sum())
+    return removed

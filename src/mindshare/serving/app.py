@@ -205,6 +205,9 @@ class ModelHolder:
         self.served: Served | None = None
         self.loaded_at = 0.0
         self.checked_at = 0.0  # monotonic time of the last successful registry check
+        self.forgotten: frozenset[str] = frozenset()  # the forget list's pseudonyms, re-read when it changes
+        self._forget_state: tuple | None = None
+        self.read_forget_list()
         self._loading = threading.Lock()
         self._stop = threading.Event()
         self._client = None  # one registry client: making one per poll costs a store set-up each time
@@ -293,7 +296,7 @@ class ModelHolder:
     def answer(self, user_id: str, k: int, gender: str | None, age: int | None, pseudonymised: bool = False) -> dict:
         """One answer from what is served; its exposures queued for the log while an experiment runs."""
         served = self.ready_served()
-        payload, exposures = served.answer(user_id, k, gender, age, pseudonymised)
+        payload, exposures = served.answer(user_id, k, gender, age, pseudonymised, self.forgotten)
         if served.method != "off":
             self.exposures.append(exposures)
         return payload
@@ -302,11 +305,25 @@ class ModelHolder:
         """Poll until stopped; no exception ends the thread (each is logged, by type when it has no message)."""
         while not self._stop.wait(self.poll_seconds):
             try:
+                self.read_forget_list()
                 self.refresh()
                 self.checked_at = time.monotonic()
             except Exception as error:  # keep serving what is loaded; say why once per poll
                 said = (str(error).splitlines() or [""])[0] or type(error).__name__
                 log.warning("could not check or load the production version: %s", said)
+
+    def read_forget_list(self) -> None:
+        """Re-read the forget list if it changed: a forgotten person is answered as a stranger and not logged."""
+        path = self.root / layout.FORGET_LIST
+        try:
+            found = path.stat()
+            state = (found.st_mtime_ns, found.st_size)
+        except OSError:
+            state = None
+        if state != self._forget_state:
+            text = path.read_text() if state is not None else ""
+            self.forgotten = frozenset(line.strip() for line in text.splitlines() if line.strip())
+            self._forget_state = state
 
     def checked_seconds_ago(self) -> float | None:
         return round(time.monotonic() - self.checked_at, 1) if self.checked_at else None

@@ -19,6 +19,8 @@ from mindshare.marketing.traffic import CHALLENGER_ARM, PRODUCTION_ARM, route
 from mindshare.serving.answers import Answers
 from mindshare.settings import OnlineSettings
 
+FORGOTTEN = "forgotten"  # what a forgotten person is answered as: no pseudonym is this (they are hex)
+
 
 @dataclass(frozen=True)
 class Served:
@@ -31,10 +33,14 @@ class Served:
         return self.online.method if self.challenger is not None and self.online.challenger_share > 0 else "off"
 
     def answer(self, raw_user_id: str, k: int, gender: str | None = None, age: int | None = None,
-               pseudonymised: bool = False) -> tuple[dict, list]:
+               pseudonymised: bool = False, forgotten: frozenset[str] = frozenset()) -> tuple[dict, list]:
         """(the answer, its exposure rows). The answer says the request id, the user's arm and, per item,
-        the version that placed it. `pseudonymised`: the id is already a pseudonym."""
+        the version that placed it. `pseudonymised`: the id is already a pseudonym. A person on the forget list
+        (`forgotten`) is answered as a stranger, from nothing of theirs, and nothing of the answer is logged."""
         hashed = raw_user_id if pseudonymised else pseudonym(raw_user_id, self.production.key)
+        erased = hashed in forgotten
+        if erased:
+            hashed = FORGOTTEN
         request_id = uuid.uuid4().hex
         found: dict[str, tuple[bool, list[dict]]] = {}
 
@@ -58,7 +64,7 @@ class Served:
                     "arm": routed.arm, "k": k, "items": list(routed.items), "credits": list(routed.credit),
                     "versions": [versions[arm] for arm in routed.credit]}
         return ({"user_id": raw_user_id, "request_id": request_id, "arm": routed.arm, "cold_start": cold,
-                 "items": items}, [exposure])
+                 "items": items}, [] if erased else [exposure])
 
 
 MAX_CLOCK_SKEW_SECONDS = 300.0  # an event's own time may be this far in the future (clients' clocks differ)

@@ -19,6 +19,7 @@ import pandas as pd
 
 from mindshare.data.cleaning import clean_events
 from mindshare.data.events import checked_column_map
+from mindshare.data.pseudonymise import ERASURE_PREFIX, pseudonymise
 from mindshare.data.schema import (
     ITEM_ATTRIBUTE_COLUMNS,
     NUMERIC_INTERACTION_COLUMNS,
@@ -121,7 +122,8 @@ def as_objects(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def ingest_on_spark(ingest: IngestSettings, key: bytes, forgotten: set[str],
-                    outcomes: Callable[[list[str], float | None], pd.DataFrame], output: Path) -> dict:
+                    outcomes: Callable[[list[str], float | None], pd.DataFrame], output: Path,
+                    erasure_hashes: set[str] = frozenset()) -> dict:
     """Read, clean, check and pseudonymise the export; drop the forgotten people's rows and add the recorded
     campaign outcomes (`outcomes(columns, top rating)`, pseudonymous already); write the Parquet dataset
     `output`. Returns the drops and repairs by reason, the rows erased and added, the export's rows per item
@@ -153,6 +155,10 @@ def ingest_on_spark(ingest: IngestSettings, key: bytes, forgotten: set[str],
     top_rating = ingest.rating_scale[1] if ingest.rating_scale else (None if facts["top"] is None else
                                                                        float(facts["top"]))
     source_item_rows = canonical.groupBy("item_id").count().toPandas().set_index("item_id")["count"]
+    if erasure_hashes:  # people forgotten under any key, found by their raw ids (data/pseudonymise.erasure_hash)
+        digest = F.sha2(F.concat(F.lit(ERASURE_PREFIX.decode()), F.col("user_id")), 256)
+        matched = canonical.select("user_id").distinct().where(digest.isin(sorted(erasure_hashes))).toPandas()
+        forgotten = set(forgotten) | set(pseudonymise(matched["user_id"].astype(str), key))
     pseudonymous = pseudonymised(canonical, key)
     kept = pseudonymous.where(~F.col("user_id").isin(sorted(forgotten))) if forgotten else pseudonymous
     added = outcomes(canonical.columns, top_rating)

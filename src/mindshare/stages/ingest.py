@@ -15,10 +15,10 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
 from mindshare.data.events import read_items_table
-from mindshare.data.pseudonymise import key_fingerprint, load_key, pseudonymise, pseudonymise_column
+from mindshare.data.pseudonymise import key_fingerprint, load_key, matching_ids, pseudonymise, pseudonymise_column
 from mindshare.data.schema import canonical_items
 from mindshare.data.sources import complete_items, read_source_tables, read_users
-from mindshare.marketing.feedback import apply_feedback, forgotten, outcome_interactions
+from mindshare.marketing.feedback import apply_feedback, forgotten, forgotten_ids, outcome_interactions
 from mindshare.settings import IngestSettings
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
@@ -52,11 +52,14 @@ def main() -> None:
 def ingest_locally(ingest: IngestSettings, key: bytes) -> dict:
     tables = read_source_tables(ingest)
     interactions, users = tables.interactions, tables.users
+    hashes = forgotten_ids()  # people forgotten under any key, found by their raw ids
+    listed = pseudonymise(sorted(matching_ids(interactions["user_id"], hashes) |
+                                 matching_ids(users["user_id"], hashes)), key)
     interactions["user_id"] = pseudonymise_column(interactions["user_id"], key)
     users["user_id"] = pseudonymise(users["user_id"], key)
     top_rating = ingest.rating_scale[1] if ingest.rating_scale else \
         (float(interactions["rating"].max()) if "rating" in interactions else None)
-    interactions, users, erased, outcome_rows = apply_feedback(interactions, users, top_rating)
+    interactions, users, erased, outcome_rows = apply_feedback(interactions, users, top_rating, set(listed))
     write_parquet(interactions, layout.INTERACTIONS)
     counts = {"rows": len(interactions), "users": int(interactions["user_id"].nunique()),
               "items": int(interactions["item_id"].nunique()),
@@ -68,8 +71,8 @@ def ingest_locally(ingest: IngestSettings, key: bytes) -> dict:
 def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
     from mindshare.spark.ingest import ingest_on_spark  # on the session of params.yaml `spark`
 
-    gone = forgotten()
-    made = ingest_on_spark(ingest, key, gone, outcome_interactions, layout.INTERACTIONS)
+    gone, hashes = forgotten(), forgotten_ids()
+    made = ingest_on_spark(ingest, key, gone, outcome_interactions, layout.INTERACTIONS, hashes)
     for reason, n in made["dropped"].items():
         log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
     catalogue = canonical_items(read_items_table(ingest.items_path, ingest.item_columns)) if ingest.items_path else None
@@ -77,6 +80,7 @@ def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
     known = pd.Index(catalogue["item_id"] if catalogue is not None else [])
     items, _ = complete_items(pd.DataFrame({"item_id": item_rows.index.astype(str)}), catalogue)
     users = read_users(ingest)
+    gone = gone | set(pseudonymise(sorted(matching_ids(users["user_id"], hashes)), key))
     users["user_id"] = pseudonymise(users["user_id"], key)
     counts = {**{k: made[k] for k in ("rows", "users", "items")},
               "interactions_with_unknown_item": int(item_rows[~item_rows.index.isin(known)].sum()),
