@@ -190,6 +190,7 @@ def test_the_web_app(server):
     "method, path, body, status",
     [
         ("get", "/recommend/cust-1?k=0", None, 422),
+        ("get", "/recommend/cust-1?pseudonymised=true", None, 422),  # not a pseudonym's form
         ("get", "/recommend/cust-1?k=101", None, 422),
         ("get", "/recommend/cust-1?k=ten", None, 422),
         ("get", "/recommend/cust-1?age=-4", None, 422),

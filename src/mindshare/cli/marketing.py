@@ -218,7 +218,7 @@ def cmd_forget(args: argparse.Namespace) -> None:
     from mindshare.errors import PolicyRefusal
     from mindshare.marketing.feedback import erase_outputs, forget_person
     from mindshare.stages.params import load_settings
-    from mindshare.tracking.erasure import flag_versions, purge_run_artifacts
+    from mindshare.tracking.erasure import flag_versions, purge_logged_model_tables, purge_run_artifacts
     from mindshare.tracking.store import configure_tracking, tracking_client
 
     settings = load_settings()
@@ -233,7 +233,8 @@ def cmd_forget(args: argparse.Namespace) -> None:
     configure_tracking()
     client = tracking_client()
     experiment = client.get_experiment_by_name(settings.experiment_name)
-    artifacts = purge_run_artifacts(client, [experiment.experiment_id], pseudonym) if experiment else {}
+    artifacts = {**purge_run_artifacts(client, [experiment.experiment_id], pseudonym),
+                 **purge_logged_model_tables(client, [experiment.experiment_id], pseudonym)} if experiment else {}
     flagged = flag_versions(client, settings.register.model_name) if client.search_registered_models(
         f"name = '{settings.register.model_name}'") else 0
     print(f"forget: {'added to' if new else 'already on'} {layout.FORGET_LIST} (and, by a key-independent hash, "

@@ -164,6 +164,11 @@ def matching_ids(ids: pd.Series, hashes: set[str]) -> set[str]:
     return {raw for raw in pd.unique(ids.dropna().astype(str)) if erasure_hash(raw) in hashes}
 
 
+def is_pseudonym(value: str) -> bool:
+    """Whether `value` has a pseudonym's form (what `pseudonym` returns)."""
+    return len(value) == PSEUDONYM_HEX_CHARS and all(c in "0123456789abcdef" for c in value)
+
+
 def pseudonym(raw_id: str, key: bytes) -> str:
     """One raw id's pseudonym (any string, lone surrogates included)."""
     return hmac.new(key, raw_id.encode("utf-8", "surrogatepass"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX_CHARS]

@@ -38,6 +38,7 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.responses import Response
 
 from mindshare import layout
+from mindshare.data.pseudonymise import PSEUDONYM_HEX_CHARS, is_pseudonym
 from mindshare.errors import MindshareError
 from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, LogWriter
 from mindshare.serving.answers import Answers, VersionInfo
@@ -471,6 +472,9 @@ def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None 
                             age: int | None = Query(None, ge=0, le=130),
                             pseudonymised: bool = Query(False, description="user_id is already a pseudonym (as in "
                                                         "audiences and the test split)")) -> Response:
+        if pseudonymised and not is_pseudonym(user_id):
+            raise HTTPException(422, f"user_id: with pseudonymised=true it must be {PSEUDONYM_HEX_CHARS} lowercase "
+                                     "hexadecimal characters, as ingest writes pseudonyms")
         ref = _model_ref(holder.ready())
         return _json({**holder.answer(user_id, k, gender, age, pseudonymised), "model": ref})
 

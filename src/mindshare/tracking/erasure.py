@@ -3,7 +3,8 @@ version trained before the erasure flagged until the next training replaces it.
 
 Table artifacts (CSV, JSON lines, Parquet: audiences, per-user metrics) of every run in the project's experiment are
 downloaded, rewritten without the person's pseudonym and logged again at the same path (which replaces them, on a
-local store and on a tracking server alike). A pickled model cannot be edited: its version gets the tag
+local store and on a tracking server alike); so are the tables logged with each model (the pyfunc's users table).
+A pickled model cannot be edited: its version gets the tag
 `mindshare.erasure_pending` (the date; never the pseudonym): `dvc repro` trains and registers versions without
 the person; promote one, then delete the flagged versions that no alias needs.
 """
@@ -71,6 +72,43 @@ def purge_run_artifacts(client: MlflowClient, experiment_ids: list[str], pseudon
                     client.log_artifact(run.info.run_id, str(local), None if parent == "." else parent)
                     removed[f"{run.info.run_id}/{path}"] = count
     return removed
+
+
+def _model_tables(client: MlflowClient, model_id: str, path: str | None = None) -> list[str]:
+    found = []
+    for entry in client.list_logged_model_artifacts(model_id, path):
+        if entry.is_dir:
+            found.extend(_model_tables(client, model_id, entry.path))
+        elif entry.path.lower().endswith(TABLE_SUFFIXES):
+            found.append(entry.path)
+    return found
+
+
+def purge_logged_model_tables(client: MlflowClient, experiment_ids: list[str], pseudonym: str) -> dict[str, int]:
+    """Rows removed per `model_id/artifact path` from the tables logged with each model (the pyfunc's users table:
+    pseudonym, gender, age group), rewritten at the same path. The pickled model itself is flagged instead."""
+    from mlflow.artifacts import download_artifacts
+
+    removed: dict[str, int] = {}
+    token = None
+    while True:
+        page = client.search_logged_models(experiment_ids, max_results=100, page_token=token)
+        for model in page:
+            paths = _model_tables(client, model.model_id)
+            if not paths:
+                continue
+            with tempfile.TemporaryDirectory() as folder:
+                for path in paths:
+                    local = Path(download_artifacts(artifact_uri=f"{model.artifact_location}/{path}",
+                                                    dst_path=folder))
+                    count = _without(local, pseudonym)
+                    if count:
+                        parent = str(Path(path).parent)
+                        client.log_model_artifact(model.model_id, str(local), None if parent == "." else parent)
+                        removed[f"{model.model_id}/{path}"] = count
+        token = page.token
+        if not token:
+            return removed
 
 
 def flag_versions(client: MlflowClient, name: str) -> int:
