@@ -37,6 +37,14 @@ def forgotten_ids() -> set[str]:
     return _lines(FORGET_IDS)
 
 
+def listed_by_raw_id(key: bytes, *ids: pd.Series) -> set[str]:
+    """The pseudonyms, under `key`, of the raw ids in `ids` whose erasure hash is on the forget list."""
+    from mindshare.data.pseudonymise import matching_ids, pseudonymise
+
+    hashes = forgotten_ids()
+    return set(pseudonymise(sorted(set().union(*(matching_ids(column, hashes) for column in ids))), key))
+
+
 def forget(pseudonym: str, erasure: str | None = None) -> bool:
     """Add a person to the forget list (their pseudonym and, given the raw id, its erasure hash) and drop their
     outcome rows and online-log rows; False if already there."""

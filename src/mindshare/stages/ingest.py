@@ -1,9 +1,7 @@
-"""ingest: bring the configured source to the canonical schema and pseudonymise user ids; drop the
-rows of people on the forget list and add recorded campaign outcomes (data/feedback/).
-
-Writes data/interim/interactions.parquet (with `engine: spark` and an events source: a Parquet dataset that
-Spark wrote), data/interim/items.parquet, data/interim/users.parquet (demographics and display names where the
-source has them; otherwise no rows) and reports/ingest.json.
+"""ingest: the configured source in the canonical schema, user ids pseudonymised, the forget list's people
+dropped (by pseudonym or raw id, under any key), recorded campaign outcomes added (data/feedback/). Writes
+data/interim/{interactions,items,users}.parquet (interactions: a Parquet dataset Spark wrote, with `engine: spark`
+and an events source; users: demographics and display names where the source has them) and reports/ingest.json.
 """
 
 from __future__ import annotations
@@ -15,10 +13,10 @@ import pandas as pd
 from mindshare import layout
 from mindshare.atomic_files import write_json, write_parquet
 from mindshare.data.events import read_items_table
-from mindshare.data.pseudonymise import key_fingerprint, load_key, matching_ids, pseudonymise, pseudonymise_column
+from mindshare.data.pseudonymise import key_fingerprint, load_key, pseudonymise, pseudonymise_column
 from mindshare.data.schema import canonical_items
 from mindshare.data.sources import complete_items, read_source_tables, read_users
-from mindshare.marketing.feedback import apply_feedback, forgotten, forgotten_ids, outcome_interactions
+from mindshare.marketing import feedback
 from mindshare.settings import IngestSettings
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
@@ -39,8 +37,8 @@ def main() -> None:
     counts.update({k: counts.pop(k) for k in ("interactions_with_unknown_item", "campaign_outcome_rows")})
     dropped = {**made["dropped"], "forgotten_user": made["erased"]}
     write_json({"dataset": ingest.name, "source": ingest.source, "data_fingerprint": made["fingerprint"],
-                "key_fingerprint": key_fingerprint(key),
-                "counts": counts, "dropped": dropped, "repaired": made["repaired"]}, layout.INGEST_REPORT)
+                "key_fingerprint": key_fingerprint(key), "counts": counts, "dropped": dropped,
+                "repaired": made["repaired"]}, layout.INGEST_REPORT)
     log.info("ingested %s on %s: %d rows, %d users, %d items", ingest.name, "spark" if on_spark else "local",
              counts["rows"], counts["users"], counts["items"])
     logged = {**counts, **{f"dropped_{k}": v for k, v in dropped.items()},
@@ -52,14 +50,12 @@ def main() -> None:
 def ingest_locally(ingest: IngestSettings, key: bytes) -> dict:
     tables = read_source_tables(ingest)
     interactions, users = tables.interactions, tables.users
-    hashes = forgotten_ids()  # people forgotten under any key, found by their raw ids
-    listed = pseudonymise(sorted(matching_ids(interactions["user_id"], hashes) |
-                                 matching_ids(users["user_id"], hashes)), key)
+    listed = feedback.listed_by_raw_id(key, interactions["user_id"], users["user_id"])  # forgotten under any key
     interactions["user_id"] = pseudonymise_column(interactions["user_id"], key)
     users["user_id"] = pseudonymise(users["user_id"], key)
-    top_rating = ingest.rating_scale[1] if ingest.rating_scale else \
-        (float(interactions["rating"].max()) if "rating" in interactions else None)
-    interactions, users, erased, outcome_rows = apply_feedback(interactions, users, top_rating, set(listed))
+    top_rating = ingest.rating_scale[1] if ingest.rating_scale else (float(interactions["rating"].max())
+                                                                     if "rating" in interactions else None)
+    interactions, users, erased, outcome_rows = feedback.apply_feedback(interactions, users, top_rating, listed)
     write_parquet(interactions, layout.INTERACTIONS)
     counts = {"rows": len(interactions), "users": int(interactions["user_id"].nunique()),
               "items": int(interactions["item_id"].nunique()),
@@ -71,8 +67,8 @@ def ingest_locally(ingest: IngestSettings, key: bytes) -> dict:
 def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
     from mindshare.spark.ingest import ingest_on_spark  # on the session of params.yaml `spark`
 
-    gone, hashes = forgotten(), forgotten_ids()
-    made = ingest_on_spark(ingest, key, gone, outcome_interactions, layout.INTERACTIONS, hashes)
+    gone, hashes = feedback.forgotten(), feedback.forgotten_ids()
+    made = ingest_on_spark(ingest, key, gone, feedback.outcome_interactions, layout.INTERACTIONS, hashes)
     for reason, n in made["dropped"].items():
         log.warning("dropped %d rows: %s (ingest.cleaning)", n, reason)
     catalogue = canonical_items(read_items_table(ingest.items_path, ingest.item_columns)) if ingest.items_path else None
@@ -80,7 +76,7 @@ def ingest_with_spark(ingest: IngestSettings, key: bytes) -> dict:
     known = pd.Index(catalogue["item_id"] if catalogue is not None else [])
     items, _ = complete_items(pd.DataFrame({"item_id": item_rows.index.astype(str)}), catalogue)
     users = read_users(ingest)
-    gone = gone | set(pseudonymise(sorted(matching_ids(users["user_id"], hashes)), key))
+    gone = gone | feedback.listed_by_raw_id(key, users["user_id"])
     users["user_id"] = pseudonymise(users["user_id"], key)
     counts = {**{k: made[k] for k in ("rows", "users", "items")},
               "interactions_with_unknown_item": int(item_rows[~item_rows.index.isin(known)].sum()),
