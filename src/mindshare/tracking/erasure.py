@@ -15,6 +15,7 @@ import json
 import tempfile
 from datetime import date
 from pathlib import Path
+from typing import Callable
 
 import pandas as pd
 from mlflow import MlflowClient
@@ -23,11 +24,12 @@ ERASURE_TAG = "mindshare.erasure_pending"
 TABLE_SUFFIXES = (".csv", ".jsonl", ".parquet")
 
 
-def _table_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
+def _tables(listing: Callable[[str | None], list], path: str | None = None) -> list[str]:
+    """The table files under `path` of an artifact tree that `listing(path)` lists one level at a time."""
     found = []
-    for entry in client.list_artifacts(run_id, path):
+    for entry in listing(path):
         if entry.is_dir:
-            found.extend(_table_artifacts(client, run_id, entry.path))
+            found.extend(_tables(listing, entry.path))
         elif entry.path.lower().endswith(TABLE_SUFFIXES):
             found.append(entry.path)
     return found
@@ -60,7 +62,7 @@ def purge_run_artifacts(client: MlflowClient, experiment_ids: list[str], pseudon
     """Rows removed per `run_id/artifact path` from the table artifacts of every run of the experiments."""
     removed: dict[str, int] = {}
     for run in client.search_runs(experiment_ids, max_results=50_000):
-        paths = _table_artifacts(client, run.info.run_id)
+        paths = _tables(lambda path, run_id=run.info.run_id: client.list_artifacts(run_id, path))
         if not paths:
             continue
         with tempfile.TemporaryDirectory() as folder:
@@ -74,16 +76,6 @@ def purge_run_artifacts(client: MlflowClient, experiment_ids: list[str], pseudon
     return removed
 
 
-def _model_tables(client: MlflowClient, model_id: str, path: str | None = None) -> list[str]:
-    found = []
-    for entry in client.list_logged_model_artifacts(model_id, path):
-        if entry.is_dir:
-            found.extend(_model_tables(client, model_id, entry.path))
-        elif entry.path.lower().endswith(TABLE_SUFFIXES):
-            found.append(entry.path)
-    return found
-
-
 def purge_logged_model_tables(client: MlflowClient, experiment_ids: list[str], pseudonym: str) -> dict[str, int]:
     """Rows removed per `model_id/artifact path` from the tables logged with each model (the pyfunc's users table:
     pseudonym, gender, age group), rewritten at the same path. The pickled model itself is flagged instead."""
@@ -94,7 +86,7 @@ def purge_logged_model_tables(client: MlflowClient, experiment_ids: list[str], p
     while True:
         page = client.search_logged_models(experiment_ids, max_results=100, page_token=token)
         for model in page:
-            paths = _model_tables(client, model.model_id)
+            paths = _tables(lambda path, model_id=model.model_id: client.list_logged_model_artifacts(model_id, path))
             if not paths:
                 continue
             with tempfile.TemporaryDirectory() as folder:
