@@ -189,7 +189,7 @@ _METRICS_GRID = """
 """
 
 
-def _scroll(driver, axis: str, offset: int, seconds: float = 10) -> None:
+def _scroll(driver, axis: str, offset: int, seconds: float = 30) -> None:
     """Scroll the Metrics table and wait until its cells (names and values) fill the new view."""
     from selenium.webdriver.support.ui import WebDriverWait
 
