@@ -140,6 +140,9 @@ def server(project):
     folder, env, _ = project
     base, process = start_server(folder, env)
     yield base
+    requests.get(f"{base}/recommend/cust-1", headers=AUTH)  # three protected calls, then the audit lines they left
+    requests.get(f"{base}/recommend/cust-1", headers={"X-API-Key": EVENTS_ONLY})
+    requests.post(f"{base}/admin/reload")
     log = stop_server(process)
     assert not any(key in log for key in (*API_KEYS, EVENTS_ONLY))  # keys never reach the log
     audit = [line for line in log.splitlines() if "mindshare.audit" in line]  # one line per protected call:

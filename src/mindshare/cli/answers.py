@@ -38,7 +38,7 @@ def add_serve(sub) -> None:
     p.add_argument("--allowed-hosts", default=None,
                    help="Host headers accepted, comma-separated (default: localhost, 127.0.0.1, [::1] and --host)")
     p.add_argument("--max-body-bytes", type=int, default=1_048_576, help="larger request bodies get 413")
-    p.add_argument("--max-concurrency", type=int, default=64, help="requests in flight per worker; 503 beyond")
+    p.add_argument("--max-concurrency", type=int, default=512, help="requests in flight per worker; 503 beyond")
     p.set_defaults(func=cmd_serve)
 
 

@@ -44,7 +44,7 @@ from mindshare.marketing.online_log import EVENT_SCHEMA, EXPOSURE_SCHEMA, LogWri
 from mindshare.serving.answers import Answers, VersionInfo
 from mindshare.serving.api_keys import ApiKeys, optional_key, requires_key
 from mindshare.serving.experiment import Served, event_row
-from mindshare.serving.limits import BodyLimit, audit_line
+from mindshare.serving.limits import Audit, BodyLimit
 from mindshare.settings import OnlineSettings
 from mindshare.tracking.aliases import CHALLENGER, PRODUCTION
 from mindshare.tracking.store import FAMILY_TAG, GIT_COMMIT_TAG
@@ -427,14 +427,8 @@ def create_app(holder: ModelHolder, max_batch: int = 1000, keys: ApiKeys | None 
 
     recommend = {"responses": ERRORS} if open_recommend else keyed("recommend")
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts))
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)  # added last: the outermost, before anything reads
-
-    @app.middleware("http")
-    async def audit(request: Request, call_next):
-        response = await call_next(request)
-        if getattr(request.state, "audited", False) or response.status_code in (401, 403):
-            audit_line(request, response.status_code)
-        return response
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(Audit)  # added last: the outermost, it sees every answer's status
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, error: RequestValidationError) -> Response:

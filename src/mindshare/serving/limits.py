@@ -67,10 +67,29 @@ class BodyLimit:
         await self.app(scope, limited_receive, guarded_send)
 
 
-def audit_line(request, status: int) -> None:
-    """One line per protected call: the key's id (never the key), the route, the status and the client."""
-    route = request.scope.get("route")
-    path = getattr(route, "path", None) or request.url.path[:200]
-    client = request.client.host if request.client else "-"
-    audit_log.info("key=%s route=%s %s status=%d client=%s", getattr(request.state, "key_id", "-"),
-                   request.method, path, status, client)
+class Audit:
+    """ASGI middleware: one line per protected call and per refusal (401, 403): the key's id (never the key), the
+    route, the status and the client. The key check notes the id in the request's state (serving/api_keys.py)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = [0]
+
+        async def noted_send(message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        await self.app(scope, receive, noted_send)
+        state = scope.get("state") or {}
+        if state.get("audited") or status[0] in (401, 403):
+            route = scope.get("route")
+            path = getattr(route, "path", None) or scope.get("path", "")[:200]
+            client = scope["client"][0] if scope.get("client") else "-"
+            audit_log.info("key=%s route=%s %s status=%d client=%s", state.get("key_id", "-"), scope.get("method"),
+                           path, status[0], client)
