@@ -206,3 +206,32 @@ def test_a_sample_ratio_mismatch_is_flagged():
     assert skewed.mismatch and skewed.p_value < 1e-6 and "MISMATCH" in skewed.describe()
     assert not sample_ratio(users(9_010, 990), "challenger", 0.1).mismatch
     assert sample_ratio(users(10, 0), "challenger", 0.0) is None
+
+
+def test_the_sample_ratio_is_checked_against_the_share_each_user_was_answered_with():
+    """A promotion after the share went back to 0 still checks the split the server answered with (recorded per
+    answer); users answered under different shares each count with their own."""
+    from mindshare.marketing.online_outcomes import experiment_status
+
+    rng = np.random.default_rng(0)
+    now = time.time()
+
+    def answers(n: int, share: float, start: int, skew: float = 0.0) -> list[dict]:
+        arms = np.where(rng.random(n) < share + skew, "challenger", "production")
+        return [answer_record(now + i, f"r{start + i}", f"{start + i:020x}", ["a"], [arm], ["2" if arm ==
+                              "production" else "1"], arm=arm) | {"share": share} for i, arm in enumerate(arms)]
+
+    def status(rows: list[dict], configured: float):
+        shown = pd.DataFrame([{**r, "credit": r["credits"][0], "version": r["versions"][0], "item_id": "a",
+                               "position": 1} for r in rows])
+        return experiment_status(shown, pd.DataFrame(columns=EVENT_SCHEMA.names), "ab", "ctr", 0.05, 24,
+                                 challenger_share=configured).srm
+
+    honest = answers(3_000, 0.5, 0) + answers(3_000, 0.1, 3_000)  # half, then a tenth on the challenger
+    checked = status(honest, configured=0.0)  # the experiment was stopped before the promotion
+    assert checked is not None and not checked.mismatch and abs(checked.expected_share - 0.3) < 1e-9
+    steered = answers(3_000, 0.5, 0, skew=0.1)  # 60% challenger where 50% was set
+    assert status(steered, configured=0.0).mismatch
+    legacy = [{k: v for k, v in r.items() if k != "share"} for r in answers(2_000, 0.5, 0, skew=0.1)]
+    assert status(legacy, configured=0.5).mismatch  # rows logged before the share was: the configured one
+    assert status(legacy, configured=0.0) is None  # and where that is 0 too, nothing to check against

@@ -41,9 +41,10 @@ log = logging.getLogger(__name__)
 EXPOSURE_SCHEMA = pa.schema([
     ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("method", pa.string()),
     ("arm", pa.string()), ("k", pa.int32()), ("items", pa.list_(pa.string())), ("credits", pa.list_(pa.string())),
-    ("versions", pa.list_(pa.string())),
+    ("versions", pa.list_(pa.string())), ("share", pa.float64()),  # share: online.challenger_share when answered
 ])
-SHOWN_COLUMNS = ["time", "request_id", "user_id", "method", "arm", "credit", "version", "item_id", "position", "k"]
+SHOWN_COLUMNS = ["time", "request_id", "user_id", "method", "arm", "credit", "version", "item_id", "position", "k",
+                 "share"]
 EVENT_SCHEMA = pa.schema([
     ("time", pa.float64()), ("request_id", pa.string()), ("user_id", pa.string()), ("item_id", pa.string()),
     ("kind", pa.string()), ("value", pa.float64()), ("received", pa.float64()),

@@ -145,10 +145,11 @@ SRM_ALPHA = 0.001  # the usual threshold: a mismatch this unlikely by chance mea
 
 @dataclass(frozen=True)
 class SampleRatio:
-    """A sample-ratio-mismatch check: users seen per arm against the split `online.challenger_share` asks for."""
+    """A sample-ratio-mismatch check: users seen per arm against the split the server answered with (each
+    user's `online.challenger_share` at their first answer, as the exposure log records it)."""
 
     users: tuple[int, int]  # production, challenger (or interleaved) users
-    expected_share: float  # of the second
+    expected_share: float  # of the second: the mean of the users' shares
     p_value: float  # chi-square goodness of fit, 1 degree of freedom
 
     @property
@@ -158,19 +159,35 @@ class SampleRatio:
     def describe(self) -> str:
         seen = self.users[1] / max(sum(self.users), 1)
         return (f"sample ratio {'MISMATCH' if self.mismatch else 'ok'}: {self.users[0]} production / {self.users[1]} "
-                f"other users, {seen:.1%} against the {self.expected_share:.1%} configured (chi-square p = "
+                f"other users, {seen:.1%} against the {self.expected_share:.1%} the server was set to (chi-square p = "
                 f"{self.p_value:.2g}{', below ' + str(SRM_ALPHA) if self.mismatch else ''})")
 
 
-def sample_ratio(users: pd.DataFrame, other_arm: str, expected_share: float) -> SampleRatio | None:
-    """The SRM check over the users of the last look (None where the configured share is 0 or 1)."""
+def sample_ratio(users: pd.DataFrame, other_arm: str, shares: np.ndarray | float) -> SampleRatio | None:
+    """The SRM check over the users of the last look: `shares` is each user's expected chance of `other_arm` (or
+    one share for all); None where no user has a known share strictly between 0 and 1."""
     from scipy.stats import chisquare
 
-    counts = (int((users["arm"] == PRODUCTION_ARM).sum()), int((users["arm"] == other_arm).sum()))
-    if not 0 < expected_share < 1 or sum(counts) == 0:
+    in_arms = users["arm"].isin([PRODUCTION_ARM, other_arm]).to_numpy()
+    shares = np.broadcast_to(np.asarray(shares, dtype=float), (len(users),))[in_arms]
+    arms = users["arm"].to_numpy()[in_arms]
+    known = np.isfinite(shares)
+    shares, arms = shares[known], arms[known]
+    counts = (int((arms == PRODUCTION_ARM).sum()), int((arms == other_arm).sum()))
+    expected_other = float(shares.sum())
+    if not len(shares) or not 0 < expected_other < len(shares):
         return None
-    expected = np.array([1 - expected_share, expected_share]) * sum(counts)
-    return SampleRatio(counts, expected_share, float(chisquare(counts, expected).pvalue))
+    expected = np.array([len(shares) - expected_other, expected_other])
+    return SampleRatio(counts, expected_other / len(shares), float(chisquare(counts, expected).pvalue))
+
+
+def users_shares(shown: pd.DataFrame, users: pd.DataFrame, configured: float | None) -> np.ndarray:
+    """Each user's challenger share as the server recorded it at their first answer; `configured` for answers
+    logged before the log kept it (NaN where neither is known)."""
+    first = shown.sort_values("time").drop_duplicates("user_id").set_index("user_id")
+    recorded = first["share"] if "share" in first else pd.Series(np.nan, index=first.index)
+    fallback = np.nan if configured is None else configured
+    return users["user_id"].map(recorded).astype(float).fillna(fallback).to_numpy()
 
 
 def _arm_totals(users_by_look: list[pd.DataFrame], arm: str, metric: str) -> ArmTotals:
@@ -214,8 +231,8 @@ def experiment_status(exposures: pd.DataFrame, events: pd.DataFrame, method: str
         share = np.divide(counts[:, 0], counts.sum(axis=1), out=np.full(len(cut), 0.5), where=counts.sum(axis=1) > 0)
         looks = pd.DataFrame({"time": cut, "wins": counts[:, 0], "losses": counts[:, 1], "estimate": share,
                               "p_value": preference_p_value(counts[:, 0], counts[:, 1])})
-    srm = (sample_ratio(last, CHALLENGER_ARM if method == "ab" else INTERLEAVED_ARM, challenger_share)
-           if challenger_share is not None else None)
+    srm = sample_ratio(last, CHALLENGER_ARM if method == "ab" else INTERLEAVED_ARM,
+                       users_shares(shown, last, challenger_share))
     return ExperimentStatus(method, metric, _with_intervals(arm_figures(shown, last), last), looks, result,
                             attribution.unmatched, srm)
 

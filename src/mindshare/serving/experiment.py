@@ -62,7 +62,7 @@ class Served:
         cold = found.get(PRODUCTION_ARM, found.get(CHALLENGER_ARM, (True, [])))[0]
         exposure = {"time": time.time(), "request_id": request_id, "user_id": hashed, "method": self.method,
                     "arm": routed.arm, "k": k, "items": list(routed.items), "credits": list(routed.credit),
-                    "versions": [versions[arm] for arm in routed.credit]}
+                    "versions": [versions[arm] for arm in routed.credit], "share": self.online.challenger_share}
         return ({"user_id": raw_user_id, "request_id": request_id, "arm": routed.arm, "cold_start": cold,
                  "items": items}, [] if erased else [exposure])
 
