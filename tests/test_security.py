@@ -45,6 +45,20 @@ def test_html_messages_escape_every_value():
     assert "<script>" not in html and "&lt;script&gt;" in html and "Tom &amp; Jerry" in html
 
 
+def test_each_channel_escapes_as_it_displays():
+    def campaign(**kw) -> CampaignSettings:
+        return CampaignSettings(name="c", categories=["A"], budget=5, template="Hi {{ name }}", **kw)
+
+    assert {channel: campaign(channel=channel).message_format for channel in ("email", "sms", "push", "web", "in_app")
+            } == {"email": "text", "sms": "text", "push": "text", "web": "html", "in_app": "html"}
+    assert campaign(channel="email", format="html").message_format == "html"  # an HTML e-mail, asked for
+    with pytest.raises(ValueError, match="channel 'sms' carries text, not html"):
+        campaign(channel="sms", format="html")  # the phone would show &amp; as typed
+    with pytest.raises(ValueError, match="channel 'letter' has no default escaping: set format"):
+        campaign(channel="letter")
+    assert campaign(channel="letter", format="text").message_format == "text"
+
+
 def test_spreadsheet_formulas_are_neutralised_in_send_lists_and_audiences():
     send = formula_safe(pd.DataFrame({"user_id": ["-7"], "message": ["=HYPERLINK(\"http://x\")"], "channel": ["@x"],
                                       "group": ["treatment"]}))

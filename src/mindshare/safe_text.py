@@ -1,8 +1,9 @@
 """Text that reaches customers, spreadsheets or file names, made safe there.
 
 - Campaign messages render in Jinja's immutable sandbox (a template cannot reach Python internals or change
-  data) with strict undefined names. `format: html` escapes every value for HTML (web pages, HTML e-mail);
-  `format: text` removes control and bidirectional-override characters from every value, so that a name taken
+  data) with strict undefined names, escaped for where they are sent (`CHANNEL_FORMATS`: a campaign's `format`
+  defaults to its channel's first). `html` escapes every value for HTML (web pages, in-app cards, HTML
+  e-mail); `text` removes control and bidirectional-override characters from every value, so that a name taken
   from customer data cannot break a line of an SMS, a push message or a plain-text e-mail, or reorder it.
 - Send lists and audience files are opened in spreadsheets: a text cell that starts with `=`, `+`, `-`, `@`,
   a tab or a carriage return is prefixed with `'` (OWASP's advice against CSV formula injection), ids excepted.
@@ -23,12 +24,32 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 CAMPAIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 CAMPAIGN_NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 64 characters"
 MESSAGE_FORMATS = ("text", "html")
+# the formats each channel can carry, its default first: an SMS or a push message shows HTML entities as typed
+CHANNEL_FORMATS = {"email": ("text", "html"), "sms": ("text",), "push": ("text",), "web": ("html",),
+                   "in_app": ("html", "text")}
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
 
 
 def is_campaign_name(name: str) -> bool:
     return CAMPAIGN_NAME.fullmatch(name) is not None
+
+
+def channel_format(channel: str, message_format: str | None) -> str:
+    """The format a campaign's messages are escaped for: `message_format` where given and the channel carries it,
+    else the channel's default. ValueError for a format the channel cannot carry, or a channel of no known
+    format without one."""
+    formats = CHANNEL_FORMATS.get(channel)
+    if formats is None:
+        if message_format is None:
+            raise ValueError(f"channel {channel!r} has no default escaping: set format (text or html), or use a "
+                             f"channel of {', '.join(CHANNEL_FORMATS)}")
+        return message_format
+    if message_format is None:
+        return formats[0]
+    if message_format not in formats:
+        raise ValueError(f"channel {channel!r} carries {' or '.join(formats)}, not {message_format}")
+    return message_format
 
 
 def _plain(value: Any) -> Any:

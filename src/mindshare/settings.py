@@ -24,7 +24,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from mindshare.errors import MindshareError, suggestion
 from mindshare.layout import PARAMS
 from mindshare.metrics.names import is_reported, metric_names
-from mindshare.safe_text import CAMPAIGN_NAME_RULE, is_campaign_name, render
+from mindshare.safe_text import CAMPAIGN_NAME_RULE, channel_format, is_campaign_name, render
 
 SCHEMA_FILE = Path("params.schema.json")
 MOVIELENS_RELEASES = ("100k", "1m", "10m", "20m", "25m", "32m", "latest-small", "latest")
@@ -317,10 +317,17 @@ class CampaignSettings(Block):
     categories: list[Text] = []
     budget: Count  # users, control group included
     min_score: float = 0.0
-    channel: str = "email"
+    channel: Annotated[str, Field(min_length=1)] = "email"  # email | sms | push | web | in_app, or your own
     control_share: Share = 0.1
     template: str = "{{ reason }}: {{ top_items | join(', ') }}"
-    format: Literal["text", "html"] = "text"  # html: values HTML-escaped; text: control characters removed
+    # how values are escaped: null: the channel's default (email, sms, push: text; web, in_app: html); html:
+    # HTML-escaped; text: control characters removed. A channel of your own needs one.
+    format: Literal["text", "html"] | None = None
+
+    @property
+    def message_format(self) -> str:
+        """What the messages are escaped for: `format`, or the channel's default (safe_text.CHANNEL_FORMATS)."""
+        return channel_format(self.channel, self.format)
 
     @field_validator("name")
     @classmethod
@@ -339,7 +346,7 @@ class CampaignSettings(Block):
         if not self.items and not self.categories:
             raise ValueError("give target items or categories")
         try:  # rendered once on an example: a mistake in the template stops before any data is read
-            render(self.template, self.format, EXAMPLE_MESSAGE)
+            render(self.template, self.message_format, EXAMPLE_MESSAGE)
         except jinja2.TemplateError as error:
             raise ValueError(f"template error: {error}; fields: {', '.join(EXAMPLE_MESSAGE)}") from None
         return self

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def render_message(campaign: Campaign, context: dict) -> str:
-    return render(campaign.template, campaign.format, context)
+    return render(campaign.template, campaign.message_format, context)
 
 
 def check_campaigns(campaigns: list[Campaign], items: pd.DataFrame) -> tuple[list[Campaign], dict[str, str]]:
