@@ -130,3 +130,35 @@ def test_keep_below_one_is_a_one_line_error(capsys):
 def test_human_size():
     assert [human_size(n) for n in (812, 42189, 3 * 1024**2, int(1.25 * 1024**3))] == [
         "812 bytes", "41.2 KB", "3.0 MB", "1.2 GB"]
+
+
+def test_prune_deletes_versions_holding_a_forgotten_person_unless_an_alias_needs_them(store, capsys):
+    """Version 1 is in the promotion history, version 3 holds production: both flagged by `forget`. However new
+    their runs, prune deletes version 1 and its logged model (the history does not keep a forgotten person), keeps
+    version 3 and says why; a rollback to the deleted version is refused in one line."""
+    from mindshare.errors import PolicyRefusal
+    from mindshare.tracking.erasure import ERASURE_TAG
+
+    client, experiment_id, runs, _, artifacts = store
+    client.set_registered_model_alias("m", "production", "1")
+    registry.promote(client, "m", "second", version="2", force=True)  # history: 1 -> 2; rollback would go to 1
+    client.set_registered_model_alias("m", "production", "3")
+    for version in ("1", "3"):
+        client.set_model_version_tag("m", version, ERASURE_TAG, "2026-12-06")
+    model_of_1 = client.get_model_version("m", "1").source.removeprefix("models:/")
+    assert model_of_1.startswith("m-"), model_of_1
+    every = _all_run_ids(client, experiment_id)
+
+    code, out, _ = _prune(capsys, "--keep", "4", "--dry-run")
+    assert code == 0 and "would delete registered version m 1 and its logged model" in out
+    assert "kept registered version m 3 although it holds a forgotten person (m version 3: alias" in out
+    assert {str(v.version) for v in client.search_model_versions("name = 'm'")} == {"1", "2", "3"}
+
+    code, out, _ = _prune(capsys, "--keep", "4")
+    assert code == 0 and "deleted registered version m 1 and its logged model" in out
+    assert {str(v.version) for v in client.search_model_versions("name = 'm'")} == {"2", "3"}
+    assert not (artifacts / "models" / model_of_1).exists()  # the pickle is gone from the disk
+    assert _all_run_ids(client, experiment_id) == every  # every pipeline run is among the newest 4: all kept
+    client.set_registered_model_alias("m", "production", "2")  # back where the history says it is
+    with pytest.raises(PolicyRefusal, match="version 1, the one production replaced, was deleted"):
+        registry.rollback(client, "m", "back")

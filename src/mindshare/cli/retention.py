@@ -14,8 +14,10 @@ def add_prune(sub) -> None:
         description="Deletes the pipeline runs (evaluate's 'pipeline' runs) older than the newest N, with their "
         "nested runs, logged models and artifacts, and the registered versions made from them, then runs "
         "`mlflow gc` so the files leave the disk. A run stays if a registered version made from it holds an "
-        "alias (production, challenger, any) or appears in a promotion history. Tuning studies and the other "
-        "stage runs (ingest, prepare, register, ...) are left alone. For DVC's cache, use `dvc gc -w`.")
+        "alias (production, challenger, any) or appears in a promotion history. A version flagged by "
+        "`mindshare forget` (mindshare.erasure_pending) is deleted with its logged model whatever its age unless "
+        "an alias holds it. Tuning studies and the other stage runs (ingest, prepare, register, ...) are left "
+        "alone. For DVC's cache, use `dvc gc -w`.")
     p.add_argument("--keep", type=int, required=True, metavar="N", help="how many of the newest pipeline runs to keep")
     p.add_argument("--dry-run", action="store_true", help="print what would go and the space it would free; "
                    "delete nothing")
@@ -37,7 +39,7 @@ def cmd_prune(args: argparse.Namespace) -> None:
     client = tracking_client()
     experiments = find_experiments(client, names)
     plan = plan_prune(client, experiments, args.keep)
-    result = prune(client, plan, uri, experiments) if plan.remove and not args.dry_run else None
+    result = prune(client, plan, uri, experiments) if plan.deletes and not args.dry_run else None
     every = args.all_experiments
     print(f"{'every experiment' if every else experiments[0].name}: {plan.runs} pipeline run(s); keeping the "
           f"newest {args.keep}{' of each' if every else ''}")
@@ -46,9 +48,15 @@ def cmd_prune(args: argparse.Namespace) -> None:
     lines += [(run.started, f"{'kept':<12} {_describe(run, every)}  ({run.why_kept})") for run in plan.protected]
     for _, line in sorted(lines, reverse=True):
         print(line)
-    if not plan.remove:
+    for hold in plan.erasure_blocked:
+        print(f"kept registered version {hold.name} {hold.version} although it holds a forgotten person ({hold.why}):"
+              " promote a version trained after the erasure, then prune again")
+    if not plan.deletes:
         print("nothing to prune" + (": every older run is protected" if plan.protected else ""))
         return
+    for hold in plan.erased:
+        print(f"{'would delete' if args.dry_run else 'deleted'} registered version {hold.name} {hold.version} and its "
+              "logged model (it holds a forgotten person: mindshare.erasure_pending)")
     for hold in plan.versions:
         print(f"{'would delete' if args.dry_run else 'deleted'} registered version {hold.name} {hold.version} "
               "(no alias, not in the promotion history; made from a removed run)")

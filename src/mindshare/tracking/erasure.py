@@ -6,7 +6,7 @@ downloaded, rewritten without the person's pseudonym and logged again at the sam
 local store and on a tracking server alike); so are the tables logged with each model (the pyfunc's users table).
 A pickled model cannot be edited: its version gets the tag
 `mindshare.erasure_pending` (the date; never the pseudonym): `dvc repro` trains and registers versions without
-the person; promote one, then delete the flagged versions that no alias needs.
+the person; promote one, then `mindshare prune` deletes the flagged versions that no alias needs (retention.py).
 """
 
 from __future__ import annotations

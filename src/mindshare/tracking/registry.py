@@ -404,6 +404,11 @@ def rollback(client: MlflowClient, name: str, reason: str) -> dict:
         production = _version_by_alias(client, name, PRODUCTION)
         if target is None or production is None:
             raise PolicyRefusal("nothing to roll back to: production has no earlier version in the promotion history")
+        try:
+            client.get_model_version(name, target)
+        except MlflowException:
+            raise PolicyRefusal(f"rollback: version {target}, the one production replaced, was deleted (prune deletes a "
+                                "version that holds a forgotten person); promote a version instead") from None
         return _move_production(client, name, target,
                                 {"action": "rollback", "from": str(production.version), "to": target, "why": reason})
 

@@ -4,6 +4,10 @@ needs them; then MLflow's garbage collection removes their artifacts from disk f
 
 A run is needed when a registered version made from it (or from one of its nested runs or logged models)
 holds an alias or appears in a model's promotion history: rollback and serving must still find it.
+
+A version flagged `mindshare.erasure_pending` (`mindshare forget`: its pickled model holds a forgotten person)
+is deleted with its logged model by every prune, however new its run, unless an alias still needs it: the
+promotion history alone does not keep a forgotten person's data (a rollback to it is refused instead).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from mlflow.exceptions import MlflowException
 
 from mindshare.errors import MindshareError, suggestion
 from mindshare.tracking.compare import PIPELINE_RUN
+from mindshare.tracking.erasure import ERASURE_TAG
 from mindshare.tracking.registry import history
 from mindshare.tracking.store import FAMILY_TAG, SERVER_SCHEMES, STAGE_TAG, sqlite_file, store_scheme
 
@@ -58,6 +63,7 @@ class Hold:
     run_id: str | None
     model_id: str | None
     why: str
+    erasure_pending: bool = False  # holds a forgotten person (tracking/erasure.py): only an alias keeps it
 
 
 @dataclass
@@ -68,6 +74,12 @@ class PrunePlan:
     remove: list[PipelineRun]
     versions: list[Hold]  # registered versions made from removed runs, none with alias or history
     purged_experiments: list[str]  # deleted earlier; `mlflow gc` removes them for good as well
+    erased: list[Hold] = field(default_factory=list)  # flagged for erasure, no alias: deleted with their models
+    erasure_blocked: list[Hold] = field(default_factory=list)  # flagged for erasure but an alias holds them
+
+    @property
+    def deletes(self) -> bool:
+        return bool(self.remove or self.erased)
 
     @property
     def size(self) -> int:
@@ -122,11 +134,19 @@ def registry_holds(client: MlflowClient) -> list[Hold]:
                       if event.get(key) is not None}
         for version in pages(client.search_model_versions, f"name = '{model.name}'", max_results=1000):
             number = str(version.version)
+            pending = ERASURE_TAG in (version.tags or {})
             why = [f"alias {', '.join(sorted(aliases[number]))}"] if number in aliases else []
-            why += ["in the promotion history"] if number in in_history else []
-            holds.append(Hold(model.name, number, version.run_id, getattr(version, "model_id", None),
-                              f"{model.name} version {number}: {' and '.join(why)}" if why else ""))
+            why += ["in the promotion history"] if number in in_history and not pending else []
+            holds.append(Hold(model.name, number, version.run_id, logged_model_id(version),
+                              f"{model.name} version {number}: {' and '.join(why)}" if why else "", pending))
     return holds
+
+
+def logged_model_id(version) -> str | None:
+    """The logged model a registered version was made from (its `model_id`, or its source `models:/m-<id>`)."""
+    source = str(getattr(version, "source", "") or "")
+    return getattr(version, "model_id", None) or (source.removeprefix("models:/") if source.startswith("models:/m-")
+                                                  else None)
 
 
 def pipeline_runs(client: MlflowClient, experiment) -> list[PipelineRun]:
@@ -172,6 +192,10 @@ def plan_prune(client: MlflowClient, experiments: list, keep: int) -> PrunePlan:
             else:
                 plan.remove.append(run)
                 plan.versions += mine
+    removed = {(h.name, h.version) for h in plan.versions}
+    flagged = [h for h in holds if h.erasure_pending and (h.name, h.version) not in removed]
+    plan.erased = [h for h in flagged if not h.why]
+    plan.erasure_blocked = [h for h in flagged if h.why]
     return plan
 
 
@@ -179,9 +203,15 @@ def prune(client: MlflowClient, plan: PrunePlan, tracking_uri: str, experiments:
     """Delete what the plan removes, then garbage-collect it; the store's size before and after."""
     measured = store_folders(tracking_uri, experiments)
     before = sum(folder_size(path) for path in measured)
+    erased_models = [h.model_id for h in plan.erased if h.model_id]
+    erased_folders = [folder for model_id in erased_models
+                      if (folder := local_folder(client.get_logged_model(model_id).artifact_location))]
     try:
-        for hold in plan.versions:
+        for hold in plan.versions + plan.erased:
             client.delete_model_version(hold.name, hold.version)
+        for hold in plan.erased:  # the pickle that holds the person
+            if hold.model_id:
+                client.delete_logged_model(hold.model_id)
         for run in plan.remove:
             for model_id in run.model_ids:
                 client.delete_logged_model(model_id)
@@ -191,11 +221,13 @@ def prune(client: MlflowClient, plan: PrunePlan, tracking_uri: str, experiments:
         raise MindshareError(f"prune: the store refused a deletion ({str(error).splitlines()[0][:200]}); "
                              "what was deleted stays deleted, run prune again to finish") from None
     collected = collect_garbage(tracking_uri, [i for r in plan.remove for i in r.run_ids],
-                                [i for r in plan.remove for i in r.model_ids])
+                                [i for r in plan.remove for i in r.model_ids] + erased_models)
     if collected:
         for run in plan.remove:
             for folder in run.folders:  # gc removes .../<id>/artifacts and leaves the empty <id>/
                 remove_empty(folder.parent, run.run_ids + run.model_ids)
+        for folder in erased_folders:
+            remove_empty(folder.parent, erased_models)
     return PruneResult(before, sum(folder_size(path) for path in measured), collected, measured)
 
 
