@@ -241,7 +241,8 @@ def cmd_forget(args: argparse.Namespace) -> None:
           f"{layout.FORGET_IDS}); rows removed: {removed} ingested interactions, {sum(outputs.values())} in "
           f"{len(outputs)} output files, {sum(artifacts.values())} in {len(artifacts)} MLflow artifacts; "
           f"{flagged} registered versions flagged ({'mindshare.erasure_pending'}): `dvc repro` retrains without "
-          "them; promote a new version, then `mindshare prune` deletes the flagged ones. A running server stops answering for them within a poll. Not reached: the DVC cache of earlier "
+          "them; promote a new version, then `mindshare prune` deletes the flagged ones. A running server stops "
+          "answering for them within a poll. Not reached: the DVC cache of earlier "
           "outputs (`dvc gc -w` removes it) and copies made elsewhere.")
     if not removed and not outputs and not artifacts:
         raise PolicyRefusal(f"the id {args.user!r} matches nobody in the data, the outputs or MLflow (listed anyway, "

@@ -407,8 +407,8 @@ def rollback(client: MlflowClient, name: str, reason: str) -> dict:
         try:
             client.get_model_version(name, target)
         except MlflowException:
-            raise PolicyRefusal(f"rollback: version {target}, the one production replaced, was deleted (prune deletes a "
-                                "version that holds a forgotten person); promote a version instead") from None
+            raise PolicyRefusal(f"rollback: version {target}, the one production replaced, was deleted (prune "
+                                "deletes a version that holds a forgotten person); promote a version instead") from None
         return _move_production(client, name, target,
                                 {"action": "rollback", "from": str(production.version), "to": target, "why": reason})
 
