@@ -9,6 +9,7 @@ import itertools
 import json
 import logging
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -314,14 +315,24 @@ def test_a_rotated_key_file_takes_effect_without_a_restart(project, server):
 
 
 def test_an_open_recommend_is_for_loopback_only(project):
+    """(and --max-concurrency: a request beyond the limit of open connections is answered 503, not queued)"""
     folder, env, _ = project
-    base, process = start_server(folder, env, "--open-recommend")
+    base, process = start_server(folder, env, "--open-recommend", "--max-concurrency", "2")
     try:
         one, batch = f"{base}/recommend/cust-1", f"{base}/recommend"
         assert requests.get(one).status_code == 200
         assert requests.post(batch, json={"users": [{"user_id": "cust-1"}]}).status_code == 200
         assert requests.get(f"{base}/audience/first").status_code == 401  # the rest stays protected
         assert "security" not in requests.get(f"{base}/openapi.json").json()["paths"]["/recommend/{user_id}"]["get"]
+        host, port = base.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port))):  # an idle client holds one of the two places
+            time.sleep(0.5)
+            busy = requests.get(one)
+            assert busy.status_code == 503, busy.text
+        deadline = time.time() + 10
+        while requests.get(one).status_code == 503 and time.time() < deadline:  # its place is free again
+            time.sleep(0.2)
+        assert requests.get(one).status_code == 200
     finally:
         stop_server(process)
     for flags, said in ((["--host", "10.1.2.3", "--open-recommend"], "loopback --host only"),
