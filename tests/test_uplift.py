@@ -33,7 +33,8 @@ def test_the_metrics_give_scikit_uplifts_numbers(seed, ties):
         for ours, theirs in zip(getattr(metrics, name)(outcome, uplift, treatment),
                                 getattr(sklift, name)(outcome, uplift, treatment)):
             np.testing.assert_allclose(ours, theirs)
-    for ours, theirs in zip(metrics.perfect_qini_curve(outcome, treatment), sklift.perfect_qini_curve(outcome, treatment)):
+    perfect = metrics.perfect_qini_curve(outcome, treatment), sklift.perfect_qini_curve(outcome, treatment)
+    for ours, theirs in zip(*perfect):
         np.testing.assert_allclose(ours, theirs)
     assert metrics.qini_auc_score(outcome, uplift, treatment) == pytest.approx(
         sklift.qini_auc_score(outcome, uplift, treatment), rel=1e-12)
