@@ -11,8 +11,11 @@ def add_bench(sub) -> None:
     p = sub.add_parser("bench", help="benchmark the families on the field's published protocols",
                        description="ranking: Microsoft Recommenders' movielens protocol (75/25 per user, k=10, "
                        "mean over seeds). rating: Surprise's protocol (KFold, shuffle, random_state=0). cold-start: "
-                       "users with little history, new users and new items (bench/cold_start.py).")
-    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale", "ease-keep", "online"))
+                       "users with little history, new users and new items (bench/cold_start.py). uplift: "
+                       "mindshare's uplift learners beside scikit-uplift's on a randomised campaign table "
+                       "(bench/uplift.py).")
+    p.add_argument("protocol", choices=("ranking", "rating", "cold-start", "serve", "scale", "ease-keep", "online",
+                                        "uplift"))
     p.add_argument("--data", help="a MovieLens folder or zip (any layout), or an events file "
                    "(CSV, TSV, Parquet, JSON lines)")
     p.add_argument("--columns",
@@ -31,7 +34,14 @@ def add_bench(sub) -> None:
     p.add_argument("--repeat", choices=("auto", "include", "exclude"), default="auto",
                    help="ranking --protocol temporal: items people had, ranked and relevant (auto: by the fit data's "
                         "repeat share, as prepare.repeat)")
-    p.add_argument("--folds", type=int, default=5, help="rating: number of folds (default 5)")
+    p.add_argument("--folds", type=int, help="rating: number of folds (default 5); uplift: cross-fitting folds of "
+                   "the tuning (default 3)")
+    p.add_argument("--treatment", metavar="COLUMN=VALUE", help="uplift: the arm column and the treated arm's value")
+    p.add_argument("--control", metavar="VALUE", help="uplift: the control arm's value in that column")
+    p.add_argument("--outcome", metavar="COLUMN", help="uplift: the outcome column (0/1, or a value such as spend)")
+    p.add_argument("--features", help="uplift: comma-separated feature columns (default: every other column but "
+                   "ids and columns that differ between the arms)")
+    p.add_argument("--trials", type=int, default=8, help="uplift: Optuna trials per learner and seed (default 8)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
     p.add_argument("--clients", type=int, default=200, help="serve: concurrent clients of the closed loop")
     p.add_argument("--seconds", type=float, default=10.0, help="serve: length of each loop")
@@ -101,6 +111,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
     if not args.data:
         raise MindshareError(f"bench {args.protocol}: --data is required "
                              "(a MovieLens folder or zip, or an events file)")
+    if args.protocol == "uplift":
+        from mindshare.bench.uplift import run_uplift_command
+
+        run_uplift_command(args)
+        return
     if args.protocol == "online":
         from mindshare.atomic_files import write_json
         from mindshare.bench import RANKING_MODELS
@@ -126,6 +141,6 @@ def cmd_bench(args: argparse.Namespace) -> None:
         return
     from mindshare.bench.command import run_bench
 
-    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds, args.json, args.compare_surprise,
+    run_bench(args.protocol, args.data, args.models, args.seeds, args.folds or 5, args.json, args.compare_surprise,
               args.given, args.columns, args.timestamp_format, args.items, args.item_columns, args.split_protocol,
               args.test_days, args.repeat)

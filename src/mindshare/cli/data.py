@@ -9,14 +9,21 @@ from pathlib import Path
 from mindshare.errors import MindshareError
 
 
+EXAMPLE_OUT = "data/example/shop_events.csv"
+
+
 def add_example_data(sub) -> None:
     p = sub.add_parser("example-data", help="write a messy e-commerce export (and its items file) to try things on")
-    p.add_argument("--out", default="data/example/shop_events.csv", help="where (default data/example/shop_events.csv)")
+    p.add_argument("--out", default=EXAMPLE_OUT, help=f"where (default {EXAMPLE_OUT})")
     p.add_argument("--rows", type=int, default=60000, help="product views to simulate (default 60000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--synthetic", action="store_true",
                    help="instead: the clean synthetic shop log of `bench scale` (--rows events, rows/100 users, "
                    "rows/400 items) as Parquet, and its items file beside it")
+    p.add_argument("--campaign", action="store_true",
+                   help="instead: a randomised campaign of --rows simulated people (features, treatment, converted, "
+                   "spend), CSV or Parquet by --out's suffix, for `bench uplift`; their true effects in "
+                   "<out>_truth beside it (data/campaign_people.py)")
     p.set_defaults(func=cmd_example_data)
 
 
@@ -49,6 +56,15 @@ def cmd_example_data(args: argparse.Namespace) -> None:
 
     if args.rows < 100:
         raise MindshareError(f"--rows is {args.rows}; give at least 100")
+    if args.campaign:
+        from mindshare.data.campaign_people import CampaignPeople, write_campaign
+
+        out = Path(args.out if args.out != EXAMPLE_OUT else "data/example/campaign.csv")
+        truth = write_campaign(CampaignPeople(n_people=args.rows, seed=args.seed), out)
+        print(f"{out}: {args.rows} people of a randomised campaign (treatment 1 = sent); {truth}: their true "
+              f"effects. Try: mindshare bench uplift --data {out} --treatment treatment=1 --control 0 "
+              "--outcome converted")
+        return
     if args.synthetic:
         from mindshare.data.synthetic import scaled_spec, write_synthetic_events
 
