@@ -8,7 +8,6 @@ from pathlib import Path
 
 from mindshare.errors import MindshareError
 
-
 EXAMPLE_OUT = "data/example/shop_events.csv"
 
 
