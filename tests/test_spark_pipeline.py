@@ -1,6 +1,7 @@
-"""`engine: spark` end to end on a shop's messy export: the real `dvc repro` through Spark Connect (a local[2] server:
-the client path a cluster takes) with ingest (cleaning, pseudonyms), the split and the features on Spark, svd fitted by
-Spark MLlib's ALS (its Optuna trials too), the other families on the driver on a seeded sample of users
+"""`engine: spark` end to end on a shop's messy export: the real `dvc repro` through Spark Connect (a local[2] server
+started once for the module, which every stage connects to: the client path a cluster takes) with ingest
+(cleaning, pseudonyms), the split and the features on Spark, svd fitted by Spark MLlib's ALS (its Optuna trials
+too), the other families on the driver on a seeded sample of users
 (`driver_fit: sample`), evaluation's and the audience's lists ranked by Spark's executors, the real MLflow registry;
 the registered version answers through `mindshare recommend` and `mindshare serve`."""
 
@@ -10,6 +11,7 @@ import json
 import re
 import subprocess
 import sys
+import uuid
 
 import pandas as pd
 import pytest
@@ -20,8 +22,8 @@ from mlflow import MlflowClient
 from mindshare.data.pseudonymise import pseudonym
 from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_shop_export
 
-from live_server import free_port, wait_for
-from spark_engine import require_spark
+from live_server import free_port, stop_group, wait_for
+from spark_engine import require_spark, start_connect_server
 from stage_project import REPO, copy_repo, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
@@ -45,17 +47,21 @@ def project(tmp_path_factory):
     tune = params["tune"]
     tune["families"] = {"popularity": {}, "item_knn": {"n_trials": 2, **tune["families"]["item_knn"]},
                         "svd_spark": {"n_trials": 2, **tune["families"]["svd"]}}
+    env = {**project_env(folder), "SPARK_CONNECT_AUTHENTICATE_TOKEN": uuid.uuid4().hex}  # the server's and stages'
+    port = free_port()
+    server = start_connect_server(port, env)
     write_params(folder, ingest=params["ingest"], engine="spark", models=MODELS, tune=tune, campaigns=[],
-                 spark={"remote": "local[2]", "driver_memory": "1g", "shuffle_partitions": 4,
-                        "conf": {"spark.ui.enabled": "false"}, "driver_fit": "sample",
+                 spark={"remote": f"sc://127.0.0.1:{port}", "shuffle_partitions": 4, "driver_fit": "sample",
                         "driver_sample_users": DRIVER_SAMPLE, "rank_min_users": 20})
-    env = project_env(folder)
     subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "spark"], cwd=folder,
                    check=True)
-    result = run(folder, "dvc", "repro", env=env, timeout=1200)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder, env, result.stdout + result.stderr
+    try:
+        result = run(folder, "dvc", "repro", env=env, timeout=1200)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        yield folder, env, result.stdout + result.stderr
+    finally:
+        stop_group(server)
 
 
 def test_ingest_and_the_split_are_written_by_spark_and_read_by_the_local_stages(project):
