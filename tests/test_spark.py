@@ -408,6 +408,27 @@ def test_a_local_spark_connect_server_waits_for_its_port_then_says_who_holds_it(
     session.wait_for_connect_port(seconds=1.0)  # free again: no wait
 
 
+LOCAL_CONNECT_STAGE = """
+from mindshare.settings import SparkSettings
+from mindshare.spark.session import start_session
+session = start_session(SparkSettings(remote="local[2]", driver_memory="1g", shuffle_partitions=2,
+                                      conf={"spark.ui.enabled": "false"}))
+print(session.range(7).count())
+"""
+
+
+def test_stages_one_after_another_each_start_and_stop_a_local_spark_connect_server():
+    """`spark.remote: local[2]`: a stage starts its own Spark Connect server and stops it on exit, so that the next
+    stage finds the port free (the pipeline test connects its stages to one long-lived server instead)."""
+    import subprocess
+    import sys
+
+    require_spark()
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-c", LOCAL_CONNECT_STAGE], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and done.stdout.strip() == "7", done.stderr[-2000:]
+
+
 def test_a_sample_of_users_names_the_split_it_restricts():
     from mindshare.stages.inputs import with_users
 

@@ -51,7 +51,7 @@ def project(tmp_path_factory):
     port = free_port()
     server = start_connect_server(port, env)
     write_params(folder, ingest=params["ingest"], engine="spark", models=MODELS, tune=tune, campaigns=[],
-                 spark={"remote": f"sc://127.0.0.1:{port}", "shuffle_partitions": 4, "driver_fit": "sample",
+                 spark={"remote": f"sc://localhost:{port}", "shuffle_partitions": 4, "driver_fit": "sample",
                         "driver_sample_users": DRIVER_SAMPLE, "rank_min_users": 20})
     subprocess.run(["git", "add", "-A"], cwd=folder, check=True)
     subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "spark"], cwd=folder,
