@@ -404,6 +404,11 @@ def test_outcomes_close_the_loop_and_forget_erases(project):
     assert report["control"]["conversion"]["trials"] == (audience["group"] == "control").sum()
     assert "uplift" in report and report["interactions_added"] > 0
     assert (folder / "data/feedback/outcomes/first_category.parquet").exists()
+    learned = pd.read_parquet(folder / "data/feedback/campaign_results/first_category.parquet")  # for uplift models
+    assert len(learned) == len(rows) - 1 and set(learned["group"]) == {"treatment", "control"}
+    assert (learned["treated"] == (learned["group"] == "treatment")).all()
+    assert learned["converted"].sum() == sum(r["converted"] for r in rows[:-1])
+    assert "score" in learned and any(c.startswith("profile_") for c in learned.columns), list(learned.columns)
     bad = folder / "bad.csv"
     bad.write_text("user_id,sent,opened,clicked,converted\nzq9raw-1,1,1,maybe,0\n")
     refused = run(folder, *cli, "outcomes", "--campaign", "first_category", "--file", str(bad), env=env)

@@ -179,3 +179,34 @@ def test_holdout_users_split_and_the_new_user_answer():
     assert scores["new_users_precision_at_2"] == pytest.approx(expected)
     assert scores["new_users_precision_at_2"] == scores["new_users_popular_precision_at_2"]  # no demographics
     assert new_user_metrics(policy, split.train, k=2) == {"new_users_users": 0.0}
+
+
+def test_campaign_results_keep_each_members_group_outcomes_and_send_time_profile():
+    from mindshare.marketing.campaign_results import people_at_send, results_with_features, uplift_features
+
+    audience = pd.DataFrame({"user_id": ["a", "b", "c"], "group": ["treatment", "control", "treatment"],
+                             "score": [0.9, 0.5, 0.1], "reason": ["x", "y", "z"]})
+    profiles = pd.DataFrame({"interactions": [3, 8, 1], "segment_name": ["s", "t", "s"]},
+                            index=pd.Index(["a", "b", "c"], name="user_id"))
+    people = people_at_send(audience, profiles)
+    assert list(people.columns) == ["user_id", "group", "score", "profile_interactions"]  # numbers only
+    joined = pd.DataFrame({"user_id": ["c", "a"], "group": ["treatment"] * 2, "sent": [1, 1], "opened": [0, 1],
+                           "clicked": [0, 1], "converted": [0, 1], "item_id": ["i", "j"]})
+    table = results_with_features(joined, people)
+    assert table["user_id"].tolist() == ["a", "c"] and table["treated"].tolist() == [1, 1]
+    assert table["value"].tolist() == [0.0, 0.0] and table["profile_interactions"].tolist() == [3, 1]
+    assert list(uplift_features(table).columns) == ["score", "profile_interactions"]
+    assert list(people_at_send(audience, None).columns) == ["user_id", "group", "score"]
+
+
+def test_a_results_value_column_is_read_as_a_number_or_refused_naming_the_line(tmp_path):
+    from mindshare.errors import MindshareError
+    from mindshare.marketing.feedback import read_results
+
+    good = tmp_path / "good.csv"
+    good.write_text("user_id,sent,opened,clicked,converted,value\nu1,1,1,1,1,12.5\nu2,1,0,0,0,\n")
+    assert read_results(good)["value"].tolist() == [12.5, 0.0]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,sent,opened,clicked,converted,value\nu1,1,1,1,1,12.5\nu2,1,0,0,1,-3\n")
+    with pytest.raises(MindshareError, match="bad.csv, line 3: column 'value' has '-3"):
+        read_results(bad)

@@ -73,13 +73,17 @@ def write_text(text: str, path: str | Path, private: bool = False) -> None:
         tmp.write_text(text)
 
 
-def replace_folder(folder: Path, files: dict[str, str]) -> None:
-    """Write the files into a fresh folder beside `folder`, then swap it in: never half a folder."""
+def replace_folder(folder: Path, files: dict[str, str | bytes]) -> None:
+    """Write the files (text, or bytes such as Parquet) into a fresh folder beside `folder`, then swap it in: never
+    half a folder."""
     staging = folder.with_name(f".{folder.name}.tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
-    for name, text in files.items():
-        (staging / name).write_text(text, encoding="utf-8")
+    for name, content in files.items():
+        if isinstance(content, bytes):
+            (staging / name).write_bytes(content)
+        else:
+            (staging / name).write_text(content, encoding="utf-8")
         _fsync(staging / name)
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)

@@ -19,7 +19,8 @@ INGEST_REPORT = Path("reports/ingest.json")
 FEEDBACK = Path("data/feedback")  # people to forget, recorded campaign outcomes (read by ingest)
 FORGET_LIST = FEEDBACK / "forget.txt"  # pseudonyms under the current key
 FORGET_IDS = FEEDBACK / "forget_ids.txt"  # unkeyed erasure hashes of the raw ids: re-applied under any key
-OUTCOMES = FEEDBACK / "outcomes"
+OUTCOMES = FEEDBACK / "outcomes"  # clicks and conversions of campaigns, as interactions
+CAMPAIGN_RESULTS = FEEDBACK / "campaign_results"  # each audience member's group, outcomes and send-time features
 
 # prepare
 PROCESSED = Path("data/processed")
@@ -100,6 +101,15 @@ def audience_file(campaign: str) -> Path:
     return AUDIENCES / f"{campaign}.csv"
 
 
+def audience_people_file(campaign: str) -> Path:
+    """The audience's members as they were when it was made: group, score and profile (for uplift learning)."""
+    return AUDIENCES / f"{campaign}.people.parquet"
+
+
+def campaign_results_file(campaign: str) -> Path:
+    return CAMPAIGN_RESULTS / f"{campaign}.parquet"
+
+
 MODEL = "${item}"  # a foreach stage's model name, as dvc.yaml writes it
 # stage -> (data it reads, files it writes: outs, metrics and plots), as dvc.yaml declares them
 STAGES: dict[str, tuple[list[Path], list[Path]]] = {
@@ -117,6 +127,6 @@ STAGES: dict[str, tuple[list[Path], list[Path]]] = {
                  [EVALUATION, LEADERBOARD_CSV, LEADERBOARD_MD, CURVES_PLOT, IMPORTANCES, PER_USER, BREAKDOWN, METRICS,
                   *CURVE_TABLES.values()]),
     "register": ([EVALUATION], [REGISTRY_REPORT]),
-    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, PREPARE_REPORT],
+    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, USER_FEATURES, PREPARE_REPORT],
                  [RECOMMENDATIONS, AUDIENCES, MESSAGES, CAMPAIGN_SUMMARY, AUDIENCE_REPORT]),
 }

@@ -177,7 +177,10 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
         return
     if not args.campaign or not args.file:
         raise MindshareError("outcomes: give --campaign and --file (a campaign's results), or --online FILE")
+    import pandas as pd
+
     from mindshare.data.pseudonymise import load_project_key, pseudonymise
+    from mindshare.marketing.campaign_results import record_results, results_with_features
     from mindshare.marketing.feedback import campaign_outcomes, read_results, record_outcomes
     from mindshare.stages.inputs import read_table
     from mindshare.stages.params import load_settings
@@ -188,6 +191,9 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
     results["user_id"] = pseudonymise(results["user_id"], load_project_key())
     outcomes = campaign_outcomes(args.campaign, audience, results, args.file)
     added = record_outcomes(args.campaign, outcomes.joined)
+    people_file = layout.audience_people_file(args.campaign)
+    if people_file.exists():  # the members as they were at send time: what uplift models learn from
+        record_results(args.campaign, results_with_features(outcomes.joined, pd.read_parquet(people_file)))
     log_stage_run(f"outcomes@{args.campaign}", load_settings().experiment_name,
                   {"campaign": args.campaign, "rows": outcomes.rows, "outside_audience": outcomes.outside_audience},
                   outcomes.metrics, {"mindshare.campaign": args.campaign})

@@ -109,7 +109,8 @@ def erase_from(pseudonym: str, paths: list[Path]) -> dict[Path, int]:
 
 
 def read_results(path: str | Path) -> pd.DataFrame:
-    """A campaign results file: user_id (raw) and 0/1 columns sent, opened, clicked, converted."""
+    """A campaign results file: user_id (raw), 0/1 columns sent, opened, clicked, converted, and optionally
+    `value` (what a conversion was worth: a number >= 0)."""
     file = Path(path)
     if not file.exists():
         raise MindshareError(f"{file}: results file not found")
@@ -130,6 +131,13 @@ def read_results(path: str | Path) -> pd.DataFrame:
     if frame["user_id"].isna().any():
         line = int(np.flatnonzero(frame["user_id"].isna())[0]) + 2
         raise MindshareError(f"{file}, line {line}: column 'user_id' is empty")
+    if "value" in frame:
+        value = pd.to_numeric(frame["value"].fillna(0), errors="coerce")
+        bad = np.flatnonzero((value.isna() | (value < 0)).to_numpy())
+        if len(bad):
+            raise MindshareError(f"{file}, line {bad[0] + 2}: column 'value' has {str(frame['value'].iloc[bad[0]])!r}; "
+                                 "use a number >= 0")
+        frame["value"] = value.astype(float)
     return frame
 
 

@@ -1,7 +1,8 @@
 """audience: campaign audiences, messages and offline lift from the model that `register` chose.
 
 Reads reports/registry.json (the challenger's family) and models/<family>/model.pkl, the items and
-the test split. Writes data/recommendations.parquet (top-N for every user), data/audiences/<campaign>.csv,
+the test split. Writes data/recommendations.parquet (top-N for every user), data/audiences/<campaign>.csv (and
+<campaign>.people.parquet: its members' group, score and profile as they are now, for uplift learning),
 data/messages/<campaign>.jsonl (pseudonymised ids only), reports/campaigns.csv (one row per
 campaign: counts by reason, lift) and reports/audience.json; logs a run. Campaigns are processed
 in params order; the frequency cap counts a user's audiences across them.
@@ -16,6 +17,7 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.atomic_files import atomic_path, replace_folder, write_json, write_parquet
+from mindshare.marketing.campaign_results import people_at_send
 from mindshare.marketing.campaign_runs import all_campaigns
 from mindshare.marketing.campaigns import check_campaigns
 from mindshare.marketing.messages import audience_csv, messages
@@ -43,7 +45,11 @@ def main() -> None:
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
     runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
                          settings.audience, repeats.exclude_seen, inputs.campaign_history(settings, campaigns))
-    replace_folder(layout.AUDIENCES, {f"{c.name}.csv": audience_csv(table) for c, table, _ in runs})
+    profiles, _ = inputs.feature_tables()
+    replace_folder(layout.AUDIENCES, {
+        **{f"{c.name}.csv": audience_csv(table) for c, table, _ in runs},
+        **{layout.audience_people_file(c.name).name: people_at_send(table, profiles).to_parquet(index=False)
+           for c, table, _ in runs}})
     replace_folder(layout.MESSAGES, {f"{c.name}.jsonl": "".join(json.dumps(m) + "\n" for m in messages(c, table, names))
                                      for c, table, _ in runs})
     rows = [row for _, _, row in runs]
