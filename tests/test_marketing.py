@@ -182,7 +182,8 @@ def test_holdout_users_split_and_the_new_user_answer():
 
 
 def test_campaign_results_keep_each_members_group_outcomes_and_send_time_profile():
-    from mindshare.marketing.campaign_results import people_at_send, results_with_features, uplift_features
+    from mindshare.marketing.campaign_results import people_at_send, results_with_features
+    from mindshare.uplift.campaign import uplift_features
 
     audience = pd.DataFrame({"user_id": ["a", "b", "c"], "group": ["treatment", "control", "treatment"],
                              "score": [0.9, 0.5, 0.1], "reason": ["x", "y", "z"]})

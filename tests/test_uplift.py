@@ -161,3 +161,51 @@ def test_bench_uplift_refuses_a_bad_table_in_one_line(tmp_path, capsys, flags, s
     code = main(["bench", "uplift", "--data", str(tmp_path / "c.csv"), *flags])
     err = capsys.readouterr().err
     assert code == 2 and said in err and err.count("\n") == 1, err
+
+
+def test_the_uplift_stage_learns_each_campaigns_results_and_shows_them_on_held_out_people(tmp_path):
+    """Two campaigns' results as `mindshare outcomes` stores them (one too small to learn from) and the real stage
+    with a real MLflow store: the chosen learner saved, the cross-fitted Qini AUC reported and logged with its
+    plot and decile table; the small campaign skipped with the reason."""
+    import json
+    import pickle
+
+    import mlflow
+    import pandas as pd
+
+    from mindshare.data.campaign_people import CampaignPeople, simulate_campaign
+
+    from stage_project import project_env, run_stage, write_params
+
+    write_params(tmp_path, uplift={"n_trials": 2, "folds": 2, "learners": ["s_learner", "x_learner"]})
+    folder = tmp_path / "data/feedback/campaign_results"
+    folder.mkdir(parents=True)
+    for name, n, seed in (("spring", 8_000, 5), ("tiny", 150, 6)):
+        people = simulate_campaign(CampaignPeople(n_people=n, seed=seed))
+        table = pd.DataFrame({"user_id": people["person_id"], "group": np.where(people["treatment"] == 1,
+                                                                                 "treatment", "control"),
+                              "treated": people["treatment"], "score": people["affinity"],
+                              "profile_frequency": people["frequency"], "profile_recency_days": people["recency_days"],
+                              "profile_email_open_rate": people["email_open_rate"],
+                              "profile_promo_share": people["promo_share"], "sent": people["treatment"],
+                              "opened": 0, "clicked": 0, "converted": people["converted"], "value": people["spend"]})
+        table.to_parquet(folder / f"{name}.parquet", index=False)
+    done = run_stage(tmp_path, "uplift")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "reports/uplift.json").read_text())
+    spring = report["campaigns"]["spring"]
+    assert spring["learner"] in ("s_learner", "x_learner") and set(spring["learners"]) == {"s_learner", "x_learner"}
+    assert spring["qini_auc"] > 0.02 and spring["people"] == 8_000  # held-out people ranked above random
+    assert "tiny" in report["skipped"] and "min_people_per_group" in report["skipped"]["tiny"]
+    with open(tmp_path / "data/uplift/spring.pkl", "rb") as file:
+        learner = pickle.load(file)
+    assert learner.name == spring["learner"] and len(learner.predict(table[[c for c in table.columns if c ==
+                                                                            "score" or c.startswith("profile_")]]))
+    deciles = pd.read_csv(tmp_path / "reports/uplift/spring_deciles.csv")
+    assert len(deciles) == 10 and deciles["uplift"].iloc[0] > deciles["uplift"].iloc[-1]
+    mlflow.set_tracking_uri(project_env(tmp_path)["MLFLOW_TRACKING_URI"])
+    runs = mlflow.search_runs(search_all_experiments=True, filter_string="tags.mlflow.runName = 'uplift@spring'",
+                              output_format="list")
+    assert runs and runs[0].data.metrics["qini_auc"] == pytest.approx(spring["qini_auc"])
+    artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id)}
+    assert {"spring_qini.png", "spring_deciles.csv"} <= artifacts

@@ -110,6 +110,16 @@ def campaign_results_file(campaign: str) -> Path:
     return CAMPAIGN_RESULTS / f"{campaign}.parquet"
 
 
+# uplift: per campaign with results, the chosen learner and what it shows
+UPLIFT_MODELS = Path("data/uplift")  # <campaign>.pkl and index.json (which campaigns have one)
+UPLIFT_REPORTS = Path("reports/uplift")  # <campaign>_deciles.csv, <campaign>_qini.png
+UPLIFT_REPORT = Path("reports/uplift.json")
+
+
+def uplift_model_file(campaign: str) -> Path:
+    return UPLIFT_MODELS / f"{campaign}.pkl"
+
+
 MODEL = "${item}"  # a foreach stage's model name, as dvc.yaml writes it
 # stage -> (data it reads, files it writes: outs, metrics and plots), as dvc.yaml declares them
 STAGES: dict[str, tuple[list[Path], list[Path]]] = {
@@ -127,6 +137,7 @@ STAGES: dict[str, tuple[list[Path], list[Path]]] = {
                  [EVALUATION, LEADERBOARD_CSV, LEADERBOARD_MD, CURVES_PLOT, IMPORTANCES, PER_USER, BREAKDOWN, METRICS,
                   *CURVE_TABLES.values()]),
     "register": ([EVALUATION], [REGISTRY_REPORT]),
+    "uplift": ([FEEDBACK], [UPLIFT_MODELS, UPLIFT_REPORTS, UPLIFT_REPORT]),
     "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, USER_FEATURES, PREPARE_REPORT],
                  [RECOMMENDATIONS, AUDIENCES, MESSAGES, CAMPAIGN_SUMMARY, AUDIENCE_REPORT]),
 }

@@ -352,6 +352,20 @@ class CampaignSettings(Block):
         return self
 
 
+class UpliftSettings(Block):
+    """The uplift stage: per campaign with recorded outcomes, learners of who buys because of the message, tuned on
+    the cross-fitted Qini AUC (mindshare/uplift)."""
+
+    outcome: Literal["converted", "value"] = "converted"  # what the message should change
+    learners: list[Literal["s_learner", "t_learner", "x_learner", "class_transformation"]] = [
+        "s_learner", "t_learner", "x_learner", "class_transformation"]
+    n_trials: Count = 6  # Optuna trials per learner (the first: its defaults)
+    folds: Annotated[int, Field(ge=2)] = 3  # cross-fitting folds
+    max_tuning_people: Count = 50_000  # the studies score a stratified sample of this many people at most
+    min_people_per_group: Count = 100  # a campaign with fewer treated or control people with results is skipped
+    seed: Whole = 0
+
+
 class OnlineSettings(Block):
     """Champion / challenger traffic in `mindshare serve`, its exposure log and the sequential test that
     decides `mindshare promote --online`. Read again on every reload: share, method and salt change
@@ -425,6 +439,7 @@ class Settings(Block):
     promotion: PromotionSettings = PromotionSettings()
     audience: AudienceSettings = AudienceSettings()
     campaigns: list[CampaignSettings] = []
+    uplift: UpliftSettings = UpliftSettings()
     online: OnlineSettings = OnlineSettings()
     mlflow: MlflowSettings = MlflowSettings()
 

@@ -14,9 +14,9 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.atomic_files import write_parquet
+from mindshare.uplift.campaign import PROFILE_PREFIX
 
 OUTCOME_FIELDS = ("sent", "opened", "clicked", "converted", "value")
-PROFILE_PREFIX = "profile_"
 
 
 def people_at_send(audience: pd.DataFrame, profiles: pd.DataFrame | None) -> pd.DataFrame:
@@ -41,8 +41,3 @@ def results_with_features(joined: pd.DataFrame, people: pd.DataFrame) -> pd.Data
 
 def record_results(campaign: str, table: pd.DataFrame) -> None:
     write_parquet(table, layout.campaign_results_file(campaign))
-
-
-def uplift_features(table: pd.DataFrame) -> pd.DataFrame:
-    """The features an uplift model learns from and scores by: the campaign's score and the profile columns."""
-    return table[["score", *[c for c in table.columns if c.startswith(PROFILE_PREFIX)]]].astype(np.float64)

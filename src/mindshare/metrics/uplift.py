@@ -125,3 +125,23 @@ def incremental_outcomes(outcome, uplift, treatment, share: float) -> float:
     sent to them would bring, estimated from the experiment."""
     x, y = qini_curve(outcome, uplift, treatment)
     return float(np.interp(share * x[-1], x, y))
+
+
+def uplift_by_quantile(outcome, uplift, treatment, bins: int = 10) -> dict[str, np.ndarray]:
+    """People cut into `bins` groups by `uplift` (the best first, as ranked above): per group the treated and
+    control people, their outcome rates, the difference (the group's measured uplift) and its 95% normal interval."""
+    outcome, _, treatment = _ranked(outcome, uplift, treatment)
+    group = np.minimum((np.arange(len(outcome)) * bins) // max(len(outcome), 1), bins - 1)
+    treated = np.bincount(group, treatment, bins)
+    control = np.bincount(group, 1 - treatment, bins)
+    sum_treated = np.bincount(group, outcome * treatment, bins)
+    sum_control = np.bincount(group, outcome * (1 - treatment), bins)
+    square_treated = np.bincount(group, outcome**2 * treatment, bins)
+    square_control = np.bincount(group, outcome**2 * (1 - treatment), bins)
+    mean_treated, mean_control = _ratio(sum_treated, treated), _ratio(sum_control, control)
+    variance = (_ratio(square_treated, treated) - mean_treated**2) / np.maximum(treated, 1) + \
+        (_ratio(square_control, control) - mean_control**2) / np.maximum(control, 1)
+    half = 1.96 * np.sqrt(np.maximum(variance, 0.0))
+    difference = mean_treated - mean_control
+    return {"group": np.arange(1, bins + 1), "treated": treated, "control": control, "treated_rate": mean_treated,
+            "control_rate": mean_control, "uplift": difference, "low": difference - half, "high": difference + half}

@@ -45,15 +45,34 @@ def fold_ids(treatment: np.ndarray, outcome: np.ndarray, folds: int, seed: int) 
     return ids
 
 
-def cross_fitted_qini(name: str, params: dict, x: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarray,
-                      folds: np.ndarray) -> float:
-    """Mean over folds of the Qini AUC of each fold's effects, predicted by the learner fitted on the others."""
-    scores = []
+def cross_fitted_effects(name: str, params: dict, x: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarray,
+                         folds: np.ndarray) -> np.ndarray:
+    """Each person's effect predicted by the learner fitted on the other folds (never on the person)."""
+    effects = np.empty(len(folds), dtype=np.float64)
     for fold in np.unique(folds):
         held = folds == fold
         learner = make_learner(name, params).fit(x[~held], treatment[~held], outcome[~held])
-        scores.append(qini_auc_score(outcome[held], learner.predict(x[held]), treatment[held]))
-    return float(np.mean(scores))
+        effects[held] = learner.predict(x[held])
+    return effects
+
+
+def cross_fitted_qini(name: str, params: dict, x: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarray,
+                      folds: np.ndarray) -> float:
+    """Mean over folds of the Qini AUC of each fold's effects, predicted by the learner fitted on the others."""
+    effects = cross_fitted_effects(name, params, x, treatment, outcome, folds)
+    return float(np.mean([qini_auc_score(outcome[folds == f], effects[folds == f], treatment[folds == f])
+                          for f in np.unique(folds)]))
+
+
+def stratified_sample(treatment: np.ndarray, outcome: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """Row positions of a sample of `size` people stratified by arm and outcome (all of them where fewer)."""
+    if len(treatment) <= size:
+        return np.arange(len(treatment))
+    from sklearn.model_selection import train_test_split
+
+    strata = np.asarray(treatment, dtype=np.int64) * 2 + (np.asarray(outcome) > 0)
+    kept, _ = train_test_split(np.arange(len(strata)), train_size=size, stratify=strata, random_state=seed)
+    return np.sort(kept)
 
 
 @dataclass
@@ -85,9 +104,13 @@ def tune_learner(name: str, x: pd.DataFrame, treatment: np.ndarray, outcome: np.
 
 
 def choose_learner(x: pd.DataFrame, treatment: np.ndarray, outcome: np.ndarray, learners: list[str],
-                   n_trials: int = 8, folds: int = 3, seed: int = 0,
-                   timeout: float | None = None) -> tuple[UpliftLearner, list[Tuned]]:
-    """Tune every learner named; the best by cross-fitted Qini AUC, refitted on all the people, and every study."""
-    studies = [tune_learner(name, x, treatment, outcome, n_trials, folds, seed, timeout) for name in learners]
+                   n_trials: int = 8, folds: int = 3, seed: int = 0, timeout: float | None = None,
+                   max_people: int | None = None) -> tuple[UpliftLearner, list[Tuned]]:
+    """Tune every learner named (on a stratified sample of `max_people` at most); the best by cross-fitted Qini
+    AUC, refitted on all the people, and every study."""
+    treatment, outcome = np.asarray(treatment), np.asarray(outcome, dtype=np.float64)
+    rows = stratified_sample(treatment, outcome, max_people, seed) if max_people else np.arange(len(outcome))
+    studies = [tune_learner(name, x.iloc[rows], treatment[rows], outcome[rows], n_trials, folds, seed, timeout)
+               for name in learners]
     best = max(studies, key=lambda s: s.qini)
     return make_learner(best.name, best.params).fit(x, treatment, outcome), studies
