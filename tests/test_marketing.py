@@ -211,3 +211,34 @@ def test_a_results_value_column_is_read_as_a_number_or_refused_naming_the_line(t
     bad.write_text("user_id,sent,opened,clicked,converted,value\nu1,1,1,1,1,12.5\nu2,1,0,0,1,-3\n")
     with pytest.raises(MindshareError, match="bad.csv, line 3: column 'value' has '-3"):
         read_results(bad)
+
+
+def test_targeting_by_uplift_takes_the_most_persuadable_and_never_those_a_message_puts_off():
+    from mindshare.marketing.uplift_targeting import expected_incremental, predicted_uplift, priority
+
+    scores = CampaignScores(np.array([9.0, 8.0, 7.0, 6.0, 5.0, 4.0]), np.zeros((6, 3), dtype=np.int64))
+    uplift = np.array([-0.2, 0.0, 0.05, 0.3, 0.1, 0.2])  # the best-scored are sure things or sleeping dogs
+    none = np.zeros(6, bool)
+    audience = choose_audience(_campaign(budget=3), scores, none, none, np.zeros(6, int), 1, 0, priority=uplift)
+    assert audience.users.tolist() == [3, 5, 4] and audience.counts["no_expected_effect"] == 2
+    assert audience.priority.tolist() == [0.3, 0.2, 0.1] and audience.scores.tolist() == [6.0, 4.0, 5.0]
+    figures = expected_incremental(uplift, audience.users, ~none, scores.score)
+    assert figures["expected_incremental"] == pytest.approx(0.6)
+    assert figures["expected_incremental_by_score"] == pytest.approx(-0.15)  # users 0, 1, 2
+    assert figures["expected_incremental_random"] == pytest.approx(np.mean(uplift) * 3)
+    valued = Campaign(name="v", items=["a"], budget=3, target="incremental_value", value_per_conversion=50.0,
+                      cost_per_contact=6.0)
+    assert priority(valued, uplift).tolist() == pytest.approx([-16.0, -6.0, -3.5, 9.0, -1.0, 4.0])
+
+    class Learner:
+        features_ = ["score", "profile_orders"]
+
+        def predict(self, x):
+            return x["profile_orders"].to_numpy() - x["score"].to_numpy()
+
+    profiles = pd.DataFrame({"orders": [1, 2], "name": ["x", "y"]}, index=pd.Index(["u1", "u2"], name="user_id"))
+    got = predicted_uplift(valued, Learner(), np.array([0.5, 0.25]), profiles, np.array(["u1", "u2"]))
+    assert got.tolist() == [0.5, 1.75]
+    Learner.features_ = ["score", "profile_visits"]
+    with pytest.raises(MindshareError, match="campaign 'v': its uplift model learned from 'profile_visits'"):
+        predicted_uplift(valued, Learner(), np.array([0.5, 0.25]), profiles, np.array(["u1", "u2"]))

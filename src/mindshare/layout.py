@@ -138,6 +138,7 @@ STAGES: dict[str, tuple[list[Path], list[Path]]] = {
                   *CURVE_TABLES.values()]),
     "register": ([EVALUATION], [REGISTRY_REPORT]),
     "uplift": ([FEEDBACK], [UPLIFT_MODELS, UPLIFT_REPORTS, UPLIFT_REPORT]),
-    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, USER_FEATURES, PREPARE_REPORT],
+    "audience": ([REGISTRY_REPORT, MODELS, TUNING, split_path("test"), ITEMS, USERS, USER_FEATURES, UPLIFT_MODELS,
+                  PREPARE_REPORT],
                  [RECOMMENDATIONS, AUDIENCES, MESSAGES, CAMPAIGN_SUMMARY, AUDIENCE_REPORT]),
 }

@@ -320,6 +320,12 @@ class CampaignSettings(Block):
     channel: Annotated[str, Field(min_length=1)] = "email"  # email | sms | push | web | in_app, or your own
     control_share: Share = 0.1
     template: str = "{{ reason }}: {{ top_items | join(', ') }}"
+    # whom to send to: score (the recommender's affinity x activity), uplift (the people the message changes most, by
+    # the campaign's uplift model: `mindshare outcomes` then `dvc repro`; by score until it has one), or
+    # incremental_value (uplift x value_per_conversion - cost_per_contact > 0, the most first)
+    target: Literal["score", "uplift", "incremental_value"] = "score"
+    value_per_conversion: NonNegative = 1.0
+    cost_per_contact: NonNegative = 0.0
     # how values are escaped: null: the channel's default (email, sms, push: text; web, in_app: html); html:
     # HTML-escaped; text: control characters removed. A channel of your own needs one.
     format: Literal["text", "html"] | None = None

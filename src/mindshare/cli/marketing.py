@@ -116,9 +116,13 @@ def cmd_audience(args: argparse.Namespace) -> None:
     name = registry_settings(args)[0]
     version, served = production_recommender(name)
     chosen = [c for c in settings.campaigns if c.name == args.campaign]
+    from mindshare.marketing.uplift_targeting import load_uplift_models
+    from mindshare.stages.inputs import feature_tables
+
     campaign, table, row = single_campaign(served.recommender, settings.campaigns, args.campaign,
                                            args.budget, settings.audience, items, known_test_split(),
-                                           served.policy_.exclude_seen, campaign_history(settings, chosen))
+                                           served.policy_.exclude_seen, campaign_history(settings, chosen),
+                                           load_uplift_models(chosen), feature_tables()[0])
     if args.out and customers is None:
         from mindshare.marketing.messages import audience_csv
 
@@ -126,7 +130,11 @@ def cmd_audience(args: argparse.Namespace) -> None:
     written = f"; written to {args.out}" if args.out and customers is None else ""
     print(f"{campaign.name} from {name} version {version} @production: {row['audience']} users "
           f"({row['control']} control) of {row['candidates']} candidates; lift vs random {row['lift_vs_random']:.2f}, "
-          f"vs most active {row['lift_vs_active']:.2f}{written}")
+          f"vs most active {row['lift_vs_active']:.2f}; targeted by {row['targeted_by']}{written}")
+    if "expected_incremental" in row:
+        print(f"  expected incremental outcomes (by its uplift model): {row['expected_incremental']:.1f}; a random "
+              f"audience of the size: {row['expected_incremental_random']:.1f}; score targeting: "
+              f"{row['expected_incremental_by_score']:.1f}")
     if customers is not None:
         print(_send_list(args, campaign, table, customers))
     for line in table.head(args.show).itertuples(index=False):

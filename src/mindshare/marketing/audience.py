@@ -62,17 +62,23 @@ class Audience:
     control: np.ndarray  # bool per chosen user: held out
     eligible: np.ndarray  # bool per user: in the pool the audience was chosen from (for lift)
     counts: dict[str, int]
+    priority: np.ndarray | None = None  # per chosen user, where targeting was by it: predicted uplift or value
 
 
 def choose_audience(campaign: Campaign, scores: CampaignScores, interacted: np.ndarray, suppressed: np.ndarray,
-                    times_targeted: np.ndarray, frequency_cap: int, seed: int) -> Audience:
-    """The top users by score within budget; every excluded user counted by reason."""
+                    times_targeted: np.ndarray, frequency_cap: int, seed: int,
+                    priority: np.ndarray | None = None) -> Audience:
+    """The top users by score within budget, or by `priority` (per user: predicted uplift or incremental value)
+    where given, then only those above 0 (a message expected to put someone off is not sent); every excluded user
+    counted by reason."""
     eligible = ~interacted & ~suppressed
     capped = eligible & (times_targeted >= frequency_cap)
     scored = scores.score > 0
     candidates = eligible & ~capped & scored & (scores.score >= campaign.min_score)
+    no_effect = candidates & (priority <= 0) if priority is not None else np.zeros_like(candidates)
+    candidates &= ~no_effect
     index = np.flatnonzero(candidates)
-    order = np.lexsort((index, -scores.score[index]))
+    order = np.lexsort((index, -(scores.score if priority is None else priority)[index]))
     chosen = index[order][: campaign.budget]
     rng = np.random.default_rng(seed)
     control = np.zeros(len(chosen), dtype=bool)
@@ -84,12 +90,14 @@ def choose_audience(campaign: Campaign, scores: CampaignScores, interacted: np.n
         "excluded_frequency_cap": int(capped.sum()),
         "not_recommended": int((eligible & ~capped & ~scored).sum()),
         "below_min_score": int((eligible & ~capped & scored & (scores.score < campaign.min_score)).sum()),
+        "no_expected_effect": int(no_effect.sum()),
         "candidates": int(candidates.sum()),
         "audience": int(len(chosen)),
         "treatment": int((~control).sum()),
         "control": int(control.sum()),
     }
-    return Audience(chosen, scores.score[chosen], control, eligible & ~capped, counts)
+    return Audience(chosen, scores.score[chosen], control, eligible & ~capped, counts,
+                    None if priority is None else priority[chosen])
 
 
 def reasons(train: Interactions, users: np.ndarray, anchors: np.ndarray, n: int = 2) -> list[np.ndarray]:
@@ -141,4 +149,5 @@ def audience_table(train: Interactions, audience: Audience, scores: CampaignScor
         "reason_items": liked,
         "reason": ["because you liked " + " and ".join(items) if items else "popular with people like you"
                    for items in liked],
+        **({} if audience.priority is None else {"priority": np.round(audience.priority, 6)}),
     })

@@ -23,6 +23,7 @@ from mindshare.marketing.audience import (
 )
 from mindshare.marketing.campaigns import Campaign, check_campaigns, target_mask
 from mindshare.marketing.replenishment import replenishment_scores
+from mindshare.marketing.uplift_targeting import expected_incremental, predicted_uplift, priority
 from mindshare.models.base import Recommender
 from mindshare.settings import AudienceSettings
 
@@ -53,16 +54,23 @@ def run_campaign(
     targets: np.ndarray,
     scores: CampaignScores,
     exclude_interacted: bool = True,
+    uplift_model=None,
+    profiles: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """The audience table and the summary row of one campaign, from its target items (a mask over the catalogue)
     and the users' scores for them (updates `times_targeted`); users who had a target item are left out where
-    `exclude_interacted`."""
+    `exclude_interacted`. A campaign targeted by uplift ranks by its `uplift_model`'s predictions (by score until
+    it has one) with `profiles` (the features stage's user table)."""
     train = model.train_
     binary = train.binary()
     interacted = np.asarray(binary[:, targets].sum(axis=1)).ravel() > 0
     interacted &= exclude_interacted
+    uplift = None
+    if campaign.target != "score" and uplift_model is not None:
+        uplift = predicted_uplift(campaign, uplift_model, scores.score, profiles, train.user_ids)
     audience = choose_audience(
-        campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap, settings.seed
+        campaign, scores, interacted, suppressed, times_targeted, settings.frequency_cap, settings.seed,
+        None if uplift is None else priority(campaign, uplift),
     )
     times_targeted[audience.users] += 1
     anchors = scores.top_targets[audience.users, 0]
@@ -77,10 +85,15 @@ def run_campaign(
     row = {
         "campaign": campaign.name,
         "channel": campaign.channel,
+        "targeted_by": campaign.target if uplift is not None or campaign.target == "score"
+        else "score (no uplift model yet: record its outcomes, then dvc repro)",
         "target_items": int(targets.sum()),
         **audience.counts,
         **{k: round(v, 6) for k, v in lift.items()},
     }
+    if uplift is not None:
+        sent = audience.users[~audience.control]
+        row.update(expected_incremental(uplift, sent, audience.eligible & (scores.score > 0), scores.score))
     return table, row
 
 
@@ -94,6 +107,8 @@ def single_campaign(
     test: pd.DataFrame,
     exclude_seen: bool = True,
     history: Interactions | None = None,
+    uplift_models: dict | None = None,
+    profiles: pd.DataFrame | None = None,
 ) -> tuple[Campaign, pd.DataFrame, dict]:
     """One campaign's audience from a given model (the CLI's and the web app's `@production`), alone:
     no frequency cap across campaigns; `exclude_seen` and `history` as `all_campaigns` takes them. Unknown
@@ -114,7 +129,8 @@ def single_campaign(
     table, row = run_campaign(model, campaign, items, test, settings,
                               suppressed_users(settings.suppression_path, model.train_.user_ids),
                               np.zeros(model.train_.n_users, dtype=np.int64), targets, scores,
-                              exclude_seen and campaign.kind != "replenish")
+                              exclude_seen and campaign.kind != "replenish", (uplift_models or {}).get(campaign.name),
+                              profiles)
     return campaign, table, row
 
 
@@ -141,6 +157,8 @@ def all_campaigns(
     model: Recommender, campaigns: list[Campaign], items: pd.DataFrame, test: pd.DataFrame, settings: AudienceSettings,
     exclude_seen: bool = True,
     history: Interactions | None = None,
+    uplift_models: dict | None = None,
+    profiles: pd.DataFrame | None = None,
 ) -> list[tuple[Campaign, pd.DataFrame, dict]]:
     """Every campaign (checked by `check_campaigns`) in order, the frequency cap counting a user's
     audiences across them: (campaign, audience table, summary row) each; the campaigns' items a user had are
@@ -153,7 +171,8 @@ def all_campaigns(
     out = []
     for campaign, target, score in zip(campaigns, targets, scores):
         table, row = run_campaign(model, campaign, items, test, settings, suppressed, times_targeted, target, score,
-                                  exclude_seen and campaign.kind != "replenish")
+                                  exclude_seen and campaign.kind != "replenish",
+                                  (uplift_models or {}).get(campaign.name), profiles)
         log.info(
             "%s: %d users (%d control) of %d candidates; lift vs random %.2f, vs most active %.2f",
             campaign.name,

@@ -22,6 +22,7 @@ from mindshare.marketing.campaign_runs import all_campaigns
 from mindshare.marketing.campaigns import check_campaigns
 from mindshare.marketing.messages import audience_csv, messages
 from mindshare.marketing.recommendations import top_n_table
+from mindshare.marketing.uplift_targeting import load_uplift_models
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.stages import inputs
@@ -43,9 +44,10 @@ def main() -> None:
                              repeats.exclude_seen)
     write_parquet(top_n_table(model, policy, items, settings.audience.top_n), layout.RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
-    runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
-                         settings.audience, repeats.exclude_seen, inputs.campaign_history(settings, campaigns))
     profiles, _ = inputs.feature_tables()
+    runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
+                         settings.audience, repeats.exclude_seen, inputs.campaign_history(settings, campaigns),
+                         load_uplift_models(campaigns), profiles)
     replace_folder(layout.AUDIENCES, {
         **{f"{c.name}.csv": audience_csv(table) for c, table, _ in runs},
         **{layout.audience_people_file(c.name).name: people_at_send(table, profiles).to_parquet(index=False)
