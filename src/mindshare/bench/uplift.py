@@ -105,7 +105,7 @@ def campaign_table(frame: pd.DataFrame, treatment: str, control: str, outcome: s
             if whole and values_.nunique() == len(values_):
                 excluded[name] = "identifies people (a distinct value per row)"
             elif (y == 0).any() and values_[(y == 0).to_numpy()].nunique(dropna=False) == 1 and \
-                    values_[(y != 0).to_numpy()].nunique(dropna=False) > 1:
+                    values_.nunique(dropna=False) > 1:
                 excluded[name] = f"is constant wherever '{outcome}' is 0: another outcome of the send"
             elif (p := _arm_difference(values_, treated)) < BALANCE_P:
                 excluded[name] = f"differs between the arms (p = {p:.1e}): changed by the send, not known before it"
@@ -232,6 +232,8 @@ def run_uplift_command(args) -> dict:
     arms = np.bincount(table.treatment, minlength=2)
     print(f"{len(table.outcome)} people ({arms[1]} treated, {arms[0]} control; {table.dropped_rows} rows of other "
           f"arms left out), features: {', '.join(table.features.columns)}")
+    if args.stage:
+        return time_stage(table, args.params, args.json)
     steps = len(seeds) * (len(learners) + len(SKLIFT_KEYS))
     with tqdm(total=steps, file=sys.stderr, desc="bench uplift") as bar:
         def tick(label: str) -> None:
@@ -249,4 +251,28 @@ def run_uplift_command(args) -> dict:
     print(f"mindshare_auto chose: {', '.join(results['mindshare_auto']['chose'])}")
     if args.json:
         write_json(report, args.json)
+    return report
+
+
+def time_stage(table: CampaignTable, params: str, json_path: str | None) -> dict:
+    """`bench uplift --stage`: the uplift stage's fit (uplift/campaign.py) on every row with the params file's
+    `uplift` settings, timed."""
+    from mindshare.atomic_files import write_json
+    from mindshare.bench.command import machine
+    from mindshare.settings import Settings
+    from mindshare.uplift.campaign import learn_campaign
+
+    settings = Settings.from_yaml(params).uplift
+    frame = pd.DataFrame({"score": 0.0, "treated": table.treatment, settings.outcome: table.outcome})
+    features = table.features.apply(lambda c: c.cat.codes if isinstance(c.dtype, pd.CategoricalDtype) else c)
+    frame = pd.concat([frame, features.add_prefix("profile_").reset_index(drop=True)], axis=1)
+    started = time.perf_counter()
+    learned = learn_campaign(frame, settings)
+    seconds = time.perf_counter() - started
+    report = {"protocol": "uplift-stage", "people": len(frame), "seconds": seconds, "settings": settings.model_dump(),
+              "machine": machine(), "learner": learned.report["learner"], "qini_auc": learned.report["qini_auc"]}
+    print(f"uplift stage fit on {len(frame)} people: {seconds:.1f} s; chose {learned.report['learner']}, "
+          f"cross-fitted Qini AUC {learned.report['qini_auc']:.4f}")
+    if json_path:
+        write_json(report, json_path)
     return report

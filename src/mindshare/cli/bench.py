@@ -42,6 +42,8 @@ def add_bench(sub) -> None:
     p.add_argument("--features", help="uplift: comma-separated feature columns (default: every other column but "
                    "ids and columns that differ between the arms)")
     p.add_argument("--trials", type=int, default=8, help="uplift: Optuna trials per learner and seed (default 8)")
+    p.add_argument("--stage", action="store_true", help="uplift: instead, time the uplift stage's fit on every row "
+                   "with the params file's uplift settings (--params)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
     p.add_argument("--clients", type=int, default=200, help="serve: concurrent clients of the closed loop")
     p.add_argument("--seconds", type=float, default=10.0, help="serve: length of each loop")
