@@ -209,3 +209,23 @@ def test_the_uplift_stage_learns_each_campaigns_results_and_shows_them_on_held_o
     assert runs and runs[0].data.metrics["qini_auc"] == pytest.approx(spring["qini_auc"])
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id)}
     assert {"spring_qini.png", "spring_deciles.csv"} <= artifacts
+
+
+def test_bench_uplift_times_the_stages_fit(tmp_path, capsys):
+    import json
+
+    from mindshare.cli.parser import main
+    from mindshare.data.campaign_people import CampaignPeople, write_campaign
+
+    from stage_project import write_params
+
+    write_campaign(CampaignPeople(n_people=3_000, seed=4), tmp_path / "c.parquet")
+    write_params(tmp_path, uplift={"n_trials": 1, "folds": 2, "learners": ["s_learner", "t_learner"]})
+    code = main(["bench", "uplift", "--data", str(tmp_path / "c.parquet"), "--treatment", "treatment=1", "--control",
+                 "0", "--outcome", "converted", "--stage", "--params", str(tmp_path / "params.yaml"), "--json",
+                 str(tmp_path / "stage.json")])
+    said = capsys.readouterr().out
+    assert code == 0 and "uplift stage fit on 3000 people:" in said, said
+    report = json.loads((tmp_path / "stage.json").read_text())
+    assert report["people"] == 3000 and report["seconds"] > 0 and report["learner"] in ("s_learner", "t_learner")
+    assert report["settings"]["n_trials"] == 1
