@@ -448,6 +448,51 @@ def test_outcomes_close_the_loop_and_forget_erases(project):
     assert "features" in stale and "audience" in stale  # everything downstream is due to be rebuilt
 
 
+def test_a_campaigns_results_teach_the_next_audience_whom_to_target_by_uplift(project):
+    """A campaign to most users, their simulated responses (persuadables, sleeping dogs: marketing/
+    campaign_simulation.py) recorded by `outcomes`, the uplift stage learning from them, then the campaign targeted
+    by uplift: the real CLI and stages, one at a time (`dvc repro -s`)."""
+    import pandas as pd
+    import yaml
+
+    folder, env = project
+    cli = [sys.executable, "-m", "mindshare.cli"]
+    params = yaml.safe_load((folder / "params.yaml").read_text())
+    params["campaigns"].append({"name": "loop", "categories": ["category_02"], "budget": 300, "control_share": 0.5})
+    params["uplift"].update(min_people_per_group=20, n_trials=1, folds=2, learners=["s_learner", "t_learner"])
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    made = run(folder, "dvc", "repro", "-s", "audience", env=env)
+    assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
+    assert (folder / "data/audiences/loop.people.parquet").exists()
+    simulated = run(folder, *cli, "simulate", "--campaign", "loop", "--out", "loop_results.csv", env=env)
+    assert simulated.returncode == 0 and "true incremental conversions" in simulated.stdout, simulated.stderr
+    refused = run(folder, *cli, "outcomes", "--campaign", "loop", "--file", "loop_results.csv", env=env)
+    assert refused.returncode == 2  # pseudonyms read as raw ids would match nobody: said in one line
+    recorded = run(folder, *cli, "outcomes", "--campaign", "loop", "--file", "loop_results.csv", "--pseudonymised",
+                   env=env)
+    assert recorded.returncode == 0, recorded.stderr
+    learned = pd.read_parquet(folder / "data/feedback/campaign_results/loop.parquet")
+    assert len(learned) == len(pd.read_csv(folder / "data/audiences/loop.csv")) and learned["treated"].sum() > 20
+    uplift = run(folder, "dvc", "repro", "-s", "uplift", env=env)
+    assert uplift.returncode == 0, uplift.stdout[-2000:] + uplift.stderr[-2000:]
+    report = json.loads((folder / "reports/uplift.json").read_text())
+    assert report["campaigns"]["loop"]["learner"] in ("s_learner", "t_learner") and (folder / "data/uplift/loop.pkl"
+                                                                                     ).exists()
+    assert (folder / "reports/uplift/loop_qini.png").exists()
+    params["campaigns"][-1]["target"] = "uplift"
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    again = run(folder, "dvc", "repro", "-s", "audience", env=env)
+    assert again.returncode == 0, again.stdout[-2000:] + again.stderr[-2000:]
+    summary = pd.read_csv(folder / "reports/campaigns.csv").set_index("campaign")
+    assert summary.loc["loop", "targeted_by"] == "uplift" and summary.loc["first_category", "targeted_by"] == "score"
+    assert {"expected_incremental", "expected_incremental_random", "expected_incremental_by_score"} <= set(summary)
+    audience = pd.read_csv(folder / "data/audiences/loop.csv")
+    assert (audience["priority"] > 0).all()  # nobody the model expects a message to put off
+    runs = _client(folder).search_runs([e.experiment_id for e in _client(folder).search_experiments()],
+                                       filter_string="tags.mlflow.runName = 'uplift@loop'")
+    assert runs and runs[0].data.metrics["qini_auc"] == pytest.approx(report["campaigns"]["loop"]["qini_auc"])
+
+
 def test_no_raw_user_id_anywhere(project):
     """Every file the pipeline, the CLI and MLflow wrote (outputs, models, DVC cache, artifacts, the
     tracking database, Optuna's journal) is searched for a raw user id: none may be there."""

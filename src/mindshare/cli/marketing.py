@@ -57,7 +57,9 @@ def add_outcomes(sub) -> None:
     p = sub.add_parser("outcomes", help="what a campaign achieved: CTR and conversion of treatment vs control; "
                        "or (--online) a batch of clicks and conversions for the online experiment")
     p.add_argument("--campaign", type=campaign_name, help="the campaign (its audience file in data/audiences/)")
-    p.add_argument("--file", help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id]")
+    p.add_argument("--file", help="CSV: user_id (raw), sent, opened, clicked, converted [, item_id, value]")
+    p.add_argument("--pseudonymised", action="store_true", help="--file's user_id are the audience's pseudonyms "
+                   "already (`mindshare simulate --campaign` writes such a file), not raw ids")
     p.add_argument("--online", metavar="FILE", help="append a batch export of clicks and conversions to the online "
                    "experiment's event log: kind (click | conversion), request_id or user_id (raw) + item_id, "
                    "optional value and time (CSV, TSV, Parquet or JSON lines)")
@@ -196,7 +198,15 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
 
     audience = read_table(layout.audience_file(args.campaign), f"audience of campaign '{args.campaign}'")
     results = read_results(args.file)
-    results["user_id"] = pseudonymise(results["user_id"], load_project_key())
+    if not args.pseudonymised:
+        results["user_id"] = pseudonymise(results["user_id"], load_project_key())
+    else:
+        from mindshare.data.pseudonymise import is_pseudonym
+
+        raw = results.loc[~results["user_id"].map(is_pseudonym), "user_id"]
+        if len(raw):
+            raise MindshareError(f"{args.file}: --pseudonymised, but user_id {raw.iloc[0]!r} is not a pseudonym "
+                                 "(20 hex digits); leave --pseudonymised out for raw ids")
     outcomes = campaign_outcomes(args.campaign, audience, results, args.file)
     added = record_outcomes(args.campaign, outcomes.joined)
     people_file = layout.audience_people_file(args.campaign)

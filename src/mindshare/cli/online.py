@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mindshare.cli.marketing import campaign_name
 from mindshare.cli.settings import registry_settings
 from mindshare.errors import MindshareError
 
@@ -35,6 +36,10 @@ def add_simulate(sub) -> None:
     p.add_argument("--rate", type=float, default=200.0, help="at most this many requests per second (<= 1000)")
     p.add_argument("-k", type=int, default=10, help="items per answer")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--campaign", type=campaign_name, help="instead: simulate the campaign's audience's responses to "
+                   "its send (marketing/campaign_simulation.py) into --out, a results file for `mindshare outcomes "
+                   "--pseudonymised`")
+    p.add_argument("--out", help="--campaign: the results file to write (CSV)")
     p.set_defaults(func=cmd_simulate)
 
 
@@ -102,6 +107,8 @@ def cmd_experiment(args: argparse.Namespace) -> None:
 
 
 def cmd_simulate(args: argparse.Namespace) -> None:
+    if args.campaign:
+        return simulate_campaign_results(args)
     import time
     import urllib.error
     import urllib.parse
@@ -167,3 +174,25 @@ def record_online_events(path: str) -> None:
     kinds = {kind: sum(r["kind"] == kind for r in rows) for kind in ("click", "conversion")}
     print(f"{path}: {written} events appended to {layout.ONLINE_EVENTS} ({kinds['click']} clicks, "
           f"{kinds['conversion']} conversions); `mindshare experiment status` counts them")
+
+
+def simulate_campaign_results(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from mindshare import layout
+    from mindshare.atomic_files import write_text
+    from mindshare.marketing.campaign_simulation import simulate_results
+
+    if not args.out:
+        raise MindshareError("simulate --campaign: give --out FILE for the results")
+    people_file = layout.audience_people_file(args.campaign)
+    if not people_file.exists():
+        raise MindshareError(f"campaign '{args.campaign}' has no audience people file ({people_file}): run "
+                             "`dvc repro` with the campaign in params.yaml")
+    results = simulate_results(pd.read_parquet(people_file), args.seed)
+    write_text(results.to_csv(index=False), args.out)
+    sent = results[results["sent"] == 1]
+    print(f"{args.out}: {len(results)} simulated results of '{args.campaign}' ({len(sent)} sent, "
+          f"{int(results['converted'].sum())} converted; true incremental conversions of the send: "
+          f"{sent['true_uplift'].sum():.1f}); record them with `mindshare outcomes --campaign {args.campaign} "
+          f"--file {args.out} --pseudonymised`")
