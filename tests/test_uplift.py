@@ -209,6 +209,11 @@ def test_the_uplift_stage_learns_each_campaigns_results_and_shows_them_on_held_o
     assert runs and runs[0].data.metrics["qini_auc"] == pytest.approx(spring["qini_auc"])
     artifacts = {a.path for a in mlflow.MlflowClient().list_artifacts(runs[0].info.run_id)}
     assert {"spring_qini.png", "spring_deciles.csv"} <= artifacts
+    registered = mlflow.MlflowClient().get_model_version_by_alias("mindshare-uplift-spring", "challenger")
+    assert str(registered.version) == spring["registered_version"] == "1"
+    served = mlflow.pyfunc.load_model("models:/mindshare-uplift-spring@challenger")
+    features = table[learner.features_].head(5).astype(float)
+    np.testing.assert_allclose(served.predict(features)["uplift"].to_numpy(), learner.predict(features), rtol=1e-6)
 
 
 def test_bench_uplift_times_the_stages_fit(tmp_path, capsys):

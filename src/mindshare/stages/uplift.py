@@ -5,7 +5,8 @@ features). For each campaign with at least `uplift.min_people_per_group` treated
 learner of `uplift.learners` on the cross-fitted Qini AUC (uplift/tuning.py), keeps the best refitted on everyone
 (data/uplift/<campaign>.pkl), and shows it on effects predicted for people the model never learned from: the Qini
 curve (reports/uplift/<campaign>_qini.png) and the measured uplift per tenth of the people
-(reports/uplift/<campaign>_deciles.csv). Writes reports/uplift.json; logs a run `uplift@<campaign>` per campaign.
+(reports/uplift/<campaign>_deciles.csv). Writes reports/uplift.json; logs a run `uplift@<campaign>` per campaign
+with the model as a pyfunc, registered as `<register.model_name>-uplift-<campaign>` (alias challenger).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import pickle
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 
@@ -20,7 +23,7 @@ from mindshare import layout
 from mindshare.atomic_files import atomic_path, replace_folder, write_json
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
-from mindshare.tracking.runs import log_stage_run
+from mindshare.tracking.uplift_models import log_uplift_run
 from mindshare.uplift.campaign import learn_campaign
 from mindshare.uplift.report import plot_qini
 
@@ -57,14 +60,17 @@ def main() -> None:
         models[f"{campaign}.pkl"] = pickle.dumps(learned.learner)
         log.info("uplift@%s: %s, cross-fitted Qini AUC %.4f on %d people", campaign, report["learner"],
                  report["qini_auc"], report["people"])
-        log_stage_run(f"uplift@{campaign}", settings.experiment_name,
-                      {"uplift": settings.uplift.model_dump(), "learner": report["learner"],
-                       "learner_params": report["params"], "people": report["people"]},
-                      {"qini_auc": report["qini_auc"], "uplift_at_30": report["uplift_at_30"],
-                       **{f"{name}.qini_auc": s["qini_auc"] for name, s in report["learners"].items()}},
-                      {"mindshare.campaign": campaign},
-                      artifacts=[layout.UPLIFT_REPORTS / f"{campaign}_qini.png",
-                                 layout.UPLIFT_REPORTS / f"{campaign}_deciles.csv"])
+        with tempfile.TemporaryDirectory() as folder:
+            model_path = Path(folder) / f"{campaign}.pkl"
+            model_path.write_bytes(models[f"{campaign}.pkl"])
+            report["run_id"], report["registered_version"] = log_uplift_run(
+                campaign, settings.experiment_name, settings.register.model_name, model_path,
+                learned.learner.features_,
+                {"uplift": settings.uplift.model_dump(), "learner": report["learner"],
+                 "learner_params": report["params"], "people": report["people"]},
+                {"qini_auc": report["qini_auc"], "uplift_at_30": report["uplift_at_30"],
+                 **{f"{name}.qini_auc": s["qini_auc"] for name, s in report["learners"].items()}},
+                [layout.UPLIFT_REPORTS / f"{campaign}_qini.png", layout.UPLIFT_REPORTS / f"{campaign}_deciles.csv"])
     index = {"campaigns": {c: r["learner"] for c, r in reports.items()}}
     replace_folder(layout.UPLIFT_MODELS, {**models, "index.json": json.dumps(index, indent=2)})
     write_json({"campaigns": reports, "skipped": skipped}, layout.UPLIFT_REPORT)

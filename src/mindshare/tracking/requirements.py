@@ -76,9 +76,10 @@ def _distributions_of(module: str, index: dict[str, list[str]]) -> list[str]:
     return own or names  # mlflow's namespace is shared by mlflow, mlflow-skinny and mlflow-tracing: mlflow
 
 
-def model_requirements(model_path: str | Path) -> list[str]:
-    """`name==version` for every distribution the saved model at `model_path` needs to load and answer."""
-    modules = third_party_modules({SERVING_ENTRY, *referenced_modules(model_path)})
+def model_requirements(model_path: str | Path, entry: str = SERVING_ENTRY) -> list[str]:
+    """`name==version` for every distribution the saved model at `model_path` needs to load and answer through
+    the pyfunc module `entry`."""
+    modules = third_party_modules({entry, *referenced_modules(model_path)})
     index = metadata.packages_distributions()
     distributions = set(ALWAYS)
     for module in modules:
