@@ -234,3 +234,22 @@ def test_bench_uplift_times_the_stages_fit(tmp_path, capsys):
     report = json.loads((tmp_path / "stage.json").read_text())
     assert report["people"] == 3000 and report["seconds"] > 0 and report["learner"] in ("s_learner", "t_learner")
     assert report["settings"]["n_trials"] == 1
+
+
+def test_bench_uplift_against_the_truth_of_simulated_people(tmp_path, capsys):
+    import json
+
+    from mindshare.cli.parser import main
+    from mindshare.data.campaign_people import CampaignPeople, write_campaign
+
+    truth = write_campaign(CampaignPeople(n_people=20_000, seed=8), tmp_path / "c.csv")
+    code = main(["bench", "uplift", "--data", str(tmp_path / "c.csv"), "--truth", str(truth), "--score-column",
+                 "affinity", "--treatment", "treatment=1", "--control", "0", "--outcome", "converted", "--seeds", "0",
+                 "--trials", "1", "--models", "s_learner", "--json", str(tmp_path / "u.json")])
+    assert code == 0, capsys.readouterr().err
+    results = json.loads((tmp_path / "u.json").read_text())["results"]
+    assert results["s_learner"]["oracle_share_at_30"] > 0.6 > results["random"]["oracle_share_at_30"]
+    assert results["s_learner"]["vs_score_at_30"] > 1.5
+    code = main(["bench", "uplift", "--data", str(tmp_path / "c.csv"), "--truth", str(tmp_path / "c.csv"),
+                 "--treatment", "treatment=1", "--control", "0", "--outcome", "converted"])
+    assert code == 2 and "needs a column 'true_uplift'" in capsys.readouterr().err

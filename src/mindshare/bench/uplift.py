@@ -35,6 +35,7 @@ from mindshare.uplift.tuning import tune_learner
 TOP_SHARE = 0.3
 TEST_SHARE = 0.3
 BALANCE_P = 1e-3
+METRICS = ("qini_auc", "uplift_at_30", "oracle_share_at_30", "vs_score_at_30")
 SKLIFT_KEYS = ("sklift_solo_model", "sklift_two_models", "sklift_class_transformation")
 
 
@@ -45,6 +46,9 @@ class CampaignTable:
     outcome: np.ndarray
     dropped_rows: int = 0  # other arms
     excluded: dict[str, str] = field(default_factory=dict)  # column -> why it is not a feature
+    true_uplift: np.ndarray | None = None  # where known (simulated people): each person's effect
+    score: np.ndarray | None = None  # where named: the column score targeting ranks by
+    rows: pd.DataFrame | None = None  # the kept rows as read
 
 
 def read_table(path: str) -> pd.DataFrame:
@@ -117,7 +121,8 @@ def campaign_table(frame: pd.DataFrame, treatment: str, control: str, outcome: s
     for name in features:
         if not pd.api.types.is_numeric_dtype(x[name]):
             x[name] = x[name].astype(str).astype("category")
-    return CampaignTable(x, treated.astype(np.int8), y.to_numpy(dtype=np.float64), int((~kept).sum()), excluded)
+    return CampaignTable(x, treated.astype(np.int8), y.to_numpy(dtype=np.float64), int((~kept).sum()), excluded,
+                         rows=rows)
 
 
 def _sklift_scores(key: str, binary: bool, x_train, t_train, y_train, x_test, seed: int) -> np.ndarray:
@@ -140,9 +145,41 @@ def _sklift_scores(key: str, binary: bool, x_train, t_train, y_train, x_test, se
         return np.asarray(model.predict(x_test), dtype=np.float64).ravel()
 
 
-def _scored(outcome, uplift, treatment) -> dict[str, float]:
-    return {"qini_auc": qini_auc_score(outcome, uplift, treatment),
-            "uplift_at_30": uplift_at_k(outcome, uplift, treatment, TOP_SHARE, "overall")}
+def with_truth(table: CampaignTable, truth_path: str | None, score_column: str | None) -> CampaignTable:
+    """The table with each person's true effect (a file of an id column shared with the table and `true_uplift`,
+    as `example-data --campaign` writes beside it) and the column score targeting ranks by."""
+    if truth_path:
+        truth = read_table(truth_path)
+        shared = [c for c in truth.columns if c in table.rows.columns and c != "true_uplift"]
+        if "true_uplift" not in truth or not shared:
+            raise MindshareError(f"--truth {truth_path}: needs a column 'true_uplift' and an id column the data has")
+        joined = table.rows[[shared[0]]].merge(truth[[shared[0], "true_uplift"]], on=shared[0], how="left")
+        if joined["true_uplift"].isna().any():
+            raise MindshareError(f"--truth {truth_path}: no true_uplift for {shared[0]} "
+                                 f"{joined.loc[joined['true_uplift'].isna(), shared[0]].iloc[0]!r}")
+        table.true_uplift = joined["true_uplift"].to_numpy(dtype=np.float64)
+    if score_column:
+        if score_column not in table.rows.columns:
+            raise MindshareError(f"--score-column: no column '{score_column}' in the data")
+        table.score = pd.to_numeric(table.rows[score_column], errors="coerce").fillna(0).to_numpy(np.float64)
+    return table
+
+
+def _captured(truth: np.ndarray, ranking: np.ndarray) -> float:
+    """The true incremental outcomes of the top TOP_SHARE people by `ranking`."""
+    n = int(round(len(truth) * TOP_SHARE))
+    return float(truth[np.argsort(-ranking, kind="stable")[:n]].sum())
+
+
+def _scored(outcome, uplift, treatment, truth=None, score=None) -> dict[str, float]:
+    out = {"qini_auc": qini_auc_score(outcome, uplift, treatment),
+           "uplift_at_30": uplift_at_k(outcome, uplift, treatment, TOP_SHARE, "overall")}
+    if truth is not None:  # against the truth: the oracle's top 30% and score targeting's
+        mine = _captured(truth, uplift)
+        out["oracle_share_at_30"] = mine / _captured(truth, truth)
+        if score is not None:
+            out["vs_score_at_30"] = mine / _captured(truth, score)
+    return out
 
 
 def run_uplift_bench(table: CampaignTable, seeds: list[int], learners: list[str], n_trials: int = 8, folds: int = 3,
@@ -160,12 +197,14 @@ def run_uplift_bench(table: CampaignTable, seeds: list[int], learners: list[str]
         x_train, x_test = table.features.iloc[train], table.features.iloc[test]
         t_train, t_test = table.treatment[train], table.treatment[test]
         y_train, y_test = table.outcome[train], table.outcome[test]
+        truth = None if table.true_uplift is None else table.true_uplift[test]
+        score = None if table.score is None else table.score[test]
         studies = {}
         for name in learners:
             started = time.perf_counter()
             studies[name] = tune_learner(name, x_train, t_train, y_train, n_trials, folds, seed)
             uplift = make_learner(name, studies[name].params).fit(x_train, t_train, y_train).predict(x_test)
-            per_seed.setdefault(name, []).append({"seed": seed, **_scored(y_test, uplift, t_test),
+            per_seed.setdefault(name, []).append({"seed": seed, **_scored(y_test, uplift, t_test, truth, score),
                                                   "cross_fitted_qini": studies[name].qini,
                                                   "seconds": time.perf_counter() - started, "uplift": uplift})
             progress(f"seed {seed}: {name}")
@@ -175,17 +214,17 @@ def run_uplift_bench(table: CampaignTable, seeds: list[int], learners: list[str]
         for key in sklift_keys:
             started = time.perf_counter()
             uplift = _sklift_scores(key, binary, x_train, t_train, y_train, x_test, seed)
-            per_seed.setdefault(key, []).append({"seed": seed, **_scored(y_test, uplift, t_test),
+            per_seed.setdefault(key, []).append({"seed": seed, **_scored(y_test, uplift, t_test, truth, score),
                                                  "seconds": time.perf_counter() - started})
             progress(f"seed {seed}: {key}")
         random = np.random.default_rng(seed).random(len(test))
-        per_seed.setdefault("random", []).append({"seed": seed, **_scored(y_test, random, t_test), "seconds": 0.0})
+        per_seed.setdefault("random", []).append({"seed": seed, **_scored(y_test, random, t_test, truth, score),
+                                                  "seconds": 0.0})
     results = {}
     for key, runs in per_seed.items():
         for run in runs:
             run.pop("uplift", None)
-        results[key] = {"qini_auc": float(np.mean([r["qini_auc"] for r in runs])),
-                        "uplift_at_30": float(np.mean([r["uplift_at_30"] for r in runs])),
+        results[key] = {**{m: float(np.mean([r[m] for r in runs])) for m in METRICS if m in runs[0]},
                         "seconds": float(np.mean([r["seconds"] for r in runs])), "per_seed": runs}
         if key == "mindshare_auto":
             results[key]["chose"] = [r["chose"] for r in runs]
@@ -193,10 +232,11 @@ def run_uplift_bench(table: CampaignTable, seeds: list[int], learners: list[str]
 
 
 def format_uplift(results: dict[str, dict]) -> str:
-    header = f"{'learner':<28}{'qini_auc':>10}{'uplift@30%':>12}{'seconds':>10}"
+    shown = [m for m in METRICS if m in next(iter(results.values()))]
+    header = f"{'learner':<28}" + "".join(f"{m:>20}" for m in shown) + f"{'seconds':>10}"
     lines = [header, "-" * len(header)]
     for key, row in results.items():
-        lines.append(f"{key:<28}{row['qini_auc']:>10.4f}{row['uplift_at_30']:>12.4f}{row['seconds']:>10.1f}")
+        lines.append(f"{key:<28}" + "".join(f"{row[m]:>20.4f}" for m in shown) + f"{row['seconds']:>10.1f}")
     return "\n".join(lines)
 
 
@@ -226,7 +266,8 @@ def run_uplift_command(args) -> dict:
         raise MindshareError(f"--folds is {folds} and --trials {args.trials}: give --folds >= 2 and --trials >= 1")
     learners, seeds = parse_learners(args.models), parse_ints(args.seeds, "--seeds")
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
-    table = campaign_table(read_table(args.data), args.treatment, args.control.strip(), args.outcome, features)
+    table = with_truth(campaign_table(read_table(args.data), args.treatment, args.control.strip(), args.outcome,
+                                      features), args.truth, args.score_column)
     for name, why in table.excluded.items():
         print(f"not a feature: {name} ({why})")
     arms = np.bincount(table.treatment, minlength=2)
@@ -244,7 +285,8 @@ def run_uplift_command(args) -> dict:
     report = {"protocol": "uplift", "dataset": Path(args.data).name, "rows": len(table.outcome),
               "settings": {"treatment": args.treatment, "control": args.control, "outcome": args.outcome,
                            "features": list(table.features.columns), "excluded": table.excluded,
-                           "dropped_rows": table.dropped_rows, "seeds": seeds, "test_share": TEST_SHARE,
+                           "dropped_rows": table.dropped_rows, "truth": args.truth, "score_column": args.score_column,
+                           "seeds": seeds, "test_share": TEST_SHARE,
                            "top_share": TOP_SHARE, "trials": args.trials, "folds": folds},
               "machine": machine(), "results": results}
     print(format_uplift(results))

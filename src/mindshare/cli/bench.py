@@ -42,6 +42,11 @@ def add_bench(sub) -> None:
     p.add_argument("--features", help="uplift: comma-separated feature columns (default: every other column but "
                    "ids and columns that differ between the arms)")
     p.add_argument("--trials", type=int, default=8, help="uplift: Optuna trials per learner and seed (default 8)")
+    p.add_argument("--truth", help="uplift: each person's true effect (an id column the data has, and true_uplift), as "
+                   "`example-data --campaign` writes beside its table: adds the share of an oracle's incremental "
+                   "outcomes each learner's top 30%% captures")
+    p.add_argument("--score-column", help="uplift --truth: the column score targeting ranks by (adds each learner's "
+                   "captured outcomes over score targeting's)")
     p.add_argument("--stage", action="store_true", help="uplift: instead, time the uplift stage's fit on every row "
                    "with the params file's uplift settings (--params)")
     p.add_argument("--given", type=int, default=3, help="cold-start: training interactions each held-out user keeps")
