@@ -240,16 +240,6 @@ def format_uplift(results: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def parse_learners(text: str | None) -> list[str]:
-    if not text:
-        return list(LEARNERS)
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in LEARNERS]
-    if unknown:
-        raise MindshareError(f"--models: unknown uplift learner '{unknown[0]}'; choose from {', '.join(LEARNERS)}")
-    return names
-
-
 def run_uplift_command(args) -> dict:
     """`mindshare bench uplift`: read, check, run, print the table and write the JSON report."""
     import sys
@@ -257,14 +247,14 @@ def run_uplift_command(args) -> dict:
     from tqdm import tqdm
 
     from mindshare.atomic_files import write_json
-    from mindshare.bench.command import machine, parse_ints
+    from mindshare.bench.command import machine, parse_ints, parse_list
 
     if not args.treatment or args.control is None or not args.outcome:
         raise MindshareError("bench uplift: give --treatment COLUMN=VALUE, --control VALUE and --outcome COLUMN")
     folds = 3 if args.folds is None else args.folds
     if folds < 2 or args.trials < 1:
         raise MindshareError(f"--folds is {folds} and --trials {args.trials}: give --folds >= 2 and --trials >= 1")
-    learners, seeds = parse_learners(args.models), parse_ints(args.seeds, "--seeds")
+    learners, seeds = parse_list(args.models, LEARNERS, "--models"), parse_ints(args.seeds, "--seeds")
     features = [f.strip() for f in args.features.split(",") if f.strip()] if args.features else None
     table = with_truth(campaign_table(read_table(args.data), args.treatment, args.control.strip(), args.outcome,
                                       features), args.truth, args.score_column)
