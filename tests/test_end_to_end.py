@@ -486,6 +486,8 @@ def test_a_campaigns_results_teach_the_next_audience_whom_to_target_by_uplift(pr
     summary = pd.read_csv(folder / "reports/campaigns.csv").set_index("campaign")
     assert summary.loc["loop", "targeted_by"] == "uplift" and summary.loc["first_category", "targeted_by"] == "score"
     assert {"expected_incremental", "expected_incremental_random", "expected_incremental_by_score"} <= set(summary)
+    loop = summary.loc["loop"]  # as each tenth of the people measured it on held-out people, with its interval
+    assert loop["measured_incremental_low"] <= loop["measured_incremental"] <= loop["measured_incremental_high"]
     audience = pd.read_csv(folder / "data/audiences/loop.csv")
     assert (audience["priority"] > 0).all()  # nobody the model expects a message to put off
     runs = _client(folder).search_runs([e.experiment_id for e in _client(folder).search_experiments()],

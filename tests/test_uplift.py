@@ -197,6 +197,7 @@ def test_the_uplift_stage_learns_each_campaigns_results_and_shows_them_on_held_o
     assert spring["learner"] in ("s_learner", "x_learner") and set(spring["learners"]) == {"s_learner", "x_learner"}
     assert spring["qini_auc"] > 0.02 and spring["people"] == 8_000  # held-out people ranked above random
     assert "tiny" in report["skipped"] and "min_people_per_group" in report["skipped"]["tiny"]
+    assert len(json.loads((tmp_path / "data/uplift/spring.calibration.json").read_text())["uplift"]) == 10
     with open(tmp_path / "data/uplift/spring.pkl", "rb") as file:
         learner = pickle.load(file)
     assert learner.name == spring["learner"] and len(learner.predict(table[[c for c in table.columns if c ==
@@ -253,3 +254,18 @@ def test_bench_uplift_against_the_truth_of_simulated_people(tmp_path, capsys):
     code = main(["bench", "uplift", "--data", str(tmp_path / "c.csv"), "--truth", str(tmp_path / "c.csv"),
                  "--treatment", "treatment=1", "--control", "0", "--outcome", "converted"])
     assert code == 2 and "needs a column 'true_uplift'" in capsys.readouterr().err
+
+
+def test_predicted_effects_are_read_through_what_each_tenth_measured_with_intervals():
+    import pandas as pd
+
+    from mindshare.uplift.campaign import calibration, measured_outcomes
+
+    effects = np.linspace(1.0, 0.0, 100)  # the best first: tenth g holds effects 1 - g / 10 ... down
+    deciles = pd.DataFrame({"uplift": np.arange(10, 0, -1) / 100, "low": np.arange(10, 0, -1) / 100 - 0.01,
+                            "high": np.arange(10, 0, -1) / 100 + 0.01})
+    calibrated = calibration(effects, deciles)
+    assert len(calibrated["edges"]) == 9 and calibrated["edges"][0] > calibrated["edges"][-1]
+    estimate, low, high = measured_outcomes(calibrated, np.array([0.99, 0.98, 0.01]))  # two in the first tenth
+    assert estimate == pytest.approx(0.10 + 0.10 + 0.01)
+    assert high - estimate == pytest.approx(np.sqrt((2 * 0.01) ** 2 + 0.01**2)) and low < estimate

@@ -93,7 +93,8 @@ def run_campaign(
     }
     if uplift is not None:
         sent = audience.users[~audience.control]
-        row.update(expected_incremental(uplift, sent, audience.eligible & (scores.score > 0), scores.score))
+        row.update(expected_incremental(uplift, sent, audience.eligible & (scores.score > 0), scores.score,
+                                        getattr(uplift_model, "calibration_", None)))
     return table, row
 
 

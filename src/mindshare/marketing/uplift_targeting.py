@@ -10,7 +10,7 @@ import pandas as pd
 
 from mindshare.errors import MindshareError
 from mindshare.marketing.campaigns import Campaign
-from mindshare.uplift.campaign import PROFILE_PREFIX
+from mindshare.uplift.campaign import PROFILE_PREFIX, measured_outcomes
 
 
 def predicted_uplift(campaign: Campaign, learner, score: np.ndarray, profiles: pd.DataFrame | None,
@@ -34,19 +34,30 @@ def priority(campaign: Campaign, uplift: np.ndarray) -> np.ndarray:
     return uplift
 
 
-def expected_incremental(uplift: np.ndarray, sent: np.ndarray, candidates: np.ndarray, score: np.ndarray) -> dict:
+def expected_incremental(uplift: np.ndarray, sent: np.ndarray, candidates: np.ndarray, score: np.ndarray,
+                         calibrated: dict | None = None) -> dict:
     """Predicted incremental outcomes of sending to `sent` (user indices), of as many random candidates, and of as
-    many candidates with the highest score."""
+    many candidates with the highest score; with the model's `calibrated` tenths (uplift/campaign.py), also as they
+    measured it on held-out people, with 95% intervals (`_measured`, `_low`, `_high`)."""
     n = len(sent)
     pool = np.flatnonzero(candidates)
     by_score = pool[np.lexsort((pool, -score[pool]))][:n]
-    return {"expected_incremental": float(uplift[sent].sum()),
-            "expected_incremental_random": float(uplift[pool].mean() * n) if len(pool) else 0.0,
-            "expected_incremental_by_score": float(uplift[by_score].sum())}
+    out = {"expected_incremental": float(uplift[sent].sum()),
+           "expected_incremental_random": float(uplift[pool].mean() * n) if len(pool) else 0.0,
+           "expected_incremental_by_score": float(uplift[by_score].sum())}
+    if calibrated is not None:
+        random = np.random.default_rng(0).choice(pool, size=min(n, len(pool)), replace=False)
+        for name, people in (("", sent), ("_random", random), ("_by_score", by_score)):
+            estimate, low, high = measured_outcomes(calibrated, uplift[people])
+            out.update({f"measured_incremental{name}": estimate, f"measured_incremental{name}_low": low,
+                        f"measured_incremental{name}_high": high})
+    return out
 
 
 def load_uplift_models(campaigns: list[Campaign]) -> dict:
-    """The uplift stage's model of each campaign targeted by uplift that has one (data/uplift/<campaign>.pkl)."""
+    """The uplift stage's model of each campaign targeted by uplift that has one (data/uplift/<campaign>.pkl), its
+    calibration beside it as the learner's `calibration_`."""
+    import json
     import pickle
 
     from mindshare import layout
@@ -57,4 +68,6 @@ def load_uplift_models(campaigns: list[Campaign]) -> dict:
         if campaign.target != "score" and path.exists():
             with open(path, "rb") as file:
                 models[campaign.name] = pickle.load(file)
+            calibrated = path.with_suffix(".calibration.json")
+            models[campaign.name].calibration_ = json.loads(calibrated.read_text()) if calibrated.exists() else None
     return models

@@ -24,7 +24,7 @@ from mindshare.atomic_files import atomic_path, replace_folder, write_json
 from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.uplift_models import log_uplift_run
-from mindshare.uplift.campaign import learn_campaign
+from mindshare.uplift.campaign import calibration, learn_campaign
 from mindshare.uplift.report import plot_qini
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ def main() -> None:
         write_campaign(campaign, learned)
         report = reports[campaign] = learned.report
         models[f"{campaign}.pkl"] = pickle.dumps(learned.learner)
+        models[f"{campaign}.calibration.json"] = json.dumps(calibration(learned.effects, learned.deciles))
         log.info("uplift@%s: %s, cross-fitted Qini AUC %.4f on %d people", campaign, report["learner"],
                  report["qini_auc"], report["people"])
         with tempfile.TemporaryDirectory() as folder:

@@ -45,3 +45,22 @@ def learn_campaign(table: pd.DataFrame, settings: UpliftSettings) -> CampaignUpl
               "uplift_at_30": uplift_at_k(outcome, effects, treatment, 0.3, "overall"),
               "learners": {s.name: {"qini_auc": s.qini, "params": s.params, "seconds": s.seconds} for s in studies}}
     return CampaignUplift(learner, report, outcome, treatment, effects, decile_table(outcome, effects, treatment))
+
+
+def calibration(effects: np.ndarray, deciles: pd.DataFrame) -> dict:
+    """How predicted effects translate into measured ones: the predicted effect where each tenth of the people
+    (ranked best first) ends, and each tenth's measured uplift with its interval's half-width."""
+    ranked = np.sort(np.asarray(effects, dtype=np.float64))[::-1]
+    ends = [float(ranked[min(len(ranked) - 1, (g + 1) * len(ranked) // len(deciles))]) for g in range(len(deciles) - 1)]
+    return {"edges": ends, "uplift": deciles["uplift"].astype(float).tolist(),
+            "half_width": ((deciles["high"] - deciles["low"]) / 2).astype(float).tolist()}
+
+
+def measured_outcomes(calibrated: dict, predicted: np.ndarray) -> tuple[float, float, float]:
+    """(estimate, low, high): the incremental outcomes of sending to people with these predicted effects, as the
+    tenths they fall in measured it on held-out people (a tenth's error shared by its people: 95% interval)."""
+    groups = (np.asarray(calibrated["edges"])[None, :] > np.asarray(predicted)[:, None]).sum(axis=1)
+    counts = np.bincount(groups, minlength=len(calibrated["uplift"]))
+    estimate = float(counts @ np.asarray(calibrated["uplift"]))
+    half = float(np.sqrt(np.sum((counts * np.asarray(calibrated["half_width"])) ** 2)))
+    return estimate, estimate - half, estimate + half
