@@ -7,7 +7,7 @@ import json
 from typing import TYPE_CHECKING
 
 from mindshare import layout
-from mindshare.cli.settings import registry_settings
+from mindshare.cli.settings import campaign_name, registry_settings
 from mindshare.errors import MindshareError
 
 if TYPE_CHECKING:
@@ -16,15 +16,6 @@ if TYPE_CHECKING:
     from mindshare.marketing.campaigns import Campaign
     from mindshare.marketing.delivery import Customers
     from mindshare.settings import Settings
-
-
-def campaign_name(value: str) -> str:
-    """--campaign's type: a name that is safe as a file name (argparse makes a refusal one line and exit 2)."""
-    from mindshare.safe_text import CAMPAIGN_NAME_RULE, is_campaign_name
-
-    if not is_campaign_name(value):
-        raise argparse.ArgumentTypeError(f"campaign name {value!r} is not allowed: use {CAMPAIGN_NAME_RULE}")
-    return value
 
 
 def add_segments(sub) -> None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from mindshare.cli.marketing import campaign_name
-from mindshare.cli.settings import registry_settings
+from mindshare.cli.settings import campaign_name, registry_settings
 from mindshare.errors import MindshareError
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")

@@ -35,3 +35,12 @@ def experiment_name(args: argparse.Namespace) -> str:
     from mindshare.stages.params import load_settings
 
     return load_settings().experiment_name
+
+
+def campaign_name(value: str) -> str:
+    """--campaign's type: a name that is safe as a file name (argparse makes a refusal one line and exit 2)."""
+    from mindshare.safe_text import CAMPAIGN_NAME_RULE, is_campaign_name
+
+    if not is_campaign_name(value):
+        raise argparse.ArgumentTypeError(f"campaign name {value!r} is not allowed: use {CAMPAIGN_NAME_RULE}")
+    return value
