@@ -292,6 +292,7 @@ def test_scale_bench_steps_follow_dvc_yaml_and_tune_is_left_out_on_request():
         "train@svd",
         "evaluate",
         "register",
+        "uplift",
         "audience",
     ]
     assert not any(s.startswith("tune@") for s in pipeline_steps(["svd"], tune=False))

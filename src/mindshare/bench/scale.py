@@ -5,9 +5,9 @@ as shipped with only `ingest` reading the synthetic log; `--models`, `--no-tune`
 Each step runs as its own process, in dvc.yaml's order, as `dvc repro` runs it, and is measured from outside: wall
 time and peak resident memory (the child's `ru_maxrss` from wait4). Steps: generate (the seeded synthetic log,
 written to Parquet in row groups as a shop export arrives: N events, N/100 users, N/400 items), ingest, prepare,
-features, tune@<model> and train@<model> for every model, evaluate, register, audience. `total` is the pipeline's
-part, ingest to audience (generate stands in for the export that a shop already has). Per family the report adds
-its tune and train cost and its primary metric on test.
+features, tune@<model> and train@<model> for every model, evaluate, register, uplift, audience. `total` is the
+pipeline's part, ingest to audience (generate stands in for the export that a shop already has). Per family the
+report adds its tune and train cost and its primary metric on test.
 
 With `--workdir`, each size's workspace keeps `steps.json`, every step's figures as soon as it ends, and the
 report's JSON is written after each size. `--resume` then goes on where a run stopped (the 20 M run alone takes
@@ -148,6 +148,7 @@ def pipeline_steps(models: list[str], tune: bool) -> list[str]:
         *(f"train@{m}" for m in models),
         "evaluate",
         "register",
+        "uplift",
         "audience",
     ]
 
