@@ -66,8 +66,10 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
         postgres, tracking_server, tmp_path):
     postgres.create_database("optuna")
     studies = postgres.url("optuna", "postgresql")  # as people write it: the driver is chosen for them
+    families = yaml.safe_load((REPO / "params.yaml").read_text())["tune"]["families"]
+    families["item_knn"] = {**families["item_knn"], "n_trials": 3}  # the shared study is svd's
     write_params(tmp_path, ingest={"source": "synthetic", "synthetic": SYNTHETIC}, models=["item_knn", "svd"],
-                 tune={"n_trials": 10, "storage": studies}, campaigns=[])
+                 tune={"n_trials": 6, "storage": studies, "families": families}, campaigns=[])
     env = {**project_env(tmp_path), "MLFLOW_TRACKING_URI": tracking_server}
 
     def stage(*args: str) -> None:
@@ -89,7 +91,7 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
     finished = [
         t for t in study.trials if t.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
     ]
-    assert 10 <= len(finished) <= 11
+    assert 6 <= len(finished) <= 7
     assert len({t.user_attrs["mindshare.worker"] for t in finished}) == 2  # both workers ran trials
     assert summary["best_value"] == pytest.approx(study.best_value)
     stage("tune", "item_knn")
@@ -117,7 +119,7 @@ def test_two_workers_share_a_postgres_study_and_every_stage_logs_to_a_database_b
         runs = connection.execute("SELECT count(*) FROM runs").fetchone()[0]
         registered = connection.execute("SELECT count(*) FROM model_versions").fetchone()[0]
     assert registered == 2
-    assert runs >= 10 + 6 + 2 + 3  # trials of both studies, stages, evaluate's parent and nested runs
+    assert runs >= 6 + 3 + 6  # trials of both studies, the stages' runs
     assert not (tmp_path / "mlflow.db").exists()  # nothing went to a local store
     # the same store read straight from the database (no server): what the server wrote is there
     direct = {**env, "MLFLOW_TRACKING_URI": postgres.url("mlflow", "postgresql")}

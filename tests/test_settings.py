@@ -106,6 +106,7 @@ COMMANDS = {  # every command and stage that reads params.yaml
     "stage train": [sys.executable, "-m", "mindshare.stages.train", "svd"],
     "stage evaluate": [sys.executable, "-m", "mindshare.stages.evaluate"],
     "stage register": [sys.executable, "-m", "mindshare.stages.register"],
+    "stage uplift": [sys.executable, "-m", "mindshare.stages.uplift"],
     "stage audience": [sys.executable, "-m", "mindshare.stages.audience"],
     "models": [*MINDSHARE, "models"],
     "promote": [*MINDSHARE, "promote", "--reason", "x"],
@@ -123,14 +124,21 @@ COMMANDS = {  # every command and stage that reads params.yaml
 
 
 def test_every_command_stops_at_a_typo_with_one_line_and_exit_2(tmp_path):
-    params = _with("promotion.guardrails.coverag_at_10", 0.05)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for name, command in COMMANDS.items():
-        result = run(tmp_path, *command, timeout=120)
+    from concurrent.futures import ThreadPoolExecutor
+
+    params = yaml.safe_dump(_with("promotion.guardrails.coverag_at_10", 0.05), sort_keys=False)
+    folders = [tmp_path / f"c{n}" for n in range(len(COMMANDS))]  # each its own project: nothing shared
+    for folder in folders:
+        folder.mkdir()
+        (folder / "params.yaml").write_text(params)
+    with ThreadPoolExecutor(4) as pool:  # each command stops at once: their starts overlap
+        results = dict(zip(COMMANDS, pool.map(lambda pair: run(pair[0], *pair[1], timeout=180),
+                                              zip(folders, COMMANDS.values()))))
+    for name, result in results.items():
         lines = result.stderr.strip().splitlines()
         assert result.returncode == 2 and len(lines) == 1, (name, result.stderr)
         assert "coverag_at_10' is not a metric evaluation reports; did you mean 'coverage_at_10'?" in lines[0], name
-    assert not (tmp_path / "data").exists() and not (tmp_path / "reports").exists()
+    assert not any((folder / "data").exists() or (folder / "reports").exists() for folder in folders)
 
 
 def _declared(entries) -> set[str]:
