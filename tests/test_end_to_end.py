@@ -37,8 +37,8 @@ def project(tmp_path_factory):
     folder = tmp_path_factory.mktemp("project")
     copy_repo(folder)
     params = write_params(folder, ingest={"source": "synthetic", "synthetic": SYNTHETIC})
-    tune = params["tune"]  # 3 trials per study keeps the suite in budget; the shape is the same
-    tune["n_trials"] = 3
+    tune = params["tune"]  # 2 trials per study keeps the suite in budget; the shape is the same
+    tune["n_trials"] = 2
     for family in tune["families"].values():
         family.pop("n_trials", None)
     # evaluate's and the audience's lists ranked by 2 processes (shorter lists than a real shop's stay in-process)
@@ -104,7 +104,7 @@ def test_pipeline_outputs_and_mlflow_layout(project):
     for name in models:  # a study run per model with its trials nested under it
         study = json.loads((folder / f"tuning/{name}.json").read_text())
         trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == study["mlflow_run_id"]]
-        assert len(trials) == (3 if name != "popularity" else 1), name
+        assert len(trials) == (2 if name != "popularity" else 1), name
         fit = json.loads((folder / f"models/{name}/fit.json").read_text())
         assert all(fit["params"][k] == v for k, v in study["best_params"].items()), name  # train used them
     challenger = client.get_model_version_by_alias("mindshare", "challenger")
