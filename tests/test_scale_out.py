@@ -165,6 +165,7 @@ def test_scale_bench_runs_every_stage_and_reports_time_and_memory(tmp_path):
         "train@item_knn",
         "evaluate",
         "register",
+        "uplift",
         "audience",
         "total",
     ]
