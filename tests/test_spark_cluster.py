@@ -7,6 +7,7 @@ audience rank with, the pseudonymisation key in ingest's tasks, ALS's data. Thei
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ from live_server import free_port, stop_group, wait_for
 from spark_engine import require_spark
 
 WORKERS_ALIVE_WITHIN_S = 90
+MASTER_UP_WITHIN_S = 180  # a JVM's start on a CI machine busy with the other test worker
 
 
 def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
@@ -32,6 +34,20 @@ def _daemon(tmp_path: Path, name: str, *args: str) -> subprocess.Popen:
     with (tmp_path / f"{name}.log").open("w") as log:  # the daemon writes to its own copy of the descriptor
         return subprocess.Popen([str(spark_home / "bin" / "spark-class"), *args], stdout=log,
                                 stderr=subprocess.STDOUT, env=env, start_new_session=True)
+
+
+def _master_ports(log: Path, master: subprocess.Popen) -> tuple[int, int]:
+    """The ports the master's RPC and UI listen on, as its log says: Spark moves to the next port when the one asked
+    for is taken (a port found free a moment earlier can be taken by then)."""
+    deadline = time.monotonic() + MASTER_UP_WITHIN_S
+    while True:
+        text = log.read_text()
+        rpc = re.search(r"Starting Spark master at spark://[^:]+:(\d+)", text)
+        ui = re.search(r"Bound MasterWebUI to \S+ and started at http://[^:]+:(\d+)", text)
+        if rpc and ui:
+            return int(rpc.group(1)), int(ui.group(1))
+        assert time.monotonic() < deadline and master.poll() is None, text[-2000:]
+        time.sleep(0.3)
 
 
 def _wait_for_a_worker(ui_port: int, daemons: list, log: Path) -> None:
@@ -59,10 +75,10 @@ def cluster(tmp_path_factory):
     from mindshare.spark.session import start_session
 
     tmp_path = tmp_path_factory.mktemp("cluster")
-    port, ui_port = free_port(), free_port()
     daemons = [_daemon(tmp_path, "master", "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                       "--port", str(port), "--webui-port", str(ui_port))]
+                       "--port", str(free_port()), "--webui-port", str(free_port()))]
     try:
+        port, ui_port = _master_ports(tmp_path / "master.log", daemons[0])
         wait_for(f"http://127.0.0.1:{ui_port}/json/", daemons[0])
         daemons.append(_daemon(tmp_path, "worker", "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1",
                                "--cores", "2", "--memory", "2g", "--webui-port", str(free_port()),

@@ -172,6 +172,26 @@ def test_only_trials_of_dead_local_workers_are_failed_and_queued_again(monkeypat
     assert states() == ["FAIL", "FAIL", "RUNNING", "RUNNING", "WAITING", "WAITING"]
 
 
+def test_a_trial_another_worker_finished_first_is_dropped_and_the_study_goes_on():
+    """Two workers on one SQLite file can claim the same queued trial; the second to finish cannot record it (Optuna
+    raises "Cannot tell a COMPLETE trial"). Here the other worker is played by the storage itself."""
+    from mindshare.tuning.study import optimize_to_total
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), direction="maximize")
+    calls = []
+
+    def objective(trial):
+        calls.append(trial.number)
+        if len(calls) == 2:  # finished elsewhere while this worker still ran it
+            study._storage.set_trial_state_values(trial._trial_id, optuna.trial.TrialState.COMPLETE, [0.5])
+        return float(trial.number)
+
+    optimize_to_total(study, objective, 5)
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 5 and len(calls) == 5
+    assert study.trials[1].value == 0.5  # the other worker's result kept
+
+
 def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     _set_tune(project, n_trials=40, storage="studies/killed.journal")
     process = subprocess.Popen(

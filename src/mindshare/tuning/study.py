@@ -217,13 +217,36 @@ def run_trials(study: optuna.Study, settings: StudySettings, data: ValidationDat
             trial.study.stop()
             return float("nan")
 
-    stop_at_total = optuna.study.MaxTrialsCallback(
-        settings.n_trials, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
-    study.optimize(objective, n_trials=remaining, timeout=settings.timeout, callbacks=[stop_at_total, on_trial],
-                   catch=(ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError),
-                   show_progress_bar=progress, gc_after_trial=True)
+    optimize_to_total(study, objective, settings.n_trials, settings.timeout, callbacks=[on_trial],
+                      catch=(ArithmeticError, ValueError, np.linalg.LinAlgError, MemoryError),
+                      show_progress_bar=progress, gc_after_trial=True)
     if refused:
         raise refused[0]
+
+
+def optimize_to_total(study: optuna.Study, objective: Callable[[optuna.Trial], float], total: int,
+                      timeout: float | None = None, **optimize_kwargs: Any) -> None:
+    """`study.optimize` until the study holds `total` finished trials, counting every worker's.
+
+    Two workers on one SQLite file can both start the same queued trial (SQLite has no row locks, so Optuna's
+    claim of a waiting trial is not exclusive there); the one finishing second cannot record it, and Optuna raises.
+    That worker's duplicate result is dropped and it goes on with the trials still missing.
+    """
+    stop_at_total = optuna.study.MaxTrialsCallback(
+        total, states=(optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED))
+    callbacks = [stop_at_total, *optimize_kwargs.pop("callbacks", [])]
+    started = time.monotonic()
+    while (remaining := total - finished(study)) > 0:
+        left = None if timeout is None else timeout - (time.monotonic() - started)
+        if left is not None and left <= 0:
+            return
+        try:
+            study.optimize(objective, n_trials=remaining, timeout=left, callbacks=callbacks, **optimize_kwargs)
+            return
+        except ValueError as error:
+            if not str(error).startswith("Cannot tell a COMPLETE trial"):
+                raise
+            log.info("another worker finished a trial this one also ran; its result is kept, this one's dropped")
 
 
 def _pruning_callback(trial: optuna.Trial, metric: str, maximise: bool, data: ValidationData):
