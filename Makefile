@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Stages call `python -m mindshare.stages.*`: put the project's venv first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run repro test check lint leaderboard clean
+.PHONY: install run repro test check lint leaderboard clean reset
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,5 +41,18 @@ lint: install
 leaderboard: install
 	@mindshare leaderboard
 
+# Caches only: nothing a run produced, nothing tracked.
 clean:
-	rm -rf data/interim data/processed models reports mlflow.db mlruns .dvc/cache .dvc/tmp
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf .pytest_cache .ruff_cache .import_linter_cache build dist src/*.egg-info .dvc/tmp
+
+# Everything the pipeline made, the MLflow store and registry (every run, version and the promotion history) and
+# DVC's cache: asks first.
+reset:
+	@printf 'This deletes data/interim, data/processed, data/features, models, tuning, the untracked reports, \n'
+	@printf 'mlflow.db and mlruns (every run, registered version and the promotion history) and .dvc/cache.\n'
+	@printf 'Kept: data/feedback (the forget list, campaign outcomes), data/online, the key, committed reports.\n'
+	@printf "Type 'reset' to go on: "; read answer; [ "$$answer" = reset ] || { echo "nothing deleted"; exit 1; }
+	rm -rf data/interim data/processed data/features data/recommendations.parquet data/audiences data/uplift \
+		data/messages models tuning mlflow.db mlruns .dvc/cache .dvc/tmp .optuna
+	git clean -fdXq reports

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from mindshare import __version__
 from mindshare.cli import answers, bench, data, marketing, online, pipeline, registry, retention, ui
 from mindshare.errors import MindshareError
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"mindshare {__version__}")
     parser.add_argument("--model-name", help="registered model name (default: register.model_name in params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in COMMANDS:
