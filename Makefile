@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Stages call `python -m mindshare.stages.*`: put the project's venv first on PATH.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run repro test check lint leaderboard clean reset
+.PHONY: install run repro test check lint docs leaderboard clean reset
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,7 +27,7 @@ repro: install
 	mindshare download --quiet
 	dvc repro
 
-test: install lint
+test: install lint docs
 	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=40
 
 # The inner loop: lint, then every test but the end-to-end pipeline runs (the `e2e` marker).
@@ -37,6 +37,10 @@ check: install lint
 lint: install
 	ruff check src tests
 	lint-imports
+
+# The documentation site (mkdocs.yml): every page and link checked, built into build/site.
+docs: install
+	mkdocs build --strict -q -d build/site
 
 leaderboard: install
 	@mindshare leaderboard
