@@ -40,7 +40,7 @@ lint: install
 
 # The documentation site (mkdocs.yml): every page and link checked, built into build/site.
 docs: install
-	mkdocs build --strict -q -d build/site
+	NO_MKDOCS_2_WARNING=1 mkdocs build --strict -q -d build/site
 
 leaderboard: install
 	@mindshare leaderboard
