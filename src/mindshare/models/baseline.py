@@ -16,6 +16,24 @@ from mindshare.models.base import Recommender
 
 
 class Baseline(Recommender):
+    """Global mean plus regularised user and item biases, Surprise's BaselineOnly fitted by ALS (module docstring).
+
+    The floor for rating prediction, and the b_ui that the kNN families' rating predictions correct. For ranking it
+    orders items by their shrunk mean rating, the same list for everyone. It learns from ratings only: on implicit
+    data it is skipped, a mean event weight being no preference.
+
+    Parameters
+    ----------
+    reg_user : float, default 15.0
+        Shrinks each user's bias towards 0 as if they had this many more ratings at the mean. Surprise's default
+        for BaselineOnly's ALS, so that the rating benchmark compares like with like (docs/benchmarks.md,
+        "Rating: Surprise's protocol").
+    reg_item : float, default 10.0
+        The same for each item's bias; Surprise's default, for the same reason.
+    iterations : int, default 10
+        Alternating sweeps (item biases, then user biases); Surprise's default.
+    """
+
     name = "baseline"
     method = "global mean + user and item biases"
     supports_ratings = True

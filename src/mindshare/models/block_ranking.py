@@ -60,7 +60,21 @@ def rank_block(path: str, version: str, users: np.ndarray, k: int, exclude_seen:
 
 class BlockRanking:
     """`model` whose `recommend` for `min_users` users or more ranks blocks of them on workers (for fewer, handing
-    the work out costs more than it saves: the model ranks them here)."""
+    the work out costs more than it saves: the model ranks them here); anything else is the model's own.
+
+    The base of the workers' kinds (`ProcessRanking`, `SparkRanking`), which supply `_rank_blocks`.
+
+    Parameters
+    ----------
+    model : Recommender
+        The fitted model: it answers everything but the long lists, and ranks the short ones itself.
+    model_file : Path
+        The file `model` was saved to (`Recommender.save`), which each worker opens once.
+    min_users : int, default 2_000
+        Lists for at least this many users go to the workers. For shorter lists, handing the blocks out (a Spark
+        job, a model file opened by each process) costs more than it saves; the stages pass
+        `local.rank_min_users` or `spark.rank_min_users`.
+    """
 
     where = "workers"
 
@@ -94,7 +108,19 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
 
 
 class ProcessRanking(BlockRanking):
-    """Blocks ranked by `workers` processes of this machine (`process_pool`); each opens the model file once."""
+    """Blocks ranked by `workers` processes of this machine (`process_pool`); each opens the model file once.
+
+    Parameters
+    ----------
+    model : Recommender
+        The fitted model: it answers everything but the long lists, and ranks the short ones itself.
+    model_file : Path
+        The file `model` was saved to (`Recommender.save`), which each process opens once.
+    workers : int
+        Ranking processes (`local.rank_workers`; the stages pass the cores they may use).
+    min_users : int, default 2_000
+        Lists for at least this many users go to the processes; as BlockRanking's.
+    """
 
     def __init__(self, model: Recommender, model_file: Path, workers: int, min_users: int = 2_000):
         super().__init__(model, model_file, min_users)

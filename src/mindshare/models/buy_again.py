@@ -31,22 +31,31 @@ POPULARITY_TIE_BREAK = 1e-6
 
 
 class BuyAgain(Recommender):
-    """Time-decayed personal item frequency blended with the nearest users' (TIFU-kNN).
+    """Time-decayed personal item frequency blended with the nearest users' (TIFU-kNN; module docstring).
+
+    For re-buying: where people take the same items again, their own recent items are most of what they take
+    next, so this family is meant for `repeat.policy` include (with seen items excluded only its neighbour term is
+    left). It is the re-rankers' first base where repeats are ranked.
 
     Parameters
     ----------
     half_life_days : float or None, default 60.0
-        Days after which an event counts half; None counts every event alike (plain frequency).
+        Days after which an event counts half; None counts every event alike (plain frequency). Two months: last
+        season's purchases still count, last year's hardly; tuning searches it per data set.
     alpha : float, default 0.7
-        Weight of the person's own history against their neighbours' (1: own history alone, in [0, 1]).
+        Weight of the person's own history against their neighbours' (in [0, 1]; 1: own history alone). Mostly
+        their own, their own items being most of what people who re-buy take next; the neighbours add the items
+        they have not taken yet.
     n_neighbours : int, default 100
-        Neighbours per user whose histories are blended in (unused where alpha is 1).
+        Neighbours per user whose histories are blended in (unused where alpha is 1); as for the kNN families.
     shrinkage : float, default 10.0
-        Added to the cosine's denominator: similarities resting on few shared items are shrunk.
-    max_dense_floats : int, default 32,000,000
-        The largest dense block (users x candidate neighbours) built at once.
-    max_candidates : int or None, default 20,000
-        Neighbours are drawn from this many users (the most active) where there are more; None: every user.
+        Added to the cosine's denominator, so that users sharing few items count as less alike; as user_knn's.
+    max_dense_floats : int, default 32_000_000
+        The largest dense block (users x candidate neighbours) built at once: 128 MB of float32. A bound on memory
+        only: the neighbours found do not depend on it.
+    max_candidates : int or None, default 20_000
+        Neighbours are drawn from this many users, the most active, where there are more; None: every user. As
+        user_knn's: it bounds the cost at users x candidates.
     """
 
     name = "buy_again"

@@ -91,10 +91,34 @@ def cosine_of_pairs(space: ContentSpace, users: np.ndarray, items: np.ndarray) -
 
 
 class ContentTfidf(Recommender):
-    """TF-IDF content similarity (module docstring); refuses data without item text. Defaults: sublinear term
-    frequencies, unigrams, each of a user's items counted once, and every word kept (min_df 1: a word of one
-    training item still links a new item to it; on the sample's bench seed 0, 0.0426 nDCG@10 against
-    0.0345 with min_df 2)."""
+    """TF-IDF content similarity: the cosine of an item's words with the user's profile (module docstring).
+
+    It sees words, not co-occurrences: weak alone, but what the other families lack, and what ranks an item nobody
+    has touched yet (new items, the re-rankers' `content` signal). It refuses data without item text
+    (`Interactions.with_item_text`).
+
+    Parameters
+    ----------
+    sublinear_tf : bool, default True
+        Term frequency as 1 + log(tf), so that a word repeated throughout one long description does not drown the
+        item's other words.
+    min_df : int, default 1
+        Items a word must appear in to be kept. 1 keeps every word: a word of one training item still links a new
+        item to it, and it ranked better than 2 on the shipped sample (docs/benchmarks.md, "The defaults of
+        rp3beta, slim and content").
+    max_df : float, default 1.0
+        Share of items above which a word is dropped; 1.0 drops none, inverse document frequency already weighs
+        common words down.
+    max_features : int or None, default 50_000
+        The vocabulary's size at most (the most frequent words); None: every word. A bound on the width of the
+        item x term matrix and the users' profiles, whatever the catalogue's texts.
+    ngram_max : int, default 1
+        The longest word sequence taken as a term: 1, single words; 2 adds word pairs (a larger vocabulary, for
+        catalogues whose names are phrases).
+    user_weighting : str, default 'binary'
+        'binary' counts each of a user's items once; 'value' weighs it by its stored value (rating or count).
+        Binary by default, so that one item taken many times does not make the whole profile.
+    """
 
     name = "content"
     method = "TF-IDF content similarity"

@@ -31,6 +31,35 @@ CALIBRATION_USERS = 2000
 
 
 class EASE(ItemWeightsRecommender):
+    """EASE, Steck's closed-form item-item regression with a zero diagonal (module docstring: the solve, the long
+    tail and the pruning).
+
+    Often the strongest single family on implicit feedback, with no iterations to tune: one regularised solve.
+    Its price is an items x items solve in `fit`, so it is exact up to `max_items` items and scores the long tail
+    beyond them by calibrated item-kNN.
+
+    Parameters
+    ----------
+    l2 : float, default 200.0
+        The ridge weight on B. Larger values pull B towards scaled co-occurrence counts (popular items gain);
+        smaller ones fit each item's regression more closely and need more data. Steck's paper takes a few hundred
+        to a thousand on its data sets; 200, the low end, suits the smaller logs this project ships. Tuning
+        searches it per data set.
+    max_items : int, default 10_000
+        The most interacted items solved exactly (memory items^2, time items^3, inside `fit` only); the rest are
+        scored by item-kNN on EASE's scale. At 10,000 the dense float32 solve needs 400 MB, which an ordinary
+        machine holds, and most interactions fall on the head of a catalogue.
+    keep : int, default 256
+        Weights kept per item on average (the largest |B_ji| ||x_j|| over the whole matrix); 0 keeps B dense. Most
+        of B is tiny: a few hundred weights per item rank as the dense matrix does at a fraction of its size
+        (docs/benchmarks.md, "EASE: how many weights to keep"; `mindshare bench ease-keep`).
+    tail_neighbours : int, default 100
+        Cosine neighbours of each tail item (beyond `max_items`), as item_knn's default; 0 leaves the tail unscored.
+    max_candidates : int or None, default 20_000
+        The tail's neighbours are drawn from this many items, the most interacted, where there are more; None:
+        every item. As item_knn's: it bounds the cost at tail x candidates.
+    """
+
     name = "item_knn_ease"
     method = "EASE item-item regression"
     tail_neighbours = 100  # models saved before the setting (they have no tail)

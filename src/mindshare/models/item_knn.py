@@ -6,11 +6,10 @@ Ratings (KNNBaseline, item-based): r_hat(u, i) = b_ui + sum_{j in N(i) & I_u} si
 / (sum_{j in N(i) & I_u} |sim(i, j)| + rating_shrinkage), with b the regularised baseline; N(i) are i's k most similar
 items overall (Surprise takes the k most similar among the items u rated: close, not identical).
 `n_neighbours: auto` chooses k from AUTO_SIZES by the data. Fitted on the rest, each size ranks a held-out fifth
-of each user's items (nDCG@10 over a seeded sample of users); from 100 up, the next size is taken while it is
-clearly better (by more than two standard errors of the users' paired differences). The best size is the data's
-own (item_knn under the `mindshare bench ranking` protocol, seeds 0-1): 100 on MovieLens latest-small (larger
-sizes lose), 200 on the synthetic 300k shop log, 400 on the shop example; on the synthetic 5 M log (its tuning
-split) nDCG@10 still rises at 1,600 (0.0916, 0.0974, 0.1015, 0.1045, 0.1063, 0.1071 for 50 to 1,600).
+of each user's items (nDCG@10 over a seeded sample of users); from the smallest up, the next size is taken while
+it is clearly better (by more than two standard errors of the users' paired differences). The best size is the
+data's own: small on MovieLens, several times larger on the synthetic shop logs, and neither the data's size nor
+its interactions per item predict it (docs/benchmarks.md, "Scale", the re-rankers' item-kNN base sizing itself).
 Where there are more than `max_candidates` items, N(i) is drawn from the `max_candidates` most interacted
 items (the similarities cost items x candidates, not items^2); every item is still scored.
 """
@@ -39,6 +38,38 @@ AUTO_PROBE_USERS = 5_000  # users whose held-out items judge them (a seeded samp
 
 
 class ItemKNN(Recommender):
+    """Item-based k-nearest-neighbour collaborative filtering (module docstring: the formulas).
+
+    Recommends the items most like those u took; each score is a sum over u's own items, so every
+    recommendation has its reasons. A cheap, strong base for implicit feedback, and the family whose
+    neighbourhood size the data can choose (`n_neighbours='auto'`). On ratings it predicts as Surprise's
+    KNNBaseline (item-based) nearly does.
+
+    Parameters
+    ----------
+    n_neighbours : int or str, default 100
+        Most similar items kept per item, or 'auto': the size chosen from AUTO_SIZES by a held-out probe of the fit
+        data (module docstring). 100 is the smallest size 'auto' considers and the best of them on MovieLens;
+        larger logs often want more, which 'auto' or tuning finds.
+    similarity : str, default 'cosine'
+        'cosine', 'pearson' or 'jaccard' (neighbours.py). Cosine of the binarised columns needs no ratings and is
+        the usual choice for implicit feedback.
+    shrinkage : float, default 10.0
+        Added to the similarity's denominator, so that items sharing few users count as less alike. Ten matters
+        only for rare items and leaves popular ones as they are.
+    rating_shrinkage : float, default 1.0
+        Added to the sum of |similarities| when predicting a rating: where few, weak neighbours were rated by the
+        user, the prediction stays near the baseline (a lone neighbour of similarity 1 moves it half-way).
+    max_dense_floats : int, default 32_000_000
+        The largest dense block of similarities (items x candidates) built at once: 128 MB of float32. A bound on
+        memory only: the neighbours found do not depend on it.
+    max_candidates : int or None, default 20_000
+        Neighbours are drawn from this many items, the most interacted, where there are more (every item is still
+        scored); None: every item. It bounds the fit's cost at items x candidates instead of items squared; rare
+        items are seldom anyone's nearest neighbours, so little is lost (docs/benchmarks.md, "Bounds: what each
+        costs in quality").
+    """
+
     name = "item_knn"
     method = "item-based kNN"
     supports_ratings = True

@@ -25,6 +25,83 @@ DEFAULT_RATERS = ("baseline", "item_knn", "user_knn", "svd:biased_als")
 
 
 class MLPRanker(CandidateReranker):
+    """MLP re-ranker: a scikit-learn multi-layer perceptron that reorders the base families' candidates from their
+    pair features and the first factorised base's embeddings, and an MLPRegressor for ratings (module docstring;
+    reranker.py: how the training data is made).
+
+    The re-ranker that sees the user and item embeddings as well as the pair features; it ranks by its network
+    only where it clearly beats the prior on a check held out of the fit data, else as its prior.
+
+    Parameters
+    ----------
+    base_models : sequence of str, default ('item_knn_ease', 'svd', 'item_knn', 'user_knn')
+        The base families whose top lists make the candidates, each 'family' or 'family:algorithm' (e.g.
+        'svd:ials'); the first is the prior unless another is clearly better on the check (reranker.py). Families
+        that see the data differently (a regression, a factorisation, item and user neighbourhoods), EASE first as
+        the strongest single family on the sample (docs/benchmarks.md, "Ranking: Microsoft Recommenders'
+        protocol").
+    rating_models : sequence of str, default ('baseline', 'item_knn', 'user_knn', 'svd:biased_als')
+        The families whose out-of-fold rating predictions are the rating learner's inputs (explicit data only):
+        the baseline and the families that predict ratings.
+    n_candidates : int, default 50
+        Each base's top items per user (unseen, unless `repeats`) that join the candidates: several times the
+        top 10 measured, so that the learner has items to promote; each more costs pairs to score.
+    holdout_share : float, default 0.2
+        The share of each user's interactions in a holdout fold (round(1 / holdout_share) folds), as in the usual
+        80 / 20 split.
+    holdout_folds : int, default 1
+        Folds whose held-out items make training groups, each a refit of every base family. One: the network's
+        epochs over one fold's groups are its cost, and more folds multiply the base fits.
+    early_stopping_share : float, default 0.2
+        The share of users whose candidate groups early-stop the learner instead of training it, as holdout_share.
+    learn : str, default 'both'
+        'ranking', 'rating' or 'both' learners; both by default, the rating learner being skipped where the data
+        has no ratings.
+    hidden_layers : tuple of int, default (64, 32)
+        Units per hidden layer. Two small layers: the inputs are a few dozen dense features, not raw ids, so a
+        small network suffices.
+    alpha : float, default 1e-4
+        L2 penalty on the weights; scikit-learn's default.
+    learning_rate : float, default 1e-3
+        Adam's initial step; scikit-learn's default.
+    batch_size : int, default 256
+        Pairs per mini-batch; near scikit-learn's default (200), a power of two.
+    epochs : int, default 20
+        Passes over the shuffled training pairs at most; the best epoch on the early-stopping users is kept.
+    patience : int, default 4
+        Epochs without improvement after which training stops: a few, as the validation figure is noisy.
+    signals : sequence of str, default ('content', 'price')
+        Optional pair-feature groups from 'content', 'price', 'time' and 'repeat' (candidates.py). Content and
+        price by default: they need only the catalogue; 'time' lowered the ranking on the sample
+        (docs/benchmarks.md, "Bases that see differently, item content, re-ranker signals"). With `repeats`,
+        'repeat' and 'time' are added.
+    seed : int, default 0
+        Seeds the folds, the early-stopping users, the samples, the shuffles and the network's initialisation, so
+        that a fit is reproducible.
+    max_groups : int or None, default 5_000
+        Training groups (user x fold) at most: fewer folds, then a seeded sample of users per fold; None: all. It
+        keeps the fit's cost flat in the number of users at little cost in quality (docs/benchmarks.md, "Bounds:
+        what each costs in quality").
+    base_params : dict or None, default None
+        A base's hyper-parameters by its spec ({'item_knn': {'n_neighbours': 'auto'}}); None: every base with its
+        family's defaults, the settings the learners' own defaults were chosen with (module docstring of
+        reranker.py).
+    max_rating_rows : int or None, default 1_000_000
+        Held-out ratings the rating learner takes at most (fewer folds, then a seeded sample); None: all. Explicit
+        logs of tens of millions of ratings then refit the raters once, not five times; smaller logs are under it.
+    holdout : str, default 'random'
+        How the check and the training folds are cut: 'random' (a random fold of each user's interactions) or
+        'last_days' (the last `holdout_days` days: the future before the test's). Random by default: it needs no
+        timestamps; the pipeline sets 'last_days' where its split is by time (`with_data_policy`).
+    holdout_days : int, default 30
+        The window of 'last_days', in days: a month, as the pipeline's validation window by default; the pipeline
+        passes its own (`with_data_policy`).
+    repeats : bool, default False
+        Rank the items people had too (the repeat policy include), with the repeat signals and buy_again as the
+        first base. Off by default, as a model's lists leave out seen items by default (`exclude_seen=True`); the
+        pipeline sets it from `repeat.policy` (`with_data_policy`).
+    """
+
     name = "mlp"
     method = "MLP re-ranker"
     uses_embeddings = True

@@ -9,7 +9,11 @@ from mindshare.models.base import Recommender
 
 
 class Popularity(Recommender):
-    """score(u, i) = |{users who interacted with i}|, the same for every user."""
+    """Most popular items: score(u, i) = |{users who interacted with i}|, the same list for every user.
+
+    The floor every personalised family must beat: a family that does not rank above it has learned nothing
+    about the person. It takes no hyper-parameters.
+    """
 
     name = "popularity"
     method = "most popular items"

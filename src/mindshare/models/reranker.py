@@ -28,13 +28,11 @@ batch, so score(u, i) is one number whatever else is asked for.
 
 `base_params` (spec -> values) sets a base's hyper-parameters; by default each base runs with its
 library defaults. The shipped params.yaml gives item_knn `n_neighbours: auto` (item_knn.py), probed in its first
-fit and taken as chosen there by the base's later fits: on the synthetic 5 M shop log it chose 800 and
-lightgbm's valid nDCG@10 rose from 0.1025 to 0.1066 (the prior became item-kNN; tuned item_knn: 0.1045); on
-the sample it keeps 100. Giving the bases their standalone models' tuned values was measured
-and is not the pipeline's default: on the synthetic 5 M shop log lightgbm's valid nDCG@10 rose from 0.1033 to 0.1061
-(item_knn tuned: 0.1045), but on MovieLens latest-small its test figure fell from 0.3750 to 0.3695
-and the MLP's from 0.3714 to 0.3624 (its learner lost to the prior), the learners having been tuned
-on default bases.
+fit and taken as chosen there by the base's later fits: where the data wants larger neighbourhoods than the
+default, the re-ranker gains (on a large log its prior became item-kNN); on the sample nothing moves. Giving the
+bases their standalone models' tuned values is not the pipeline's default: it helped on a large synthetic log but
+lowered both learners' test figures on MovieLens latest-small, the learners having been tuned on default bases
+(docs/benchmarks.md, "Scale" and "The re-ranker with its item-kNN base sizing itself").
 """
 
 from __future__ import annotations
@@ -67,8 +65,8 @@ from mindshare.models.repeat_signals import RepeatContext, repeat_context, split
 log = logging.getLogger(__name__)
 LEARN = ("both", "ranking", "rating")
 HOLDOUTS = ("random", "last_days")
-# The optional feature groups on by default. "time" (recency.py) is off: with it, lightgbm's nDCG@10 on
-# the sample's `bench ranking` fell from 0.4013 to 0.3978 over seeds 0-4 (docs/benchmarks.md).
+# The optional feature groups on by default. "time" (recency.py) is off: it lowered lightgbm's nDCG@10 on the
+# sample (docs/benchmarks.md, "Bases that see differently, item content, re-ranker signals").
 DEFAULT_SIGNALS = ("content", "price")
 
 

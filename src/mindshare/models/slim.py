@@ -7,7 +7,7 @@ ElasticNet w = argmin_{w >= 0, w_j = 0} ||X_j - X w||^2 / (2 n) + alpha l1_ratio
 order seeded by `seed`); each item keeps its `n_neighbours` largest weights; score(u, i) = sum_j x_uj W_ji.
 Each regression is fitted on the items that share a user with j only: on 0/1 data with w >= 0, any
 other item's weight is 0 at the optimum (its gradient at 0 is at least alpha l1_ratio), so the answer
-is the full problem's, the diagonal excluded by construction, at about 2x less work on the sample.
+is the full problem's, the diagonal excluded by construction, at a fraction of the work.
 The items' regressions run on `n_jobs` threads (scikit-learn's sparse coordinate descent releases the GIL).
 """
 
@@ -43,7 +43,7 @@ def _fit_items(by_item: sp.csc_matrix, by_user: sp.csr_matrix, targets: np.ndarr
             continue
         target = np.zeros(n_users, dtype=np.float32)
         target[users] = 1.0
-        regression.fit(by_item[:, others], target, check_input=False)  # CSC float32 already: ~10% of the fit saved
+        regression.fit(by_item[:, others], target, check_input=False)  # CSC float32 already: no copy, no check
         _, cols, values = top_k_of_block(regression.coef_[None, :], 0, min(keep, len(others)))
         parts.append((np.full(len(cols), item), others[cols], values))
     return tuple(np.concatenate([part[i] for part in parts]) for i in range(3))
@@ -64,7 +64,7 @@ def slim_weights(binary: sp.csr_matrix, alpha: float, l1_ratio: float, n_neighbo
     workers = max(1, min(effective_n_jobs(n_jobs), len(targets)))
     chunks = [targets[start::workers * CHUNKS_PER_WORKER] for start in range(workers * CHUNKS_PER_WORKER)]
     # threads, not processes: scikit-learn's sparse coordinate descent runs without the GIL, and no worker has to
-    # start or be sent the matrix (sample fits on 2 busy cores: 31 and 36 s; loky processes 35 and 42 s).
+    # start or be sent the matrix (threads fitted the sample faster than loky's processes).
     # The warning filter is process-wide, so it is set here, not in each thread.
     from sklearn.exceptions import ConvergenceWarning
 
@@ -78,13 +78,36 @@ def slim_weights(binary: sp.csr_matrix, alpha: float, l1_ratio: float, n_neighbo
 
 
 class SLIM(ItemWeightsRecommender):
-    """Defaults: alpha 0.1 with little L1 (l1_ratio 0.01), 100 neighbours, 100 sweeps: mostly a non-negative
-    ridge, like EASE (users x alpha x (1 - l1_ratio) plays EASE's l2: 60 on the sample, 198 on the shop log).
-    `bench ranking` nDCG@10, seeds 0 1, on the sample / on `mindshare example-data`'s shop log (-: not run):
-    at l1_ratio 0.1, alpha 0.001 0.2210 / 0.2415, 0.01 0.3805 / 0.2731; at l1_ratio 0.01, alpha 0.05
-    - / 0.2853, 0.1 0.4003 / 0.2853, 0.2 - / 0.2764, 0.3 0.3986 / -; alpha 0.1 at l1_ratio 0.001 0.3925 /
-    0.2896. The defaults, seeds 0-4: 0.3946 on the sample (fit 26.5 s on 2 cores others were using too),
-    0.2849 on the shop log (item_knn_ease 0.3006, rp3beta 0.2885 there)."""
+    """SLIM: one sparse non-negative ElasticNet regression per item on the other items (module docstring: the
+    problem and how it is cut down).
+
+    An item-item model learned rather than counted, like EASE, but sparse by its L1 penalty and fitted item by
+    item, so its memory grows with the weights kept, not with items squared; its fit is the slowest of the item
+    families. With the defaults' little L1 it is mostly a non-negative ridge, like EASE: users x alpha x
+    (1 - l1_ratio) plays EASE's l2.
+
+    Parameters
+    ----------
+    alpha : float, default 0.1
+        The penalty's overall weight, on scikit-learn's scale (the squared error divided by the number of users).
+        0.1 ranked best or level with the best of the values tried on the shipped sample and on
+        `mindshare example-data`'s shop log (docs/benchmarks.md, "The defaults of rp3beta, slim and content").
+    l1_ratio : float, default 0.01
+        The L1 share of the penalty (the rest is L2). A little L1 prunes weights yet ranks as the ridge does; more
+        L1 lost ranking quality in the same measurements.
+    n_neighbours : int, default 100
+        Largest weights kept per item (column of W), as for the other item families.
+    max_iter : int, default 100
+        Coordinate-descent sweeps per item at most: small on purpose, the fit's cost (scikit-learn's default is
+        1_000); the convergence warnings this gives are expected and silenced.
+    tol : float, default 1e-4
+        Coordinate descent's stopping tolerance; scikit-learn's default.
+    seed : int, default 0
+        Seeds the random coordinate order, so that a fit is reproducible.
+    n_jobs : int, default -1
+        Threads the items' regressions run on; -1: one per core. Threads, not processes: scikit-learn's sparse
+        coordinate descent releases the GIL, and no worker has to be sent the matrix.
+    """
 
     name = "slim"
     method = "SLIM ElasticNet item-item regression"

@@ -25,7 +25,18 @@ SCHEMA = "task long, items array<long>, scores array<double>, dtype string"
 
 
 class SparkRanking(BlockRanking):
-    """Blocks ranked as one Spark job per long list, a task per block (models/block_ranking.py)."""
+    """Blocks ranked as one Spark job per long list, a task per block (models/block_ranking.py), on the session
+    `engine: spark` started.
+
+    Parameters
+    ----------
+    model : Recommender
+        The fitted model: it answers everything but the long lists, and ranks the short ones itself.
+    model_file : Path
+        The file `model` was saved to (`Recommender.save`), shipped to the executors through Spark (`ship_file`).
+    min_users : int, default 2_000
+        Lists for at least this many users go to the executors (`spark.rank_min_users`); as BlockRanking's.
+    """
 
     where = "Spark's executors"
 

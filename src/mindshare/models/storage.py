@@ -3,8 +3,9 @@ their column indices in the smallest unsigned type that holds them (uint16 below
 widened back on load.
 
 A sparse item x item block such as EASE's kept weights is half indices; with the compression a
-re-ranker's file is about 40% of a plain pickle's, and nothing about the model changes (the loaded
-matrices equal the saved ones). `load_model_file` also reads plain pickles (models saved before)."""
+re-ranker's file is much smaller than a plain pickle (docs/benchmarks.md, "Model and store sizes"), and
+nothing about the model changes (the loaded matrices equal the saved ones). `load_model_file` also reads plain
+pickles (models saved before)."""
 
 from __future__ import annotations
 

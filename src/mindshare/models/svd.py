@@ -52,6 +52,37 @@ METHODS = {
 
 
 class SVD(Recommender):
+    """Matrix factorisation: users and items as vectors of `factors` numbers, score(u, i) their dot product; one
+    contract over the algorithms of the module docstring.
+
+    The dense, low-rank view that the neighbourhood families lack: it generalises across items never seen
+    together, and ranks fast. `implicit_als` suits implicit feedback of any size; `ials` larger logs; `biased_als`
+    explicit ratings (it alone predicts them); `spark_als` a fit on Spark's executors. The hyper-parameters left
+    at None take the algorithm's own value from `DEFAULTS`: few factors and strong regularisation, which hold up
+    from a few thousand interactions to MovieLens sizes (tuning finds more where the data carries it), and for
+    `ials` the regime of Rendle et al. 2022.
+
+    Parameters
+    ----------
+    algorithm : str, default 'implicit_als'
+        'implicit_als', 'ials', 'bpr', 'truncated', 'biased_als' or 'spark_als' (module docstring). Implicit ALS
+        by default: most logs are implicit feedback, and it needs no ratings and few settings.
+    factors : int or None, default None
+        Dimensions of the user and item vectors; None: the algorithm's `DEFAULTS`.
+    regularization : float or None, default None
+        The L2 weight on the factors (for BPR, its L2 per update); None: the algorithm's `DEFAULTS`. Not used by
+        `truncated`.
+    iterations : int or None, default None
+        ALS sweeps, BPR epochs or the randomised SVD's power iterations; None: the algorithm's `DEFAULTS`.
+    alpha : float or None, default None
+        The confidence weight of an observed pair (alpha x x_ui against 1 for the others) in the ALS algorithms
+        (`implicit_als`, `ials`, `spark_als`); None: the algorithm's `DEFAULTS`. Unused by the others.
+    learning_rate : float, default 0.01
+        BPR's stochastic-gradient step (`implicit`'s default); unused by the other algorithms.
+    seed : int, default 0
+        Seeds the factors' initialisation (and BPR's sampling, the randomised SVD), so that a fit is reproducible.
+    """
+
     name = "svd"
 
     @classmethod

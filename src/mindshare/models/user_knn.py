@@ -5,9 +5,9 @@ row with the binarised interaction matrix (similarities as in `neighbours.py`).
 Ratings (KNNBaseline, user-based): r_hat(u, i) = b_ui + sum_{v in N(u) & U_i} sim(u, v) (r_vi - b_vi)
 / (sum_{v in N(u) & U_i} |sim(u, v)| + rating_shrinkage), N(u) being u's k most similar users overall.
 Where there are more than `max_candidates` users, N(u) is drawn from the `max_candidates` most active
-users (the similarities cost users x candidates, not users^2; on the synthetic 300k log, a third of the
-users as candidates costs 3.5% of nDCG@10 drawn by activity, 6.4% drawn at random). With `answer_users`
-set (a tuning trial, a re-ranker's holdout fold) only those users' neighbourhoods are computed.
+users (the similarities cost users x candidates, not users^2; drawn by activity they lose less than drawn at
+random: docs/benchmarks.md, "Bounds: what each costs in quality"). With `answer_users` set (a tuning trial, a
+re-ranker's holdout fold) only those users' neighbourhoods are computed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,35 @@ from mindshare.models.neighbours import most_frequent_rows, top_k_similarities, 
 
 
 class UserKNN(Recommender):
+    """User-based k-nearest-neighbour collaborative filtering (module docstring: the formulas).
+
+    Recommends what the people most like u took. A simple, explainable base whose neighbours see whole
+    histories rather than single items; its fit costs users x candidate neighbours (`max_candidates`). On
+    ratings it predicts as Surprise's KNNBaseline (user-based).
+
+    Parameters
+    ----------
+    n_neighbours : int, default 50
+        Most similar users kept per user. Tens of neighbours average out any one neighbour's quirks without
+        drowning u's taste in the crowd's; the best number is the data's, which tuning searches.
+    similarity : str, default 'cosine'
+        'cosine', 'pearson' or 'jaccard' (neighbours.py). Cosine of the binarised rows needs no ratings and is
+        the usual choice for implicit feedback.
+    shrinkage : float, default 10.0
+        Added to the similarity's denominator, so that users who share few items count as less alike. Ten
+        matters only where |a| |b| is small (short histories) and leaves long ones as they are.
+    rating_shrinkage : float, default 1.0
+        Added to the sum of |similarities| when predicting a rating: where few, weak neighbours rated the item,
+        the prediction stays near the baseline (a lone neighbour of similarity 1 moves it half-way).
+    max_dense_floats : int, default 32_000_000
+        The largest dense block of similarities (users x candidates) built at once: 128 MB of float32. A bound on
+        memory only: the neighbours found do not depend on it.
+    max_candidates : int or None, default 20_000
+        Neighbours are drawn from this many users, the most active, where there are more; None: every user. It
+        bounds the fit's cost at users x candidates instead of users squared; the most active users are the
+        likeliest neighbours, so little is lost (docs/benchmarks.md, "Bounds: what each costs in quality").
+    """
+
     name = "user_knn"
     method = "user-based kNN"
     supports_ratings = True
