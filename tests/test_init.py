@@ -188,10 +188,12 @@ def _venv_with(wheel: Path, folder: Path) -> Path:
     python = folder / "bin" / "python"
     own = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                               capture_output=True, text=True, check=True).stdout.strip())
-    (own / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    clean = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # else pip sees the mindshare of src/ here
     installed = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps",
-                                str(wheel)], capture_output=True, text=True, timeout=300)
+                                str(wheel)], env=clean, capture_output=True, text=True, timeout=300)
     assert installed.returncode == 0, installed.stderr[-3000:]
+    # after the install: pip must not see (nor touch) the mindshare installed here
+    (own / "dependencies.pth").write_text("\n".join(site.getsitepackages()) + "\n")
     return folder / "bin"
 
 
@@ -236,7 +238,8 @@ def test_the_installed_wheel_starts_a_project_of_ones_own_and_runs_it_to_a_recom
     assert set(json.loads((project / "reports/metrics.json").read_text())) == {"popularity", "item_knn"}
     assert "item_knn" in run("mindshare", "leaderboard", cwd=project).stdout
     assert (project / ".mindshare/pseudonym.key").exists()  # made by ingest on its first run
-    run("git", "check-ignore", "-q", ".mindshare/pseudonym.key", "mlflow.db", "data/interim", cwd=project)
+    ignored = run("git", "check-ignore", ".mindshare/pseudonym.key", "mlflow.db", "data/interim", cwd=project).stdout
+    assert ignored.split() == [".mindshare/pseudonym.key", "mlflow.db", "data/interim"]
     run("mindshare", "promote", "--reason", "test", cwd=project)
     customer = frame["customer_id"].dropna().astype(str)
     customer = customer[customer.str.fullmatch(r"\d+")].value_counts().index[0]
