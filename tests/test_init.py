@@ -26,6 +26,7 @@ from mindshare.project.template_files import DERIVED, TEMPLATE, derive
 from stage_project import REPO
 
 SHOP_COLUMNS = ",".join(f"{k}={v}" for k, v in COLUMNS.items())
+ITEM_COLUMNS = "item_id=sku,title=product,categories=category,price=unit_price"
 
 
 def _deps_without_code(stage: dict) -> dict:
@@ -96,8 +97,13 @@ def test_init_refuses_in_one_line_and_writes_nothing(tmp_path, capsys, monkeypat
         (["init", "new", "--data", str(export), "--columns", "user_id=nobody,item_id=sku,timestamp=ts"],
          "required column 'user_id'"),
         (["init", "new", "--data", "missing.csv"], "missing.csv: no such file or folder"),
-        (["init", "new", "--columns", "user_id=customer_id"], "--columns and --timestamp-format describe the file "
-                                                              "given with --data; give --data"),
+        (["init", "new", "--columns", "user_id=customer_id"], "--columns, --timestamp-format and --items describe the "
+                                                              "events file given with --data; give --data"),
+        (["init", "new", "--data", str(export), "--columns", SHOP_COLUMNS, "--timestamp-format", "mixed", "--items",
+          str(tmp_path / "shop_items.csv"),
+          "--item-columns", "item_id=nothing,title=product"], "required column 'item_id'"),
+        (["init", "new", "--data", str(export), "--item-columns", "item_id=sku"], "--item-columns describes the file "
+                                                                                  "given with --items; give --items"),
     ]
     for argv, message in cases:
         code, out, err = _cli(capsys, *argv)
@@ -214,19 +220,22 @@ def test_the_installed_wheel_starts_a_project_of_ones_own_and_runs_it_to_a_recom
     assert Path(where).resolve().is_relative_to((tmp_path / "venv").resolve()), where
     export = tmp_path / "downloads" / "orders.csv"
     export.parent.mkdir()
-    frame, _, _ = write_shop_export(ShopSpec.of_size(6000, seed=5), export)
+    frame, items, items_path = write_shop_export(ShopSpec.of_size(6000, seed=5), export)
 
     init = run("mindshare", "init", "shop", "--data", str(export), "--columns", SHOP_COLUMNS,
-               "--timestamp-format", "mixed")
+               "--timestamp-format", "mixed", "--items", str(items_path), "--item-columns", ITEM_COLUMNS)
     project = tmp_path / "shop"
     assert "ingest: events from data/raw/orders.csv" in init.stdout
     assert init.stdout.rstrip().endswith("git commit -m 'first run'  # records dvc.lock, params and metrics (data "
                                          "and models stay in DVC)")
     assert (project / "data/raw/orders.csv").read_bytes() == export.read_bytes()
+    assert (project / "data/raw/orders_items.csv").read_bytes() == items_path.read_bytes()
+    assert (project / "data/raw/orders.csv.dvc").exists() and (project / "data/raw/orders_items.csv.dvc").exists()
     assert "src/mindshare" not in repr(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
     # a person's own choices, as in tests/test_any_data.py: two families, one trial per study, their event weights
     params = yaml.safe_load((project / "params.yaml").read_text())
     assert params["ingest"]["columns"] == COLUMNS and params["ingest"]["timestamp_format"] == "mixed"
+    assert params["ingest"]["items_path"] == "data/raw/orders_items.csv"
     params["models"] = ["popularity", "item_knn"]
     params["tune"]["n_trials"] = 1
     for family in params["tune"]["families"].values():
@@ -246,3 +255,5 @@ def test_the_installed_wheel_starts_a_project_of_ones_own_and_runs_it_to_a_recom
     answer = json.loads(run("mindshare", "recommend", "--user", customer, "--json", cwd=project).stdout)
     assert answer["user_id"] == customer and not answer["cold_start"] and len(answer["items"]) == 10
     assert answer["model"]["alias"] == "production"
+    titles = dict(zip(items["sku"].astype(str), items["product"]))
+    assert all(item["title"] == titles[item["item_id"]] for item in answer["items"])  # the items file was ingested

@@ -17,6 +17,8 @@ def add_init(sub) -> None:
     p.add_argument("--columns", help="canonical=file column pairs, e.g. user_id=CustomerID,item_id=StockCode,"
                    "timestamp=InvoiceDate")
     p.add_argument("--timestamp-format", help="strftime format, or 'mixed' (default: seconds or ISO 8601)")
+    p.add_argument("--items", help="optional items file (item_id, title, categories 'A|B', price): ingest.items_path")
+    p.add_argument("--item-columns", help="canonical=file column pairs of --items, e.g. item_id=sku,title=product")
     p.add_argument("--quiet", action="store_true", help="no download progress bar")
     p.set_defaults(func=cmd_init)
 
@@ -26,7 +28,7 @@ def cmd_init(args: argparse.Namespace) -> None:
     from mindshare.project.create import create_project
 
     project = create_project(args.dir, args.data, parse_pairs(args.columns, "--columns"), args.timestamp_format,
-                             progress=not args.quiet)
+                             args.items, parse_pairs(args.item_columns, "--item-columns"), progress=not args.quiet)
     print(f"{project.folder}: a new mindshare project (git, DVC); ingest: {project.ingest['source']} from "
           f"{project.data}")
     if project.inspection is not None:

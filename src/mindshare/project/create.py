@@ -39,56 +39,68 @@ class NewProject:
 
 
 def create_project(folder: str | Path, data: str | Path | None = None, columns: dict[str, str] | None = None,
-                   timestamp_format: str | None = None, progress: bool = True) -> NewProject:
+                   timestamp_format: str | None = None, items: str | Path | None = None,
+                   item_columns: dict[str, str] | None = None, progress: bool = True) -> NewProject:
     """Make `folder` a mindshare project; nothing is written if the folder or the data is refused."""
     folder = Path(folder)
     files = template_files()
     _check_folder(folder, files)
+    if item_columns and not items:
+        raise MindshareError("--item-columns describes the file given with --items; give --items")
     if data is None:
-        if columns or timestamp_format:
-            raise MindshareError("--columns and --timestamp-format describe the file given with --data; give --data")
+        if columns or timestamp_format or items:
+            raise MindshareError("--columns, --timestamp-format and --items describe the events file given with "
+                                 "--data; give --data")
         target = release_file(SAMPLE_RELEASE, RAW)
         ingest: dict[str, Any] = {"source": "movielens", "path": str(target), "release": SAMPLE_RELEASE}
         report = None
     else:
         source = Path(data)
-        loaded = load_any(source, columns, timestamp_format)  # what `mindshare inspect` checks: one line if bad
+        loaded = load_any(source, columns, timestamp_format, items_path=items, item_columns=item_columns)  # as
+        # `mindshare inspect` checks it (and `bench --items`): one line if bad
         report = inspect_data(loaded)
         if report["rows_kept"] == 0:
             raise MindshareError(f"{source}: no rows left after ingest's cleaning rules; see `mindshare inspect "
                                  f"--data {source}`")
         target = _inside(source, folder) or RAW / source.name
         if source.is_dir() or source.suffix.lower() == ".zip":
-            if columns or timestamp_format:
-                raise MindshareError(f"--columns and --timestamp-format are for an events file; {source} is read as "
-                                     "MovieLens (its columns are known)")
+            if columns or timestamp_format or items:
+                raise MindshareError(f"--columns, --timestamp-format and --items are for an events file; {source} is "
+                                     "read as MovieLens (its columns and items are known)")
             ingest = {"source": "movielens", "path": str(target), "release": None}
         else:  # an events log: no rating scale assumed (a 1-10 or 0-100 rating column is the person's own)
             ingest = {"source": "events", "path": str(target), "columns": dict(columns or {}),
                       "timestamp_format": timestamp_format, "rating_scale": None}
+            if items is not None:
+                ingest.update(items_path=str(_inside(Path(items), folder) or RAW / Path(items).name),
+                              item_columns=dict(item_columns or {}))
 
+    files[str(PARAMS)] = set_ingest(files[str(PARAMS)], ingest)
+    Settings.checked(yaml.safe_load(files[str(PARAMS)]))  # the edited params.yaml is still valid
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_text(text)
-    (folder / PARAMS).write_text(set_ingest((folder / PARAMS).read_text(), ingest))
-    Settings.from_yaml(folder / PARAMS)  # the edited file is still a valid params.yaml
 
     _run(["git", "init", "-q"], folder)
     _run([sys.executable, "-m", "dvc", "init", "-q"], folder)
     _run([sys.executable, "-m", "dvc", "config", "core.autostage", "true"], folder)  # as the repository's: dvc.lock
     project = NewProject(folder, target, ingest, report)
-    if data is not None and not (folder / target).exists():
-        (folder / target).parent.mkdir(parents=True, exist_ok=True)
-        copy = shutil.copytree if Path(data).is_dir() else shutil.copy2
-        copy(data, folder / target)
+    copies = {} if data is None else {Path(data): target}
+    if items is not None:
+        copies[Path(items)] = Path(ingest["items_path"])
+    for source_path, inside in copies.items():
+        if not (folder / inside).exists():
+            (folder / inside).parent.mkdir(parents=True, exist_ok=True)
+            (shutil.copytree if source_path.is_dir() else shutil.copy2)(source_path, folder / inside)
     if data is None:
         try:
             download_release(SAMPLE_RELEASE, folder / target.parent, progress=progress)
         except MindshareError as error:  # offline: the project is made; the download can come later
             project.notes.append(f"{error}; then run `mindshare download` in {folder}")
             return project
-    _run([sys.executable, "-m", "dvc", "add", "-q", str(target)], folder)  # DVC versions the data, git ignores it
+    tracked = [str(path) for path in copies.values()] or [str(target)]
+    _run([sys.executable, "-m", "dvc", "add", "-q", *tracked], folder)  # DVC versions the data, git ignores it
     _run(["git", "add", "-A"], folder)
     return project
 
@@ -130,18 +142,23 @@ def flow(value: Any) -> str:
 
 
 def set_ingest(text: str, values: dict[str, Any]) -> str:
-    """params.yaml's text with keys of its top-level `ingest` block set to `values` (each line's comment kept)."""
+    """params.yaml's text with keys of its top-level `ingest` block set to `values` (each line's comment kept; a key
+    without a line gets one after the key before it in `values`)."""
     lines = text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if line.startswith("ingest:")), None)
     if start is None:
         raise MindshareError("params.yaml: no top-level 'ingest:' block")
     end = next((i for i in range(start + 1, len(lines)) if lines[i][:1] not in (" ", "#", "\n")), len(lines))
     column = min((line.index("  #") + 2 for line in lines[start + 1:end] if "  #" in line.lstrip()), default=0)
+    previous = start
     for key, value in values.items():
         prefix = f"  {key}:"
         at = next((i for i in range(start + 1, end) if lines[i].startswith(prefix + " ")), None)
         if at is None:
-            raise MindshareError(f"params.yaml: no line 'ingest.{key}' to set")
+            at = previous + 1
+            lines.insert(at, "\n")
+            end += 1
+        previous = at
         _, hash_, comment = lines[at].rstrip("\n").partition("  #")
         line = f"{prefix} {flow(value)}"
         lines[at] = (f"{(line + '  ').ljust(column)}#{comment}" if hash_ else line) + "\n"
