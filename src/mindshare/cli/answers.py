@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from mindshare.cli.extras import require_extra
 from mindshare.cli.settings import registry_settings
 from mindshare.errors import MindshareError
 
@@ -78,6 +79,7 @@ def cmd_recommend(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import os
 
+    require_extra("serve", "serve", "fastapi", "uvicorn", "orjson")
     import uvicorn
 
     from mindshare.serving.app import from_environment

@@ -139,7 +139,11 @@ def _items_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
+    from mindshare.cli.extras import require_extra
+
     if args.protocol == "serve":
+        require_extra("bench serve", "serve", "fastapi", "uvicorn", "orjson")
+        require_extra("bench serve", "bench", "aiohttp")
         from mindshare.atomic_files import write_json
         from mindshare.bench.serve import format_serve, run_serve_bench
 
@@ -164,6 +168,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
                           not args.no_tune, args.sample_users, args.seed, args.workdir, args.resume, args.engine)
         return
     if args.protocol == "uplift":
+        require_extra("bench uplift", "bench", "sklift")  # scikit-uplift: the reference learners it compares with
         from mindshare.bench.uplift import run_uplift_command
 
         run_uplift_command(args)
@@ -195,6 +200,8 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
     if args.protocol == "ranking":
         _check_split_options(args)
+    if getattr(args, "compare_surprise", False):
+        require_extra("bench rating --compare-surprise", "bench", "surprise")  # scikit-surprise
 
     run_bench(args.protocol, args.data, args.models, getattr(args, "seeds", None) or SEEDS, getattr(args, "folds", 5),
               args.json, getattr(args, "compare_surprise", False), getattr(args, "given", 3), args.columns,

@@ -48,6 +48,9 @@ def client_key() -> str:
     import os
 
     from mindshare import layout
+    from mindshare.cli.extras import require_extra
+
+    require_extra("simulate", "serve", "fastapi")  # the server's key file format
     from mindshare.serving.api_keys import API_KEYS_ENV, configured_entries
 
     keys = [os.environ.get("MINDSHARE_API_KEY", "").strip()] + [entry.key for entry in configured_entries()]

@@ -7,11 +7,13 @@ import argparse
 import sys
 
 from mindshare import __version__
-from mindshare.cli import answers, bench, data, marketing, online, pipeline, registry, retention, ui
+from mindshare.cli import answers, bench, data, init, marketing, online, pipeline, registry, retention, ui
 from mindshare.errors import MindshareError
 
 EXAMPLES = """\
 examples:
+  mindshare init shop --data orders.csv --columns user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate
+                                                a project of your own: git, DVC, params.yaml naming your data
   mindshare leaderboard [--all]                 the last evaluation, best model first (--all: every column)
   mindshare models                              registered versions, aliases, metric, lineage
   mindshare models --history                    every promotion and rollback
@@ -47,8 +49,8 @@ exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad inpu
 """
 
 COMMANDS = (
-    registry.add_models, registry.add_promote, registry.add_rollback, answers.add_recommend, bench.add_bench,
-    answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
+    init.add_init, registry.add_models, registry.add_promote, registry.add_rollback, answers.add_recommend,
+    bench.add_bench, answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
     pipeline.add_compare, retention.add_prune, marketing.add_segments, marketing.add_profile,
     marketing.add_audience, marketing.add_outcomes, marketing.add_forget, online.add_experiment, online.add_simulate,
     pipeline.add_leaderboard, ui.add_ui,

@@ -50,10 +50,16 @@ def default_tracking_uri(project_root: Path) -> str:
 
 
 def database_url(url: str) -> str:
-    """A PostgreSQL URL with the driver this project installs: SQLAlchemy reads plain `postgresql://`
-    as psycopg2, which is not a dependency; psycopg 3 is (`postgresql+psycopg://`). Others unchanged."""
-    for prefix in ("postgresql://", "postgres://"):
+    """A PostgreSQL URL with the driver of the `postgres` extra: SQLAlchemy reads plain `postgresql://`
+    as psycopg2, which is not a dependency; psycopg 3 is (`postgresql+psycopg://`). Others unchanged.
+    Without the extra installed, a PostgreSQL URL is one line naming it."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg://"):
         if url.startswith(prefix):
+            import importlib.util
+
+            if importlib.util.find_spec("psycopg") is None:
+                raise MindshareError(f"{url.split('@')[-1]}: a PostgreSQL database needs the postgres extra (psycopg "
+                                     "not installed): pip install 'mindshare[postgres]'")
             return "postgresql+psycopg://" + url[len(prefix):]
     return url
 

@@ -1,0 +1,2 @@
+"""A project of one's own, outside mindshare's repository: the packaged project files (`template`) and
+`mindshare init` (`create`)."""
