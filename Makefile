@@ -30,9 +30,10 @@ repro: install
 test: install lint docs
 	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=40
 
-# The inner loop: lint, then every test but the end-to-end pipeline runs (the `e2e` marker).
+# The inner loop: lint, import layers, unit and contract tests; no pipeline, store, server or Spark runs (the `e2e`
+# and `integration` markers: those are in `make test`).
 check: install lint
-	python -m pytest -q -n auto --dist loadfile -m "not e2e"
+	python -m pytest -q -n auto --dist load -m "not e2e and not integration"
 
 lint: install
 	ruff check src tests

@@ -9,6 +9,8 @@ import pytest
 
 from stage_project import run_stage, write_params
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 HEADER = "user,item,score,when\n"
 COLUMNS = {"user_id": "user", "item_id": "item", "rating": "score", "timestamp": "when"}
 

@@ -13,6 +13,8 @@ from mindshare.bench.ranking import run_ranking_bench
 from mindshare.cli import main
 from mindshare.data.interactions import Interactions
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 
 @pytest.fixture
 def movielens(tmp_path):

@@ -15,6 +15,8 @@ from mindshare.models import block_ranking, make_model
 from mindshare.models.block_ranking import ProcessRanking
 from mindshare.settings import Settings
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 
 def _train(n_users: int = 900, n_items: int = 150, rows: int = 12_000, seed: int = 0) -> Interactions:
     rng = np.random.default_rng(seed)

@@ -25,6 +25,8 @@ from mindshare.tracking.pyfunc import log_recommender
 from mindshare.tracking.requirements import model_requirements
 from mindshare.tracking.store import configure_tracking, use_experiment
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 KEY = "deployment-test-key-0123456789abcdef"
 LOAD_AND_ANSWER = """
 import json, sys

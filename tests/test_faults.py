@@ -15,6 +15,8 @@ import pytest
 
 from stage_project import project_env, run, run_stage, write_params
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 SYNTHETIC = {"source": "synthetic", "synthetic": {"n_users": 120, "n_items": 60, "n_interactions": 2500,
                                                   "n_categories": 6, "seed": 3}}
 

@@ -41,6 +41,8 @@ from mindshare.tracking.store import (
 
 from live_server import free_port, wait_for
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 REPO = Path(__file__).resolve().parents[1]
 KEY = "online-experiment-test-key"
 API_KEY = "online-experiment-api-key-4f1d9b"

@@ -208,6 +208,7 @@ def test_a_sample_ratio_mismatch_is_flagged():
     assert sample_ratio(users(10, 0), "challenger", 0.0) is None
 
 
+@pytest.mark.integration
 def test_the_sample_ratio_is_checked_against_the_share_each_user_was_answered_with():
     """A promotion after the share went back to 0 still checks the split the server answered with (recorded per
     answer); users answered under different shares each count with their own."""

@@ -15,6 +15,8 @@ from mindshare.tracking import registry
 from mindshare.tracking.retention import human_size
 from mindshare.tracking.store import FAMILY_TAG, STAGE_TAG, configure_tracking, use_experiment
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 EXPERIMENT = "prune-test"
 FAMILIES = ("popularity", "svd")
 

@@ -23,6 +23,8 @@ from mindshare.tracking.store import (
     use_experiment,
 )
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 KEY = "registry-test-key"
 
 

@@ -58,6 +58,8 @@ from mindshare.tracking.store import (
 
 from live_server import free_port, wait_for
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 REPO = Path(__file__).resolve().parents[1]
 KEY = "serving-test-key"
 API_KEYS = ("api-key-old-7f3a9c1e5b2d4a6f", "api-key-new-91c2d8e0b7f3a5c4")  # two at once: a rotation in progress

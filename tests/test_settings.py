@@ -123,6 +123,7 @@ COMMANDS = {  # every command and stage that reads params.yaml
 }
 
 
+@pytest.mark.integration
 def test_every_command_stops_at_a_typo_with_one_line_and_exit_2(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

@@ -15,6 +15,8 @@ from mindshare.settings import Settings, SparkSettings, SplitSettings
 
 from spark_engine import require_spark
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 
 @pytest.fixture(scope="module")
 def spark():

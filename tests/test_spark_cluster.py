@@ -21,6 +21,8 @@ import requests
 from live_server import free_port, stop_group, wait_for
 from spark_engine import require_spark
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 WORKERS_ALIVE_WITHIN_S = 90
 MASTER_UP_WITHIN_S = 180  # a JVM's start on a CI machine busy with the other test worker
 

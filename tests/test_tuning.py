@@ -94,6 +94,7 @@ def _study(folder: Path, journal: str) -> optuna.Study:
     return optuna.load_study(study_name=names[0], storage=storage)
 
 
+@pytest.mark.integration
 def test_tune_stage_writes_best_params_and_nests_trials_in_mlflow(project):
     _set_tune(project, n_trials=4, storage="studies/a.journal")
     result = run_stage(project, "tune", "svd")
@@ -192,6 +193,7 @@ def test_a_trial_another_worker_finished_first_is_dropped_and_the_study_goes_on(
     assert study.trials[1].value == 0.5  # the other worker's result kept
 
 
+@pytest.mark.integration
 def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     _set_tune(project, n_trials=40, storage="studies/killed.journal")
     process = subprocess.Popen(
@@ -221,6 +223,7 @@ def test_a_killed_study_resumes_without_rerunning_finished_trials(project):
     assert sum(t.state == optuna.trial.TrialState.RUNNING for t in after) == 0
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("storage", ["studies/shared.journal", "sqlite:///studies/shared.db"])
 def test_two_workers_share_one_study(project, storage):
     """The journal file (local processes) and a database URL (the way to several machines)."""
@@ -246,6 +249,7 @@ def test_two_workers_share_one_study(project, storage):
     } == outputs  # workers write none
 
 
+@pytest.mark.integration
 def test_same_seed_same_trials(project):
     values = []
     for journal in ("studies/run1.journal", "studies/run2.journal"):

@@ -9,6 +9,8 @@ from mindshare.cli import main
 from mindshare.errors import MindshareError
 from mindshare.tracking.ui import compare_runs_url, experiment_url, model_url
 
+pytestmark = pytest.mark.integration  # real stages, stores, servers or Spark: make test, not make check
+
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):

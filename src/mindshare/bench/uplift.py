@@ -249,9 +249,7 @@ def run_uplift_command(args) -> dict:
     from mindshare.atomic_files import write_json
     from mindshare.bench.command import machine, parse_ints, parse_list
 
-    if not args.treatment or args.control is None or not args.outcome:
-        raise MindshareError("bench uplift: give --treatment COLUMN=VALUE, --control VALUE and --outcome COLUMN")
-    folds = 3 if args.folds is None else args.folds
+    folds = args.folds
     if folds < 2 or args.trials < 1:
         raise MindshareError(f"--folds is {folds} and --trials {args.trials}: give --folds >= 2 and --trials >= 1")
     learners, seeds = parse_list(args.models, LEARNERS, "--models"), parse_ints(args.seeds, "--seeds")
