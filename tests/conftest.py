@@ -11,7 +11,7 @@ from mindshare.data.interactions import Interactions
 # the Spark engine's pipeline, the shop export through the shipped params, the scale-out servers). make test runs
 # them first (`--dist loadfile --no-loadscope-reorder` hands files out in collection order): started last, one runs
 # alone at the end while the other core idles (xdist's default order, by number of tests, put them last).
-LONGEST_FIRST = ("test_end_to_end.py", "test_spark_pipeline.py", "test_any_data.py", "test_init.py",
+LONGEST_FIRST = ("test_end_to_end.py", "test_spark_pipeline.py", "test_init.py",
                  "test_scale_out.py", "test_spark.py", "test_tuning.py", "test_settings.py", "test_faults.py",
                  "test_serving.py", "test_deployment.py")
 

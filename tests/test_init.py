@@ -1,6 +1,7 @@
 """`pip install mindshare` then `mindshare init DIR`: the packaged template is the repository's files (derived, never
 edited by hand), init checks the data before it writes anything, a missing extra is one line, and the installed
-wheel (not src/) runs a new project from `mindshare init` to a recommendation."""
+wheel (not src/) runs a new project from `mindshare init` on a shop's export, with the shipped params.yaml and only
+ingest changed, through the real `dvc repro` to a recommendation."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -232,19 +234,22 @@ def test_the_installed_wheel_starts_a_project_of_ones_own_and_runs_it_to_a_recom
     assert (project / "data/raw/orders_items.csv").read_bytes() == items_path.read_bytes()
     assert (project / "data/raw/orders.csv.dvc").exists() and (project / "data/raw/orders_items.csv.dvc").exists()
     assert "src/mindshare" not in repr(yaml.safe_load((project / "dvc.yaml").read_text())["stages"])
-    # a person's own choices, as in tests/test_any_data.py: two families, one trial per study, their event weights
+    # the shipped params.yaml with only ingest changed (and 1 tuning trial per study, to keep the suite in budget):
+    # implicit feedback, the shop's own categories, people who re-buy; rating-only families skip themselves and the
+    # sample's campaigns (MovieLens genres) step aside
     params = yaml.safe_load((project / "params.yaml").read_text())
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    assert {k: v for k, v in params.items() if k != "ingest"} == {k: v for k, v in shipped.items() if k != "ingest"}
     assert params["ingest"]["columns"] == COLUMNS and params["ingest"]["timestamp_format"] == "mixed"
     assert params["ingest"]["items_path"] == "data/raw/orders_items.csv"
-    params["models"] = ["popularity", "item_knn"]
     params["tune"]["n_trials"] = 1
     for family in params["tune"]["families"].values():
         (family or {}).pop("n_trials", None)
     params["ingest"]["event_weights"] = EVENT_WEIGHTS
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-    run(str(bin_ / "python"), "-m", "dvc", "repro", cwd=project, timeout=900)
-    assert set(json.loads((project / "reports/metrics.json").read_text())) == {"popularity", "item_knn"}
+    repro = run(str(bin_ / "python"), "-m", "dvc", "repro", cwd=project, timeout=1200)
+    _the_shipped_params_ran_on_a_shop_export(project, shipped, repro.stderr)
     assert "item_knn" in run("mindshare", "leaderboard", cwd=project).stdout
     assert (project / ".mindshare/pseudonym.key").exists()  # made by ingest on its first run
     ignored = run("git", "check-ignore", ".mindshare/pseudonym.key", "mlflow.db", "data/interim", cwd=project).stdout
@@ -257,3 +262,35 @@ def test_the_installed_wheel_starts_a_project_of_ones_own_and_runs_it_to_a_recom
     assert answer["model"]["alias"] == "production"
     titles = dict(zip(items["sku"].astype(str), items["product"]))
     assert all(item["title"] == titles[item["item_id"]] for item in answer["items"])  # the items file was ingested
+
+
+def _the_shipped_params_ran_on_a_shop_export(folder: Path, shipped: dict, said: str) -> None:
+    rating_only = {"baseline", "svd_biased"}
+    evaluation = json.loads((folder / "reports" / "evaluation.json").read_text())
+    assert set(evaluation["skipped"]) == rating_only
+    assert set(evaluation["models"]) == set(shipped["models"]) - rating_only
+    leaderboard = (folder / "reports" / "leaderboard.md").read_text()
+    assert "Not run on this data: baseline (baseline learns from ratings" in leaderboard
+    for name in rating_only:
+        assert json.loads((folder / "models" / name / "fit.json").read_text())["skipped"]
+        assert not (folder / "models" / name / "model.pkl").exists()
+        assert "skipped" in json.loads((folder / "tuning" / f"{name}.json").read_text())
+    assert "skipped: baseline learns from ratings" in said  # the one logged line
+    registry = json.loads((folder / "reports" / "registry.json").read_text())
+    assert registry["challenger_family"] not in rating_only
+    audience = json.loads((folder / "reports" / "audience.json").read_text())
+    assert set(audience["skipped_campaigns"]) == {c["name"] for c in shipped["campaigns"]}
+    assert audience["campaigns"] == {}
+    # an event log: split by time, and people re-buy here, so the items they had are ranked and count
+    prepare = json.loads((folder / "reports" / "prepare.json").read_text())
+    assert prepare["protocol"] == "temporal" and prepare["repeat"]["include"], prepare["repeat"]
+    assert prepare["windows"]["test"]["users_with_history"] > 0 and prepare["windows"]["test"]["repeat_share"] > 0.2
+    assert "repeats included (auto: the fit data's repeat share" in said
+    metrics = json.loads((folder / "reports" / "metrics.json").read_text())
+    assert metrics["buy_again"]["repeat_hit_share_at_10"] > 0.5 and "new_item_recall_at_10" in metrics["svd"]
+    lightgbm = json.loads((folder / "models" / "lightgbm" / "fit.json").read_text())["params"]
+    assert lightgbm["holdout"] == "last_days" and lightgbm["repeats"] and lightgbm["base_models"][0] == "buy_again"
+    recommendations = pd.read_parquet(folder / "data" / "recommendations.parquet")
+    fit = pd.concat([pd.read_parquet(folder / "data" / "processed" / f"{name}.parquet") for name in ("train", "valid")])
+    had = recommendations.merge(fit[["user_id", "item_id"]].drop_duplicates(), on=["user_id", "item_id"])
+    assert len(had) > 0  # the production answer follows the policy: re-purchases recommended
