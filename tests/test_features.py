@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from mindshare.features.tables import FeatureSettings, build_feature_tables
-from mindshare.models.candidates import generate_candidates, split_holdout, standardise_per_user
+from mindshare.models.candidates import generate_candidates, split_holdout
 from mindshare.models.popularity import Popularity
 
 DAY = 86_400
@@ -64,9 +64,3 @@ def test_candidates_are_the_union_with_ranks(tiny):
     candidates = generate_candidates([base, base], np.array([1]), n_candidates=2)  # u2 saw a, b
     assert list(tiny.item_ids[candidates.items]) == ["c", "d"]
     assert candidates.ranks.tolist() == [[1, 1], [2, 2]]
-
-
-def test_standardise_per_user_needs_no_sorting():
-    users = np.array([2, 1, 2, 1])
-    out = standardise_per_user(np.array([1.0, 10.0, 3.0, 30.0]), users)
-    assert out.tolist() == pytest.approx([-1, -1, 1, 1])

@@ -12,12 +12,17 @@ from mindshare.errors import MindshareError
 from mindshare.evaluation import activity_bucket, breakdown
 from mindshare.features.segments import SegmentSettings, describe, segment_users
 from mindshare.marketing.audience import CampaignScores, choose_audience, offline_lift, reasons, score_campaigns
-from mindshare.marketing.campaigns import Campaign, check_campaigns, parse_campaigns, target_mask
+from mindshare.marketing.campaigns import Campaign, check_campaigns, target_mask
 from mindshare.models.cold_start import ColdStartPolicy
 from mindshare.settings import Settings, checked_block
 
 ITEMS = pd.DataFrame({"item_id": ["a", "b", "c", "d"], "title": ["A", "B", "C", "D"],
                       "categories": [["Drama"], ["Drama", "War"], ["Comedy"], ["Western"]]})
+
+
+def _runnable(campaigns: list[Campaign], items) -> list[Campaign]:
+    """The campaigns `check_campaigns` lets run."""
+    return check_campaigns(campaigns, items)[0]
 
 
 def test_segments_find_planted_groups_and_describe_them():
@@ -63,7 +68,7 @@ def test_breakdown_by_activity_segment_and_cold_start():
 ])
 def test_bad_campaigns_name_the_campaign(entry, message):
     with pytest.raises(MindshareError, match=message) as error:
-        parse_campaigns(_campaigns([entry]), ITEMS)
+        _runnable(_campaigns([entry]), ITEMS)
     assert "campaign 'x'" in str(error.value) and "\n" not in str(error.value)
 
 
@@ -77,11 +82,11 @@ def test_a_campaign_whose_categories_the_data_lacks_is_skipped_or_narrowed(caplo
     assert kept[0].categories == ["War"] and kept[1].categories == []
     assert "Opera" in skipped["opera"] and set(skipped) == {"opera"}
     assert "campaign 'opera' skipped" in caplog.text
-    assert parse_campaigns(_campaigns(entries), ITEMS) == kept
+    assert _runnable(_campaigns(entries), ITEMS) == kept
 
 
 def test_target_mask_by_items_and_categories():
-    campaign = parse_campaigns(_campaigns([{"name": "war", "categories": ["War"], "items": ["d"], "budget": 3}]),
+    campaign = _runnable(_campaigns([{"name": "war", "categories": ["War"], "items": ["d"], "budget": 3}]),
                                ITEMS)[0]
     assert target_mask(campaign, np.array(["d", "c", "b", "a"]), ITEMS).tolist() == [True, False, True, False]
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import pickle
 
 import numpy as np
 import scipy.sparse as sp
 
-from mindshare.models.storage import compact_dumps, load_model_file, save_compact
+from mindshare.models.storage import CompactPickler, load_model_file, save_compact
+
+
+def compact_dumps(obj) -> bytes:
+    buffer = io.BytesIO()
+    CompactPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
+    return buffer.getvalue()
 
 
 def _random(shape: tuple[int, int], nnz: int, seed: int = 0) -> sp.csr_matrix:

@@ -55,3 +55,19 @@ def test_no_experiment_or_no_store_is_one_line_and_exit_2(store, tmp_path, monke
     assert main(["ui", "--experiment", "mindshare-shop"]) == 2
     assert "no tracking store yet" in capsys.readouterr().err
     assert not (tmp_path / "missing.db").exists()  # asking does not create an empty store
+
+
+def test_the_command_also_prints_the_last_pipelines_comparison_and_the_registered_model(store, capsys):
+    client, _, experiment_id = store
+    older = client.create_run(experiment_id, run_name="pipeline")
+    client.create_run(experiment_id, run_name="svd", tags={"mlflow.parentRunId": older.info.run_id})
+    latest = client.create_run(experiment_id, run_name="pipeline")
+    nested = [client.create_run(experiment_id, run_name=name, tags={"mlflow.parentRunId": latest.info.run_id})
+              for name in ("popularity", "item_knn")]
+    client.create_registered_model("shop-model")
+    assert main(["--model-name", "shop-model", "ui", "--experiment", "mindshare-shop", "--port", "5050"]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines()]
+    compare = lines[lines.index("the last pipeline's models side by side:") + 1]
+    assert compare.startswith("http://127.0.0.1:5050/#/compare-runs?runs=")
+    assert all(run.info.run_id in compare for run in nested) and older.info.run_id not in compare
+    assert lines[-1] == model_url("http://127.0.0.1:5050", "shop-model")

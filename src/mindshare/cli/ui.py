@@ -20,6 +20,7 @@ def add_ui(sub) -> None:
 
 
 def cmd_ui(args: argparse.Namespace) -> None:
+    from mindshare.cli.settings import registry_settings
     from mindshare.tracking.store import configure_tracking, sqlite_file, tracking_client
     from mindshare.tracking.ui import experiment_url, is_server, ui_command
 
@@ -30,18 +31,33 @@ def cmd_ui(args: argparse.Namespace) -> None:
     database = sqlite_file(uri)
     if database is not None and not database.exists():
         raise MindshareError(f"{database}: no tracking store yet; run `make run` (or `dvc repro`) first")
+    client = tracking_client()
+    base = uri if is_server(uri) else f"http://127.0.0.1:{args.port}"
+    url = experiment_url(client, experiment, base)
     if is_server(uri):  # a tracking server is its own UI
         print(f"The runs of {experiment} (Model-training view) on the tracking server:")
-        print(f"  {experiment_url(tracking_client(), experiment, uri)}")
-        return
-    url = experiment_url(tracking_client(), experiment, f"http://127.0.0.1:{args.port}")
-    command = ui_command(uri, args.port)
-    print("Open the MLflow UI on this store with:")
-    print(f"  {shlex.join(command)}")
-    print(f"then the runs of {experiment} (Model-training view) at:")
-    print(f"  {url}", flush=True)
-    if args.serve:
+        print(f"  {url}")
+    else:
+        command = ui_command(uri, args.port)
+        print("Open the MLflow UI on this store with:")
+        print(f"  {shlex.join(command)}")
+        print(f"then the runs of {experiment} (Model-training view) at:")
+        print(f"  {url}")
+    _print_shortcuts(client, experiment, base, registry_settings(args)[0])
+    if not is_server(uri) and args.serve:
         _serve(command)
+
+
+def _print_shortcuts(client, experiment: str, base: str, model_name: str) -> None:
+    """The last pipeline's models side by side and the registered model's versions, where they exist."""
+    from mindshare.tracking.ui import last_pipeline_compare_url, model_url
+
+    compare = last_pipeline_compare_url(client, experiment, base)
+    if compare:
+        print(f"the last pipeline's models side by side:\n  {compare}")
+    if client.search_registered_models(f"name = '{model_name}'"):
+        print(f"the registered model {model_name}, its versions and aliases:\n  {model_url(base, model_name)}")
+    print(end="", flush=True)
 
 
 def _serve(command: list[str]) -> None:

@@ -64,11 +64,6 @@ def check_campaigns(campaigns: list[Campaign], items: pd.DataFrame) -> tuple[lis
     return kept, skipped
 
 
-def parse_campaigns(campaigns: list[Campaign], items: pd.DataFrame) -> list[Campaign]:
-    """The campaigns `check_campaigns` lets run."""
-    return check_campaigns(campaigns, items)[0]
-
-
 def target_mask(campaign: Campaign, item_ids: np.ndarray, items: pd.DataFrame) -> np.ndarray:
     """Which catalogue items (in model index order) the campaign promotes."""
     table = items.set_index(items["item_id"].astype(str))

@@ -97,7 +97,7 @@ def route(pseudonym: str, request_id: str, k: int, method: str, challenger_share
           production: Callable[[int], list[str]], challenger: Callable[[int], list[str]] | None) -> Routed:
     """Which version answers this user (or how both are interleaved). `production(k)` and `challenger(k)`
     give each version's ranked item ids for the user; without a challenger everything is production's."""
-    if challenger is None or challenger_share <= 0 or assignment_draw(pseudonym, salt) >= challenger_share:
+    if challenger is None or arm_of(pseudonym, salt, challenger_share) == PRODUCTION_ARM:
         items = production(k)
         return Routed(items, PRODUCTION_ARM, [PRODUCTION_ARM] * len(items))
     if method == "ab":

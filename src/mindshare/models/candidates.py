@@ -259,16 +259,6 @@ def _price_vs_usual(binary: sp.csr_matrix, price: np.ndarray, users: np.ndarray,
     return np.where(known, log_price[items] - usual[users], 0.0).astype(np.float32)
 
 
-def standardise_per_user(scores: np.ndarray, users: np.ndarray) -> np.ndarray:
-    """(score - user's mean) / user's std over each user's pairs.
-
-    Base scores change scale when a base is refitted on more data; within-user standing does not.
-    """
-    unique, codes = np.unique(users, return_inverse=True)
-    mean, std = per_user_scale(scores, codes, len(unique))
-    return ((scores.astype(np.float64) - mean[codes]) / std[codes]).astype(np.float32)
-
-
 def per_user_scale(scores: np.ndarray, codes: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
     """Each user's mean and standard deviation of `scores` (users coded 0..n_users-1); std 1 where they do not vary."""
     counts = np.bincount(codes, minlength=n_users)

@@ -49,12 +49,6 @@ class CompactPickler(pickle.Pickler):
         return _sparse_from_parts, (kind, obj.data, _compact_indices(obj.indices, n_minor), obj.indptr, obj.shape)
 
 
-def compact_dumps(obj: Any) -> bytes:
-    buffer = io.BytesIO()
-    CompactPickler(buffer, protocol=pickle.HIGHEST_PROTOCOL).dump(obj)
-    return buffer.getvalue()
-
-
 def save_compact(obj: Any, path: str | Path) -> None:
     """Pickle `obj` to `path` atomically (nothing half-written), sparse matrices compacted, gzip'd."""
     with atomic_path(path) as tmp, gzip.open(tmp, "wb", compresslevel=1) as handle:

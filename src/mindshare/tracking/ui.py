@@ -34,6 +34,20 @@ def compare_runs_url(base_url: str, run_ids: list[str], experiment_ids: list[str
     return f"{base_url.rstrip('/')}/#/compare-runs?runs={runs}&experiments={experiments}&{VIEW}"
 
 
+def last_pipeline_compare_url(client: MlflowClient, experiment_name: str, base_url: str) -> str | None:
+    """The compare page of the latest `pipeline` run's nested model runs, side by side; None before any."""
+    experiment = client.get_experiment_by_name(experiment_name)
+    if experiment is None:
+        return None
+    ids = [experiment.experiment_id]
+    latest = client.search_runs(ids, "attributes.run_name = 'pipeline'", order_by=["attributes.start_time DESC"],
+                                max_results=1)
+    if not latest:
+        return None
+    nested = client.search_runs(ids, f"tags.mlflow.parentRunId = '{latest[0].info.run_id}'", max_results=200)
+    return compare_runs_url(base_url, [run.info.run_id for run in nested], ids) if nested else None
+
+
 def model_url(base_url: str, model_name: str) -> str:
     """The registered model's page: its versions and their aliases."""
     return f"{base_url.rstrip('/')}/#/models/{quote(model_name, safe='')}?{VIEW}"
