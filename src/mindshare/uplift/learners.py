@@ -13,12 +13,6 @@ not sent] with LightGBM underneath (a classifier for 0/1 outcomes, a regressor f
   (the formula assumes equal arms; the weights make it hold for any split). For values, the transformed outcome
   y (t - e) / (e (1 - e)) is regressed instead (its expectation is tau).
 
-A value that most people do not reach at all (spend: zero for everyone who bought nothing) is modelled in two parts
-wherever a learner models the outcome: whether it is above zero (a classifier) and how much when it is (a regressor
-on those people), E[y | x] = P(y > 0 | x) E[y | y > 0, x]. One squared-error regression of mostly zeros spends its
-splits on the few large values; the two parts separate "did they buy" from "how much", which is where a message
-usually acts.
-
 Parameters shared by every learner
 ----------------------------------
 n_estimators : int
@@ -40,53 +34,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-TWO_PART_ZERO_SHARE = 0.5  # a non-negative value outcome zero for at least this share is modelled in two parts
 DEFAULTS = {"n_estimators": 200, "learning_rate": 0.05, "num_leaves": 15, "min_child_samples": 100,
             "reg_lambda": 1.0}
 
 
 def is_binary(outcome: np.ndarray) -> bool:
     return bool(np.isin(np.asarray(outcome, dtype=np.float64), (0.0, 1.0)).all())
-
-
-def is_zero_inflated(outcome: np.ndarray) -> bool:
-    """A value (not 0/1) that is never negative and zero for at least TWO_PART_ZERO_SHARE of the people."""
-    outcome = np.asarray(outcome, dtype=np.float64)
-    return not is_binary(outcome) and bool((outcome >= 0).all()) and (outcome == 0).mean() >= TWO_PART_ZERO_SHARE
-
-
-class TwoPartModel:
-    """E[y | x] = P(y > 0 | x) * E[y | y > 0, x]: a classifier of y > 0 and a regressor fitted where y > 0.
-
-    Parameters
-    ----------
-    above_zero : LightGBM classifier
-        Learns whether the value is above zero.
-    amount : LightGBM regressor
-        Learns the value of the people whose value is above zero (their mean where they are too few to split).
-    """
-
-    def __init__(self, above_zero, amount) -> None:
-        self.above_zero = above_zero
-        self.amount = amount
-
-    def fit(self, x: pd.DataFrame, y: np.ndarray) -> "TwoPartModel":
-        y = np.asarray(y, dtype=np.float64)
-        positive = y > 0
-        self.share_above_zero_ = float(positive.mean())
-        self.mean_amount_ = float(y[positive].mean()) if positive.any() else 0.0
-        self.classified_ = 0 < positive.sum() < len(y)  # a classifier needs both kinds
-        if self.classified_:
-            self.above_zero.fit(x, positive.astype(np.int8))
-        self.amount_fitted_ = int(positive.sum()) >= 2 * self.amount.min_child_samples
-        if self.amount_fitted_:
-            self.amount.fit(x[positive], y[positive])
-        return self
-
-    def predict(self, x: pd.DataFrame) -> np.ndarray:
-        amount = self.amount.predict(x) if self.amount_fitted_ else np.full(len(x), self.mean_amount_)
-        share = self.above_zero.predict_proba(x)[:, 1] if self.classified_ else np.full(len(x), self.share_above_zero_)
-        return share * amount
 
 
 class UpliftLearner:
@@ -115,8 +68,6 @@ class UpliftLearner:
                     verbose=-1, n_jobs=-1)
 
     def _outcome_model(self):
-        if self.two_part_:
-            return TwoPartModel(self._lightgbm(classify=True), self._lightgbm(classify=False))
         return self._lightgbm(self.binary_)
 
     @staticmethod
@@ -130,7 +81,6 @@ class UpliftLearner:
         if not (treatment == 1).any() or not (treatment == 0).any():
             raise ValueError("an uplift learner needs treated and control people")
         self.binary_ = is_binary(outcome)
-        self.two_part_ = is_zero_inflated(outcome)
         self.treated_share_ = float(treatment.mean())
         self.features_ = list(x.columns)
         self._fit(x, treatment, outcome)
