@@ -67,3 +67,10 @@ def test_make_clean_removes_caches_only_and_reset_asks_first(tmp_path):
     assert all((tmp_path / name).exists() for name in made[:4] + kept)
     assert _made(tmp_path, "reset", "reset\n").returncode == 0
     assert not any((tmp_path / name).exists() for name in made) and all((tmp_path / n).exists() for n in kept)
+
+
+def test_the_completion_script_knows_every_command_and_a_bench_protocols_own_options(capsys):
+    assert main(["completion", "bash"]) == 0
+    script = capsys.readouterr().out
+    assert "complete" in script and all(command in script for command in ("promote", "recommend", "init", "bench"))
+    assert "--treatment" in script and "--test-days" in script

@@ -7,7 +7,19 @@ import argparse
 import sys
 
 from mindshare import __version__
-from mindshare.cli import answers, bench, data, init, marketing, online, pipeline, registry, retention, ui
+from mindshare.cli import (
+    answers,
+    bench,
+    completion,
+    data,
+    init,
+    marketing,
+    online,
+    pipeline,
+    registry,
+    retention,
+    ui,
+)
 from mindshare.errors import MindshareError
 
 EXAMPLES = """\
@@ -44,6 +56,7 @@ examples:
   mindshare inspect --data orders.csv --columns user_id=CustomerID,item_id=StockCode,timestamp=InvoiceDate
   mindshare download --release 1m               a MovieLens release, MD5 checked, into data/raw/
   mindshare example-data                        a messy shop export to try the events path on
+  mindshare completion bash > ~/.local/share/bash-completion/completions/mindshare   tab completion
 
 exit codes: 0 done, 1 refused by policy (gate, nothing to roll back), 2 bad input or config.
 """
@@ -53,7 +66,7 @@ COMMANDS = (
     bench.add_bench, answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
     pipeline.add_compare, retention.add_prune, marketing.add_segments, marketing.add_profile,
     marketing.add_audience, marketing.add_outcomes, marketing.add_forget, online.add_experiment, online.add_simulate,
-    pipeline.add_leaderboard, ui.add_ui,
+    pipeline.add_leaderboard, ui.add_ui, completion.add_completion,
 )
 
 
