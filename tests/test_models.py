@@ -75,3 +75,12 @@ def test_unknown_model_and_param_are_refused():
         make_model("nope")
     with pytest.raises(MindshareError, match="model_params.item_knn.neighbourz"):
         make_model("item_knn", {"neighbourz": 3})
+
+
+def test_optional_capabilities_are_declared_on_the_base_class(tiny):
+    """fit_facts and feature_importances exist on every family: nothing for most, what the fit decided for some."""
+    from mindshare.models import make_model
+
+    popularity = make_model("popularity", {}).fit(tiny)
+    assert popularity.fit_facts() == {} and popularity.feature_importances() is None
+    assert "n_neighbours_used" in make_model("item_knn", {"n_neighbours": 2}).fit(tiny).fit_facts()

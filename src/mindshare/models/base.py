@@ -23,13 +23,16 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 
 from mindshare.data.interactions import Interactions
 from mindshare.models.storage import load_model_file, save_compact
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # Dense score blocks are at most this many floats (users x items): 32 M floats = 128 MB.
 SCORE_BLOCK_FLOATS = 32_000_000
@@ -102,6 +105,16 @@ class Recommender:
     def get_params(self) -> dict[str, Any]:
         names = [p for p in inspect.signature(type(self).__init__).parameters if p != "self"]
         return {name: getattr(self, name) for name in names}
+
+    def fit_facts(self) -> dict[str, Any]:
+        """What the fit decided that its parameters do not say, for fit.json (a size `auto` resolved, the prior a
+        re-ranker fell back to); nothing for most families."""
+        return {}
+
+    def feature_importances(self) -> pd.DataFrame | None:
+        """The importance of each input the fitted learner uses, largest first (logged beside its run); None for a
+        family without learned inputs."""
+        return None
 
     def effective_params(self) -> dict[str, Any]:
         """`get_params` with each None that the family fills from its own defaults filled (a tuner's first trial)."""

@@ -338,7 +338,7 @@ class CandidateReranker(Recommender):
         names = getattr(self, "feature_names_", [])
         prior = names[self.prior_column_] if self.prior_column_ < len(names) else f"score_0_{self.base_models[0]}"
         bases = {spec: base.fit_facts() for spec, base in zip(self.base_models, getattr(self, "bases_", []))
-                 if hasattr(base, "fit_facts")}
+                 if base.fit_facts()}
         column = getattr(self, "fallback_column_", None)
         ranks_by = "learner" if not self.fallback_ else names[column] if column is not None else prior
         return {"fallback": bool(self.fallback_), "prior": prior, "prior_ndcg": getattr(self, "prior_ndcg_", {}),

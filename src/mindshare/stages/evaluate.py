@@ -63,8 +63,8 @@ def main() -> None:
             evaluation = evaluate_on_test(ranking, settings.evaluate, test, items, cold_start, users,
                                           repeats.exclude_seen)
             figures = board.add(name, evaluation, fit["fit_seconds"], cold_start.max_interactions)
-            importances = write_importances(name, model.feature_importances(), layout.IMPORTANCES) \
-                if hasattr(model, "feature_importances") else []
+            table = model.feature_importances()
+            importances = write_importances(name, table, layout.IMPORTANCES) if table is not None else []
             files = ModelFiles(layout.model_file(name), layout.ITEMS, layout.USERS, importances)
             run_tags = {**tags, **({RANKED_BY_PRIOR_TAG: str(fit["fallback"]).lower()} if "fallback" in fit else {}),
                         **({DRIVER_SAMPLE_TAG: str(fit["driver_sample_users"])} if "driver_sample_users" in fit

@@ -48,7 +48,7 @@ def main() -> None:
     report = {"family": name, "params": model.get_params(), "fit_seconds": round(fit_seconds, 4),
               "n_users": train.n_users, "n_items": train.n_items, "n_interactions": int(train.matrix.nnz),
               **({"driver_sample_users": len(users)} if users is not None else {}),
-              **(model.fit_facts() if hasattr(model, "fit_facts") else {})}  # re-rankers: prior and fallback
+              **model.fit_facts()}  # re-rankers: prior and fallback; item_knn: the size `auto` chose
     write_json(report, layout.fit_report(name))
     log.info("fitted %s in %.2f s on %d users x %d items", name, fit_seconds, train.n_users, train.n_items)
     log_stage_run(f"train@{name}", settings.experiment_name,
