@@ -149,7 +149,7 @@ def test_a_batch_export_becomes_events_or_one_line_naming_the_row():
 
 
 def test_setting_the_share_edits_one_line_of_params(tmp_path):
-    from mindshare.stages.params import set_challenger_share
+    from mindshare.project.params import set_challenger_share
 
     text = "a: 1  # one\nonline:                # block\n  challenger_share: 0.25   # the share\n  method: ab\nz: 2\n"
     path = tmp_path / "params.yaml"

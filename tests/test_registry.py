@@ -229,8 +229,8 @@ def test_an_evaluation_names_the_sample_of_test_users_it_scored(tmp_path, monkey
     import yaml
 
     from mindshare import layout
+    from mindshare.project import outputs, promotion
     from mindshare.settings import Settings
-    from mindshare.stages import inputs, promotion
 
     params = yaml.safe_load((Path(__file__).parents[1] / "params.yaml").read_text())
     monkeypatch.chdir(tmp_path)
@@ -245,7 +245,7 @@ def test_an_evaluation_names_the_sample_of_test_users_it_scored(tmp_path, monkey
     def named(sample_users, seed=0):
         params["evaluate"].update(sample_users=sample_users, sample_seed=seed)
         layout.PARAMS.write_text(yaml.safe_dump(params))
-        return inputs.test_split(Settings.checked(params))
+        return outputs.test_split(Settings.checked(params))
 
     assert named(None)[1] == named(6)[1] == "s0"  # every test user: the whole split
     test, fingerprint = named(3)

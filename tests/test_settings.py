@@ -69,7 +69,7 @@ SPACE_ENTRY = {"type": "int", "low": 1, "high": 8}
 
 @pytest.mark.parametrize("dotted, line", TYPOS, ids=[t[0] for t in TYPOS])
 def test_a_typo_in_any_nested_key_is_refused_with_the_key_meant(dotted, line):
-    from mindshare.stages.params import check_settings
+    from mindshare.project.params import check_settings
 
     value = SPACE_ENTRY if dotted == "tune.families.svd.space.factor" else \
         {} if dotted == "tune.families.sdv" else 1
@@ -161,8 +161,8 @@ def test_dvc_yaml_agrees_with_the_layout():
 
 
 def test_empty_blocks_take_their_defaults_and_whole_numbers_may_be_written_as_floats():
+    from mindshare.project.params import check_settings
     from mindshare.settings import AudienceSettings, PromotionSettings
-    from mindshare.stages.params import check_settings
 
     params = copy.deepcopy(PARAMS)
     params.update(promotion=None, audience=None, campaigns=None, mlflow=None)

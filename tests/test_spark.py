@@ -58,7 +58,7 @@ def test_engine_and_spark_settings_are_checked_in_one_line():
 
 
 def test_families_without_a_spark_fit_are_refused_unless_the_settings_say_how_to_fit_them():
-    from mindshare.stages.params import check_settings
+    from mindshare.project.params import check_settings
 
     def checked(models, **spark):
         return check_settings(Settings.checked({
@@ -432,7 +432,7 @@ def test_stages_one_after_another_each_start_and_stop_a_local_spark_connect_serv
 
 
 def test_a_sample_of_users_names_the_split_it_restricts():
-    from mindshare.stages.inputs import with_users
+    from mindshare.project.outputs import with_users
 
     assert with_users("abc", None) == "abc"  # every user: the split's own fingerprint
     named = with_users("abc", ["u2", "u1"])

@@ -16,8 +16,8 @@ import pytest
 from mlflow import MlflowClient
 
 from mindshare.errors import MindshareError
+from mindshare.project.params import check_settings
 from mindshare.settings import Settings
-from mindshare.stages.params import check_settings
 from mindshare.tuning.settings import tune_settings
 
 from stage_project import project_env, run_stage, write_params

@@ -44,8 +44,8 @@ from mindshare.bench.scale_report import (
     plot_scale,
 )
 from mindshare.errors import MindshareError, suggestion
+from mindshare.project.params import check_settings
 from mindshare.settings import Settings
-from mindshare.stages.params import check_settings
 
 EVENTS = Path("data/raw/events.parquet")
 ITEMS = Path("data/raw/items.parquet")

@@ -37,7 +37,7 @@ def _free_port() -> int:
 def raw_user_ids(n: int, seed: int = 0) -> list[str]:
     """Up to `n` raw ids from the project's source, plus 10% ids nobody has."""
     from mindshare.data.sources import read_source
-    from mindshare.stages.params import load_settings
+    from mindshare.project.params import load_settings
 
     raw, _ = read_source(load_settings().ingest)
     ids = raw.frame["user_id"].dropna().astype(str).str.strip().unique()
@@ -132,7 +132,7 @@ def run_serve_bench(clients: int = 200, seconds: float = 10.0, max_requests: int
                     open_seconds: float = 10.0, k: int = 10, workers: int = 1, switch: bool = True) -> dict:
     from mlflow.tracking import MlflowClient
 
-    from mindshare.stages.params import load_settings
+    from mindshare.project.params import load_settings
     from mindshare.tracking.store import configure_tracking
 
     configure_tracking()

@@ -95,7 +95,7 @@ def cmd_download(args: argparse.Namespace) -> None:
     if args.release:
         target = download_release(args.release, Path(args.to), args.base_url, progress=not args.quiet)
     else:  # what params.yaml asks for: a release at ingest.path that is not there yet
-        from mindshare.stages.params import load_settings
+        from mindshare.project.params import load_settings
 
         ingest = load_settings().ingest
         path = Path(str(ingest.path))

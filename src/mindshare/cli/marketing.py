@@ -65,7 +65,7 @@ def add_forget(sub) -> None:
 
 
 def cmd_segments(args: argparse.Namespace) -> None:
-    from mindshare.stages.inputs import read_table
+    from mindshare.project.outputs import read_table
 
     table = read_table(layout.SEGMENT_SUMMARY, "segments")
     if args.json:
@@ -77,7 +77,7 @@ def cmd_segments(args: argparse.Namespace) -> None:
 
 def cmd_profile(args: argparse.Namespace) -> None:
     from mindshare.data.pseudonymise import load_project_key
-    from mindshare.stages.inputs import user_profile
+    from mindshare.project.outputs import user_profile
 
     payload = user_profile(args.user, load_project_key())
     if args.json:
@@ -95,8 +95,8 @@ def cmd_profile(args: argparse.Namespace) -> None:
 def cmd_audience(args: argparse.Namespace) -> None:
     from mindshare.atomic_files import write_text
     from mindshare.marketing.campaign_runs import single_campaign
-    from mindshare.stages.inputs import campaign_history, known_test_split, read_table
-    from mindshare.stages.params import load_settings
+    from mindshare.project.outputs import campaign_history, known_test_split, read_table
+    from mindshare.project.params import load_settings
     from mindshare.tracking.production import production_recommender
 
     if args.resolve and not args.out:
@@ -110,7 +110,7 @@ def cmd_audience(args: argparse.Namespace) -> None:
     version, served = production_recommender(name)
     chosen = [c for c in settings.campaigns if c.name == args.campaign]
     from mindshare.marketing.uplift_targeting import load_uplift_models
-    from mindshare.stages.inputs import feature_tables
+    from mindshare.project.outputs import feature_tables
 
     campaign, table, row = single_campaign(served.recommender, settings.campaigns, args.campaign,
                                            args.budget, settings.audience, items, known_test_split(),
@@ -151,8 +151,8 @@ def _send_list(args: argparse.Namespace, campaign: Campaign, table: pd.DataFrame
     from mindshare.atomic_files import write_text
     from mindshare.data.pseudonymise import load_project_key
     from mindshare.marketing.delivery import resolve_audience
+    from mindshare.project.outputs import users_table
     from mindshare.safe_text import formula_safe
-    from mindshare.stages.inputs import users_table
 
     users = users_table()
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
@@ -183,8 +183,8 @@ def cmd_outcomes(args: argparse.Namespace) -> None:
     from mindshare.data.pseudonymise import load_project_key, pseudonymise
     from mindshare.marketing.campaign_results import record_results, results_with_features
     from mindshare.marketing.feedback import campaign_outcomes, read_results, record_outcomes
-    from mindshare.stages.inputs import read_table
-    from mindshare.stages.params import load_settings
+    from mindshare.project.outputs import read_table
+    from mindshare.project.params import load_settings
     from mindshare.tracking.runs import log_stage_run
 
     audience = read_table(layout.audience_file(args.campaign), f"audience of campaign '{args.campaign}'")
@@ -232,7 +232,7 @@ def cmd_forget(args: argparse.Namespace) -> None:
     from mindshare.data.pseudonymise import erasure_hash, load_project_key, pseudonymise
     from mindshare.errors import PolicyRefusal
     from mindshare.marketing.feedback import erase_outputs, forget_person
-    from mindshare.stages.params import load_settings
+    from mindshare.project.params import load_settings
     from mindshare.tracking.erasure import flag_versions, purge_logged_model_tables, purge_run_artifacts
     from mindshare.tracking.store import configure_tracking, tracking_client
 

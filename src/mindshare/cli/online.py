@@ -62,7 +62,7 @@ def client_key() -> str:
 
 
 def cmd_experiment(args: argparse.Namespace) -> None:
-    from mindshare.stages.params import load_settings, set_challenger_share
+    from mindshare.project.params import load_settings, set_challenger_share
 
     if args.action == "stop":
         if not args.reason or not args.reason.strip():
@@ -118,7 +118,7 @@ def cmd_simulate(args: argparse.Namespace) -> None:
 
     from mindshare import layout
     from mindshare.marketing.simulation import TestBehaviour
-    from mindshare.stages.inputs import read_table
+    from mindshare.project.outputs import read_table
 
     host = urllib.parse.urlparse(args.server).hostname or ""
     if host not in LOOPBACK:

@@ -10,7 +10,6 @@ from mindshare import __version__
 from mindshare.cli import (
     answers,
     bench,
-    completion,
     data,
     init,
     marketing,
@@ -66,8 +65,26 @@ COMMANDS = (
     bench.add_bench, answers.add_serve, data.add_example_data, data.add_inspect, data.add_download, pipeline.add_tune,
     pipeline.add_compare, retention.add_prune, marketing.add_segments, marketing.add_profile,
     marketing.add_audience, marketing.add_outcomes, marketing.add_forget, online.add_experiment, online.add_simulate,
-    pipeline.add_leaderboard, ui.add_ui, completion.add_completion,
+    pipeline.add_leaderboard, ui.add_ui,
 )
+
+
+SHELLS = ("bash", "zsh", "tcsh")
+
+
+def add_completion(sub) -> None:
+    p = sub.add_parser("completion", help="print the shell completion script (bash, zsh or tcsh)",
+                       description="Prints a completion script generated from this parser (shtab), so it never falls "
+                       "behind. bash: `mindshare completion bash > ~/.local/share/bash-completion/completions/"
+                       "mindshare`; zsh: write it as `_mindshare` into a folder of your fpath.")
+    p.add_argument("shell", choices=SHELLS)
+    p.set_defaults(func=cmd_completion)
+
+
+def cmd_completion(args: argparse.Namespace) -> None:
+    import shtab
+
+    print(shtab.complete(build_parser(), shell=args.shell))
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -88,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"mindshare {__version__}")
     parser.add_argument("--model-name", help="registered model name (default: register.model_name in params.yaml)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in COMMANDS:
+    for add in (*COMMANDS, add_completion):
         add(sub)
     return parser
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 
 from mindshare import layout
 from mindshare.cli.settings import experiment_name
@@ -43,7 +42,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> None:
         print(path.read_text().rstrip())
         return
     from mindshare.evaluation.reports import compact_table, leaderboard_markdown
-    from mindshare.stages.inputs import read_json, read_table
+    from mindshare.project.outputs import read_json, read_table
 
     primary = read_json(layout.EVALUATION)["primary_metric"]
     lead = next((line for line in path.read_text().splitlines() if line.startswith("Lead of the best")), "")
@@ -69,10 +68,11 @@ def cmd_compare(args: argparse.Namespace) -> None:
 
 
 def cmd_tune(args: argparse.Namespace) -> None:
-    import logging
+    """The tune@<model> stage itself, as DVC runs it (its own process); with --worker it adds trials only."""
+    import subprocess
+    import sys
 
-    from mindshare.stages.tune import tune
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s tune: %(message)s", datefmt="%H:%M:%S")
-    summary = tune(args.model, worker=args.worker)
-    print(json.dumps({k: summary[k] for k in ("study", "metric", "best_value", "best_params", "trials")}, indent=2))
+    code = subprocess.call([sys.executable, "-m", "mindshare.stages.tune", args.model,
+                            *(["--worker"] if args.worker else [])])
+    if code != 0:
+        sys.exit(code)  # the stage said why, in one line

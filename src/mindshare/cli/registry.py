@@ -55,7 +55,7 @@ def cmd_models(args: argparse.Namespace) -> None:
 
 
 def cmd_promote(args: argparse.Namespace) -> None:
-    from mindshare.stages.promotion import reevaluate_production
+    from mindshare.project.promotion import reevaluate_production
     from mindshare.tracking.registry import GateRefusal, promote
     from mindshare.tracking.store import tracking_client
 
@@ -73,7 +73,7 @@ def cmd_promote(args: argparse.Namespace) -> None:
     print(f"{name}: production is now version {event['to']} (was {event['from'] or 'none'})"
           f"{' [forced]' if event['forced'] else ''}")
     if args.online:
-        from mindshare.stages.params import set_challenger_share
+        from mindshare.project.params import set_challenger_share
 
         set_challenger_share(0.0)
         print("the online experiment is over: online.challenger_share -> 0 in params.yaml")
@@ -81,7 +81,7 @@ def cmd_promote(args: argparse.Namespace) -> None:
 
 def _online_evidence(client, name: str, version: str | None) -> tuple[bool, str, dict]:
     """The online experiment's verdict as a gate check: (passed?, its line, the evidence for the history)."""
-    from mindshare.stages.params import load_settings
+    from mindshare.project.params import load_settings
     from mindshare.tracking.online_runs import current_experiment, evidence, log_online_run
 
     settings = load_settings()

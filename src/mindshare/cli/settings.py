@@ -17,7 +17,7 @@ def registry_settings(args: argparse.Namespace) -> tuple[str, PromotionSettings]
 
     register, gate = RegisterSettings(), PromotionSettings()
     if PARAMS.exists():
-        from mindshare.stages.params import load_settings
+        from mindshare.project.params import load_settings
 
         settings = load_settings()
         register, gate = settings.register, settings.promotion
@@ -32,7 +32,7 @@ def experiment_name(args: argparse.Namespace) -> str:
 
     if not PARAMS.exists():
         raise MindshareError("no params.yaml here: run from the project folder or pass --experiment")
-    from mindshare.stages.params import load_settings
+    from mindshare.project.params import load_settings
 
     return load_settings().experiment_name
 

@@ -351,8 +351,8 @@ class ModelHolder:
         found = cache.get(key)
         if found is None:
             from mindshare.marketing.campaign_runs import single_campaign
-            from mindshare.stages.inputs import campaign_history, known_test_split, read_table
-            from mindshare.stages.params import load_settings
+            from mindshare.project.outputs import campaign_history, known_test_split, read_table
+            from mindshare.project.params import load_settings
 
             settings = load_settings()
             named = [c for c in settings.campaigns if c.name == campaign]

@@ -25,8 +25,8 @@ from mindshare.marketing.recommendations import top_n_table
 from mindshare.marketing.uplift_targeting import load_uplift_models
 from mindshare.models.base import Recommender
 from mindshare.models.cold_start import ColdStartPolicy
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
@@ -34,19 +34,19 @@ from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
 
 def main() -> None:
     settings = load_settings()
-    items, users = pd.read_parquet(layout.ITEMS), inputs.users_table()
+    items, users = pd.read_parquet(layout.ITEMS), outputs.users_table()
     campaigns, skipped = check_campaigns(settings.campaigns, items)  # before anything is read or written
-    registry = inputs.read_json(layout.REGISTRY_REPORT)
+    registry = outputs.read_json(layout.REGISTRY_REPORT)
     family = registry["challenger_family"]
-    model = inputs.ranked_by_engine(settings, Recommender.load(layout.model_file(family)), layout.model_file(family))
-    repeats = inputs.repeat_decision()
-    policy = ColdStartPolicy(model.train_, inputs.cold_start_settings(settings, family), users, items,
+    model = outputs.ranked_by_engine(settings, Recommender.load(layout.model_file(family)), layout.model_file(family))
+    repeats = outputs.repeat_decision()
+    policy = ColdStartPolicy(model.train_, outputs.cold_start_settings(settings, family), users, items,
                              repeats.exclude_seen)
     write_parquet(top_n_table(model, policy, items, settings.audience.top_n), layout.RECOMMENDATIONS)
     names = users.set_index("user_id")["display_name"] if users is not None and "display_name" in users else None
-    profiles, _ = inputs.feature_tables()
+    profiles, _ = outputs.feature_tables()
     runs = all_campaigns(model, campaigns, items, pd.read_parquet(layout.split_path("test")),
-                         settings.audience, repeats.exclude_seen, inputs.campaign_history(settings, campaigns),
+                         settings.audience, repeats.exclude_seen, outputs.campaign_history(settings, campaigns),
                          load_uplift_models(campaigns), profiles)
     replace_folder(layout.AUDIENCES, {
         **{f"{c.name}.csv": audience_csv(table) for c, table, _ in runs},
@@ -68,7 +68,7 @@ def main() -> None:
         settings.experiment_name,
         {"audience": settings.audience.model_dump(), "campaigns": [c.model_dump() for c in settings.campaigns]},
         metrics,
-        {DATA_FINGERPRINT_TAG: inputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: family},
+        {DATA_FINGERPRINT_TAG: outputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: family},
         artifacts=[
             layout.CAMPAIGN_SUMMARY,
             layout.AUDIENCE_REPORT,

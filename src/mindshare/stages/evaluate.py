@@ -17,8 +17,8 @@ from mindshare.evaluation.leaderboard import Leaderboard
 from mindshare.evaluation.on_test import evaluate_on_test
 from mindshare.evaluation.reports import write_importances
 from mindshare.models.base import Recommender
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.datasets import split_datasets
 from mindshare.tracking.evaluation_runs import (
@@ -36,11 +36,11 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    primary, lineage = settings.register.primary_metric, inputs.split_fingerprints()
-    repeats = inputs.repeat_decision()
-    (test, split_fingerprint), items = inputs.test_split(settings), pd.read_parquet(layout.ITEMS)
-    users = inputs.users_table()
-    board = Leaderboard(primary, settings.evaluate.main_k, inputs.segments(), settings.evaluate.activity_buckets)
+    primary, lineage = settings.register.primary_metric, outputs.split_fingerprints()
+    repeats = outputs.repeat_decision()
+    (test, split_fingerprint), items = outputs.test_split(settings), pd.read_parquet(layout.ITEMS)
+    users = outputs.users_table()
+    board = Leaderboard(primary, settings.evaluate.main_k, outputs.segments(), settings.evaluate.activity_buckets)
     tags = {DATA_FINGERPRINT_TAG: lineage["data_fingerprint"], SPLIT_FINGERPRINT_TAG: split_fingerprint,
             GIT_COMMIT_TAG: git_commit(), "mindshare.dataset": settings.ingest.name,
             "mindshare.split_protocol": lineage.get("protocol", settings.split_protocol),
@@ -52,14 +52,14 @@ def main() -> None:
     layout.IMPORTANCES.mkdir(parents=True, exist_ok=True)  # a DVC output: empty when no family has importances
     with pipeline_run(settings.experiment_name, tags, logged_params, datasets) as parent:
         for name in settings.models:
-            fit = inputs.read_json(layout.fit_report(name))
+            fit = outputs.read_json(layout.fit_report(name))
             if "skipped" in fit:
                 board.skip(name, fit["skipped"])
                 log.warning("%s: not evaluated: %s", name, fit["skipped"])
                 continue
             model = Recommender.load(layout.model_file(name))
-            cold_start = inputs.cold_start_settings(settings, name)
-            ranking = inputs.ranked_by_engine(settings, model, layout.model_file(name))
+            cold_start = outputs.cold_start_settings(settings, name)
+            ranking = outputs.ranked_by_engine(settings, model, layout.model_file(name))
             evaluation = evaluate_on_test(ranking, settings.evaluate, test, items, cold_start, users,
                                           repeats.exclude_seen)
             figures = board.add(name, evaluation, fit["fit_seconds"], cold_start.max_interactions)

@@ -16,8 +16,8 @@ from mindshare import layout
 from mindshare.atomic_files import atomic_path, write_json, write_parquet
 from mindshare.features.segment_plots import plot_segments
 from mindshare.features.tables import build_profiles
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG
@@ -27,14 +27,14 @@ log = logging.getLogger(__name__)
 
 def main() -> None:
     settings = load_settings()
-    catalogue, demographics = pd.read_parquet(layout.ITEMS), inputs.users_table()
+    catalogue, demographics = pd.read_parquet(layout.ITEMS), outputs.users_table()
     if settings.engine == "spark":  # aggregates over the events and K-means on the session of params.yaml `spark`
         from mindshare.spark.features import profiles_on_spark, read_fit_frame
 
         train = read_fit_frame([layout.split_path(n) for n in ("train", "valid")[:1 + settings.train.include_valid]])
         users, items, segmentation = profiles_on_spark(train, catalogue, settings.features, demographics)
     else:
-        train = inputs.fit_frame(settings.train.include_valid)
+        train = outputs.fit_frame(settings.train.include_valid)
         users, items, segmentation = build_profiles(train, catalogue, settings.features, demographics)
     write_parquet(users.reset_index(), layout.USER_FEATURES)
     write_parquet(items.reset_index(), layout.ITEM_FEATURES)
@@ -53,7 +53,7 @@ def main() -> None:
     for row in segmentation.summary.itertuples():
         log.info("segment %d: %d users (%.0f%%): %s", row.segment, row.users, 100 * row.share, row.description)
     log_stage_run("features", settings.experiment_name, {"features": settings.features.model_dump()}, counts,
-                  {DATA_FINGERPRINT_TAG: inputs.split_fingerprints()["data_fingerprint"]},
+                  {DATA_FINGERPRINT_TAG: outputs.split_fingerprints()["data_fingerprint"]},
                   artifacts=[layout.FEATURES_REPORT, layout.SEGMENT_SUMMARY, *layout.SEGMENT_PLOTS])
 
 

@@ -17,8 +17,8 @@ from mindshare.data.pseudonymise import key_fingerprint, load_key, pseudonymise,
 from mindshare.data.schema import canonical_items
 from mindshare.data.sources import complete_items, read_source_tables, read_users
 from mindshare.marketing import feedback
+from mindshare.project.params import load_settings
 from mindshare.settings import IngestSettings
-from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG

@@ -20,9 +20,9 @@ from mindshare.data.split import (
     split_interactions,
     split_summary,
 )
+from mindshare.project.outputs import read_json, read_split
+from mindshare.project.params import load_settings
 from mindshare.settings import PrepareSettings
-from mindshare.stages.inputs import read_json, read_split
-from mindshare.stages.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, SPLIT_FINGERPRINT_TAG

@@ -10,8 +10,8 @@ from mlflow import MlflowClient
 
 from mindshare import layout
 from mindshare.atomic_files import write_json
-from mindshare.stages.inputs import read_json
-from mindshare.stages.params import load_settings
+from mindshare.project.outputs import read_json
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.registry import Candidate, register_candidates
 from mindshare.tracking.runs import log_stage_run

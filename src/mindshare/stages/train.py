@@ -15,8 +15,8 @@ from mindshare.atomic_files import write_json
 from mindshare.data.interactions import Interactions
 from mindshare.errors import MindshareError
 from mindshare.models import make_model
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.runs import log_stage_run
 from mindshare.tracking.store import DATA_FINGERPRINT_TAG, FAMILY_TAG
@@ -31,16 +31,16 @@ def main() -> None:
     settings = load_settings()
     if name not in settings.models:
         raise MindshareError(f"params.yaml: model '{name}' is not in 'models'; add it there first")
-    skipped = inputs.not_applicable(settings, name)
+    skipped = outputs.not_applicable(settings, name)
     if skipped:
         log.warning("train@%s skipped: %s", name, skipped)
         layout.model_file(name).unlink(missing_ok=True)  # no stale model from data that had ratings
         write_json({"family": name, "skipped": skipped}, layout.fit_report(name))
         return
-    model = make_model(name, {**inputs.model_params(settings, name), **inputs.tuned_params(name)})
-    users = inputs.driver_users(settings, name)  # a seeded sample of users where the driver fits a sample
-    train = Interactions.from_frame(inputs.fit_frame(settings.train.include_valid, users))
-    train = train.with_features(*inputs.feature_tables()).with_item_text(inputs.item_text())
+    model = make_model(name, {**outputs.model_params(settings, name), **outputs.tuned_params(name)})
+    users = outputs.driver_users(settings, name)  # a seeded sample of users where the driver fits a sample
+    train = Interactions.from_frame(outputs.fit_frame(settings.train.include_valid, users))
+    train = train.with_features(*outputs.feature_tables()).with_item_text(outputs.item_text())
     started = time.perf_counter()
     model.fit(train)
     fit_seconds = time.perf_counter() - started
@@ -54,7 +54,7 @@ def main() -> None:
     log_stage_run(f"train@{name}", settings.experiment_name,
                   {"model": model.get_params(), "train": settings.train.model_dump()},
                   {"fit_seconds": fit_seconds, "n_users": train.n_users, "n_items": train.n_items},
-                  {DATA_FINGERPRINT_TAG: inputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: name})
+                  {DATA_FINGERPRINT_TAG: outputs.split_fingerprints()["data_fingerprint"], FAMILY_TAG: name})
 
 
 if __name__ == "__main__":

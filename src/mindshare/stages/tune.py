@@ -9,6 +9,7 @@ parameters, a dependency of train@<model>) and reports/tuning/<model>.json (the 
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -17,8 +18,8 @@ from mindshare import layout
 from mindshare.atomic_files import write_json
 from mindshare.errors import MindshareError
 from mindshare.metrics import RATING_METRICS
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.datasets import split_datasets
 from mindshare.tuning.mlflow_runs import log_study_summary, study_run, trial_logger
@@ -32,22 +33,22 @@ def tune(model: str, worker: bool = False, progress: bool = True) -> dict:
     settings = load_settings()
     if model not in settings.models:
         raise MindshareError(f"params.yaml: model '{model}' is not in 'models'; add it there first")
-    skipped = inputs.not_applicable(settings, model)
+    skipped = outputs.not_applicable(settings, model)
     if skipped:
         log.warning("tune@%s skipped: %s", model, skipped)
         write_json({"skipped": skipped, "best_params": {}}, layout.tuned_params_path(model))
         write_json({"skipped": skipped}, layout.tuning_report_path(model))
         return {"skipped": skipped}
-    study_settings = tune_settings(settings, model, inputs.model_params(settings, model))
-    users = inputs.driver_users(settings, model)  # a seeded sample of users where the driver fits a sample
-    data = inputs.validation_data(settings, users)
+    study_settings = tune_settings(settings, model, outputs.model_params(settings, model))
+    users = outputs.driver_users(settings, model)  # a seeded sample of users where the driver fits a sample
+    data = outputs.validation_data(settings, users)
     if study_settings.metric in RATING_METRICS and not data.train.has_ratings:
         primary = settings.register.primary_metric
         log.warning("%s: the data has no ratings, so '%s' cannot be measured; tuning on %s instead", model,
                     study_settings.metric, primary)
         study_settings = dataclasses.replace(study_settings, metric=primary)
-    lineage = inputs.split_fingerprints()
-    fingerprint = inputs.with_users(lineage["split_fingerprint"], users)
+    lineage = outputs.split_fingerprints()
+    fingerprint = outputs.with_users(lineage["split_fingerprint"], users)
     datasets = split_datasets(lineage.get("splits"), ("train", "valid"))
     if len(data.valid) < lineage.get("counts", {}).get("valid_rows", 0):  # scored on a sample: another study
         fingerprint += f"-valid-users-{settings.tune.sample_users}"
@@ -73,7 +74,10 @@ def main() -> None:
     names = [a for a in args if a != "--worker"]
     if len(names) != 1:
         raise MindshareError("usage: python -m mindshare.stages.tune <model> [--worker]")
-    tune(names[0], worker="--worker" in args)
+    summary = tune(names[0], worker="--worker" in args)
+    if "--worker" in args:  # a worker writes no file: what its study holds now
+        print(json.dumps({k: summary.get(k) for k in ("study", "metric", "best_value", "best_params", "trials")},
+                         indent=2))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ import pandas as pd
 
 from mindshare import layout
 from mindshare.atomic_files import atomic_path, replace_folder, write_json
-from mindshare.stages.params import load_settings
+from mindshare.project.params import load_settings
 from mindshare.stages.runner import run_stage
 from mindshare.tracking.uplift_models import log_uplift_run
 from mindshare.uplift.campaign import calibration, learn_campaign

@@ -44,7 +44,7 @@ class StudySettings:
 
 def tune_settings(settings: Settings, model: str, model_params: dict[str, Any] | None = None) -> StudySettings:
     """One model's study settings; every tuned name must be a parameter of the model's family. `model_params`:
-    the model's hyper-parameters where not params.yaml's alone (see stages.inputs.model_params)."""
+    the model's hyper-parameters where not params.yaml's alone (see project.outputs.model_params)."""
     tune = settings.tune
     family = tune.families.get(model)
     model_params = settings.model_params_of(model) if model_params is None else model_params

@@ -11,9 +11,9 @@ from mindshare import layout
 from mindshare.evaluation.on_test import evaluate_on_test
 from mindshare.evaluation.protocol import Evaluation
 from mindshare.models.base import Recommender
+from mindshare.project import outputs
+from mindshare.project.params import load_settings
 from mindshare.settings import ColdStartSettings
-from mindshare.stages import inputs
-from mindshare.stages.params import load_settings
 from mindshare.tracking.production import load_recommender
 from mindshare.tracking.registry import Measured
 from mindshare.tracking.store import SPLIT_FINGERPRINT_TAG
@@ -27,15 +27,15 @@ def on_current_test(model: Recommender, split_fingerprint: str, cold_start: Cold
     by `split_fingerprint`, else None."""
     if not layout.PREPARE_REPORT.exists():
         return None
-    split = inputs.split_fingerprints()["split_fingerprint"]
+    split = outputs.split_fingerprints()["split_fingerprint"]
     if split_fingerprint != split and not split_fingerprint.startswith(f"{split}-"):  # a sample of its users
         return None  # other data: nothing to read
     settings = load_settings()
-    test, current = inputs.test_split(settings)  # the split, and the sample of users where models fit on one
+    test, current = outputs.test_split(settings)  # the split, and the sample of users where models fit on one
     if current != split_fingerprint:
         return None
     return evaluate_on_test(model, settings.evaluate, test, pd.read_parquet(layout.ITEMS), cold_start,
-                            inputs.users_table(), inputs.repeat_decision().exclude_seen)
+                            outputs.users_table(), outputs.repeat_decision().exclude_seen)
 
 
 def reevaluate_production(name: str) -> Callable[[ModelVersion, ModelVersion], Measured | None]:

@@ -15,8 +15,8 @@ from mindshare.evaluation.on_test import sample_test_users
 from mindshare.features.item_text import item_documents
 from mindshare.models import make_model, with_data_policy
 from mindshare.models.block_ranking import ProcessRanking
+from mindshare.project.params import fits_on_spark
 from mindshare.settings import ColdStartSettings, Settings
-from mindshare.stages.params import fits_on_spark
 
 
 def read_json(path: Path) -> dict:
