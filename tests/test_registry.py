@@ -80,15 +80,16 @@ def test_register_gate_promote_rollback(store):
         "svd: ndcg_at_10 0.3000 (95% CI 0.2800-0.3200) on the test split (data set ml-latest-small, "
         "split random_per_user, test digest 0123456789abcdef)")
 
-    first = registry.promote(client, "m", "first", tolerance=0.01)
+    first = registry.promote(client, "m", "first", settings=registry.PromotionSettings(tolerance=0.01))
     assert (first["from"], first["to"], first["who"]) == (None, "1", "tester")
     with pytest.raises(PolicyRefusal, match="already in production"):
         registry.promote(client, "m", "again")
     with pytest.raises(PolicyRefusal, match="worse than production"):
-        registry.promote(client, "m", "worse", version="2", tolerance=0.01)
+        registry.promote(client, "m", "worse", version="2", settings=registry.PromotionSettings(tolerance=0.01))
     assert str(client.get_model_version_by_alias("m", "production").version) == "1"
-    registry.promote(client, "m", "close enough", version="3", tolerance=0.06)
-    forced = registry.promote(client, "m", "forced", version="2", force=True, tolerance=0.0)
+    registry.promote(client, "m", "close enough", version="3", settings=registry.PromotionSettings(tolerance=0.06))
+    forced = registry.promote(client, "m", "forced", version="2", force=True,
+                              settings=registry.PromotionSettings(tolerance=0.0))
     assert forced["forced"] is True
 
     assert registry.rollback(client, "m", "bad")["to"] == "3"

@@ -323,7 +323,6 @@ def promote(
     reason: str,
     version: str | None = None,
     force: bool = False,
-    tolerance: float = 0.0,
     reevaluate: Callable | None = None,
     settings: PromotionSettings | None = None,
     per_user: Callable[[object], pd.DataFrame | None] = per_user_values,
@@ -338,10 +337,10 @@ def promote(
     if not reason.strip():
         raise MindshareError("promote: --reason must say why")
     with registry_lock(name):
-        return _promote(client, name, reason, version, force, tolerance, reevaluate, settings, per_user, online)
+        return _promote(client, name, reason, version, force, reevaluate, settings, per_user, online)
 
 
-def _promote(client, name, reason, version, force, tolerance, reevaluate, settings, per_user, online) -> dict:
+def _promote(client, name, reason, version, force, reevaluate, settings, per_user, online) -> dict:
     if version is None:
         candidate = _version_by_alias(client, name, CHALLENGER)
         if candidate is None:
@@ -354,7 +353,7 @@ def _promote(client, name, reason, version, force, tolerance, reevaluate, settin
     gate = GateResult(True, "no production version yet")
     if production is not None:
         gate = quality_gate(
-            candidate, production, settings or PromotionSettings(tolerance=tolerance), reevaluate, per_user,
+            candidate, production, settings or PromotionSettings(), reevaluate, per_user,
             lambda v: run_metrics(client, v), online[:2] if online is not None else None,
         )
         if not gate.allowed and not force:
