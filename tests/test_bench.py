@@ -156,3 +156,19 @@ def test_bench_ranking_temporal_scores_the_last_days_with_repeats(tmp_path, caps
     without = json.loads(excluded.read_text())["results"]
     assert without["item_knn"]["repeat_hit_share_at_10"] == 0.0  # nothing seen is ranked
     assert main(["bench", "ranking", "--data", str(events), "--protocol", "temporal", "--test-days", "0"]) == 2
+
+
+def test_a_bench_file_adds_keys_measured_once(movielens, tmp_path):
+    """The variants of one question live in a bench file (docs/bench-variants.yaml), not in the package."""
+    from stage_project import REPO
+
+    out = tmp_path / "variants.json"
+    variants = str(REPO / "docs" / "bench-variants.yaml")
+    assert main(["bench", "ranking", "--data", str(movielens), "--seeds", "0", "--models-file", variants,
+                 "--models", "item_knn,item_knn_200,svd_bpr", "--json", str(out)]) == 0
+    assert set(json.loads(out.read_text())["results"]) == {"item_knn", "item_knn_200", "svd_bpr"}
+    assert main(["bench", "ranking", "--data", str(movielens), "--models", "item_knn_200"]) == 2  # not without it
+    clash = tmp_path / "clash.yaml"
+    clash.write_text("ranking:\n  item_knn: {family: item_knn}\n  odd: {family: nope}\n")
+    for flags in (["--models-file", str(clash)], ["--models-file", str(tmp_path / "none.yaml")]):
+        assert main(["bench", "ranking", "--data", str(movielens), *flags]) == 2

@@ -11,7 +11,7 @@ import numpy as np
 from tqdm import tqdm
 
 from mindshare.atomic_files import write_json
-from mindshare.bench import RANKING_MODELS, RATING_MODELS
+from mindshare.bench import RANKING_MODELS, RATING_MODELS, bench_keys
 from mindshare.data.movielens import read_movielens_users
 from mindshare.data.schema import canonical_users
 from mindshare.errors import MindshareError
@@ -80,7 +80,7 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
               compare_surprise: bool, given: int = 3, columns: str | None = None,
               timestamp_format: str | None = None, items_path: str | None = None,
               item_columns: str | None = None, split_protocol: str = "ms", test_days: int = 30,
-              repeat: str = "auto") -> dict:
+              repeat: str = "auto", models_file: str | None = None) -> dict:
     frame, items, dataset = load_dataset(data, columns, timestamp_format, items_path, item_columns)
     if protocol == "cold-start":
         from mindshare.bench.cold_start import format_cold_start, run_cold_start_bench
@@ -111,10 +111,11 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
     if protocol == "ranking":
         from mindshare.bench.ranking import run_ranking_bench
 
-        names, seed_list = parse_list(models, RANKING_MODELS, "--models"), parse_ints(seeds, "--seeds")
+        keys = bench_keys(RANKING_MODELS, models_file, "ranking")
+        names, seed_list = parse_list(models, keys, "--models"), parse_ints(seeds, "--seeds")
         if not models:  # by default: content only where the data has words, nothing that starts Spark
-            names = [n for n in names if RANKING_MODELS[n].get("algorithm") != "spark_als"
-                     and (RANKING_MODELS[n]["family"] != "content" or item_documents(items) is not None)]
+            names = [n for n in names if keys[n].get("algorithm") != "spark_als"
+                     and (keys[n]["family"] != "content" or item_documents(items) is not None)]
         if split_protocol == "temporal":
             from mindshare.bench.ranking import run_temporal_ranking_bench
 
@@ -122,24 +123,26 @@ def run_bench(protocol: str, data: str, models: str | None, seeds: str, folds: i
                 raise MindshareError(f"--test-days is {test_days}; give a whole number of days >= 1")
             with tqdm(total=len(names), file=sys.stderr, desc="bench ranking (temporal)") as bar:
                 results, settings = run_temporal_ranking_bench(frame, names, test_days, repeat, items,
-                                                               progress=lambda label: _tick(bar, label))
+                                                               progress=lambda label: _tick(bar, label), keys=keys)
             settings, columns = {"split": "temporal", **settings}, TEMPORAL_COLUMNS
             print(f"repeats {'included' if settings['repeat']['include'] else 'excluded'} "
                   f"({settings['repeat']['reason']}); {100 * settings['window']['test_repeat_share']:.1f}% of the "
                   f"test window's items of people with history were items they had")
         else:
             with tqdm(total=len(names) * len(seed_list), file=sys.stderr, desc="bench ranking") as bar:
-                results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label))
+                results = run_ranking_bench(frame, names, seed_list, items, progress=lambda label: _tick(bar, label),
+                                            keys=keys)
             settings, columns = {"split": "ms", "seeds": seed_list, "k": 10, "train_share": 0.75}, RANKING_COLUMNS
     else:
         from mindshare.bench.rating import run_rating_bench, run_surprise
 
         if folds < 2:
             raise MindshareError(f"--folds is {folds}; give at least 2")
-        names = parse_list(models, RATING_MODELS, "--models")
+        keys = bench_keys(RATING_MODELS, models_file, "rating")
+        names = parse_list(models, keys, "--models")
         steps = folds * (len(names) + (2 if compare_surprise else 0))
         with tqdm(total=steps, file=sys.stderr, desc="bench rating") as bar:
-            results = run_rating_bench(frame, names, folds, items, progress=lambda label: _tick(bar, label))
+            results = run_rating_bench(frame, names, folds, items, progress=lambda label: _tick(bar, label), keys=keys)
             if compare_surprise:
                 results.update(run_surprise(frame, folds, progress=lambda label: _tick(bar, label)))
         settings, columns = {"folds": folds, "kfold_random_state": 0}, RATING_COLUMNS

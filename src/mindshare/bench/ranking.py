@@ -81,7 +81,8 @@ def pool_recall(reranker, test_set: TestSet) -> float:
 
 
 def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], items: pd.DataFrame | None = None,
-                      progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+                      progress: Callable[[str], None] = lambda _: None,
+                      keys: dict[str, dict] = RANKING_MODELS) -> dict[str, dict]:
     """Feature tables (for the feature-based families) are built from each seed's train part only; the
     items' documents (for the content family) from the catalogue."""
     positives = frame[["user_id", "item_id", "timestamp"]].drop_duplicates(["user_id", "item_id"], ignore_index=True)
@@ -92,7 +93,7 @@ def run_ranking_bench(frame: pd.DataFrame, models: list[str], seeds: list[int], 
         train = Interactions.from_frame(split.train).with_features(*build_feature_tables(split.train, items))
         train = train.with_item_text(documents)
         for name in models:
-            model = make_model(name, RANKING_MODELS[name])
+            model = make_model(name, keys[name])
             started = time.perf_counter()
             model.fit(train)
             fit_seconds = time.perf_counter() - started
@@ -121,7 +122,8 @@ def _fallbacks(runs: list[dict]) -> dict:
 
 def run_temporal_ranking_bench(frame: pd.DataFrame, models: list[str], test_days: int, repeat: str = "auto",
                                items: pd.DataFrame | None = None,
-                               progress: Callable[[str], None] = lambda _: None) -> tuple[dict[str, dict], dict]:
+                               progress: Callable[[str], None] = lambda _: None,
+                               keys: dict[str, dict] = RANKING_MODELS) -> tuple[dict[str, dict], dict]:
     """(results per bench key, the split's settings): each family fitted on the events before the last
     `test_days` days and scored on the people with history, with the repeat policy `repeat` (see the module)."""
     split = split_temporal(frame, test_days, 0)
@@ -130,7 +132,7 @@ def run_temporal_ranking_bench(frame: pd.DataFrame, models: list[str], test_days
     train = train.with_item_text(item_documents(items))
     results: dict[str, dict] = {}
     for name in models:  # as the pipeline runs them: re-rankers learn on the last windows, repeats as decided
-        family_params = dict(RANKING_MODELS[name])
+        family_params = dict(keys[name])
         family = family_params.pop("family")
         model = make_model(family, with_data_policy(family, family_params, test_days, decision.include))
         started = time.perf_counter()

@@ -29,7 +29,8 @@ def _folds(frame: pd.DataFrame, n_folds: int):
 
 
 def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int, items: pd.DataFrame | None = None,
-                     progress: Callable[[str], None] = lambda _: None) -> dict[str, dict]:
+                     progress: Callable[[str], None] = lambda _: None,
+                     keys: dict[str, dict] = RATING_MODELS) -> dict[str, dict]:
     if "rating" not in frame.columns:
         raise MindshareError("bench rating: the data has no ratings; use `mindshare bench ranking`")
     low, high = float(frame["rating"].min()), float(frame["rating"].max())
@@ -40,7 +41,7 @@ def run_rating_bench(frame: pd.DataFrame, models: list[str], n_folds: int, items
         users, items = train.user_index(test["user_id"]), train.item_index(test["item_id"])
         truth = test["rating"].to_numpy()
         for name in models:
-            model = make_model(name, RATING_MODELS[name])
+            model = make_model(name, keys[name])
             started = time.perf_counter()
             model.fit(train)
             predicted = np.clip(model.predict_ratings(users, items), low, high)

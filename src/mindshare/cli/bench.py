@@ -33,6 +33,9 @@ def add_bench(sub) -> None:
     for name, what in (("ranking", "bench keys"), ("rating", "bench keys"), ("cold-start", "bench keys"),
                        ("uplift", "uplift learners")):
         parsers[name].add_argument("--models", help=f"comma-separated {what} (default: all of the protocol's)")
+    for name in ("ranking", "rating"):
+        parsers[name].add_argument("--models-file", help="a bench file (YAML) of more keys: {%s: {KEY: {family: F, "
+                                   "PARAM: VALUE, ...}}}, as docs/bench-variants.yaml" % name)
     for name, what in (("ranking", "split seeds (--protocol ms)"), ("cold-start", "split seeds"),
                        ("ease-keep", "split seeds"), ("uplift", "seeds of the 70/30 splits")):
         parsers[name].add_argument("--seeds", default=None if name == "ranking" else SEEDS,
@@ -207,7 +210,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
               args.json, getattr(args, "compare_surprise", False), getattr(args, "given", 3), args.columns,
               args.timestamp_format, getattr(args, "items", None), getattr(args, "item_columns", None),
               getattr(args, "split_protocol", "ms"), _or(getattr(args, "test_days", None), 30),
-              getattr(args, "repeat", None) or "auto")
+              getattr(args, "repeat", None) or "auto", getattr(args, "models_file", None))
 
 
 def _check_split_options(args: argparse.Namespace) -> None:
