@@ -487,7 +487,8 @@ def api_schema(project):
     """The app in-process (ASGI) on the project, for schemathesis."""
     import schemathesis
 
-    from mindshare.serving.app import ModelHolder, create_app
+    from mindshare.serving.app import create_app
+    from mindshare.serving.holder import ModelHolder
 
     folder, _, _ = project
     here = os.getcwd()
