@@ -46,8 +46,11 @@ def project(tmp_path_factory):
     model_params = params["model_params"]  # the re-rankers learn on 2 holdout folds (5 shipped): in budget
     for reranker in ("lightgbm", "mlp"):
         model_params[reranker] = {**model_params[reranker], "holdout_folds": 2}
+    # the rating families and the re-ranker beside two ranking families: every shipped family runs end to end on a
+    # shop's export in tests/test_init.py (the re-ranker's bases are fitted inside it here too)
+    models = ["popularity", "baseline", "item_knn", "svd", "svd_biased", "lightgbm"]
     write_params(folder, ingest=params["ingest"], tune=tune, campaigns=CAMPAIGNS, local=local,
-                 model_params=model_params)
+                 model_params=model_params, models=models)
     env = project_env(folder)
     env.pop("MLFLOW_TRACKING_URI")  # the default store: <project>/mlflow.db
     env.pop("MINDSHARE_PSEUDONYM_KEY")  # the default key: a git-ignored file made on first use

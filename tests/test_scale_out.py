@@ -270,6 +270,38 @@ def test_scale_bench_params_are_the_shipped_ones_with_ingest_models_and_sample_s
     assert shipped == yaml.safe_load((REPO / "params.yaml").read_text())
 
 
+def test_scale_bench_on_the_spark_engine_sets_spark_on_two_local_cores_and_svd_by_spark_als():
+    """`bench scale --engine spark`'s workspace (its runs: docs/benchmarks.md, "Scale"; the Spark engine's pipeline
+    end to end: tests/test_spark_pipeline.py)."""
+    from mindshare.bench.scale import checked, workspace_params
+
+    shipped = yaml.safe_load((REPO / "params.yaml").read_text())
+    params = workspace_params(shipped, 10_000, ["popularity", "svd"], engine="spark")
+    assert params["engine"] == "spark" and params["spark"]["master"] == "local[2]"
+    assert params["spark"]["driver_fit"] == "all" and params["model_params"]["svd"]["algorithm"] == "spark_als"
+    assert checked(params, "derived").engine == "spark"
+
+
+def test_a_steps_memory_counts_its_child_processes_as_a_spark_jvm_is_counted():
+    """A stage's peak memory is its whole process tree's: a Spark stage's JVM and Python workers are its children."""
+    import os
+    import subprocess
+    import sys
+
+    from mindshare.bench.scale import tree_rss_mb
+
+    alone = tree_rss_mb(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "import sys, time; b = bytearray(300 * 2**20); "
+                              "b[::4096] = b'x' * len(b[::4096]); print('ready', flush=True); time.sleep(30)"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        assert tree_rss_mb(os.getpid()) > alone + 250  # the child's 300 MB, touched page by page
+    finally:
+        child.kill()
+        child.wait()
+
+
 def test_scale_bench_refuses_unknown_models_naming_the_closest():
     from mindshare.bench.scale import parse_models
     from mindshare.errors import MindshareError

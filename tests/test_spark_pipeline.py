@@ -16,7 +16,6 @@ import uuid
 import pandas as pd
 import pytest
 import requests
-import yaml
 from mlflow import MlflowClient
 
 from mindshare.data.pseudonymise import pseudonym
@@ -24,7 +23,7 @@ from mindshare.data.shop_example import COLUMNS, EVENT_WEIGHTS, ShopSpec, write_
 
 from live_server import free_port, stop_group, wait_for
 from spark_engine import require_spark, start_connect_server
-from stage_project import REPO, copy_repo, project_env, run, write_params
+from stage_project import copy_repo, project_env, run, write_params
 
 pytestmark = pytest.mark.e2e
 MODELS = ["popularity", "item_knn", "svd_spark"]
@@ -122,23 +121,3 @@ def test_the_registered_version_answers_from_the_cli_and_the_server(project):
     finally:
         server.terminate()
         server.communicate(timeout=20)
-
-
-def test_bench_scale_runs_the_pipeline_on_the_spark_engine_and_counts_the_jvms_memory(tmp_path):
-    require_spark()
-    out = tmp_path / "scale.json"
-    arguments = ["-m", "mindshare.cli", "bench", "scale", "--rows", "10000", "--params", str(REPO / "params.yaml"),
-                 "--models", "popularity", "--no-tune", "--engine", "spark", "--json", str(out),
-                 "--workdir", str(tmp_path / "work")]  # svd on Spark MLlib: the project above
-    result = run(tmp_path, sys.executable, *arguments, env=project_env(tmp_path), timeout=900)
-    assert result.returncode == 0, result.stderr[-2000:]
-    report = json.loads(out.read_text())
-    assert report["settings"]["engine"] == "spark"
-    work = tmp_path / "work/rows-10000"
-    used = yaml.safe_load((work / "params.yaml").read_text())
-    assert used["engine"] == "spark" and used["spark"]["master"] == "local[2]"
-    assert (work / "data/processed/train.parquet").is_dir()
-    peaks = {r["stage"]: r["peak_rss_mb"] for r in report["results"]}
-    python_only = peaks["train@popularity"]  # no Spark in this step: the stage's Python process alone
-    assert peaks["prepare"] > python_only + 100  # the Spark JVM and its Python workers are counted too
-    assert report["families"]["10000"]["popularity"]["ndcg_at_10"] > 0
