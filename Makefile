@@ -28,7 +28,7 @@ repro: install
 	dvc repro
 
 test: install lint docs
-	python -m pytest -q -n auto --dist loadgroup --no-loadscope-reorder --durations=40
+	python -m pytest -q -n auto --dist loadfile --no-loadscope-reorder --durations=40
 
 # The inner loop: lint, import layers, unit and contract tests; no pipeline, store, server or Spark runs (the `e2e`
 # and `integration` markers: those are in `make test`).

@@ -16,20 +16,9 @@ LONGEST_FIRST = ("test_end_to_end.py", "test_spark_pipeline.py", "test_init.py",
                  "test_serving.py", "test_deployment.py")
 
 
-# files whose tests share module-scoped fixtures (a pipeline run, a server, a Spark session): `make test` keeps each
-# on one worker (xdist's loadgroup); every other test goes to whichever worker is free
-SHARED_FIXTURE_FILES = {"test_answer_users.py", "test_contract.py", "test_deployment.py", "test_end_to_end.py",
-                        "test_lightgbm.py", "test_online_experiment.py", "test_repeats.py", "test_scale_out.py",
-                        "test_serving.py", "test_spark.py", "test_spark_cluster.py", "test_spark_pipeline.py",
-                        "test_tuning.py"}
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     rank = {name: position for position, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the other files keep their order
-    for item in items:
-        if item.path.name in SHARED_FIXTURE_FILES:
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 @pytest.fixture
